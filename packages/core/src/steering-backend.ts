@@ -1,0 +1,134 @@
+import type { ModelInfo } from "./model-info.js";
+import type { SteeringSpec } from "./steering-spec.js";
+
+export interface ChatMessage {
+  readonly role: "system" | "user" | "assistant";
+  readonly content: string;
+}
+
+/** What a backend can do, declared by the backend (never guessed by callers). */
+export interface BackendCapabilities {
+  /** Can add a steering tensor to the residual stream during generation and scoring. */
+  readonly steering: boolean;
+  /** Can return per-layer residual activations from a teacher-forced pass. */
+  readonly capture: boolean;
+  /** Can score the log-probability of a continuation. */
+  readonly logProbs: boolean;
+  /** Supports `seed` with temperature > 0 reproducibly. */
+  readonly seededSampling: boolean;
+  /** Several `generate` calls may run at the same time without steering leaking between them. */
+  readonly concurrentGenerations: boolean;
+  /** Blocks that steering can reach (llama.cpp: 1..layerCount-1). */
+  readonly steerableLayers: { readonly from: number; readonly to: number };
+}
+
+/** A teacher-forced pass over `tokens`, returning residuals for positions `[spanStart, spanEnd)`. */
+export interface CaptureRequest {
+  readonly tokens: readonly number[];
+  readonly spanStart: number;
+  readonly spanEnd: number;
+  /** Layers to return. Defaults to all, 0..layerCount-1. */
+  readonly layers?: readonly number[];
+  /** Steering active during the pass. Defaults to none. */
+  readonly steering?: SteeringSpec | null;
+  readonly signal?: AbortSignal;
+}
+
+/** Residual stream (output of each block) for a span of positions. */
+export interface ResidualCapture {
+  readonly layers: readonly number[];
+  /** Number of captured positions (spanEnd - spanStart). */
+  readonly positions: number;
+  readonly hiddenSize: number;
+  /** One entry per element of `layers`: `positions × hiddenSize` floats, row-major by position. */
+  readonly data: readonly Float32Array[];
+}
+
+export interface SamplingOptions {
+  /** 0 means greedy. Defaults to 0. */
+  readonly temperature?: number;
+  /** Defaults to 40 when sampling. */
+  readonly topK?: number;
+  /** Defaults to 0.95 when sampling. */
+  readonly topP?: number;
+  /** Seed for sampling; same seed, same model, same backend → same tokens. Defaults to 0. */
+  readonly seed?: number;
+}
+
+export interface GeneratedToken {
+  readonly token: number;
+  readonly text: string;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Steering for this call only; null or absent means unsteered. */
+  readonly steering?: SteeringSpec | null;
+  /** Defaults to 128. */
+  readonly maxTokens?: number;
+  /** Extra stop strings (the model's end-of-generation tokens always stop). */
+  readonly stop?: readonly string[];
+  readonly signal?: AbortSignal;
+  /** Called for every generated token, in order. */
+  readonly onToken?: (token: GeneratedToken) => void;
+}
+
+export interface GenerationTimings {
+  readonly promptTokens: number;
+  readonly generatedTokens: number;
+  /** Time to evaluate the prompt (ms). */
+  readonly promptMs: number;
+  /** Time from the end of the prompt to the last token (ms). */
+  readonly decodeMs: number;
+  /** Time from the call to the first generated token (ms). */
+  readonly firstTokenMs: number;
+}
+
+export interface Generation {
+  readonly text: string;
+  readonly tokens: readonly number[];
+  readonly finishReason: "stop" | "length" | "abort";
+  readonly timings: GenerationTimings;
+}
+
+export interface ContinuationScore {
+  /** Tokens of the continuation, as scored. */
+  readonly tokens: readonly number[];
+  /** Natural-log probability of each continuation token given everything before it. */
+  readonly logProbs: Float32Array;
+  /** Sum of `logProbs`. */
+  readonly total: number;
+}
+
+/**
+ * The one interface every engine implements. Core never imports an engine; an engine package
+ * exports a factory returning this.
+ */
+export interface SteeringBackend extends AsyncDisposable {
+  /** Engine name, e.g. `"llama.cpp"`, `"onnx"`, `"transformers.js"`. */
+  readonly name: string;
+  readonly model: ModelInfo;
+  readonly capabilities: BackendCapabilities;
+  readonly disposed: boolean;
+
+  /** Render messages with the model's own chat template. */
+  formatChat(messages: readonly ChatMessage[], options?: { readonly addGenerationPrompt?: boolean }): string;
+  /** Tokenize text; special-token markup (e.g. `<|im_start|>`) is parsed as special tokens. No BOS is added unless the text contains it. */
+  tokenize(text: string): Promise<number[]>;
+  detokenize(tokens: readonly number[]): Promise<string>;
+
+  /** Teacher-forced pass returning the residual stream for a span: the extraction primitive. */
+  captureResiduals(request: CaptureRequest): Promise<ResidualCapture>;
+
+  /** Generate a completion of `prompt` (text, already chat-formatted, or messages to format). */
+  generate(prompt: string | readonly ChatMessage[], options?: GenerateOptions): Promise<Generation>;
+
+  /** Log-probability of `continuation` after `prompt` (both plain text; prompt usually chat-formatted). */
+  scoreContinuation(
+    prompt: string,
+    continuation: string,
+    options?: { readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal },
+  ): Promise<ContinuationScore>;
+
+  /** Frees the engine's resources. Idempotent; any later call throws `DisposedError`. */
+  dispose(): Promise<void>;
+}

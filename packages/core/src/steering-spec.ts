@@ -1,0 +1,50 @@
+import type { EmotionVector } from "./emotion-vector.js";
+
+/**
+ * How each layer's direction is rescaled before α is applied.
+ * - `"none"`: use the extracted directions as they are (the paper's α·EV). Default.
+ * - `"unit"`: every layer's direction has L2 norm 1, so α is an absolute norm.
+ * - `{ mode: "residual-fraction", fraction }`: every layer's direction has norm
+ *   `fraction × typical residual norm of that layer`, so α = 1 means the same relative push on
+ *   every model. Needs vectors that carry `residualNorms`.
+ */
+export type Normalization = "none" | "unit" | { readonly mode: "residual-fraction"; readonly fraction: number };
+
+/** One emotion at one intensity. Negative α suppresses. */
+export interface SteeringTerm {
+  readonly vector: EmotionVector;
+  readonly alpha: number;
+}
+
+/** Inclusive range of block indices to steer. */
+export interface LayerRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * What to add to the residual stream: Σ α_k · normalise(EV_k), on the chosen layers, optionally
+ * scaled per layer. Every term must belong to the same model.
+ */
+export interface SteeringSpec {
+  readonly terms: readonly SteeringTerm[];
+  /** Layers to steer. Defaults to every steerable layer, 1..layerCount-1. */
+  readonly layers?: LayerRange | readonly number[];
+  /** Defaults to `"none"`. */
+  readonly normalization?: Normalization;
+  /** Extra per-layer factor (index = layer), applied after normalisation. Defaults to 1 everywhere. */
+  readonly layerScale?: ArrayLike<number>;
+}
+
+/**
+ * The steering resolved for one model: `layerCount × hiddenSize` floats, row k added to the output
+ * of block k. Row 0 is always zero. This is what engines consume (the ONNX graph's `steering`
+ * input, llama.cpp's control-vector buffer from row 1 on).
+ */
+export interface SteeringTensor {
+  readonly layerCount: number;
+  readonly hiddenSize: number;
+  readonly data: Float32Array;
+  /** True when every value is zero (engines may skip steering entirely). */
+  readonly isZero: boolean;
+}
