@@ -1,3 +1,3 @@
 import { defineEmosteerProject } from "../../vitest.shared.ts";
 
-export default defineEmosteerProject("backend-llamacpp");
+export default defineEmosteerProject("backend-llamacpp", { globalSetup: ["./test/global-setup.ts"] });

@@ -1,3 +1,3 @@
 import { defineEmosteerProject } from "../../vitest.shared.ts";
 
-export default defineEmosteerProject("backend-transformers");
+export default defineEmosteerProject("backend-transformers", { globalSetup: ["./test/global-setup.ts"] });

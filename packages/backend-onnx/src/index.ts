@@ -1,1 +1,2 @@
-export {};
+export { createOnnxBackend, UnsteerableGraphError } from "./onnx-backend.js";
+export type { OnnxBackendOptions, OnnxSteeringBackend } from "./onnx-backend.js";

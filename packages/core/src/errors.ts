@@ -88,3 +88,89 @@ export class AbortedError extends EmosteerError {
     super(`${what} was aborted.`);
   }
 }
+
+/** Too few contrast pairs for an extraction method. */
+export class InsufficientSamplesError extends EmosteerError {
+  constructor(
+    readonly method: string,
+    readonly needed: number,
+    readonly actual: number,
+  ) {
+    super(`Extraction method "${method}" needs at least ${needed} contrast pairs, got ${actual}: use more queries (raise maxQueries).`);
+  }
+}
+
+/** A steering layer is outside the blocks that can be steered. */
+export class LayerOutOfRangeError extends EmosteerError {
+  constructor(
+    readonly layer: number,
+    readonly from: number,
+    readonly to: number,
+  ) {
+    super(`Layer ${layer} cannot be steered: choose layers in ${from}..${to} (block 0 is never steered).`);
+  }
+}
+
+/** A steering spec has an invalid value (α, fraction, layer scale); `field` names it. */
+export class InvalidSteeringError extends EmosteerError {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`Invalid steering ${field}: ${reason}`);
+  }
+}
+
+/** `"residual-fraction"` normalisation was asked of a vector that has no residual norms. */
+export class MissingResidualNormsError extends EmosteerError {
+  constructor(readonly emotion: string) {
+    super(
+      `EV "${emotion}" has no residual norms, so "residual-fraction" normalisation cannot scale it: ` +
+        `re-extract it with emosteer (foreign vector files lack them), or use normalization "unit" or "none".`,
+    );
+  }
+}
+
+/** Weights name an emotion for which no vector was extracted or loaded. */
+export class UnknownEmotionError extends EmosteerError {
+  constructor(
+    readonly emotion: string,
+    readonly available: readonly string[],
+  ) {
+    super(
+      `No emotion vector for "${emotion}"; available: ${available.length ? available.join(", ") : "(none)"}. ` +
+        `Extract it first (user-defined emotions need an emotion file).`,
+    );
+  }
+}
+
+/** A user-defined emotion (JSON) is malformed; `field` is the JSON path of the offending value. */
+export class InvalidEmotionDefinitionError extends EmosteerError {
+  constructor(
+    readonly source: string,
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${source}: ${field}: ${reason}`);
+  }
+}
+
+/** A file or tensor uses a format emosteer does not implement; `hint` says what to use instead. */
+export class UnsupportedFormatError extends EmosteerError {
+  constructor(
+    readonly what: string,
+    readonly hint: string,
+  ) {
+    super(`${what} is not supported: ${hint}.`);
+  }
+}
+
+/** A model has no way to take steering (e.g. an ONNX graph without a `steering` input); `hint` says how to get one. */
+export class NotSteerableModelError extends EmosteerError {
+  constructor(
+    readonly model: string,
+    readonly hint: string,
+  ) {
+    super(`${model} cannot be steered: ${hint}`);
+  }
+}

@@ -1,1 +1,6 @@
-export {};
+export { exportGgufToOnnx, exportDir, defaultCacheDir, readExportInfo, EXPORT_FORMAT_VERSION } from "./export.js";
+export type { ExportOptions, ExportProgress, ExportResult, EmosteerExportInfo } from "./export.js";
+export { GRAPH_IO, PRECISIONS } from "./decoder-graph.js";
+export type { Precision } from "./decoder-graph.js";
+export { ARCHITECTURES, SUPPORTED_ARCHITECTURES } from "./architecture.js";
+export type { ArchitectureFacts } from "./architecture.js";

@@ -1,1 +1,6 @@
-export {};
+export { writeFileAtomic } from "./atomic-write.js";
+export { fileByteSource } from "./file-byte-source.js";
+export type { FileByteSource } from "./file-byte-source.js";
+export { fileFingerprint, readModelInfo } from "./model-file.js";
+export type { FingerprintOptions } from "./model-file.js";
+export { loadVectorFile, saveVectorFile } from "./vector-file.js";

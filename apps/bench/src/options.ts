@@ -1,0 +1,210 @@
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+/** Everything that decides what a bench run does. */
+export interface BenchOptions {
+  /** Registry ids. Defaults to every registry model (those without local weights are listed as skipped). */
+  readonly models: readonly string[] | "all";
+  /** Backend names from the backend table. Defaults to every backend in the table. */
+  readonly backends: readonly string[] | "all";
+  /** Emotions to steer. Defaults to the five core emotions plus those of `emotionFiles`. */
+  readonly emotions: readonly string[] | "default";
+  /** User-defined emotion files (core's user-emotion JSON). */
+  readonly emotionFiles: readonly string[];
+  /** Defaults to −1, 0, 0.5, 1, 2, 4. */
+  readonly alphas: readonly number[];
+  /** Number of evaluation queries (balanced over the query emotions). Defaults to all 150. */
+  readonly queries: number | "all";
+  /** One query per line; replaces the built-in evaluation split. */
+  readonly queryFile: string | null;
+  /** Tokens per generation. Defaults to 64. */
+  readonly maxTokens: number;
+  /** Extraction method. Defaults to `"mean-diff"` (the paper). */
+  readonly method: string;
+  /** `"fixed"` (repo contrast corpus) or `"self"` (the model's own responses). Defaults to `"fixed"`. */
+  readonly corpus: "fixed" | "self";
+  /** Sampling temperature; 0 is greedy. Defaults to 0. */
+  readonly temperature: number;
+  /** Seed of every generation. Defaults to 0. */
+  readonly seed: number;
+  /** Two-emotion mix, e.g. `{ joy: 1, fear: 1 }`; null disables. Defaults to joy 1 + fear 1. */
+  readonly mix: Readonly<Record<string, number>> | null;
+  /** Run the prompt-based baseline. Defaults to true. */
+  readonly baseline: boolean;
+  /** Long-text queries per model/backend (0 disables). Defaults to 2. */
+  readonly longQueries: number;
+  /** Tokens of a long answer (cut into windows of `longWindow`). Defaults to 512. */
+  readonly longTokens: number;
+  /** Tokens per window and per dialogue turn. Defaults to 128. */
+  readonly longWindow: number;
+  /** Emotions of the long-text subset. Defaults to the first two grid emotions. */
+  readonly longEmotions: number;
+  /** Interleaved unsteered/steered latency pairs (0 disables). Defaults to 3. */
+  readonly latencyReps: number;
+  /** Tokens of each latency generation. Defaults to 64. */
+  readonly latencyTokens: number;
+  /** Extraction queries (spread over the corpus). Defaults to all. */
+  readonly extractionQueries: number | "all";
+  /** SQLite results. Defaults to `<cache>/bench/bench.sqlite`. */
+  readonly db: string;
+  /** Where REPORT.md, summary.json and plots/ go. Defaults to `benchmarks/`. */
+  readonly out: string;
+  /** Only regenerate the report from the database. */
+  readonly reportOnly: boolean;
+  /** Do not write the report after the run. */
+  readonly noReport: boolean;
+  readonly quick: boolean;
+}
+
+export const DEFAULT_ALPHAS = [-1, 0, 0.5, 1, 2, 4] as const;
+
+const USAGE = `Usage: pnpm bench [options]
+
+  --models a,b          registry model ids (default: all; models without local weights are listed as skipped)
+  --backends a,b        llama.cpp, onnx, transformers.js (default: all)
+  --emotions a,b        emotions to steer (default: joy,anger,disgust,fear,sadness + --emotion-file ones)
+  --emotion-file FILE   a user-defined emotion (JSON, core's format); repeatable
+  --alphas a,b          steering strengths (default: -1,0,0.5,1,2,4)
+  --queries N           evaluation queries, balanced over emotions (default: all 150)
+  --query-file FILE     one query per line instead of the built-in evaluation split
+  --max-tokens N        tokens per generation (default: 64)
+  --method M            extraction method: mean-diff | last-token | pca | fisher (default: mean-diff)
+  --corpus C            fixed | self (default: fixed)
+  --temperature T       0 = greedy (default: 0)
+  --seed N              seed of every generation (default: 0)
+  --mix joy=1,fear=1    the two-emotion mix ("none" to skip; default: joy=1,fear=1)
+  --no-baseline         skip the prompt-based baseline
+  --long-queries N      long-text consistency queries (default: 2; 0 skips)
+  --long-tokens N       tokens of a long answer (default: 512)
+  --long-window N       tokens per window / per turn (default: 128)
+  --long-emotions N     how many grid emotions get long texts (default: 2)
+  --latency-reps N      interleaved unsteered/steered latency pairs (default: 3; 0 skips)
+  --extraction-queries N  contrast pairs used for extraction (default: all)
+  --quick               default model, llama.cpp, 5 queries, 48 tokens (≤ 10 min on 2 cores)
+  --db PATH             results database (default: <cache>/bench/bench.sqlite)
+  --out DIR             report directory (default: benchmarks/)
+  --report-only         regenerate the report from the database without running
+  --no-report           do not write the report
+  --help`;
+
+export class BenchUsageError extends Error {
+  constructor(message: string) {
+    super(`${message}\n\n${USAGE}`);
+  }
+}
+
+/** Parses command-line arguments; throws {@link BenchUsageError} naming the bad option. */
+export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir: string; readonly cwd: string }): BenchOptions | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        models: { type: "string" },
+        backends: { type: "string" },
+        emotions: { type: "string" },
+        "emotion-file": { type: "string", multiple: true },
+        alphas: { type: "string" },
+        queries: { type: "string" },
+        "query-file": { type: "string" },
+        "max-tokens": { type: "string" },
+        method: { type: "string" },
+        corpus: { type: "string" },
+        temperature: { type: "string" },
+        seed: { type: "string" },
+        mix: { type: "string" },
+        "no-baseline": { type: "boolean" },
+        "long-queries": { type: "string" },
+        "long-tokens": { type: "string" },
+        "long-window": { type: "string" },
+        "long-emotions": { type: "string" },
+        "latency-reps": { type: "string" },
+        "latency-tokens": { type: "string" },
+        "extraction-queries": { type: "string" },
+        quick: { type: "boolean" },
+        db: { type: "string" },
+        out: { type: "string" },
+        "report-only": { type: "boolean" },
+        "no-report": { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    }));
+  } catch (error) {
+    throw new BenchUsageError((error as Error).message);
+  }
+  if (values.help) return "help";
+  const quick = values.quick ?? false;
+  const list = (s: string | undefined) => (s === undefined ? undefined : s.split(",").map((x) => x.trim()).filter(Boolean));
+  const corpus = values.corpus ?? "fixed";
+  if (corpus !== "fixed" && corpus !== "self") throw new BenchUsageError(`--corpus must be "fixed" or "self", got "${corpus}".`);
+  const method = values.method ?? "mean-diff";
+  if (!["mean-diff", "last-token", "pca", "fisher"].includes(method)) throw new BenchUsageError(`--method must be mean-diff, last-token, pca or fisher, got "${method}".`);
+  const alphas = values.alphas === undefined ? [...DEFAULT_ALPHAS] : list(values.alphas)!.map((a) => number("--alphas", a));
+  if (alphas.length === 0) throw new BenchUsageError("--alphas needs at least one value, e.g. --alphas 0,1,2.");
+  const queries = values.queries === undefined ? (quick ? 5 : "all") : integer("--queries", values.queries, 1);
+  return {
+    models: list(values.models) ?? (quick ? ["smollm2-135m-instruct"] : "all"),
+    backends: list(values.backends) ?? (quick ? ["llama.cpp"] : "all"),
+    emotions: list(values.emotions) ?? "default",
+    emotionFiles: (values["emotion-file"] ?? []).map((f) => resolve(env.cwd, f)),
+    alphas: [...new Set(alphas)].sort((a, b) => a - b),
+    queries,
+    queryFile: values["query-file"] === undefined ? null : resolve(env.cwd, values["query-file"]),
+    maxTokens: values["max-tokens"] === undefined ? (quick ? 48 : 64) : integer("--max-tokens", values["max-tokens"], 1),
+    method,
+    corpus,
+    temperature: values.temperature === undefined ? 0 : nonNegative("--temperature", values.temperature),
+    seed: values.seed === undefined ? 0 : integer("--seed", values.seed, 0),
+    mix: parseMix(values.mix),
+    baseline: !(values["no-baseline"] ?? false),
+    longQueries: values["long-queries"] === undefined ? (quick ? 1 : 2) : integer("--long-queries", values["long-queries"], 0),
+    longTokens: values["long-tokens"] === undefined ? (quick ? 256 : 512) : integer("--long-tokens", values["long-tokens"], 1),
+    longWindow: values["long-window"] === undefined ? (quick ? 64 : 128) : integer("--long-window", values["long-window"], 1),
+    longEmotions: values["long-emotions"] === undefined ? (quick ? 1 : 2) : integer("--long-emotions", values["long-emotions"], 1),
+    latencyReps: values["latency-reps"] === undefined ? (quick ? 2 : 3) : integer("--latency-reps", values["latency-reps"], 0),
+    latencyTokens: values["latency-tokens"] === undefined ? 64 : integer("--latency-tokens", values["latency-tokens"], 1),
+    extractionQueries: values["extraction-queries"] === undefined ? "all" : integer("--extraction-queries", values["extraction-queries"], 1),
+    db: values.db === undefined ? join(env.cacheDir, "bench", "bench.sqlite") : resolve(env.cwd, values.db),
+    out: resolve(env.cwd, values.out ?? "benchmarks"),
+    reportOnly: values["report-only"] ?? false,
+    noReport: values["no-report"] ?? false,
+    quick,
+  };
+}
+
+export function usage(): string {
+  return USAGE;
+}
+
+function parseMix(text: string | undefined): Record<string, number> | null {
+  if (text === undefined) return { joy: 1, fear: 1 };
+  if (text === "none") return null;
+  const mix: Record<string, number> = {};
+  for (const part of text.split(",")) {
+    const [emotion, alpha] = part.split("=").map((s) => s.trim());
+    if (!emotion || alpha === undefined) throw new BenchUsageError(`--mix takes emotion=α pairs like joy=1,fear=1, got "${part}".`);
+    mix[emotion] = number("--mix", alpha);
+  }
+  if (Object.keys(mix).length < 2) throw new BenchUsageError(`--mix needs at least two emotions (e.g. joy=1,fear=1), got "${text}".`);
+  return mix;
+}
+
+function number(option: string, text: string): number {
+  const x = Number(text);
+  if (text.trim() === "" || !Number.isFinite(x)) throw new BenchUsageError(`${option}: "${text}" is not a number.`);
+  return x;
+}
+
+function nonNegative(option: string, text: string): number {
+  const x = number(option, text);
+  if (x < 0) throw new BenchUsageError(`${option} must be 0 or more, got ${text}.`);
+  return x;
+}
+
+function integer(option: string, text: string, min: number): number {
+  const x = number(option, text);
+  if (!Number.isInteger(x) || x < min) throw new BenchUsageError(`${option} must be a whole number of at least ${min}, got ${text}.`);
+  return x;
+}

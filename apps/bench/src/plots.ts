@@ -1,0 +1,93 @@
+import * as vega from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+import type { LatencyRow, SummaryRow } from "./aggregate.js";
+
+/** A plot to write: file name (under plots/) and SVG text. */
+export interface Plot {
+  readonly file: string;
+  readonly title: string;
+  readonly svg: string;
+}
+
+/** Renders a vega-lite spec to SVG in Node (vega View, renderer "none", toSVG). */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** EPS and EAS against α per model (one line per emotion and backend), and overhead per backend. */
+export async function benchPlots(rows: readonly SummaryRow[], latency: readonly LatencyRow[]): Promise<Plot[]> {
+  const plots: Plot[] = [];
+  const evRows = rows.filter((r) => r.method === "ev" && r.alpha !== null);
+  for (const model of [...new Set(evRows.map((r) => r.model))]) {
+    const mine = evRows.filter((r) => r.model === model);
+    for (const [metric, field, title] of [
+      ["eps", "eps", "EPS (judge probability of the steered emotion)"],
+      ["eas", "eas", "EAS (NRC lexicon hits per 100 words)"],
+    ] as const) {
+      const values = mine
+        .filter((r) => r[field] !== null)
+        .map((r) => ({ alpha: r.alpha, value: r[field], emotion: r.emotion, backend: r.backend, low: metric === "eps" ? r.eps_ci?.[0] : r.eas_ci?.[0], high: metric === "eps" ? r.eps_ci?.[1] : r.eas_ci?.[1] }));
+      if (values.length === 0) continue;
+      const spec: TopLevelSpec = {
+        $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+        title: `${model}: ${title} against α`,
+        width: 420,
+        height: 260,
+        data: { values },
+        layer: [
+          {
+            mark: { type: "errorbar", opacity: 0.5 },
+            encoding: {
+              x: { field: "alpha", type: "quantitative", title: "α (× EV)" },
+              y: { field: "low", type: "quantitative", title: metric.toUpperCase() },
+              y2: { field: "high" },
+              color: { field: "emotion", type: "nominal" },
+            },
+          },
+          {
+            mark: { type: "line", point: true },
+            encoding: {
+              x: { field: "alpha", type: "quantitative", title: "α (× EV)" },
+              y: { field: "value", type: "quantitative", title: metric.toUpperCase(), ...(metric === "eps" ? { scale: { domain: [0, 1] } } : {}) },
+              color: { field: "emotion", type: "nominal", title: "emotion" },
+              strokeDash: { field: "backend", type: "nominal", title: "backend" },
+            },
+          },
+        ],
+      };
+      plots.push({ file: `${metric}-vs-alpha-${slug(model)}.svg`, title: `${model}: ${metric.toUpperCase()} against α`, svg: await renderSvg(spec) });
+    }
+  }
+  if (latency.length > 0) {
+    const spec: TopLevelSpec = {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: "Steering overhead: steered / unsteered decode time per token (interleaved)",
+      width: 420,
+      height: 220,
+      data: { values: latency.map((l) => ({ backend: l.backend, model: l.model, overhead: l.overhead_ratio })) },
+      layer: [
+        {
+          mark: { type: "bar" },
+          encoding: {
+            x: { field: "backend", type: "nominal", title: "backend" },
+            xOffset: { field: "model", type: "nominal" },
+            y: { field: "overhead", type: "quantitative", title: "overhead ratio", scale: { zero: true } },
+            color: { field: "model", type: "nominal", title: "model" },
+          },
+        },
+        { mark: { type: "rule", strokeDash: [4, 4], color: "black" }, encoding: { y: { datum: 1 } } },
+      ],
+    };
+    plots.push({ file: "overhead-by-backend.svg", title: "Steering overhead per backend", svg: await renderSvg(spec) });
+  }
+  return plots;
+}
+
+export function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9.]+/g, "-").replace(/^-|-$/g, "");
+}

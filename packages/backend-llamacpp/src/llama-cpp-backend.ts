@@ -1,0 +1,455 @@
+import { availableParallelism } from "node:os";
+import {
+  AbortedError,
+  DisposedError,
+  resolveSteering,
+  UnsupportedCapabilityError,
+  type BackendCapabilities,
+  type CaptureRequest,
+  type ChatMessage,
+  type ContinuationScore,
+  type GenerateOptions,
+  type Generation,
+  type ModelInfo,
+  type ResidualCapture,
+  type SteeringBackend,
+  type SteeringSpec,
+  type SteeringTensor,
+} from "@emosteer/core";
+import { readModelInfo } from "@emosteer/core/node";
+import type { Llama, LlamaModel } from "node-llama-cpp";
+import { architectureSupport } from "./architectures.js";
+import { ChatTemplate } from "./chat-template.js";
+import { bindingsOf, loadPatchedLlama, nativeModelOf, type BatchLogitIndex, type NativeContext, type NativeModel } from "./native.js";
+import { SerialQueue } from "./serial-queue.js";
+
+export interface LlamaCppBackendProgress {
+  readonly stage: "fingerprint" | "load";
+  /** 0..1 within the stage. */
+  readonly fraction: number;
+}
+
+export interface LlamaCppBackendOptions {
+  /** Path of the GGUF file. */
+  readonly modelPath: string;
+  /** Tokens the context holds (prompt + generation, or a captured sequence). Defaults to min(4096, trained context). */
+  readonly contextSize?: number;
+  /** Tokens decoded per llama_decode call. Defaults to min(512, contextSize). */
+  readonly batchSize?: number;
+  /** CPU threads. Defaults to the number of available cores. */
+  readonly threads?: number;
+  readonly onProgress?: (progress: LlamaCppBackendProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+const SEQUENCE = 0;
+const ENGINE = "llama.cpp";
+
+/** One llama.cpp context and the control vector currently installed on it. */
+interface ContextSlot {
+  readonly native: NativeContext;
+  /** Rows 1..layerCount-1 of the installed steering tensor and the steered range, or null. */
+  installed: { readonly rows: Float32Array; readonly from: number; readonly to: number } | null;
+}
+
+/**
+ * Creates a {@link SteeringBackend} on llama.cpp (CPU) through the patched node-llama-cpp.
+ *
+ * Steering is a llama.cpp control vector on the context. Every operation starts from an empty KV
+ * cache (no prefix computed under other steering is ever reused) and operations run one at a time
+ * per backend, so concurrent `generate` calls with different steering never leak into each other;
+ * for real parallelism create several backends.
+ */
+export async function createLlamaCppBackend(options: LlamaCppBackendOptions): Promise<SteeringBackend> {
+  const { modelPath, signal, onProgress } = options;
+  signal?.throwIfAborted();
+  // The same reader every engine uses, so ModelInfo (and the fingerprint vectors are bound to) agree.
+  const info = await readModelInfo(modelPath, {
+    onProgress: ({ bytes, totalBytes }) => onProgress?.({ stage: "fingerprint", fraction: totalBytes === 0 ? 1 : bytes / totalBytes }),
+    ...(signal ? { signal } : {}),
+  });
+  const llama = await loadPatchedLlama();
+  const model = await llama.loadModel({
+    modelPath,
+    gpuLayers: 0,
+    loadSignal: signal,
+    onLoadProgress: (fraction) => onProgress?.({ stage: "load", fraction }),
+  });
+  try {
+    return await LlamaCppBackend.open(llama, model, info, options);
+  } catch (err) {
+    await model.dispose();
+    throw err;
+  }
+}
+
+class LlamaCppBackend implements SteeringBackend {
+  readonly name = ENGINE;
+  readonly capabilities: BackendCapabilities;
+  private readonly queue = new SerialQueue();
+  private readonly nativeModel: NativeModel;
+  private readonly chatTemplate: ChatTemplate | undefined;
+  private captureSlot: ContextSlot | undefined;
+  private isDisposed = false;
+
+  private constructor(
+    private readonly llama: Llama,
+    private readonly llamaModel: LlamaModel,
+    readonly model: ModelInfo,
+    private readonly generationSlot: ContextSlot,
+    private readonly contextOptions: { contextSize: number; batchSize: number; threads: number },
+  ) {
+    this.nativeModel = nativeModelOf(llamaModel);
+    const support = architectureSupport(model.architecture);
+    this.capabilities = {
+      steering: support.steering,
+      capture: support.capture,
+      logProbs: true,
+      seededSampling: true,
+      concurrentGenerations: true,
+      steerableLayers: { from: 1, to: model.layerCount - 1 },
+    };
+    if (model.chatTemplate) {
+      const tokenText = (token: number | null) => (token == null ? "" : this.nativeModel.detokenize(Uint32Array.of(token), true));
+      this.chatTemplate = new ChatTemplate(model.chatTemplate, { bos: tokenText(llamaModel.tokens.bos), eos: tokenText(llamaModel.tokens.eos) });
+    }
+  }
+
+  static async open(llama: Llama, llamaModel: LlamaModel, model: ModelInfo, options: LlamaCppBackendOptions): Promise<LlamaCppBackend> {
+    if (llamaModel.embeddingVectorSize !== model.hiddenSize) {
+      throw new Error(`llama.cpp reports n_embd ${llamaModel.embeddingVectorSize} for ${options.modelPath}, its GGUF says ${model.hiddenSize}.`);
+    }
+    const contextSize = options.contextSize ?? Math.min(4096, model.contextLength);
+    const batchSize = Math.min(options.batchSize ?? 512, contextSize);
+    const threads = options.threads ?? availableParallelism();
+    const contextOptions = { contextSize, batchSize, threads };
+    const generationSlot = await createSlot(llama, llamaModel, { ...contextOptions, captureActivations: false });
+    return new LlamaCppBackend(llama, llamaModel, Object.freeze(model), generationSlot, contextOptions);
+  }
+
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  formatChat(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): string {
+    this.assertAlive();
+    if (!this.chatTemplate) {
+      throw new UnsupportedCapabilityError(ENGINE, "format chat messages", `model ${this.model.name} has no chat template in its GGUF; pass an already formatted prompt string`);
+    }
+    return this.chatTemplate.render(messages, options.addGenerationPrompt ?? true);
+  }
+
+  async tokenize(text: string): Promise<number[]> {
+    this.assertAlive();
+    return Array.from(this.nativeModel.tokenize(text, true));
+  }
+
+  async detokenize(tokens: readonly number[]): Promise<string> {
+    this.assertAlive();
+    return this.nativeModel.detokenize(Uint32Array.from(tokens), true);
+  }
+
+  captureResiduals(request: CaptureRequest): Promise<ResidualCapture> {
+    this.assertAlive();
+    if (!this.capabilities.capture) throw new UnsupportedCapabilityError(ENGINE, `capture residuals of a ${this.model.architecture} model`);
+    const { tokens, spanStart, spanEnd, signal } = request;
+    const { layerCount, hiddenSize } = this.model;
+    const layers = request.layers ? [...request.layers] : Array.from({ length: layerCount }, (_, i) => i);
+    if (!(Number.isInteger(spanStart) && Number.isInteger(spanEnd) && 0 <= spanStart && spanStart < spanEnd && spanEnd <= tokens.length)) {
+      throw new RangeError(`Capture span [${spanStart}, ${spanEnd}) must be a non-empty range inside the ${tokens.length} tokens.`);
+    }
+    if (tokens.length > this.contextOptions.contextSize) {
+      throw new RangeError(`Capture of ${tokens.length} tokens exceeds the context size ${this.contextOptions.contextSize}: pass a larger contextSize when creating the backend.`);
+    }
+    for (const layer of layers) {
+      if (!Number.isInteger(layer) || layer < 0 || layer >= layerCount) throw new RangeError(`Layer ${layer} does not exist: the model has layers 0..${layerCount - 1}.`);
+    }
+    if (new Set(layers).size !== layers.length) throw new RangeError(`Capture layers must be distinct, got [${layers.join(", ")}].`);
+    const steering = this.resolve(request.steering);
+    signal?.throwIfAborted();
+
+    return this.queue.run(async () => {
+      this.assertAlive();
+      const slot = (this.captureSlot ??= await createSlot(this.llama, this.llamaModel, { ...this.contextOptions, captureActivations: true }));
+      const ctx = slot.native;
+      ctx.disposeSequence(SEQUENCE);
+      installSteering(slot, steering, this.model);
+      ctx.setActivationCapture(Int32Array.from(layers));
+      try {
+        // The last block's output only has rows for tokens that request logits, so the span's
+        // tokens do; every other block has rows for every token.
+        const outputs = layers.includes(layerCount - 1) ? range(spanStart, spanEnd) : [];
+        await this.decode(ctx, tokens, 0, outputs, signal);
+        const captured = ctx.takeActivationCapture();
+        const positions = spanEnd - spanStart;
+        const data = captured.map((rows, i) => {
+          const count = rows.length / hiddenSize;
+          if (count === tokens.length) return rows.slice(spanStart * hiddenSize, spanEnd * hiddenSize);
+          if (count === positions) return rows;
+          throw new Error(`llama.cpp produced ${count} rows for layer ${layers[i]}, expected ${tokens.length} or ${positions}: this architecture names its residual stream differently.`);
+        });
+        return { layers, positions, hiddenSize, data };
+      } finally {
+        ctx.setActivationCapture(null);
+        ctx.disposeSequence(SEQUENCE);
+      }
+    });
+  }
+
+  generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
+    this.assertAlive();
+    const started = performance.now();
+    const text = typeof prompt === "string" ? prompt : this.formatChat(prompt, { addGenerationPrompt: true });
+    const steering = this.resolve(options.steering);
+    const maxTokens = options.maxTokens ?? 128;
+    const temperature = options.temperature ?? 0;
+    if (!(Number.isInteger(maxTokens) && maxTokens >= 0)) throw new RangeError(`maxTokens must be a whole number ≥ 0, got ${maxTokens}.`);
+    if (!(Number.isFinite(temperature) && temperature >= 0)) throw new RangeError(`temperature must be ≥ 0, got ${temperature}.`);
+    const { signal, onToken, stop = [] } = options;
+    signal?.throwIfAborted();
+
+    return this.queue.run(async () => {
+      this.assertAlive();
+      const slot = this.generationSlot;
+      const ctx = slot.native;
+      const promptTokens = Array.from(this.nativeModel.tokenize(text, true));
+      if (promptTokens.length === 0) throw new RangeError("Cannot generate from an empty prompt.");
+      if (promptTokens.length >= this.contextOptions.contextSize) {
+        throw new RangeError(`Prompt of ${promptTokens.length} tokens does not fit the context size ${this.contextOptions.contextSize}.`);
+      }
+      ctx.disposeSequence(SEQUENCE);
+      installSteering(slot, steering, this.model);
+      const sampler = new (bindingsOf(this.llama).AddonSampler)(this.nativeModel);
+      sampler.applyConfig(
+        temperature === 0 ? { temperature: 0 } : { temperature, topK: options.topK ?? 40, topP: options.topP ?? 0.95, seed: options.seed ?? 0 },
+      );
+      const generated: number[] = [];
+      let generatedText = "";
+      let finishReason: Generation["finishReason"] = "length";
+      let promptMs = 0;
+      let firstTokenMs = 0;
+      try {
+        let [logitIndex] = await this.decode(ctx, promptTokens, 0, [promptTokens.length - 1], signal);
+        promptMs = performance.now() - started;
+        while (generated.length < maxTokens) {
+          if (signal?.aborted) {
+            finishReason = "abort";
+            break;
+          }
+          const token = await ctx.sampleToken(logitIndex!, sampler);
+          if (token === -1 || this.nativeModel.isEogToken(token)) {
+            finishReason = "stop";
+            break;
+          }
+          if (generated.length === 0) firstTokenMs = performance.now() - started;
+          generated.push(token);
+          const fullText = this.nativeModel.detokenize(Uint32Array.from(generated), true);
+          // Hold back text that ends inside a multi-byte character until the next token completes it.
+          const stable = fullText.endsWith("\uFFFD") ? generatedText : fullText;
+          const stopAt = firstStop(stable, stop, generatedText.length);
+          const visible = stopAt === -1 ? stable : stable.slice(0, stopAt);
+          onToken?.({ token, text: visible.slice(generatedText.length) });
+          generatedText = visible;
+          if (stopAt !== -1) {
+            finishReason = "stop";
+            break;
+          }
+          const position = promptTokens.length + generated.length - 1;
+          if (generated.length >= maxTokens) break;
+          if (position + 1 >= this.contextOptions.contextSize) break; // context full: "length"
+          [logitIndex] = await this.decode(ctx, [token], position, [0], signal);
+        }
+        if (finishReason !== "stop") generatedText = this.nativeModel.detokenize(Uint32Array.from(generated), true);
+      } finally {
+        sampler.dispose();
+        ctx.disposeSequence(SEQUENCE);
+      }
+      const ended = performance.now();
+      return {
+        text: generatedText,
+        tokens: generated,
+        finishReason,
+        timings: {
+          promptTokens: promptTokens.length,
+          generatedTokens: generated.length,
+          promptMs,
+          decodeMs: ended - started - promptMs,
+          firstTokenMs: generated.length > 0 ? firstTokenMs : 0,
+        },
+      };
+    });
+  }
+
+  scoreContinuation(
+    prompt: string,
+    continuation: string,
+    options: { readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal } = {},
+  ): Promise<ContinuationScore> {
+    this.assertAlive();
+    const steering = this.resolve(options.steering);
+    options.signal?.throwIfAborted();
+    return this.queue.run(async () => {
+      this.assertAlive();
+      const promptTokens = Array.from(this.nativeModel.tokenize(prompt, true));
+      const continuationTokens = Array.from(this.nativeModel.tokenize(continuation, true));
+      if (promptTokens.length === 0) throw new RangeError("Cannot score a continuation of an empty prompt: the first token has no context.");
+      const tokens = [...promptTokens, ...continuationTokens];
+      if (tokens.length > this.contextOptions.contextSize) {
+        throw new RangeError(`Prompt + continuation (${tokens.length} tokens) exceed the context size ${this.contextOptions.contextSize}.`);
+      }
+      const slot = this.generationSlot;
+      slot.native.disposeSequence(SEQUENCE);
+      installSteering(slot, steering, this.model);
+      const logProbs = new Float32Array(continuationTokens.length);
+      try {
+        // The logits at position p predict token p + 1.
+        const outputs = range(promptTokens.length - 1, tokens.length - 1);
+        let scored = 0;
+        await this.decode(slot.native, tokens, 0, outputs, options.signal, (outputCount) => {
+          const logits = slot.native.getBatchLogits();
+          const vocab = logits.length / outputCount;
+          for (let row = 0; row < outputCount; row++, scored++) {
+            logProbs[scored] = logSoftmaxAt(logits, row * vocab, vocab, continuationTokens[scored]!);
+          }
+        });
+      } finally {
+        slot.native.disposeSequence(SEQUENCE);
+      }
+      let total = 0;
+      for (const lp of logProbs) total += lp;
+      return { tokens: continuationTokens, logProbs, total };
+    });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    // Wait for the running operation; queued ones fail with DisposedError when they start.
+    await this.queue.run(async () => {
+      await this.generationSlot.native.dispose();
+      await this.captureSlot?.native.dispose();
+      await this.llamaModel.dispose();
+    });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
+  /**
+   * Teacher-forces `tokens` at positions `firstPosition…` in chunks of the batch size, requesting
+   * logits for the token indexes in `outputs` (ascending). Returns the batch logit index of each
+   * output of the last chunk; `afterChunk` runs after every decode (to read that chunk's logits).
+   */
+  private async decode(
+    ctx: NativeContext,
+    tokens: readonly number[],
+    firstPosition: number,
+    outputs: readonly number[],
+    signal: AbortSignal | undefined,
+    afterChunk?: (outputCount: number) => void,
+  ): Promise<BatchLogitIndex[]> {
+    const { batchSize } = this.contextOptions;
+    let logitIndexes: BatchLogitIndex[] = [];
+    for (let start = 0; start < tokens.length; start += batchSize) {
+      if (signal?.aborted) throw new AbortedError(`${ENGINE} evaluation`);
+      const end = Math.min(tokens.length, start + batchSize);
+      const chunkOutputs = outputs.filter((i) => i >= start && i < end).map((i) => i - start);
+      ctx.initBatch(end - start);
+      logitIndexes = Array.from(
+        ctx.addToBatch(SEQUENCE, firstPosition + start, Uint32Array.from(tokens.slice(start, end)), Uint32Array.from(chunkOutputs)),
+      ) as BatchLogitIndex[];
+      await ctx.decodeBatch();
+      if (chunkOutputs.length > 0) afterChunk?.(chunkOutputs.length);
+    }
+    return logitIndexes;
+  }
+
+  private resolve(spec: SteeringSpec | null | undefined): SteeringTensor | null {
+    if (!spec || spec.terms.length === 0) return null;
+    const tensor = resolveSteering(spec, this.model);
+    if (tensor.isZero) return null;
+    if (!this.capabilities.steering) throw new UnsupportedCapabilityError(ENGINE, `steer a ${this.model.architecture} model`, "llama.cpp adds no control vector in this architecture's graph");
+    return tensor;
+  }
+
+  private assertAlive(): void {
+    if (this.isDisposed) throw new DisposedError(`${ENGINE} backend for ${this.model.name}`);
+  }
+}
+
+async function createSlot(
+  llama: Llama,
+  model: LlamaModel,
+  options: { contextSize: number; batchSize: number; threads: number; captureActivations: boolean },
+): Promise<ContextSlot> {
+  const native = new (bindingsOf(llama).AddonContext)(nativeModelOf(model), {
+    contextSize: options.contextSize,
+    batchSize: options.batchSize,
+    sequences: 1,
+    threads: options.threads,
+    // Flash attention changes the arithmetic; off keeps results comparable with llama.cpp's tools' defaults on CPU.
+    flashAttention: false,
+    captureActivations: options.captureActivations,
+  });
+  if (!(await native.init())) throw new Error(`llama.cpp could not create a context of ${options.contextSize} tokens for this model.`);
+  return { native, installed: null };
+}
+
+/**
+ * Makes the context's control vector equal `tensor` (null: none). Always passes every layer
+ * 1..layerCount-1 (llama.cpp keeps stale values for layers missing from a shorter buffer) and
+ * restricts the range to the steered rows so other layers stay bit-exact. Skips the call when the
+ * same vector is installed already: each change makes llama.cpp re-reserve its scheduler.
+ */
+function installSteering(slot: ContextSlot, tensor: SteeringTensor | null, model: ModelInfo): void {
+  if (!tensor) {
+    if (slot.installed) slot.native.setControlVector(null);
+    slot.installed = null;
+    return;
+  }
+  const { hiddenSize, layerCount } = model;
+  const rows = tensor.data.slice(hiddenSize); // drop row 0: llama.cpp's buffer starts at layer 1
+  let from = -1;
+  let to = -1;
+  for (let layer = 1; layer < layerCount; layer++) {
+    const row = rows.subarray((layer - 1) * hiddenSize, layer * hiddenSize);
+    if (row.some((x) => x !== 0)) {
+      if (from === -1) from = layer;
+      to = layer;
+    }
+  }
+  const current = slot.installed;
+  if (current && current.from === from && current.to === to && sameValues(current.rows, rows)) return;
+  slot.native.setControlVector(rows, from, to);
+  slot.installed = { rows, from, to };
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+}
+
+function logSoftmaxAt(logits: Float32Array, offset: number, vocab: number, token: number): number {
+  let max = -Infinity;
+  for (let i = offset; i < offset + vocab; i++) if (logits[i]! > max) max = logits[i]!;
+  let sum = 0;
+  for (let i = offset; i < offset + vocab; i++) sum += Math.exp(logits[i]! - max);
+  return logits[offset + token]! - max - Math.log(sum);
+}
+
+/** Index in `text` (searching from a little before `from`) where the earliest stop string starts, or -1. */
+function firstStop(text: string, stop: readonly string[], from: number): number {
+  let best = -1;
+  for (const s of stop) {
+    if (!s) continue;
+    const at = text.indexOf(s, Math.max(0, from - s.length));
+    if (at !== -1 && (best === -1 || at < best)) best = at;
+  }
+  return best;
+}

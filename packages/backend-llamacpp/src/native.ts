@@ -1,0 +1,104 @@
+import { EmosteerError } from "@emosteer/core";
+import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from "node-llama-cpp";
+
+/** The command that builds the patched addon (also run by the repo root's `postinstall`). */
+export const BUILD_ADDON_COMMAND = "node packages/backend-llamacpp/scripts/build-addon.mjs";
+
+/** The patched llama.cpp addon of node-llama-cpp is not built, or an unpatched one was found. */
+export class NativeAddonMissingError extends EmosteerError {
+  constructor(readonly reason: string) {
+    super(
+      `The patched llama.cpp addon (control vectors, activation capture) is not available: ${reason}. ` +
+        `Build it with \`${BUILD_ADDON_COMMAND}\` from the repo root (about 4 min on 2 cores; \`pnpm install\` runs it too).`,
+    );
+  }
+}
+
+/** Methods the emosteer patch adds to node-llama-cpp's AddonContext (see patches/node-llama-cpp@3.21.1.patch). */
+const PATCHED_METHODS = ["setControlVector", "setActivationCapture", "takeActivationCapture", "getBatchLogits"] as const;
+
+// node-llama-cpp's typings do not expose the addon objects; these describe the part we use.
+export type BatchLogitIndex = number & { readonly __batchLogitIndex: never };
+
+export interface NativeContextOptions {
+  contextSize: number;
+  batchSize: number;
+  sequences: number;
+  threads: number;
+  flashAttention?: boolean;
+  /** emosteer patch: install the eval callback needed by `setActivationCapture`. */
+  captureActivations?: boolean;
+}
+
+export interface NativeContext {
+  init(): Promise<boolean>;
+  dispose(): Promise<void>;
+  initBatch(size: number): void;
+  addToBatch(sequenceId: number, firstTokenPosition: number, tokens: Uint32Array, logitIndexes: Uint32Array): Uint32Array;
+  decodeBatch(): Promise<void>;
+  sampleToken(batchLogitIndex: BatchLogitIndex, sampler: NativeSampler): Promise<number | -1>;
+  disposeSequence(sequenceId: number): void;
+  // emosteer patch:
+  setControlVector(data: Float32Array | null, ilStart?: number, ilEnd?: number): void;
+  setActivationCapture(layers: Int32Array | null): void;
+  takeActivationCapture(): Float32Array[];
+  getBatchLogits(): Float32Array;
+}
+
+export interface NativeSampler {
+  dispose(): void;
+  applyConfig(config: { temperature?: number; topK?: number; topP?: number; minP?: number; seed?: number }): void;
+}
+
+export interface NativeModel {
+  tokenize(text: string, specialTokens: boolean): Uint32Array;
+  detokenize(tokens: Uint32Array, specialTokens?: boolean): string;
+  isEogToken(token: number): boolean;
+}
+
+interface NativeBindings {
+  AddonContext: { new (model: NativeModel, options: NativeContextOptions): NativeContext; prototype: Record<string, unknown> };
+  AddonSampler: new (model: NativeModel) => NativeSampler;
+}
+
+export function bindingsOf(llama: Llama): NativeBindings {
+  return (llama as unknown as { _bindings: NativeBindings })._bindings;
+}
+
+export function nativeModelOf(model: LlamaModel): NativeModel {
+  return (model as unknown as { _model: NativeModel })._model;
+}
+
+let shared: Promise<Llama> | undefined;
+
+/**
+ * The process-wide llama.cpp runtime, loaded only from the local patched CPU build. Never falls
+ * back to node-llama-cpp's prebuilt (unpatched) binaries: throws {@link NativeAddonMissingError}.
+ */
+export function loadPatchedLlama(): Promise<Llama> {
+  shared ??= (async () => {
+    let llama: Llama;
+    try {
+      llama = await getLlama({
+        gpu: false,
+        build: "never",
+        usePrebuiltBinaries: false,
+        progressLogs: false,
+        logLevel: LlamaLogLevel.error,
+      });
+    } catch (err) {
+      throw new NativeAddonMissingError(`no local build could be loaded (${(err as Error).message.split("\n")[0]})`);
+    }
+    const prototype = bindingsOf(llama).AddonContext.prototype;
+    const missing = PATCHED_METHODS.filter((name) => typeof prototype[name] !== "function");
+    if (missing.length > 0) {
+      await llama.dispose();
+      throw new NativeAddonMissingError(`the loaded addon lacks ${missing.join(", ")}, so it was built without the patch`);
+    }
+    return llama;
+  })().catch((err: unknown) => {
+    shared = undefined; // a later call may succeed once the build exists
+    throw err;
+  });
+  return shared;
+}

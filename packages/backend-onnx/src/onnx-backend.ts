@@ -1,0 +1,390 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  AbortedError,
+  DisposedError,
+  EmosteerError,
+  resolveSteering,
+  UnsupportedCapabilityError,
+  type BackendCapabilities,
+  type CaptureRequest,
+  type ChatMessage,
+  type ContinuationScore,
+  type GenerateOptions,
+  type Generation,
+  type ModelInfo,
+  type ResidualCapture,
+  type SteeringBackend,
+  type SteeringSpec,
+} from "@emosteer/core";
+import { exportGgufToOnnx, GRAPH_IO, type EmosteerExportInfo, type ExportProgress, type Precision } from "@emosteer/onnx-export";
+import { Template } from "@huggingface/jinja";
+import { Tokenizer } from "@huggingface/tokenizers";
+import * as ort from "onnxruntime-node";
+import { argmax, Sampler } from "./sampler.js";
+
+const ENGINE = "onnx";
+
+export interface OnnxBackendOptions {
+  /** An exported model folder (from `@emosteer/onnx-export`). One of `modelDir` / `modelPath` is required. */
+  readonly modelDir?: string;
+  /** A GGUF file: exported on demand into the cache (reused when already there). */
+  readonly modelPath?: string;
+  /** Precision of the on-demand export. Defaults to `"fp32"`. Ignored with `modelDir`. */
+  readonly precision?: Precision;
+  /** onnxruntime intra-op threads. Defaults to onnxruntime's choice (the physical cores). */
+  readonly threads?: number;
+  readonly onProgress?: (progress: ExportProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** The ONNX backend: the {@link SteeringBackend} contract plus raw logits (for parity checks). */
+export interface OnnxSteeringBackend extends SteeringBackend {
+  /** The exported folder in use. */
+  readonly modelDir: string;
+  readonly precision: Precision;
+  /**
+   * Forward pass over `tokens`; returns `tokens.length × vocabSize` logits (row p predicts token
+   * p + 1).
+   */
+  logits(tokens: readonly number[], options?: LogitsOptions): Promise<Float32Array>;
+}
+
+export interface LogitsOptions {
+  readonly steering?: SteeringSpec | null;
+  /**
+   * Feed the tokens in chunks of this many through the KV cache (as generation does) instead of
+   * one pass. Defaults to all tokens at once.
+   */
+  readonly chunkSize?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** A graph that cannot be steered (no `steering` input): refusing beats a silent unsteered run. */
+export class UnsteerableGraphError extends EmosteerError {
+  constructor(readonly modelDir: string) {
+    super(`${modelDir}/onnx/model.onnx has no "${GRAPH_IO.steering}" input, so it cannot be steered: export it with @emosteer/onnx-export.`);
+  }
+}
+
+interface HfConfig {
+  readonly num_key_value_heads: number;
+  readonly head_dim: number;
+  readonly vocab_size: number;
+  readonly emosteer?: EmosteerExportInfo;
+}
+
+/**
+ * Creates a {@link SteeringBackend} on onnxruntime-node (CPU) over a steerable ONNX export.
+ * Steering is an input of every run, so concurrent calls with different steering never mix.
+ */
+export async function createOnnxBackend(options: OnnxBackendOptions): Promise<OnnxSteeringBackend> {
+  options.signal?.throwIfAborted();
+  let modelDir = options.modelDir;
+  if (!modelDir) {
+    if (!options.modelPath) throw new TypeError("createOnnxBackend needs modelDir (an exported folder) or modelPath (a GGUF file to export).");
+    const exported = await exportGgufToOnnx({
+      ggufPath: options.modelPath,
+      precision: options.precision ?? "fp32",
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    modelDir = exported.modelDir;
+  }
+  const config = JSON.parse(await readFile(join(modelDir, "config.json"), "utf8")) as HfConfig;
+  const info = config.emosteer;
+  if (!info) throw new UnsteerableGraphError(modelDir);
+  const tokenizerJson: unknown = JSON.parse(await readFile(join(modelDir, "tokenizer.json"), "utf8"));
+  const tokenizerConfig = JSON.parse(await readFile(join(modelDir, "tokenizer_config.json"), "utf8")) as Record<string, unknown>;
+  const session = await ort.InferenceSession.create(join(modelDir, "onnx", "model.onnx"), {
+    graphOptimizationLevel: "all",
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+  });
+  if (!session.inputNames.includes(GRAPH_IO.steering)) {
+    await session.release();
+    throw new UnsteerableGraphError(modelDir);
+  }
+  return new OnnxBackend(modelDir, session, config, info, new Tokenizer(tokenizerJson as object, tokenizerConfig), tokenizerConfig);
+}
+
+interface KvCache {
+  readonly tensors: Record<string, ort.Tensor>;
+  readonly length: number;
+}
+
+class OnnxBackend implements OnnxSteeringBackend {
+  readonly name = ENGINE;
+  readonly model: ModelInfo;
+  readonly capabilities: BackendCapabilities;
+  readonly precision: Precision;
+  private readonly chatTemplate: Template | undefined;
+  private readonly endOfGeneration: ReadonlySet<number>;
+  private readonly zeroSteering: Float32Array;
+  private readonly presentNames: string[];
+  private isDisposed = false;
+
+  constructor(
+    readonly modelDir: string,
+    private readonly session: ort.InferenceSession,
+    private readonly config: HfConfig,
+    info: EmosteerExportInfo,
+    private readonly tokenizer: Tokenizer,
+    private readonly tokenizerConfig: Record<string, unknown>,
+  ) {
+    const chatTemplate = tokenizerConfig.chat_template;
+    this.model = {
+      architecture: info.architecture,
+      name: info.name,
+      layerCount: info.layerCount,
+      hiddenSize: info.hiddenSize,
+      vocabSize: config.vocab_size,
+      contextLength: info.contextLength,
+      fingerprint: info.fingerprint,
+      ...(typeof chatTemplate === "string" ? { chatTemplate } : {}),
+    };
+    this.precision = info.precision;
+    this.capabilities = {
+      steering: true,
+      capture: true,
+      logProbs: true,
+      seededSampling: true,
+      concurrentGenerations: true,
+      steerableLayers: { from: 1, to: info.layerCount - 1 },
+    };
+    this.chatTemplate = typeof chatTemplate === "string" ? new Template(chatTemplate) : undefined;
+    this.endOfGeneration = new Set(info.eosTokenIds);
+    this.zeroSteering = new Float32Array(info.layerCount * info.hiddenSize);
+    this.presentNames = Array.from({ length: info.layerCount }, (_, i) => [GRAPH_IO.presentKey(i), GRAPH_IO.presentValue(i)]).flat();
+  }
+
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  formatChat(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): string {
+    this.assertAlive();
+    if (!this.chatTemplate) throw new UnsupportedCapabilityError(ENGINE, "format chat", `${this.model.name} has no chat template; pass formatted text instead.`);
+    const special = (key: string) => (typeof this.tokenizerConfig[key] === "string" ? (this.tokenizerConfig[key] as string) : "");
+    return this.chatTemplate.render({
+      messages: messages.map(({ role, content }) => ({ role, content })),
+      add_generation_prompt: options.addGenerationPrompt ?? true,
+      bos_token: special("bos_token"),
+      eos_token: special("eos_token"),
+    });
+  }
+
+  async tokenize(text: string): Promise<number[]> {
+    this.assertAlive();
+    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  async detokenize(tokens: readonly number[]): Promise<string> {
+    this.assertAlive();
+    return this.tokenizer.decode([...tokens], { skip_special_tokens: false });
+  }
+
+  async logits(tokens: readonly number[], options: LogitsOptions = {}): Promise<Float32Array> {
+    this.assertAlive();
+    const steering = this.steeringData(options.steering);
+    const chunk = options.chunkSize ?? tokens.length;
+    if (!(Number.isInteger(chunk) && chunk >= 1)) throw new RangeError(`chunkSize must be a positive integer, got ${chunk}`);
+    const V = this.config.vocab_size;
+    const out = new Float32Array(tokens.length * V);
+    let cache: KvCache | null = null;
+    for (let start = 0; start < tokens.length; start += chunk) {
+      if (options.signal?.aborted) throw new AbortedError("ONNX logits");
+      const part = tokens.slice(start, start + chunk);
+      const last = start + chunk >= tokens.length;
+      const result = await this.forward(part, cache, steering, last ? [GRAPH_IO.logits] : [GRAPH_IO.logits, ...this.presentNames]);
+      out.set(result[GRAPH_IO.logits]!.data as Float32Array, start * V);
+      if (!last) cache = this.cacheFrom(result, start + part.length);
+    }
+    return out;
+  }
+
+  async captureResiduals(request: CaptureRequest): Promise<ResidualCapture> {
+    this.assertAlive();
+    const { tokens, spanStart, spanEnd } = request;
+    if (!(Number.isInteger(spanStart) && Number.isInteger(spanEnd) && spanStart >= 0 && spanStart < spanEnd && spanEnd <= tokens.length)) {
+      throw new RangeError(`capture span [${spanStart}, ${spanEnd}) is not inside the ${tokens.length} tokens.`);
+    }
+    const layers = request.layers ?? Array.from({ length: this.model.layerCount }, (_, i) => i);
+    for (const l of layers) {
+      if (!Number.isInteger(l) || l < 0 || l >= this.model.layerCount) throw new RangeError(`layer ${l} is outside 0..${this.model.layerCount - 1}`);
+    }
+    const steering = this.steeringData(request.steering);
+    if (request.signal?.aborted) throw new AbortedError("captureResiduals");
+    // Only the requested hidden states are fetched: onnxruntime then skips the LM head.
+    const result = await this.forward(tokens.slice(0, spanEnd), null, steering, layers.map(GRAPH_IO.hiddenState));
+    const H = this.model.hiddenSize;
+    const data = layers.map((l) => (result[GRAPH_IO.hiddenState(l)]!.data as Float32Array).slice(spanStart * H, spanEnd * H));
+    return { layers: [...layers], positions: spanEnd - spanStart, hiddenSize: H, data };
+  }
+
+  async generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
+    this.assertAlive();
+    const started = performance.now();
+    const steering = this.steeringData(options.steering);
+    const sampler = new Sampler(options);
+    const maxTokens = options.maxTokens ?? 128;
+    const text = typeof prompt === "string" ? prompt : this.formatChat(prompt, { addGenerationPrompt: true });
+    const promptTokens = await this.tokenize(text);
+    if (promptTokens.length === 0) throw new RangeError("Cannot generate from an empty prompt: tokenize gave no tokens.");
+    const V = this.config.vocab_size;
+    const stops = options.stop ?? [];
+    const generated: number[] = [];
+    let emitted = "";
+    let finishReason: Generation["finishReason"] = "length";
+    let promptMs = 0;
+    let firstTokenMs = 0;
+
+    let cache: KvCache | null = null;
+    let input = promptTokens;
+    let decodeStart = started;
+    while (generated.length < maxTokens) {
+      if (options.signal?.aborted) {
+        finishReason = "abort";
+        break;
+      }
+      const result = await this.forward(input, cache, steering, [GRAPH_IO.logits, ...this.presentNames]);
+      cache = this.cacheFrom(result, (cache?.length ?? 0) + input.length);
+      const all = result[GRAPH_IO.logits]!.data as Float32Array;
+      const last = all.subarray((input.length - 1) * V, input.length * V);
+      if (generated.length === 0) {
+        promptMs = performance.now() - started;
+        decodeStart = performance.now();
+      }
+      const token = sampler.sample(last);
+      if (this.endOfGeneration.has(token)) {
+        finishReason = "stop";
+        break;
+      }
+      generated.push(token);
+      if (generated.length === 1) firstTokenMs = performance.now() - started;
+      // Emit only complete characters: a token may end inside a multi-byte UTF-8 sequence.
+      const decoded = this.tokenizer.decode(generated, { skip_special_tokens: false });
+      if (!decoded.endsWith("\uFFFD")) {
+        const piece = decoded.slice(emitted.length);
+        emitted = decoded;
+        options.onToken?.({ token, text: piece });
+      } else {
+        options.onToken?.({ token, text: "" });
+      }
+      const stopAt = firstStop(decoded, stops);
+      if (stopAt !== -1) {
+        finishReason = "stop";
+        break;
+      }
+      input = [token];
+    }
+    const full = this.tokenizer.decode(generated, { skip_special_tokens: false });
+    const stopAt = firstStop(full, stops);
+    const finalText = stopAt === -1 ? full : full.slice(0, stopAt);
+    return {
+      text: finalText,
+      tokens: generated,
+      finishReason,
+      timings: {
+        promptTokens: promptTokens.length,
+        generatedTokens: generated.length,
+        promptMs,
+        decodeMs: performance.now() - decodeStart,
+        firstTokenMs,
+      },
+    };
+  }
+
+  async scoreContinuation(
+    prompt: string,
+    continuation: string,
+    options: { readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal } = {},
+  ): Promise<ContinuationScore> {
+    this.assertAlive();
+    const promptTokens = await this.tokenize(prompt);
+    const continuationTokens = await this.tokenize(continuation);
+    if (promptTokens.length === 0) throw new RangeError("Cannot score a continuation of an empty prompt: the first token has no context.");
+    const tokens = [...promptTokens, ...continuationTokens];
+    const logits = await this.logits(tokens.slice(0, -1), options);
+    const V = this.config.vocab_size;
+    const logProbs = new Float32Array(continuationTokens.length);
+    let total = 0;
+    continuationTokens.forEach((token, i) => {
+      logProbs[i] = logSoftmaxAt(logits, (promptTokens.length - 1 + i) * V, V, token);
+      total += logProbs[i]!;
+    });
+    return { tokens: continuationTokens, logProbs, total };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    await this.session.release();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  /** One session run of `tokens` after `cache` (batch 1). */
+  private async forward(tokens: readonly number[], cache: KvCache | null, steering: Float32Array, fetches: readonly string[]): Promise<ort.InferenceSession.ReturnType> {
+    const past = cache?.length ?? 0;
+    const S = tokens.length;
+    const { layerCount: L, hiddenSize: H } = this.model;
+    const feeds: Record<string, ort.Tensor> = {
+      [GRAPH_IO.inputIds]: new ort.Tensor("int64", BigInt64Array.from(tokens, BigInt), [1, S]),
+      [GRAPH_IO.attentionMask]: new ort.Tensor("int64", new BigInt64Array(past + S).fill(1n), [1, past + S]),
+      [GRAPH_IO.positionIds]: new ort.Tensor("int64", BigInt64Array.from({ length: S }, (_, i) => BigInt(past + i)), [1, S]),
+      [GRAPH_IO.steering]: new ort.Tensor("float32", steering, [L, H]),
+      ...(cache ? cache.tensors : this.emptyCache()),
+    };
+    const result = await this.session.run(feeds, [...fetches]);
+    this.assertAlive();
+    return result;
+  }
+
+  private emptyCache(): Record<string, ort.Tensor> {
+    const shape = [1, this.config.num_key_value_heads, 0, this.config.head_dim];
+    const tensors: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < this.model.layerCount; i++) {
+      tensors[GRAPH_IO.pastKey(i)] = new ort.Tensor("float32", new Float32Array(0), shape);
+      tensors[GRAPH_IO.pastValue(i)] = new ort.Tensor("float32", new Float32Array(0), shape);
+    }
+    return tensors;
+  }
+
+  private cacheFrom(result: ort.InferenceSession.ReturnType, length: number): KvCache {
+    const tensors: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < this.model.layerCount; i++) {
+      tensors[GRAPH_IO.pastKey(i)] = result[GRAPH_IO.presentKey(i)]!;
+      tensors[GRAPH_IO.pastValue(i)] = result[GRAPH_IO.presentValue(i)]!;
+    }
+    return { tensors, length };
+  }
+
+  private steeringData(spec: SteeringSpec | null | undefined): Float32Array {
+    if (!spec || spec.terms.length === 0) return this.zeroSteering;
+    return resolveSteering(spec, this.model).data;
+  }
+
+  private assertAlive(): void {
+    if (this.isDisposed) throw new DisposedError(`ONNX backend for ${this.model.name}`);
+  }
+}
+
+function firstStop(text: string, stops: readonly string[]): number {
+  let first = -1;
+  for (const stop of stops) {
+    const at = stop ? text.indexOf(stop) : -1;
+    if (at !== -1 && (first === -1 || at < first)) first = at;
+  }
+  return first;
+}
+
+function logSoftmaxAt(logits: Float32Array, offset: number, vocab: number, token: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]!);
+  let sum = 0;
+  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i]! - max);
+  return logits[offset + token]! - max - Math.log(sum);
+}
+

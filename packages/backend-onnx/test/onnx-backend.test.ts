@@ -1,0 +1,190 @@
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DisposedError, EmotionVector, extractEmotionVectors, type SteeringSpec } from "@emosteer/core";
+import { ensureModel } from "@emosteer/models";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOnnxBackend, UnsteerableGraphError, type OnnxSteeringBackend } from "../src/index.js";
+import { writeTinyGraphWithoutSteering } from "./tiny-graph.js";
+
+const PROMPT = "<|im_start|>user\nTell me about your weekend.<|im_end|>\n<|im_start|>assistant\n";
+
+describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
+  let backend: OnnxSteeringBackend;
+
+  beforeAll(async () => {
+    const { path } = await ensureModel("smollm2-135m-instruct");
+    backend = await createOnnxBackend({ modelPath: path, precision: "fp32" });
+  });
+
+  afterAll(async () => {
+    await backend?.dispose();
+  });
+
+  it("describes the model and its capabilities", () => {
+    expect(backend.model.architecture).toBe("llama");
+    expect(backend.model.layerCount).toBe(30);
+    expect(backend.model.hiddenSize).toBe(576);
+    expect(backend.model.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(backend.capabilities).toMatchObject({ steering: true, capture: true, logProbs: true, steerableLayers: { from: 1, to: 29 } });
+  });
+
+  it("formats chats with the model's template and tokenizes special markup", async () => {
+    const text = backend.formatChat([{ role: "user", content: "Hi" }]);
+    expect(text).toContain("<|im_start|>user\nHi<|im_end|>");
+    expect(text.endsWith("<|im_start|>assistant\n")).toBe(true);
+    const tokens = await backend.tokenize(text);
+    expect(tokens.filter((t) => t === 1).length).toBeGreaterThanOrEqual(2);
+    expect(await backend.detokenize(tokens)).toBe(text);
+  });
+
+  it("cached decoding equals an uncached full forward within 1e-4", async () => {
+    const tokens = await backend.tokenize(`${PROMPT}I went hiking with some friends and we saw a lake.`);
+    const full = await backend.logits(tokens);
+    for (const chunkSize of [1, 7]) {
+      const cached = await backend.logits(tokens, { chunkSize });
+      let maxDiff = 0;
+      for (let i = 0; i < full.length; i++) maxDiff = Math.max(maxDiff, Math.abs(full[i]! - cached[i]!));
+      expect(maxDiff).toBeLessThan(1e-4);
+    }
+  });
+
+  it("greedy generation follows the argmax of a full forward, streams tokens and reports timings", async () => {
+    const streamed: string[] = [];
+    const generation = await backend.generate(PROMPT, { maxTokens: 12, onToken: (t) => streamed.push(t.text) });
+    expect(generation.tokens.length).toBeGreaterThan(0);
+    expect(streamed.join("")).toBe(generation.text);
+    const prompt = await backend.tokenize(PROMPT);
+    const all = [...prompt, ...generation.tokens];
+    const logits = await backend.logits(all.slice(0, -1));
+    const V = backend.model.vocabSize;
+    generation.tokens.forEach((token, i) => {
+      const row = logits.subarray((prompt.length - 1 + i) * V, (prompt.length + i) * V);
+      expect(token).toBe(row.indexOf(Math.max(...row)));
+    });
+    expect(generation.timings.promptTokens).toBe(prompt.length);
+    expect(generation.timings.generatedTokens).toBe(generation.tokens.length);
+    expect(generation.timings.promptMs).toBeGreaterThan(0);
+  });
+
+  it("stops at the end-of-turn token on a short answer", async () => {
+    const generation = await backend.generate([{ role: "user", content: "What is the capital of France? Answer in one word." }], { maxTokens: 40 });
+    expect(generation.finishReason).toBe("stop");
+    expect(generation.text).toMatch(/Paris/);
+  });
+
+  it("samples reproducibly with a seed", async () => {
+    const options = { temperature: 1, maxTokens: 10, seed: 1234 };
+    const a = await backend.generate(PROMPT, options);
+    const b = await backend.generate(PROMPT, options);
+    expect(a.tokens).toEqual(b.tokens);
+    const others = await Promise.all([1, 2, 3].map((seed) => backend.generate(PROMPT, { ...options, seed })));
+    expect(others.some((o) => o.tokens.join() !== a.tokens.join())).toBe(true);
+  });
+
+  it("aborts a generation", async () => {
+    const controller = new AbortController();
+    const generation = await backend.generate(PROMPT, { maxTokens: 50, signal: controller.signal, onToken: () => controller.abort() });
+    expect(generation.finishReason).toBe("abort");
+    expect(generation.tokens.length).toBe(1);
+  });
+
+  it("scores a continuation as the log-softmax of the full forward", async () => {
+    const score = await backend.scoreContinuation(PROMPT, "I stayed home and read a book.");
+    expect(score.tokens).toEqual(await backend.tokenize("I stayed home and read a book."));
+    expect(score.logProbs.every((lp) => Number.isFinite(lp) && lp <= 0)).toBe(true);
+    expect(score.total).toBeCloseTo(score.logProbs.reduce((a, b) => a + b, 0), 4);
+    const unlikely = await backend.scoreContinuation(PROMPT, "purple elephant calculus zebra");
+    expect(unlikely.total).toBeLessThan(score.total);
+  });
+
+  it("steering adds exactly its row to the residual stream and changes generation", async () => {
+    const { layerCount, hiddenSize } = backend.model;
+    const tokens = await backend.tokenize(PROMPT);
+    // A hand-made direction: the mean residual difference between a joyful and a gloomy text.
+    const pooled = async (text: string) => {
+      const t = await backend.tokenize(text);
+      const capture = await backend.captureResiduals({ tokens: t, spanStart: 0, spanEnd: t.length });
+      return capture.data.map((d) => {
+        const mean = new Float32Array(hiddenSize);
+        for (let p = 0; p < capture.positions; p++) for (let i = 0; i < hiddenSize; i++) mean[i]! += d[p * hiddenSize + i]! / capture.positions;
+        return mean;
+      });
+    };
+    const happy = await pooled("I am so happy and delighted! What a wonderful, joyful day, full of laughter and sunshine!");
+    const gloomy = await pooled("I feel nothing in particular. It is an ordinary day, and I am doing ordinary things.");
+    const directions = happy.map((h, l) => (l === 0 ? new Float32Array(hiddenSize) : h.map((x, i) => x - gloomy[l]![i]!)));
+    const vector = new EmotionVector({
+      emotion: "joy",
+      model: backend.model,
+      directions,
+      provenance: { method: "mean-diff", settings: {}, samples: 1, corpus: "test", corpusHash: "0", backend: backend.name, createdAt: new Date().toISOString() },
+    });
+    const spec: SteeringSpec = { terms: [{ vector, alpha: 1 }], layers: [3] };
+    const plain = await backend.captureResiduals({ tokens, spanStart: 0, spanEnd: tokens.length, layers: [3, 4] });
+    const steered = await backend.captureResiduals({ tokens, spanStart: 0, spanEnd: tokens.length, layers: [3, 4], steering: spec });
+    let maxErr = 0;
+    for (let p = 0; p < tokens.length; p++) {
+      for (let i = 0; i < hiddenSize; i++) {
+        const delta = steered.data[0]![p * hiddenSize + i]! - plain.data[0]![p * hiddenSize + i]!;
+        maxErr = Math.max(maxErr, Math.abs(delta - directions[3]![i]!));
+      }
+    }
+    expect(maxErr).toBeLessThan(1e-3);
+    expect(steered.data[1]).not.toEqual(plain.data[1]);
+
+    const zero = await backend.logits(tokens, { steering: { terms: [{ vector, alpha: 0 }] } });
+    const none = await backend.logits(tokens);
+    expect(Buffer.from(zero.buffer).equals(Buffer.from(none.buffer))).toBe(true);
+
+    const unsteered = await backend.generate(PROMPT, { maxTokens: 24 });
+    const joyful = await backend.generate(PROMPT, { maxTokens: 24, steering: { terms: [{ vector, alpha: 4 }], layers: { from: 4, to: 12 } } });
+    expect(joyful.text).not.toBe(unsteered.text);
+  });
+
+  it("steers with a vector extracted on this backend by core's extractEmotionVectors", async () => {
+    const vectors = await extractEmotionVectors(backend, { emotions: ["joy"], maxQueries: 4 });
+    const joy = vectors.get("joy")!;
+    expect(joy.provenance.backend).toBe("onnx");
+    expect(joy.norms()[10]).toBeGreaterThan(0);
+    const prompt = backend.formatChat([{ role: "user", content: "Describe the weather today." }]);
+    const plain = await backend.generate(prompt, { maxTokens: 32 });
+    const steered = await backend.generate(prompt, { maxTokens: 32, steering: { terms: [{ vector: joy, alpha: 0.5 }], layers: { from: 6, to: 20 } } });
+    expect(steered.text).not.toBe(plain.text);
+    // The steered model finds a joyful continuation more likely than the unsteered one does.
+    const joyfulLine = "What a wonderful, happy day! I love it!";
+    const before = await backend.scoreContinuation(prompt, joyfulLine);
+    const after = await backend.scoreContinuation(prompt, joyfulLine, { steering: { terms: [{ vector: joy, alpha: 0.5 }], layers: { from: 6, to: 20 } } });
+    expect(after.total).toBeGreaterThan(before.total);
+  });
+});
+
+describe("ONNX backend guards", () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "emosteer-unsteerable-"));
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("refuses a graph without a steering input (never a silent unsteered run)", async () => {
+    const { path } = await ensureModel("smollm2-135m-instruct");
+    const source = await createOnnxBackend({ modelPath: path });
+    try {
+      // Same folder, but model.onnx is a graph with no `steering` input.
+      await mkdir(join(dir, "onnx"), { recursive: true });
+      for (const f of ["config.json", "tokenizer.json", "tokenizer_config.json"]) await copyFile(join(source.modelDir, f), join(dir, f));
+      const config = JSON.parse(await readFile(join(dir, "config.json"), "utf8"));
+      await writeFile(join(dir, "config.json"), JSON.stringify(config));
+      writeTinyGraphWithoutSteering(join(dir, "onnx"));
+      await expect(createOnnxBackend({ modelDir: dir })).rejects.toBeInstanceOf(UnsteerableGraphError);
+    } finally {
+      await source.dispose();
+      await source.dispose(); // idempotent
+    }
+    await expect(source.tokenize("hi")).rejects.toBeInstanceOf(DisposedError);
+  });
+});

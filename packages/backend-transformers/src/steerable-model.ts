@@ -1,0 +1,122 @@
+import {
+  AutoModelForCausalLM,
+  AutoTokenizer,
+  env,
+  type DataType,
+  type DeviceType,
+  type PreTrainedModel,
+  type PreTrainedTokenizer,
+  type ProgressInfo,
+} from "@huggingface/transformers";
+import { AbortedError, NotSteerableModelError } from "@emosteer/core";
+
+/** Name of the graph input that receives the `layerCount × hiddenSize` steering tensor. */
+export const STEERING_INPUT = "steering";
+/** Prefix of the graph outputs holding the residual stream after each block. */
+export const HIDDEN_STATE_PREFIX = "hidden_states.";
+
+/** Weight precisions an exported folder offers. */
+export type Precision = "fp32" | "q4";
+
+const DTYPE: Record<Precision, DataType> = { fp32: "fp32", q4: "q4" };
+
+/** The part of an onnxruntime session (node or web) this package touches. */
+export interface GraphSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, unknown>, fetches?: unknown, options?: unknown): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Chooses which graph outputs each run fetches. transformers.js fetches every output on every
+ * step; without this, generation would copy every layer's hidden states out of the runtime for
+ * each token.
+ */
+export class OutputSelection {
+  private override: readonly string[] | null = null;
+  constructor(private readonly generation: readonly string[]) {}
+
+  /** Outputs for the next run: logits and the KV cache unless {@link only} says otherwise. */
+  names(): string[] {
+    return [...(this.override ?? this.generation)];
+  }
+
+  /** Runs `work` fetching just `names` (callers are serialised by the backend). */
+  async only<T>(names: readonly string[], work: () => Promise<T>): Promise<T> {
+    this.override = names;
+    try {
+      return await work();
+    } finally {
+      this.override = null;
+    }
+  }
+}
+
+export interface SteerableModel {
+  readonly model: PreTrainedModel;
+  readonly tokenizer: PreTrainedTokenizer;
+  readonly session: GraphSession;
+  readonly outputs: OutputSelection;
+  /** `hidden_states.{k}` outputs the graph has, by block index. */
+  readonly hiddenStateLayers: readonly number[];
+}
+
+export interface LoadSteerableModelOptions {
+  /** A local folder path (Node) or URL path (browser), or a hub repository id. */
+  readonly source: string;
+  readonly fromHub: boolean;
+  readonly precision: Precision;
+  readonly device?: DeviceType;
+  readonly onProgress?: (progress: { readonly file: string; readonly loaded: number; readonly total: number }) => void;
+  readonly signal?: AbortSignal;
+}
+
+const EXPORT_HINT =
+  "its ONNX graph has no `steering` input. Export the model with emosteer's exporter " +
+  "(@emosteer/onnx-export, `emosteer export-onnx <model>`), which adds the input, and load the folder it writes.";
+
+/** Loads tokenizer + causal-LM session and checks that the graph takes steering before anything can generate. */
+export async function loadSteerableModel(options: LoadSteerableModelOptions): Promise<SteerableModel> {
+  const { source, fromHub, precision, device, onProgress, signal } = options;
+  // Absolute paths are not hub ids, so transformers.js reads them as they are (fs in Node, fetch in browsers).
+  env.allowLocalModels = true;
+  if (fromHub) env.allowRemoteModels = true;
+  const progress_callback = onProgress
+    ? (info: ProgressInfo) => {
+        if (info.status === "progress") onProgress({ file: info.file, loaded: info.loaded, total: info.total });
+      }
+    : undefined;
+  const common = { local_files_only: !fromHub, progress_callback };
+  const tokenizer = await AutoTokenizer.from_pretrained(source, common);
+  if (signal?.aborted) throw new AbortedError("Loading the model");
+  const model = await AutoModelForCausalLM.from_pretrained(source, {
+    ...common,
+    // An exported folder holds one precision as onnx/model.onnx and says so in config.json.
+    ...(fromHub ? { dtype: DTYPE[precision] } : {}),
+    ...(device ? { device } : {}),
+  });
+  const session = (model.sessions as Record<string, GraphSession | undefined>)["model"];
+  if (!session || !session.inputNames.includes(STEERING_INPUT)) {
+    await model.dispose();
+    throw new NotSteerableModelError(source, EXPORT_HINT);
+  }
+  if (signal?.aborted) {
+    await model.dispose();
+    throw new AbortedError("Loading the model");
+  }
+  // generate() forwards only kwargs named in forward_params; this lets `steering` reach every step.
+  (model as unknown as { forward_params: string[] }).forward_params.push(STEERING_INPUT);
+
+  const outputs = new OutputSelection(session.outputNames.filter((name) => !name.startsWith(HIDDEN_STATE_PREFIX)));
+  const run = session.run.bind(session);
+  // transformers.js calls run(feeds) with no fetch list; a caller that gives one keeps it.
+  (session as { run: GraphSession["run"] }).run = (feeds, fetches, runOptions) =>
+    fetches === undefined ? run(feeds, outputs.names()) : run(feeds, fetches, runOptions);
+
+  const hiddenStateLayers = session.outputNames
+    .filter((name) => name.startsWith(HIDDEN_STATE_PREFIX))
+    .map((name) => Number(name.slice(HIDDEN_STATE_PREFIX.length)))
+    .filter((layer) => Number.isInteger(layer))
+    .sort((a, b) => a - b);
+  return { model, tokenizer, session, outputs, hiddenStateLayers };
+}

@@ -1,0 +1,339 @@
+import { Tensor, type DeviceType, type Message } from "@huggingface/transformers";
+import {
+  AbortedError,
+  DisposedError,
+  EmosteerError,
+  HiddenSizeMismatchError,
+  InvalidSteeringError,
+  LayerCountMismatchError,
+  LayerOutOfRangeError,
+  UnsupportedCapabilityError,
+  resolveSteering,
+  type BackendCapabilities,
+  type CaptureRequest,
+  type ChatMessage,
+  type ContinuationScore,
+  type GenerateOptions,
+  type Generation,
+  type ModelInfo,
+  type ResidualCapture,
+  type SteeringBackend,
+  type SteeringSpec,
+  type SteeringTensor,
+} from "@emosteer/core";
+import { GenerationStop, GenerationTracker, now } from "./generation-hooks.js";
+import { modelInfoFromConfig } from "./model-info.js";
+import { HIDDEN_STATE_PREFIX, loadSteerableModel, STEERING_INPUT, type Precision, type SteerableModel } from "./steerable-model.js";
+import { SeededTokenSampler } from "./token-sampler.js";
+
+export type { Precision } from "./steerable-model.js";
+
+interface CommonOptions {
+  /**
+   * Hub models only: which ONNX file to load, `"fp32"` (onnx/model.onnx) or `"q4"` (onnx/model_q4.onnx).
+   * An exported folder holds a single precision (the exporter writes one folder per precision).
+   * Defaults to `"fp32"`.
+   */
+  readonly precision?: Precision;
+  /** transformers.js device. Defaults to transformers.js's choice: `"cpu"` in Node, `"wasm"` in browsers. */
+  readonly device?: DeviceType;
+  /** Accept steering vectors whose fingerprint differs from the model's. Defaults to false. */
+  readonly allowFingerprintMismatch?: boolean;
+  /** Download / read progress of the model files. */
+  readonly onProgress?: (progress: { readonly file: string; readonly loaded: number; readonly total: number }) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface LocalModelOptions extends CommonOptions {
+  /**
+   * Folder written by emosteer's ONNX exporter (config.json, tokenizer files, onnx/model*.onnx):
+   * an absolute file-system path in Node, a URL path (e.g. `/models/smollm2`) in browsers.
+   */
+  readonly modelDir: string;
+}
+
+export interface HubModelOptions extends CommonOptions {
+  /** A Hugging Face hub repository whose ONNX graph has a `steering` input. Needs network access. */
+  readonly hubId: string;
+}
+
+export type TransformersBackendOptions = LocalModelOptions | HubModelOptions;
+
+const ENGINE = "transformers.js";
+
+/**
+ * A {@link SteeringBackend} on @huggingface/transformers, for Node and browsers. Throws
+ * `NotSteerableModelError` when the model's graph has no `steering` input, so a model can never
+ * generate unsteered by accident.
+ */
+export async function createTransformersBackend(options: TransformersBackendOptions): Promise<SteeringBackend> {
+  const fromHub = "hubId" in options;
+  const source = fromHub ? options.hubId : absoluteModelDir(options.modelDir);
+  const loaded = await loadSteerableModel({
+    source,
+    fromHub,
+    precision: options.precision ?? "fp32",
+    ...(options.device ? { device: options.device } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const chatTemplate = (loaded.tokenizer as unknown as { chat_template: unknown }).chat_template;
+  const model = modelInfoFromConfig(
+    loaded.model.config as unknown as Record<string, unknown>,
+    source,
+    typeof chatTemplate === "string" ? chatTemplate : null,
+  );
+  return new TransformersBackend(loaded, model, options.allowFingerprintMismatch ?? false);
+}
+
+/** transformers.js reads a path that is not a hub id as it is; make a relative Node path absolute so it never looks like one. */
+function absoluteModelDir(dir: string): string {
+  const trimmed = dir.replace(/\/+$/, "");
+  if (trimmed.startsWith("/") || /^[a-z]+:/i.test(trimmed)) return trimmed;
+  const cwd = typeof process !== "undefined" && typeof process.cwd === "function" ? process.cwd() : "";
+  return cwd ? `${cwd}/${trimmed}` : `/${trimmed}`;
+}
+
+class TransformersBackend implements SteeringBackend {
+  readonly name = ENGINE;
+  readonly capabilities: BackendCapabilities;
+  private isDisposed = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly endTokens: ReadonlySet<number>;
+
+  constructor(
+    private readonly loaded: SteerableModel,
+    readonly model: ModelInfo,
+    private readonly allowFingerprintMismatch: boolean,
+  ) {
+    this.capabilities = {
+      steering: true,
+      capture: loaded.hiddenStateLayers.length > 0,
+      logProbs: true,
+      seededSampling: true,
+      concurrentGenerations: false,
+      steerableLayers: { from: 1, to: model.layerCount - 1 },
+    };
+    this.endTokens = endOfGenerationTokens(loaded);
+  }
+
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  formatChat(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): string {
+    this.assertLive();
+    return this.loaded.tokenizer.apply_chat_template(messages.map((m) => ({ role: m.role, content: m.content })) as Message[], {
+      tokenize: false,
+      add_generation_prompt: options.addGenerationPrompt ?? true,
+    }) as string;
+  }
+
+  async tokenize(text: string): Promise<number[]> {
+    this.assertLive();
+    return this.encode(text);
+  }
+
+  async detokenize(tokens: readonly number[]): Promise<string> {
+    this.assertLive();
+    return this.decode(tokens);
+  }
+
+  async captureResiduals(request: CaptureRequest): Promise<ResidualCapture> {
+    this.assertLive();
+    if (!this.capabilities.capture) {
+      throw new UnsupportedCapabilityError(ENGINE, "capture residuals", "the graph has no hidden_states.* outputs; re-export the model with emosteer's exporter");
+    }
+    const { tokens, spanStart, spanEnd } = request;
+    if (!(Number.isInteger(spanStart) && Number.isInteger(spanEnd) && 0 <= spanStart && spanStart < spanEnd && spanEnd <= tokens.length)) {
+      throw new EmosteerError(`Capture span [${spanStart}, ${spanEnd}) is not inside the ${tokens.length} tokens: give 0 ≤ spanStart < spanEnd ≤ tokens.length.`);
+    }
+    const available = this.loaded.hiddenStateLayers;
+    const layers = [...(request.layers ?? available)];
+    for (const layer of layers) {
+      if (!available.includes(layer)) throw new LayerOutOfRangeError(layer, available[0] ?? 0, available.at(-1) ?? 0);
+    }
+    const steering = this.steeringInput(request.steering);
+    return this.exclusive(async () => {
+      this.throwIfAborted(request.signal, "Residual capture");
+      const outputs = await this.loaded.outputs.only(
+        layers.map((layer) => `${HIDDEN_STATE_PREFIX}${layer}`),
+        () => this.forward(tokens, steering),
+      );
+      const { hiddenSize } = this.model;
+      const positions = spanEnd - spanStart;
+      const data = layers.map((layer) => {
+        const hidden = outputs[`${HIDDEN_STATE_PREFIX}${layer}`]!.data as Float32Array;
+        return hidden.slice(spanStart * hiddenSize, spanEnd * hiddenSize);
+      });
+      return { layers, positions, hiddenSize, data };
+    });
+  }
+
+  async generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
+    this.assertLive();
+    const called = now();
+    const text = typeof prompt === "string" ? prompt : this.formatChat(prompt, { addGenerationPrompt: true });
+    const steering = this.steeringInput(options.steering);
+    const maxTokens = options.maxTokens ?? 128;
+    if (!(Number.isInteger(maxTokens) && maxTokens > 0)) throw new EmosteerError(`maxTokens must be a positive integer, got ${maxTokens}.`);
+    const temperature = options.temperature ?? 0;
+    if (!(Number.isFinite(temperature) && temperature >= 0)) throw new EmosteerError(`temperature must be a finite number ≥ 0, got ${temperature}.`);
+    return this.exclusive(async () => {
+      this.throwIfAborted(options.signal, "Generation");
+      const promptTokens = this.encode(text);
+      const tracker = new GenerationTracker(this.loaded.tokenizer, this.endTokens, options.stop ?? [], options.onToken);
+      const sampler =
+        temperature > 0
+          ? [new SeededTokenSampler({ temperature, topK: options.topK ?? 40, topP: options.topP ?? 0.95, seed: options.seed ?? 0 })]
+          : null;
+      const started = now();
+      await this.loaded.model.generate({
+        inputs: new Tensor("int64", BigInt64Array.from(promptTokens, BigInt), [1, promptTokens.length]),
+        attention_mask: new Tensor("int64", new BigInt64Array(promptTokens.length).fill(1n), [1, promptTokens.length]),
+        [STEERING_INPUT]: steering,
+        max_new_tokens: maxTokens,
+        eos_token_id: [...this.endTokens],
+        // Plain greedy selection: nothing from generation_config.json may reshape the logits.
+        do_sample: false,
+        num_beams: 1,
+        repetition_penalty: 1,
+        no_repeat_ngram_size: 0,
+        min_length: 0,
+        min_new_tokens: null,
+        bad_words_ids: null,
+        suppress_tokens: null,
+        begin_suppress_tokens: null,
+        forced_bos_token_id: null,
+        forced_eos_token_id: null,
+        logits_processor: sampler,
+        stopping_criteria: new GenerationStop(tracker, options.signal),
+        streamer: tracker,
+      } as unknown as Parameters<SteerableModel["model"]["generate"]>[0]);
+      const first = tracker.firstTokenAt ?? now();
+      const last = tracker.lastTokenAt ?? first;
+      const finishReason = options.signal?.aborted ? "abort" : tracker.sawEndToken || tracker.stopHit ? "stop" : "length";
+      return {
+        text: tracker.text,
+        tokens: tracker.tokens,
+        finishReason,
+        timings: {
+          promptTokens: promptTokens.length,
+          generatedTokens: tracker.tokens.length,
+          promptMs: first - started,
+          decodeMs: last - first,
+          firstTokenMs: first - called,
+        },
+      };
+    });
+  }
+
+  async scoreContinuation(
+    prompt: string,
+    continuation: string,
+    options: { readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal } = {},
+  ): Promise<ContinuationScore> {
+    this.assertLive();
+    const steering = this.steeringInput(options.steering);
+    return this.exclusive(async () => {
+      this.throwIfAborted(options.signal, "Scoring");
+      const promptTokens = this.encode(prompt);
+      if (promptTokens.length === 0) throw new EmosteerError("scoreContinuation needs a non-empty prompt: the first continuation token must be predicted from something.");
+      const tokens = this.encode(continuation);
+      const all = [...promptTokens, ...tokens];
+      const outputs = await this.loaded.outputs.only(["logits"], () => this.forward(all, steering));
+      const logits = outputs["logits"]!.data as Float32Array;
+      const vocab = logits.length / all.length;
+      const logProbs = new Float32Array(tokens.length);
+      let total = 0;
+      tokens.forEach((token, j) => {
+        const row = logits.subarray((promptTokens.length - 1 + j) * vocab, (promptTokens.length + j) * vocab);
+        logProbs[j] = logSoftmaxAt(row, token);
+        total += logProbs[j]!;
+      });
+      return { tokens, logProbs, total };
+    });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    // Let a running call finish before its session goes away.
+    await this.queue.catch(() => undefined);
+    await this.loaded.model.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  /** One teacher-forced pass over `tokens` from an empty cache. */
+  private async forward(tokens: readonly number[], steering: Tensor): Promise<Record<string, Tensor>> {
+    const length = tokens.length;
+    return (await this.loaded.model.forward({
+      input_ids: new Tensor("int64", BigInt64Array.from(tokens, BigInt), [1, length]),
+      attention_mask: new Tensor("int64", new BigInt64Array(length).fill(1n), [1, length]),
+      [STEERING_INPUT]: steering,
+    })) as Record<string, Tensor>;
+  }
+
+  private steeringInput(spec: SteeringSpec | null | undefined): Tensor {
+    const { layerCount, hiddenSize } = this.model;
+    const tensor: SteeringTensor =
+      spec && spec.terms.length > 0
+        ? resolveSteering(spec, this.model, { allowFingerprintMismatch: this.allowFingerprintMismatch })
+        : { layerCount, hiddenSize, data: new Float32Array(layerCount * hiddenSize), isZero: true };
+    if (tensor.hiddenSize !== hiddenSize) throw new HiddenSizeMismatchError(hiddenSize, tensor.hiddenSize, "Steering tensor");
+    if (tensor.layerCount !== layerCount) throw new LayerCountMismatchError(layerCount, tensor.layerCount, "Steering tensor");
+    if (tensor.data.subarray(0, hiddenSize).some((x) => x !== 0)) throw new InvalidSteeringError("layers", "row 0 is not zero; block 0 is never steered.");
+    return new Tensor("float32", tensor.data, [layerCount, hiddenSize]);
+  }
+
+  private encode(text: string): number[] {
+    return Array.from(this.loaded.tokenizer.encode(text, { add_special_tokens: false }), Number);
+  }
+
+  private decode(tokens: readonly number[]): string {
+    return this.loaded.tokenizer.decode([...tokens], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+  }
+
+  /** Runs calls one at a time: the output selection and the runtime's session are shared. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(() => {
+      this.assertLive();
+      return work();
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private assertLive(): void {
+    if (this.isDisposed) throw new DisposedError(`${ENGINE} backend`);
+  }
+
+  private throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+    if (signal?.aborted) throw new AbortedError(what);
+  }
+}
+
+/** Tokens that end generation: the EOS ids of config.json (and its `emosteer` block) and generation_config.json. */
+function endOfGenerationTokens(loaded: SteerableModel): ReadonlySet<number> {
+  const ids = new Set<number>();
+  const add = (value: unknown) => {
+    if (typeof value === "number") ids.add(value);
+    else if (Array.isArray(value)) value.forEach(add);
+  };
+  const config = loaded.model.config as unknown as Record<string, unknown>;
+  add(config["eos_token_id"]);
+  add((config["emosteer"] as Record<string, unknown> | undefined)?.["eosTokenIds"]);
+  add((loaded.model.generation_config as unknown as Record<string, unknown> | null)?.["eos_token_id"]);
+  return ids;
+}
+
+function logSoftmaxAt(row: Float32Array, index: number): number {
+  let max = -Infinity;
+  for (const x of row) if (x > max) max = x;
+  let sum = 0;
+  for (const x of row) sum += Math.exp(x - max);
+  return row[index]! - max - Math.log(sum);
+}

@@ -1,0 +1,12 @@
+export type { ByteSource, BlobLike } from "./byte-source.js";
+export { bytesByteSource, blobByteSource } from "./byte-source.js";
+export { GgmlType, ggmlTypeName, ggmlTypeTraits } from "./ggml-type.js";
+export type { GgmlTypeTraits } from "./ggml-type.js";
+export { GgufValueType, ggufValueTypeName } from "./gguf-value.js";
+export type { GgufArrayValue, GgufEntry, GgufValue } from "./gguf-value.js";
+export { GgufFile, openGguf } from "./reader.js";
+export type { GgufTensorInfo, OpenGgufOptions } from "./reader.js";
+export { dequantize, halfToFloat, DEQUANTIZABLE_TYPES } from "./dequantize.js";
+export { modelInfoFromGguf } from "./model-info.js";
+export { encodeGguf } from "./writer.js";
+export type { GgufInput, GgufTensorInput } from "./writer.js";

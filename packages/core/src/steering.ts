@@ -1,0 +1,125 @@
+import type { Emotion } from "./emotion.js";
+import type { EmotionVector } from "./emotion-vector.js";
+import { InvalidSteeringError, LayerOutOfRangeError, MissingResidualNormsError, UnknownEmotionError } from "./errors.js";
+import type { ModelIdentity, ModelInfo } from "./model-info.js";
+import type { LayerRange, Normalization, SteeringSpec, SteeringTensor } from "./steering-spec.js";
+import { l2Norm } from "./vector-math.js";
+
+export interface ResolveSteeringOptions {
+  /** Accept vectors whose fingerprint differs from the model's (e.g. a requantization). Defaults to false. */
+  readonly allowFingerprintMismatch?: boolean;
+}
+
+/**
+ * Resolves a {@link SteeringSpec} for `model` into the tensor engines add to the residual stream:
+ * row l = layerScale[l] · Σ_k α_k · normalise(EV_k[l]) on the chosen layers, zero elsewhere.
+ * Throws a named error when a vector belongs to another model, an α is not finite, a layer is
+ * outside 1..layerCount-1, or `"residual-fraction"` meets a vector without residual norms.
+ */
+export function resolveSteering(spec: SteeringSpec, model: ModelInfo | ModelIdentity, options: ResolveSteeringOptions = {}): SteeringTensor {
+  const { layerCount, hiddenSize } = model;
+  const layers = resolveLayers(spec.layers, layerCount);
+  const normalization = spec.normalization ?? "none";
+  checkNormalization(normalization);
+  const layerScale = spec.layerScale;
+  if (layerScale) {
+    if (layerScale.length !== layerCount) {
+      throw new InvalidSteeringError("layerScale", `has ${layerScale.length} entries, the model has ${layerCount} layers: give one factor per layer (index = layer).`);
+    }
+    for (let l = 0; l < layerCount; l++) {
+      if (!Number.isFinite(layerScale[l])) throw new InvalidSteeringError("layerScale", `entry ${l} is ${layerScale[l]}; every factor must be finite.`);
+    }
+  }
+  spec.terms.forEach(({ vector, alpha }, k) => {
+    if (!Number.isFinite(alpha)) throw new InvalidSteeringError("alpha", `term ${k} ("${vector.emotion}") has α = ${alpha}; α must be a finite number.`);
+    vector.assertCompatible(model, options);
+    if (typeof normalization === "object" && !vector.residualNorms) throw new MissingResidualNormsError(vector.emotion);
+  });
+
+  const data = new Float32Array(layerCount * hiddenSize);
+  const row = new Float64Array(hiddenSize);
+  for (const layer of layers) {
+    row.fill(0);
+    for (const { vector, alpha } of spec.terms) {
+      const direction = vector.directions[layer]!;
+      const factor = alpha * normalizationFactor(vector, layer, normalization);
+      for (let i = 0; i < hiddenSize; i++) row[i]! += factor * direction[i]!;
+    }
+    const scale = layerScale ? layerScale[layer]! : 1;
+    // `+ 0` turns the −0 of a zero factor into +0, so a zero row is bit-identical to an unsteered one.
+    data.set(
+      row.map((x) => x * scale + 0),
+      layer * hiddenSize,
+    );
+  }
+  return { layerCount, hiddenSize, data, isZero: data.every((x) => x === 0) };
+}
+
+export interface SteeringFromWeightsOptions {
+  /** Layers to steer. Defaults to every steerable layer, 1..layerCount-1. */
+  readonly layers?: LayerRange | readonly number[];
+  /** Defaults to `"none"`. */
+  readonly normalization?: Normalization;
+  /** Per-layer factor (index = layer). Defaults to 1 everywhere. */
+  readonly layerScale?: ArrayLike<number>;
+}
+
+/**
+ * Builds a {@link SteeringSpec} from emotion weights, e.g. `{ joy: 1.5, fear: -1 }`, looking each
+ * emotion up in `vectors`. Throws {@link UnknownEmotionError} (listing what is available) for an
+ * emotion without a vector.
+ */
+export function steeringFromWeights(
+  vectors: ReadonlyMap<Emotion, EmotionVector> | Readonly<Record<string, EmotionVector>>,
+  weights: Readonly<Record<string, number>>,
+  options: SteeringFromWeightsOptions = {},
+): SteeringSpec {
+  const lookup = vectors instanceof Map ? (vectors as ReadonlyMap<Emotion, EmotionVector>) : new Map(Object.entries(vectors));
+  const terms = Object.entries(weights).map(([emotion, alpha]) => {
+    const vector = lookup.get(emotion);
+    if (!vector) throw new UnknownEmotionError(emotion, [...lookup.keys()]);
+    return { vector, alpha };
+  });
+  return { terms, ...options };
+}
+
+/** The layers a spec steers, validated and sorted. */
+export function resolveLayers(layers: LayerRange | readonly number[] | undefined, layerCount: number): number[] {
+  const last = layerCount - 1;
+  const check = (layer: number) => {
+    if (!Number.isInteger(layer) || layer < 1 || layer > last) throw new LayerOutOfRangeError(layer, 1, last);
+  };
+  if (layers === undefined) return Array.from({ length: Math.max(0, last) }, (_, i) => i + 1);
+  if (isLayerRange(layers)) {
+    check(layers.from);
+    check(layers.to);
+    if (layers.from > layers.to) throw new InvalidSteeringError("layers", `range ${layers.from}..${layers.to} is empty: "from" must not exceed "to".`);
+    return Array.from({ length: layers.to - layers.from + 1 }, (_, i) => layers.from + i);
+  }
+  layers.forEach(check);
+  return [...new Set(layers)].sort((a, b) => a - b);
+}
+
+function isLayerRange(layers: LayerRange | readonly number[]): layers is LayerRange {
+  return !Array.isArray(layers);
+}
+
+function checkNormalization(normalization: Normalization): void {
+  if (normalization === "none" || normalization === "unit") return;
+  if (typeof normalization === "object" && normalization.mode === "residual-fraction") {
+    if (!(Number.isFinite(normalization.fraction) && normalization.fraction > 0)) {
+      throw new InvalidSteeringError("normalization", `residual fraction must be a finite number above 0, got ${normalization.fraction}; α carries the sign.`);
+    }
+    return;
+  }
+  throw new InvalidSteeringError("normalization", `${JSON.stringify(normalization)} is not one of "none", "unit" or { mode: "residual-fraction", fraction }.`);
+}
+
+/** What one layer's direction is multiplied by before α. A zero direction stays zero. */
+function normalizationFactor(vector: EmotionVector, layer: number, normalization: Normalization): number {
+  if (normalization === "none") return 1;
+  const norm = l2Norm(vector.directions[layer]!);
+  if (norm === 0) return 0;
+  if (normalization === "unit") return 1 / norm;
+  return (normalization.fraction * vector.residualNorms![layer]!) / norm;
+}

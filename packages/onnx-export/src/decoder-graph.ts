@@ -1,0 +1,289 @@
+import type { DecoderConfig } from "./decoder-config.js";
+import { GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
+import { Q4_BLOCK_SIZE, quantizeQ4 } from "./quantize-4bit.js";
+
+/** `"fp32"`: the GGUF weights dequantized exactly. `"q4"`: linear layers re-quantized to 4 bits (MatMulNBits). */
+export type Precision = "fp32" | "q4";
+
+export const PRECISIONS: readonly Precision[] = ["fp32", "q4"];
+
+/** Dequantized GGUF tensors by name, GGML order (for a linear weight: `out` rows of `in` floats). */
+export interface WeightSource {
+  has(name: string): boolean;
+  read(name: string): Promise<Float32Array>;
+}
+
+/** Names of the graph's inputs and outputs (the transformers.js decoder convention, plus steering). */
+export const GRAPH_IO = {
+  inputIds: "input_ids",
+  attentionMask: "attention_mask",
+  positionIds: "position_ids",
+  steering: "steering",
+  logits: "logits",
+  pastKey: (layer: number) => `past_key_values.${layer}.key`,
+  pastValue: (layer: number) => `past_key_values.${layer}.value`,
+  presentKey: (layer: number) => `present.${layer}.key`,
+  presentValue: (layer: number) => `present.${layer}.value`,
+  hiddenState: (layer: number) => `hidden_states.${layer}`,
+} as const;
+
+export const OPSET = 17;
+/** Additive mask value: finite so that fully-masked rows (left padding) stay NaN-free. */
+const MASKED = -1e30;
+
+export interface BuildDecoderOptions {
+  readonly precision: Precision;
+  /** Add the `steering` input (Defaults to true). False builds the plain decoder, for checking that zero steering changes nothing. */
+  readonly steerable?: boolean;
+  /** MatMulNBits accuracy_level (4 = int8 activations, fastest on CPU). Defaults to 4. */
+  readonly q4AccuracyLevel?: number;
+  readonly onLayer?: (done: number, total: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Builds the steerable decoder graph into `g`. Numerics follow llama.cpp's graph for the same GGUF
+ * (src/models/{llama,qwen2,gemma3}.cpp): RMS norms, NEOX RoPE (llama's permuted q/k rows undone),
+ * grouped-query attention with causal (and sliding-window) masks, gated MLP, and the steering row
+ * of each block added to its output, where llama.cpp applies a control vector.
+ */
+export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, weights: WeightSource, options: BuildDecoderOptions): Promise<void> {
+  const { facts, hiddenSize: H, headCount: nh, kvHeadCount: nkv, headDim: hd, layerCount: L } = config;
+  const q4 = options.precision === "q4";
+  const accuracyLevel = options.q4AccuracyLevel ?? 4;
+
+  // ---- inputs
+  const inputIds = g.input(GRAPH_IO.inputIds, "int64", ["batch_size", "sequence_length"]);
+  const attentionMask = g.input(GRAPH_IO.attentionMask, "int64", ["batch_size", "total_sequence_length"]);
+  const positionIds = g.input(GRAPH_IO.positionIds, "int64", ["batch_size", "sequence_length"]);
+  const pastKeys: string[] = [];
+  const pastValues: string[] = [];
+  for (let i = 0; i < L; i++) {
+    pastKeys.push(g.input(GRAPH_IO.pastKey(i), "float32", ["batch_size", nkv, "past_sequence_length", hd]));
+    pastValues.push(g.input(GRAPH_IO.pastValue(i), "float32", ["batch_size", nkv, "past_sequence_length", hd]));
+  }
+  const steering = options.steerable === false ? null : g.input(GRAPH_IO.steering, "float32", [L, H]);
+
+  // ---- helpers
+  const rmsNorm = async (x: string, weightName: string, base: string): Promise<string> => {
+    const data = await weights.read(weightName);
+    const w = g.initializer(weightName, "float32", [data.length], data);
+    const sq = g.op("Mul", [x, x]);
+    const mean = g.op("ReduceMean", [sq], { axes: [-1], keepdims: 1 });
+    const inv = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [mean, g.constFloat([config.rmsEps], [])])])]);
+    return g.op("Mul", [g.op("Mul", [x, inv]), w], {}, { base });
+  };
+
+  /** x[..., inF] · Wᵀ (+ bias) → [..., outF]; W in GGML order (outF rows of inF). */
+  const linear = async (x: string, weightName: string, outF: number, inF: number, rowOrder?: (w: Float32Array) => Float32Array): Promise<string> => {
+    let w = await weights.read(weightName);
+    if (w.length !== outF * inF) throw new RangeError(`${weightName}: expected ${outF}x${inF} values, got ${w.length}`);
+    if (rowOrder) w = rowOrder(w);
+    let y: string;
+    if (q4 && inF % Q4_BLOCK_SIZE === 0) {
+      const packed = quantizeQ4(w, outF, inF);
+      const base = weightName.replace(/\.weight$/, "");
+      y = g.op(
+        "MatMulNBits",
+        [
+          x,
+          g.initializer(`${base}.q4`, "uint8", [outF, packed.kBlocks, Q4_BLOCK_SIZE / 2], packed.codes),
+          g.initializer(`${base}.scales`, "float32", [outF * packed.kBlocks], packed.scales),
+          g.initializer(`${base}.zero_points`, "uint8", [packed.zeroPoints.length], packed.zeroPoints),
+        ],
+        { K: inF, N: outF, bits: 4, block_size: Q4_BLOCK_SIZE, accuracy_level: accuracyLevel },
+        { domain: MS_DOMAIN },
+      );
+    } else {
+      y = g.op("MatMul", [x, g.initializer(weightName, "float32", [inF, outF], transpose(w, outF, inF))]);
+    }
+    const biasName = weightName.replace(/\.weight$/, ".bias");
+    if (weights.has(biasName)) y = g.op("Add", [y, g.initializer(biasName, "float32", [outF], await weights.read(biasName))]);
+    return y;
+  };
+
+  const unpermuteRows = (heads: number) => (w: Float32Array) => (facts.qkRowLayout === "interleaved" ? interleavedToHalves(w, heads, hd, H) : w);
+
+  // ---- shared values: embeddings, RoPE tables, masks
+  const embedding = await weights.read("token_embd.weight");
+  const embeddingName = g.initializer("token_embd.weight", "float32", [config.vocabSize, H], embedding);
+  let hidden = g.op("Gather", [embeddingName, inputIds], { axis: 0 });
+  if (facts.scaleEmbeddingBySqrtHidden) hidden = g.op("Mul", [hidden, g.constFloat([Math.fround(Math.sqrt(H))], [])]);
+
+  const positions = g.op("Unsqueeze", [g.op("Cast", [positionIds], { to: 1 }), g.constInt64([-1])]); // [B,S,1]
+  const ropeTables = new Map<number, { cos: string; sin: string }>();
+  const ropeFor = (base: number) => {
+    let t = ropeTables.get(base);
+    if (!t) {
+      const freqs = g.op("Mul", [positions, g.constFloat(inverseFrequencies(base, config.ropeFreqScale, hd), [hd / 2])]); // [B,S,hd/2]
+      const toHeads = (x: string) => g.op("Unsqueeze", [x, g.constInt64([1])]); // [B,1,S,hd/2]
+      t = { cos: toHeads(g.op("Cos", [freqs])), sin: toHeads(g.op("Sin", [freqs])) };
+      ropeTables.set(base, t);
+    }
+    return t;
+  };
+  const rope = (x: string, base: number): string => {
+    const { cos, sin } = ropeFor(base);
+    const [x1, x2] = g.node("Split", [x, g.constInt64([hd / 2, hd / 2])], { axis: -1 }, { outputCount: 2 });
+    const a = g.op("Sub", [g.op("Mul", [x1!, cos]), g.op("Mul", [x2!, sin])]);
+    const b = g.op("Add", [g.op("Mul", [x2!, cos]), g.op("Mul", [x1!, sin])]);
+    return g.op("Concat", [a, b], { axis: -1 });
+  };
+
+  // Query i (of S) sits at index P + i of the total sequence T = P + S; key j is visible when
+  // j <= P + i, the mask says it is a real token, and (sliding layers) P + i - j < window.
+  const total = g.op("Gather", [g.op("Shape", [attentionMask]), g.constInt64([1], [])], { axis: 0 });
+  const seq = g.op("Gather", [g.op("Shape", [inputIds]), g.constInt64([1], [])], { axis: 0 });
+  const past = g.op("Sub", [total, seq]);
+  const queryIndex = g.op("Unsqueeze", [g.op("Range", [past, total, g.constInt64([1], [])]), g.constInt64([1])]); // [S,1]
+  const keyIndex = g.op("Unsqueeze", [g.op("Range", [g.constInt64([0], []), total, g.constInt64([1], [])]), g.constInt64([0])]); // [1,T]
+  const causal = g.op("LessOrEqual", [keyIndex, queryIndex]); // [S,T]
+  const realKey = g.op("Unsqueeze", [g.op("Cast", [attentionMask], { to: 9 }), g.constInt64([1, 2])]); // [B,1,1,T]
+  const masks = new Map<number, string>();
+  const maskFor = (window: number) => {
+    let m = masks.get(window);
+    if (!m) {
+      let visible = causal;
+      if (window > 0) visible = g.op("And", [visible, g.op("Less", [g.op("Sub", [queryIndex, keyIndex]), g.constInt64([window], [])])]);
+      m = g.op("Where", [g.op("And", [visible, realKey]), g.constFloat([0], []), g.constFloat([MASKED], [])], {}, { base: `attn_mask_w${window}` }); // [B,1,S,T]
+      masks.set(window, m);
+    }
+    return m;
+  };
+
+  const group = nh / nkv;
+  const shapeHeads = (heads: number) => g.constInt64([0, 0, heads, hd]);
+  const activation = (x: string): string => {
+    if (facts.activation === "silu") return g.op("Mul", [x, g.op("Sigmoid", [x])]);
+    // ggml_gelu: 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²)))
+    const x2 = g.op("Mul", [x, x]);
+    const inner = g.op("Mul", [g.op("Mul", [x, g.constFloat([0.7978845608028654], [])]), g.op("Add", [g.constFloat([1], []), g.op("Mul", [x2, g.constFloat([0.044715], [])])])]);
+    return g.op("Mul", [g.op("Mul", [x, g.constFloat([0.5], [])]), g.op("Add", [g.constFloat([1], []), g.op("Tanh", [inner])])]);
+  };
+
+  // ---- blocks
+  for (let il = 0; il < L; il++) {
+    if (options.signal?.aborted) throw options.signal.reason ?? new Error("aborted");
+    const p = `blk.${il}.`;
+    const residual = hidden;
+    const normed = await rmsNorm(hidden, `${p}attn_norm.weight`, `attn_norm_${il}`);
+
+    let q = g.op("Reshape", [await linear(normed, `${p}attn_q.weight`, nh * hd, H, unpermuteRows(nh)), shapeHeads(nh)]); // [B,S,nh,hd]
+    let k = g.op("Reshape", [await linear(normed, `${p}attn_k.weight`, nkv * hd, H, unpermuteRows(nkv)), shapeHeads(nkv)]);
+    const v0 = g.op("Reshape", [await linear(normed, `${p}attn_v.weight`, nkv * hd, H), shapeHeads(nkv)]);
+    if (facts.qkNorm) {
+      q = await rmsNorm(q, `${p}attn_q_norm.weight`, `q_norm_${il}`);
+      k = await rmsNorm(k, `${p}attn_k_norm.weight`, `k_norm_${il}`);
+    }
+    const toBnsh = (x: string) => g.op("Transpose", [x], { perm: [0, 2, 1, 3] });
+    const base = config.ropeBaseByLayer[il]!;
+    q = rope(toBnsh(q), base);
+    k = rope(toBnsh(k), base);
+    const presentK = g.op("Concat", [pastKeys[il]!, k], { axis: 2 }, { output: GRAPH_IO.presentKey(il) });
+    const presentV = g.op("Concat", [pastValues[il]!, toBnsh(v0)], { axis: 2 }, { output: GRAPH_IO.presentValue(il) });
+    g.output(presentK, "float32", ["batch_size", nkv, "total_sequence_length", hd]);
+    g.output(presentV, "float32", ["batch_size", nkv, "total_sequence_length", hd]);
+
+    // Query heads h = kv·group + j share kv head `kv` (ggml_mul_mat broadcast, HF repeat_kv):
+    // fold the group into the sequence axis instead of repeating K and V.
+    const qGrouped = g.op("Reshape", [q, g.constInt64([0, nkv, -1, hd])]); // [B,nkv,group·S,hd]
+    const scores = g.op("MatMul", [qGrouped, g.op("Transpose", [presentK], { perm: [0, 1, 3, 2] })]); // [B,nkv,group·S,T]
+    const scaled = g.op("Mul", [g.op("Reshape", [scores, g.constInt64([0, nh, -1, 0])]), g.constFloat([config.attentionScale], [])]); // [B,nh,S,T]
+    const probs = g.op("Softmax", [g.op("Add", [scaled, maskFor(config.slidingWindowByLayer[il]!)])], { axis: -1 });
+    const context = g.op("MatMul", [g.op("Reshape", [probs, g.constInt64([0, nkv, -1, 0])]), presentV]); // [B,nkv,group·S,hd]
+    const merged = g.op("Reshape", [g.op("Transpose", [g.op("Reshape", [context, g.constInt64([0, nh, -1, hd])])], { perm: [0, 2, 1, 3] }), g.constInt64([0, 0, nh * hd])]);
+    let attnOut = await linear(merged, `${p}attn_output.weight`, H, nh * hd);
+    if (facts.postNorms) attnOut = await rmsNorm(attnOut, `${p}${facts.postNorms.attention}.weight`, `attn_post_norm_${il}`);
+    const ffnInput = g.op("Add", [attnOut, residual]);
+
+    const ffnNormed = await rmsNorm(ffnInput, `${p}ffn_norm.weight`, `ffn_norm_${il}`);
+    const gate = await linear(ffnNormed, `${p}ffn_gate.weight`, config.intermediateSize, H);
+    const up = await linear(ffnNormed, `${p}ffn_up.weight`, config.intermediateSize, H);
+    let ffnOut = await linear(g.op("Mul", [activation(gate), up]), `${p}ffn_down.weight`, H, config.intermediateSize);
+    if (facts.postNorms) ffnOut = await rmsNorm(ffnOut, `${p}${facts.postNorms.ffn}.weight`, `ffn_post_norm_${il}`);
+    const blockOut = g.op("Add", [ffnOut, ffnInput]);
+
+    // Steering: row il of `steering`, added to the block output (llama.cpp's build_cvec position).
+    hidden = steering ? g.op("Add", [blockOut, g.op("Gather", [steering, g.constInt64([il], [])], { axis: 0 })], {}, { base: `l_out_${il}` }) : blockOut;
+    g.output(g.op("Identity", [hidden], {}, { output: GRAPH_IO.hiddenState(il) }), "float32", ["batch_size", "sequence_length", H]);
+    options.onLayer?.(il + 1, L);
+  }
+
+  // ---- head
+  const finalNormed = await rmsNorm(hidden, "output_norm.weight", "result_norm");
+  const headName = config.tiedEmbeddings ? "token_embd.weight" : "output.weight";
+  let logits: string;
+  if (q4 && H % Q4_BLOCK_SIZE === 0) {
+    const headWeights = config.tiedEmbeddings ? embedding : await weights.read(headName);
+    const packed = quantizeQ4(headWeights, config.vocabSize, H);
+    logits = g.op(
+      "MatMulNBits",
+      [
+        finalNormed,
+        g.initializer("lm_head.q4", "uint8", [config.vocabSize, packed.kBlocks, Q4_BLOCK_SIZE / 2], packed.codes),
+        g.initializer("lm_head.scales", "float32", [config.vocabSize * packed.kBlocks], packed.scales),
+        g.initializer("lm_head.zero_points", "uint8", [packed.zeroPoints.length], packed.zeroPoints),
+      ],
+      { K: H, N: config.vocabSize, bits: 4, block_size: Q4_BLOCK_SIZE, accuracy_level: accuracyLevel },
+      { domain: MS_DOMAIN },
+    );
+  } else {
+    // Gemm with transB reads the [vocab, hidden] table as stored, so a tied head shares the embedding.
+    const head = config.tiedEmbeddings ? embeddingName : g.initializer(headName, "float32", [config.vocabSize, H], await weights.read(headName));
+    const flat = g.op("Reshape", [finalNormed, g.constInt64([-1, H])]);
+    const gemm = g.op("Gemm", [flat, head], { transB: 1 });
+    const outShape = g.op("Concat", [g.op("Slice", [g.op("Shape", [finalNormed]), g.constInt64([0]), g.constInt64([2])]), g.constInt64([config.vocabSize])], { axis: 0 });
+    logits = g.op("Reshape", [gemm, outShape]);
+  }
+  if (config.finalLogitSoftcap > 0) {
+    const cap = config.finalLogitSoftcap;
+    logits = g.op("Mul", [g.op("Tanh", [g.op("Mul", [logits, g.constFloat([1 / cap], [])])]), g.constFloat([cap], [])]);
+  }
+  g.op("Identity", [logits], {}, { output: GRAPH_IO.logits });
+  g.output(GRAPH_IO.logits, "float32", ["batch_size", "sequence_length", config.vocabSize]);
+}
+
+/**
+ * ggml's RoPE frequencies: θ_i = pos · freq_scale · base^(−2i/d), with base^(−2i/d) built by
+ * repeated float32 multiplication as ggml_rope_cache_init does.
+ */
+function inverseFrequencies(base: number, freqScale: number, headDim: number): number[] {
+  const step = Math.fround(Math.pow(base, -2 / headDim));
+  const out: number[] = [];
+  let theta = Math.fround(freqScale);
+  for (let i = 0; i < headDim / 2; i++) {
+    out.push(theta);
+    theta = Math.fround(theta * step);
+  }
+  return out;
+}
+
+/** [rows, cols] → [cols, rows]. */
+function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) {
+    const src = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = w[src + c]!;
+  }
+  return out;
+}
+
+/**
+ * Undo convert_hf_to_gguf's `permute` of q/k rows: inside each head, GGUF row 2i + half holds HF
+ * row half·(d/2) + i. After this, NEOX (halves) RoPE computes what llama.cpp's NORM RoPE does on the
+ * GGUF layout.
+ */
+function interleavedToHalves(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  const halfDim = headDim / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let half = 0; half < 2; half++) {
+      for (let i = 0; i < halfDim; i++) {
+        const src = (h * headDim + 2 * i + half) * cols;
+        const dst = (h * headDim + half * halfDim + i) * cols;
+        out.set(w.subarray(src, src + cols), dst);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,220 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { AbortedError, openGguf, type GgufFile } from "@emosteer/core";
+import { fileByteSource, fileFingerprint } from "@emosteer/core/node";
+import { readDecoderConfig, type DecoderConfig } from "./decoder-config.js";
+import { buildDecoderGraph, GRAPH_IO, OPSET, PRECISIONS, type Precision, type WeightSource } from "./decoder-graph.js";
+import { GraphBuilder } from "./graph-builder.js";
+import { buildTokenizerFiles } from "./tokenizer-files.js";
+
+/** Bumped whenever the graph or folder layout changes, so stale cached exports are rebuilt. */
+export const EXPORT_FORMAT_VERSION = 1;
+
+export interface ExportProgress {
+  readonly stage: "fingerprint" | "tokenizer" | "layers" | "writing" | "done";
+  /** Work done in this stage, out of `total`. */
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface ExportOptions {
+  /** The GGUF model file to export. */
+  readonly ggufPath: string;
+  /** Defaults to `"fp32"`. */
+  readonly precision?: Precision;
+  /**
+   * Where the folder goes. Defaults to `<cache>/onnx/<fingerprint>-<precision>/`, with `<cache>` =
+   * `$EMOSTEER_CACHE_DIR`, else `$XDG_CACHE_HOME/emosteer`, else `~/.cache/emosteer`.
+   */
+  readonly outDir?: string;
+  /**
+   * Give the graph its `steering` input. Defaults to true. False (only with `outDir`) builds the
+   * plain decoder, to check that zero steering leaves the network unchanged.
+   */
+  readonly steerable?: boolean;
+  /** Re-export even when a complete folder is already there. Defaults to false. */
+  readonly force?: boolean;
+  readonly onProgress?: (progress: ExportProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface ExportResult {
+  readonly modelDir: string;
+  readonly fingerprint: string;
+  readonly precision: Precision;
+  /** True when an existing export was reused. */
+  readonly cached: boolean;
+  /** Size of onnx/model.onnx + onnx/model.onnx_data. */
+  readonly bytes: number;
+}
+
+/** What config.json carries under `emosteer`, so the runner can check what it loads. */
+export interface EmosteerExportInfo {
+  readonly formatVersion: number;
+  readonly fingerprint: string;
+  readonly architecture: string;
+  readonly name: string;
+  readonly precision: Precision;
+  readonly layerCount: number;
+  readonly hiddenSize: number;
+  readonly contextLength: number;
+  readonly eosTokenIds: readonly number[];
+  readonly bosTokenId: number | null;
+  /** Name of the steering input; null for a plain (unsteerable) export. */
+  readonly steeringInput: string | null;
+  readonly sourceFile: string;
+}
+
+/** `${EMOSTEER_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/emosteer}`. */
+export function defaultCacheDir(): string {
+  if (process.env.EMOSTEER_CACHE_DIR) return resolve(process.env.EMOSTEER_CACHE_DIR);
+  return join(process.env.XDG_CACHE_HOME ? resolve(process.env.XDG_CACHE_HOME) : join(homedir(), ".cache"), "emosteer");
+}
+
+/** The cache folder of one export. */
+export function exportDir(fingerprint: string, precision: Precision, cacheDir = defaultCacheDir()): string {
+  return join(cacheDir, "onnx", `${fingerprint}-${precision}`);
+}
+
+/**
+ * Exports a GGUF decoder to a steerable ONNX model folder (transformers.js layout: config.json,
+ * generation_config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx +
+ * onnx/model.onnx_data). The folder is built in a temporary sibling and renamed into place, so a
+ * folder that exists is complete. Reuses a complete folder of the same format unless `force`.
+ */
+export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportResult> {
+  const precision = options.precision ?? "fp32";
+  if (!PRECISIONS.includes(precision)) throw new RangeError(`precision "${String(precision)}" is not one of ${PRECISIONS.join(", ")}`);
+  if (options.steerable === false && !options.outDir) throw new TypeError("steerable: false exports need an explicit outDir (the cache holds steerable exports only).");
+  const progress = options.onProgress ?? (() => {});
+  const checkAbort = () => {
+    if (options.signal?.aborted) throw new AbortedError(`ONNX export of ${options.ggufPath}`);
+  };
+  const fingerprint = await fileFingerprint(options.ggufPath, {
+    onProgress: ({ bytes, totalBytes }) => progress({ stage: "fingerprint", done: bytes, total: totalBytes }),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const modelDir = resolve(options.outDir ?? exportDir(fingerprint, precision));
+  if (!options.force) {
+    const existing = await readExportInfo(modelDir);
+    if (existing && existing.steeringInput === (options.steerable === false ? null : GRAPH_IO.steering) && existing.fingerprint === fingerprint && existing.precision === precision && existing.formatVersion === EXPORT_FORMAT_VERSION) {
+      return { modelDir, fingerprint, precision, cached: true, bytes: await onnxBytes(modelDir) };
+    }
+  }
+
+  const temp = `${modelDir}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  await mkdir(join(temp, "onnx"), { recursive: true });
+  const source = await fileByteSource(options.ggufPath);
+  let builder: GraphBuilder | undefined;
+  try {
+    const gguf = await openGguf(source, options.signal ? { signal: options.signal } : {});
+    const config = readDecoderConfig(gguf);
+    progress({ stage: "tokenizer", done: 0, total: 1 });
+    const tokenizer = buildTokenizerFiles(gguf);
+    progress({ stage: "tokenizer", done: 1, total: 1 });
+    checkAbort();
+
+    builder = new GraphBuilder(join(temp, "onnx", "model.onnx_data"), "model.onnx_data");
+    await buildDecoderGraph(builder, config, weightSource(gguf), {
+      precision,
+      steerable: options.steerable ?? true,
+      onLayer: (done, total) => progress({ stage: "layers", done, total }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    checkAbort();
+    progress({ stage: "writing", done: 0, total: 1 });
+    await writeFile(join(temp, "onnx", "model.onnx"), builder.encode(`emosteer-${config.architecture}`, OPSET));
+
+    const info: EmosteerExportInfo = {
+      formatVersion: EXPORT_FORMAT_VERSION,
+      fingerprint,
+      architecture: config.architecture,
+      name: config.name,
+      precision,
+      layerCount: config.layerCount,
+      hiddenSize: config.hiddenSize,
+      contextLength: config.contextLength,
+      eosTokenIds: tokenizer.eosTokenIds,
+      bosTokenId: tokenizer.bosTokenId,
+      steeringInput: options.steerable === false ? null : GRAPH_IO.steering,
+      sourceFile: resolve(options.ggufPath),
+    };
+    const json = (value: unknown) => JSON.stringify(value, null, 2);
+    await writeFile(join(temp, "config.json"), json(hfConfig(config, tokenizer, info)));
+    await writeFile(
+      join(temp, "generation_config.json"),
+      json({ bos_token_id: tokenizer.bosTokenId, eos_token_id: tokenizer.eosTokenIds, pad_token_id: tokenizer.padTokenId, do_sample: false }),
+    );
+    await writeFile(join(temp, "tokenizer.json"), JSON.stringify(tokenizer.tokenizer));
+    await writeFile(join(temp, "tokenizer_config.json"), json(tokenizer.tokenizerConfig));
+    checkAbort();
+
+    await rm(modelDir, { recursive: true, force: true });
+    await mkdir(resolve(modelDir, ".."), { recursive: true });
+    await rename(temp, modelDir);
+    progress({ stage: "done", done: 1, total: 1 });
+    return { modelDir, fingerprint, precision, cached: false, bytes: await onnxBytes(modelDir) };
+  } catch (error) {
+    builder?.abandon();
+    await rm(temp, { recursive: true, force: true });
+    if (options.signal?.aborted) throw new AbortedError(`ONNX export of ${options.ggufPath}`);
+    throw error;
+  } finally {
+    await source.dispose();
+  }
+}
+
+/** The `emosteer` block of an exported folder's config.json, or null when there is none. */
+export async function readExportInfo(modelDir: string): Promise<EmosteerExportInfo | null> {
+  try {
+    const config = JSON.parse(await readFile(join(modelDir, "config.json"), "utf8")) as { emosteer?: EmosteerExportInfo };
+    await stat(join(modelDir, "onnx", "model.onnx"));
+    return config.emosteer ?? null;
+  } catch {
+    return null;
+  }
+}
+
+async function onnxBytes(modelDir: string): Promise<number> {
+  let total = 0;
+  for (const f of ["model.onnx", "model.onnx_data"]) total += (await stat(join(modelDir, "onnx", f)).catch(() => ({ size: 0 }))).size;
+  return total;
+}
+
+function weightSource(gguf: GgufFile): WeightSource {
+  return {
+    has: (name) => gguf.tensor(name) !== undefined,
+    read: (name) => gguf.readTensor(name),
+  };
+}
+
+function hfConfig(config: DecoderConfig, tokenizer: ReturnType<typeof buildTokenizerFiles>, info: EmosteerExportInfo): Record<string, unknown> {
+  const globalBase = config.ropeBase;
+  const local = config.slidingWindowByLayer.find((w) => w > 0);
+  return {
+    architectures: [config.facts.hfClass],
+    model_type: config.facts.modelType,
+    hidden_size: config.hiddenSize,
+    intermediate_size: config.intermediateSize,
+    num_hidden_layers: config.layerCount,
+    num_attention_heads: config.headCount,
+    num_key_value_heads: config.kvHeadCount,
+    head_dim: config.headDim,
+    vocab_size: config.vocabSize,
+    max_position_embeddings: config.contextLength,
+    rms_norm_eps: config.rmsEps,
+    rope_theta: globalBase,
+    ...(local ? { sliding_window: local, rope_local_base_freq: config.ropeBaseByLayer[config.slidingWindowByLayer.indexOf(local)] } : {}),
+    ...(config.finalLogitSoftcap ? { final_logit_softcapping: config.finalLogitSoftcap } : {}),
+    tie_word_embeddings: config.tiedEmbeddings,
+    bos_token_id: tokenizer.bosTokenId,
+    eos_token_id: tokenizer.eosTokenIds.length === 1 ? tokenizer.eosTokenIds[0] : tokenizer.eosTokenIds,
+    pad_token_id: tokenizer.padTokenId,
+    torch_dtype: "float32",
+    use_cache: true,
+    "transformers.js_config": { dtype: "fp32", use_external_data_format: true },
+    emosteer: info,
+  };
+}

@@ -1,0 +1,118 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileFingerprint } from "@emosteer/core/node";
+import { ensureModel } from "@emosteer/models";
+import { Tokenizer } from "@huggingface/tokenizers";
+import * as ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exportGgufToOnnx, type ExportResult } from "../src/index.js";
+
+const L = 30;
+const H = 576;
+const V = 49152;
+
+async function run(session: ort.InferenceSession, tokens: number[], extra: Record<string, ort.Tensor> = {}): Promise<ort.InferenceSession.ReturnType> {
+  const S = tokens.length;
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor("int64", BigInt64Array.from(tokens, BigInt), [1, S]),
+    attention_mask: new ort.Tensor("int64", new BigInt64Array(S).fill(1n), [1, S]),
+    position_ids: new ort.Tensor("int64", BigInt64Array.from(tokens, (_, i) => BigInt(i)), [1, S]),
+    ...extra,
+  };
+  for (let i = 0; i < L; i++) {
+    feeds[`past_key_values.${i}.key`] = new ort.Tensor("float32", new Float32Array(0), [1, 3, 0, 64]);
+    feeds[`past_key_values.${i}.value`] = new ort.Tensor("float32", new Float32Array(0), [1, 3, 0, 64]);
+  }
+  return session.run(feeds, ["logits", "hidden_states.5"]);
+}
+
+describe("SmolLM2 export (llama)", () => {
+  let ggufPath: string;
+  let fp32: ExportResult;
+  let tokenizer: Tokenizer;
+  const tokens: number[] = [];
+  const scratch: string[] = [];
+
+  beforeAll(async () => {
+    ggufPath = (await ensureModel("smollm2-135m-instruct")).path;
+    fp32 = await exportGgufToOnnx({ ggufPath, precision: "fp32" });
+    tokenizer = new Tokenizer(
+      JSON.parse(await readFile(join(fp32.modelDir, "tokenizer.json"), "utf8")),
+      JSON.parse(await readFile(join(fp32.modelDir, "tokenizer_config.json"), "utf8")),
+    );
+    tokens.push(...tokenizer.encode("<|im_start|>user\nName three colours of the rainbow.<|im_end|>\n<|im_start|>assistant\n", { add_special_tokens: false }).ids);
+  });
+
+  afterAll(async () => {
+    for (const dir of scratch) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("writes a transformers.js folder carrying the GGUF fingerprint, and reuses it", async () => {
+    const config = JSON.parse(await readFile(join(fp32.modelDir, "config.json"), "utf8"));
+    expect(config.model_type).toBe("llama");
+    expect(config.num_hidden_layers).toBe(L);
+    expect(config.hidden_size).toBe(H);
+    expect(config.num_key_value_heads).toBe(3);
+    expect(config.emosteer.fingerprint).toBe(await fileFingerprint(ggufPath));
+    expect(fp32.modelDir).toContain(`${config.emosteer.fingerprint}-fp32`);
+    const tokenizerConfig = JSON.parse(await readFile(join(fp32.modelDir, "tokenizer_config.json"), "utf8"));
+    expect(tokenizerConfig.chat_template).toContain("<|im_start|>");
+    expect(tokenizerConfig.padding_side).toBe("left");
+    // Weights are external: model.onnx itself stays small.
+    expect(fp32.bytes).toBeGreaterThan(500e6);
+    const again = await exportGgufToOnnx({ ggufPath, precision: "fp32" });
+    expect(again.cached).toBe(true);
+    expect(again.modelDir).toBe(fp32.modelDir);
+  });
+
+  it("parses chat markup into the GGUF's special tokens", () => {
+    expect(tokens[0]).toBe(1); // <|im_start|>
+    expect(tokens).toContain(2); // <|im_end|>
+    expect(tokenizer.decode(tokens)).toBe("<|im_start|>user\nName three colours of the rainbow.<|im_end|>\n<|im_start|>assistant\n");
+  });
+
+  it("zero steering gives exactly the plain (unsteerable) network", async () => {
+    const plainDir = await mkdtemp(join(tmpdir(), "emosteer-plain-"));
+    scratch.push(plainDir);
+    await exportGgufToOnnx({ ggufPath, precision: "fp32", steerable: false, outDir: plainDir });
+    const plain = await ort.InferenceSession.create(join(plainDir, "onnx", "model.onnx"));
+    const steerable = await ort.InferenceSession.create(join(fp32.modelDir, "onnx", "model.onnx"));
+    try {
+      expect(plain.inputNames).not.toContain("steering");
+      expect(steerable.inputNames).toContain("steering");
+      const a = await run(plain, tokens);
+      const zero = new ort.Tensor("float32", new Float32Array(L * H), [L, H]);
+      const b = await run(steerable, tokens, { steering: zero });
+      expect(Buffer.from((b.logits!.data as Float32Array).buffer).equals(Buffer.from((a.logits!.data as Float32Array).buffer))).toBe(true);
+      expect(Buffer.from((b["hidden_states.5"]!.data as Float32Array).buffer).equals(Buffer.from((a["hidden_states.5"]!.data as Float32Array).buffer))).toBe(true);
+
+      // And a non-zero row 3 moves the residual after block 5 and the logits.
+      const rows = new Float32Array(L * H);
+      rows.fill(0.5, 3 * H, 4 * H);
+      const c = await run(steerable, tokens, { steering: new ort.Tensor("float32", rows, [L, H]) });
+      const logitsA = a.logits!.data as Float32Array;
+      const logitsC = c.logits!.data as Float32Array;
+      let maxDiff = 0;
+      for (let i = 0; i < logitsA.length; i++) maxDiff = Math.max(maxDiff, Math.abs(logitsA[i]! - logitsC[i]!));
+      expect(maxDiff).toBeGreaterThan(0.1);
+    } finally {
+      await plain.release();
+      await steerable.release();
+    }
+  });
+
+  it("answers a factual prompt sensibly (greedy, fp32)", async () => {
+    const session = await ort.InferenceSession.create(join(fp32.modelDir, "onnx", "model.onnx"));
+    try {
+      const prompt = tokenizer.encode("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n", { add_special_tokens: false }).ids;
+      const out = await run(session, prompt, { steering: new ort.Tensor("float32", new Float32Array(L * H), [L, H]) });
+      const logits = out.logits!.data as Float32Array;
+      const last = logits.subarray((prompt.length - 1) * V, prompt.length * V);
+      const top = last.indexOf(Math.max(...last));
+      expect(tokenizer.decode([top])).toBe("The");
+    } finally {
+      await session.release();
+    }
+  });
+});
