@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { AbortedError, EmosteerError } from "@emosteer/core";
-import { defaultCacheDir } from "./cache-dir.js";
+import { defaultCacheDir } from "@emosteer/core/node";
 import type { HuggingFaceSource, LocalSource, ModelSource, ModelSpec, PypiSource } from "./model-spec.js";
 import { findModelSpec } from "./registry.js";
 

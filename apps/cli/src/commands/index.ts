@@ -1,4 +1,8 @@
 import type { Command } from "./command.js";
+import { demo } from "./demo.js";
+import { extract } from "./extract.js";
+import { generate } from "./generate.js";
+import { judge } from "./judge.js";
 import { models } from "./models.js";
 
-export const COMMANDS: Readonly<Record<string, Command>> = { models };
+export const COMMANDS: Readonly<Record<string, Command>> = { demo, extract, generate, judge, models };

@@ -1,0 +1,72 @@
+import { parseArgs } from "node:util";
+import { CORE_EMOTIONS, Steerer, type EmotionWeights } from "@emosteer/core";
+import { cachedEmotionVectors } from "@emosteer/core/node";
+import { createLlamaCppBackend } from "@emosteer/backend-llamacpp";
+import { DEFAULT_MODEL_ID, ensureModel } from "@emosteer/models";
+import type { Command } from "./command.js";
+import { progressBar, progressLine } from "../progress.js";
+
+const HELP = `Usage: emosteer demo [--model ID] [--question TEXT] [--max-tokens N]
+
+Fetches the model, extracts (or loads cached) EVs for the five core emotions with the paper's
+method on the fixed contrast corpus, then answers one question unsteered, with each emotion at
+α = 1 and 2, and with an emotion suppressed at α = −1.`;
+
+const DEFAULT_QUESTION = "I start a new job on Monday. Any advice for my first week?";
+/** Asked for the suppression example: a question that invites fear on its own. */
+const FEARFUL_QUESTION = "I keep hearing noises in the attic at night and I live alone. What could it be?";
+
+export const demo: Command = {
+  summary: "the main job: extract the five EVs on the default model and show steered answers",
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: "string", default: DEFAULT_MODEL_ID },
+        question: { type: "string", default: DEFAULT_QUESTION },
+        "max-tokens": { type: "string", default: "48" },
+        help: { type: "boolean" },
+      },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const maxTokens = Number(values["max-tokens"]);
+    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`--max-tokens must be a positive integer, got ${values["max-tokens"]}`);
+
+    const started = Date.now();
+    const model = await ensureModel(values.model!, { onProgress: (p) => progressLine(`model ${p.modelId}: ${p.stage} ${p.part}/${p.parts}`) });
+    progressLine("");
+    await using backend = await createLlamaCppBackend({ modelPath: model.path });
+    console.log(`model: ${backend.model.name} (${backend.model.architecture}, ${backend.model.layerCount} layers, hidden ${backend.model.hiddenSize}) on ${backend.name}`);
+
+    const extractionStart = Date.now();
+    let extracted = false;
+    const vectors = await cachedEmotionVectors(backend, {
+      onProgress: (p) => progressLine(progressBar(p.done, p.total, extractionStart, `extracting ${p.emotions.length} EVs (${p.phase}) `)),
+      onExtracted: (b) => {
+        extracted = true;
+        progressLine("");
+        console.log(`extracted ${b.emotions.join(", ")} from ${b.queries} contrast pairs in ${b.seconds.toFixed(1)} s; saved to ${b.paths[0]?.replace(/\/[^/]+$/, "")}`);
+      },
+    });
+    if (!extracted) console.log("EVs loaded from cache.");
+    const steerer = await Steerer.create(backend, { vectors });
+
+    const show = async (title: string, question: string, weights: EmotionWeights) => {
+      const { text } = await steerer.generate(question, weights, { maxTokens });
+      console.log(`\n── ${title}\n${text.trim()}`);
+    };
+    console.log(`\nQ: ${values.question}`);
+    await show("unsteered", values.question!, {});
+    for (const emotion of CORE_EMOTIONS) {
+      for (const alpha of [1, 2]) await show(`${emotion} α=${alpha}`, values.question!, { [emotion]: alpha });
+    }
+    console.log(`\nQ: ${FEARFUL_QUESTION}`);
+    await show("unsteered", FEARFUL_QUESTION, {});
+    await show("fear α=−1 (suppressed)", FEARFUL_QUESTION, { fear: -1 });
+    console.log(`\ndone in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return 0;
+  },
+};

@@ -1,0 +1,7 @@
+import { runJudgeCommand } from "@emosteer/eval";
+import type { Command } from "./command.js";
+
+export const judge: Command = {
+  summary: "classify a TSV or JSONL file of texts with the emotion judge (--in FILE [--out FILE])",
+  run: (argv) => runJudgeCommand(argv),
+};
