@@ -1,7 +1,19 @@
-/** Rewrites one status line on stderr (a plain new line when stderr is not a terminal). */
+let lastPlainPrint = 0;
+
+/**
+ * Rewrites one status line on stderr. When stderr is not a terminal (CI logs, pipes) it prints a
+ * plain line at most every 5 seconds instead, so logs stay readable.
+ */
 export function progressLine(text: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
-  else if (text) process.stderr.write(`${text}\n`);
+  if (process.stderr.isTTY) {
+    process.stderr.write(`\r\x1b[2K${text}`);
+    return;
+  }
+  const now = Date.now();
+  if (text && now - lastPlainPrint >= 5000) {
+    lastPlainPrint = now;
+    process.stderr.write(`${text}\n`);
+  }
 }
 
 /** A text progress bar: `[#####-----] 12/40 30% ETA 1m05s`. */
