@@ -10,7 +10,7 @@ import { openGguf, type EmotionVector, type SteeringBackend } from "@emosteer/co
 import { fileByteSource } from "@emosteer/core/node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { writeControlVectorGguf } from "./control-vector-gguf.js";
-import { cosine, joyVector, openSmolLm, smolLmPath } from "./helpers.js";
+import { cosine, joyVector, openSmolLm, smolLmPath, testVector } from "./helpers.js";
 
 const run = promisify(execFile);
 let backend: SteeringBackend;
@@ -54,10 +54,17 @@ describe("llama.cpp oracle", () => {
     const { addBos } = await bosPolicy();
     expect(addBos).toBe(false); // else our text prompt (no BOS) and llama-completion's would differ
     const prompt = backend.formatChat([{ role: "user", content: "Tell me about your day in two sentences." }]);
+    // llama.cpp adds every direction.k as it is (our "per-layer" injection).
+    // Unit-length directions in the file (α = 2 gives coherent joyful text on SmolLM2); the same
+    // float32 values go into our steering, so both sides add bit-identical vectors.
+    const unit = joy.directions.map((d) => {
+      const norm = Math.hypot(...d);
+      return norm === 0 ? new Float32Array(d.length) : d.map((x) => x / norm);
+    });
     const file = path.join(work, "joy.gguf");
-    await writeControlVectorGguf(file, backend.model.architecture, joy.directions as Float32Array[]);
-    const alpha = 4;
-    const ours = await backend.generate(prompt, { maxTokens: 32, steering: { terms: [{ vector: joy, alpha }] } });
+    await writeControlVectorGguf(file, backend.model.architecture, unit);
+    const alpha = 2;
+    const ours = await backend.generate(prompt, { maxTokens: 32, steering: { terms: [{ vector: testVector(backend.model, "joy", unit), alpha }], injection: "per-layer" } });
     const oursPlain = await backend.generate(prompt, { maxTokens: 32 });
     const theirs = await llamaCompletion(prompt, ["--control-vector-scaled", `${file}:${alpha}`]);
     const theirsPlain = await llamaCompletion(prompt, []);

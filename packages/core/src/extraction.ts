@@ -111,13 +111,12 @@ export function fisherDirection(samples: ContrastSamples, shrinkage = DEFAULT_SH
   const c = (1 - shrinkage) / m;
   const lambda = (shrinkage * centred.reduce((sum, r) => sum + dot64(r, r), 0)) / (m * d);
   if (c === 0 || centred.every((r) => r.every((x) => x === 0))) return scaleLikeMeanDifference(delta, delta);
-  let w: Float64Array | null;
+  let w: Float64Array | null = null;
   if (lambda > 0 && m < d) {
     // Woodbury: A⁻¹δ = (δ − c·Xᵀ(λI + c·XXᵀ)⁻¹Xδ)/λ, an m × m solve instead of d × d.
     const k = gramMatrix(centred).map((x) => c * x);
     for (let i = 0; i < m; i++) k[i * m + i]! += lambda;
     const z = solveSymmetricPositiveDefinite(k, m, projectRows(centred, delta));
-    w = null;
     if (z) {
       const correction = combineRows(centred, z, d);
       w = delta.map((x, i) => (x - c * correction[i]!) / lambda);

@@ -34,7 +34,11 @@ export class Steerer {
     private readonly allowFingerprintMismatch: boolean,
   ) {}
 
-  /** Checks `options.vectors` against the backend's model, or extracts vectors when none are given. */
+  /**
+   * Checks `options.vectors` against the backend's model, or extracts vectors when none are given
+   * (hundreds of teacher-forced passes; in Node, `cachedEmotionVectors` from `@emosteer/core/node`
+   * extracts once and reuses the files).
+   */
   static async create(backend: SteeringBackend, options: SteererOptions = {}): Promise<Steerer> {
     const allowFingerprintMismatch = options.allowFingerprintMismatch ?? false;
     const given = options.vectors;
@@ -55,8 +59,8 @@ export class Steerer {
 
   /** Generates an answer to `prompt` (a user message, or a whole conversation) steered by `weights`. Unsteered when `weights` is empty. */
   async generate(prompt: string | readonly ChatMessage[], weights: EmotionWeights = {}, options: SteeredGenerateOptions = {}): Promise<Generation> {
-    const { layers, normalization, layerScale, ...generateOptions } = options;
-    const steering = Object.keys(weights).length === 0 ? null : this.steering(weights, { ...(layers ? { layers } : {}), ...(normalization ? { normalization } : {}), ...(layerScale ? { layerScale } : {}) });
+    const { layers, normalization, layerScale, injection, ...generateOptions } = options;
+    const steering = Object.keys(weights).length === 0 ? null : this.steering(weights, { ...(layers ? { layers } : {}), ...(normalization ? { normalization } : {}), ...(layerScale ? { layerScale } : {}), ...(injection ? { injection } : {}) });
     if (steering && !this.backend.capabilities.steering) throw new UnsupportedCapabilityError(this.backend.name, "steer generation", "use a backend with steering support.");
     const messages: readonly ChatMessage[] = typeof prompt === "string" ? [{ role: "user", content: prompt }] : prompt;
     return this.backend.generate(messages, { ...generateOptions, steering });

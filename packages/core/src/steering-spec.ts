@@ -10,6 +10,18 @@ import type { EmotionVector } from "./emotion-vector.js";
  */
 export type Normalization = "none" | "unit" | { readonly mode: "residual-fraction"; readonly fraction: number };
 
+/**
+ * How the per-layer directions become additions to the residual stream.
+ * - `"net-shift"` (default): the total shift at every steered layer l is α·EV[l], the mean shift
+ *   the vector measured there. Because what is added at one block is carried on by every later
+ *   block, row l holds EV[l] − EV[previous steered layer]. This keeps α = 1 meaning "as emotional
+ *   as the contrast responses" on every model.
+ * - `"per-layer"`: α·EV[l] is added at every steered layer, as llama.cpp's `--control-vector`
+ *   does with the same file; the shifts pile up, so useful α are far smaller (about 0.1–0.3 on
+ *   SmolLM2-135M over all layers).
+ */
+export type Injection = "net-shift" | "per-layer";
+
 /** One emotion at one intensity. Negative α suppresses. */
 export interface SteeringTerm {
   readonly vector: EmotionVector;
@@ -34,6 +46,8 @@ export interface SteeringSpec {
   readonly normalization?: Normalization;
   /** Extra per-layer factor (index = layer), applied after normalisation. Defaults to 1 everywhere. */
   readonly layerScale?: ArrayLike<number>;
+  /** Defaults to `"net-shift"`. */
+  readonly injection?: Injection;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Emotion } from "./emotion.js";
 import type { EmotionVector } from "./emotion-vector.js";
 import { InvalidSteeringError, LayerOutOfRangeError, MissingResidualNormsError, UnknownEmotionError } from "./errors.js";
 import type { ModelIdentity, ModelInfo } from "./model-info.js";
-import type { LayerRange, Normalization, SteeringSpec, SteeringTensor } from "./steering-spec.js";
+import type { Injection, LayerRange, Normalization, SteeringSpec, SteeringTensor } from "./steering-spec.js";
 import { l2Norm } from "./vector-math.js";
 
 export interface ResolveSteeringOptions {
@@ -12,7 +12,9 @@ export interface ResolveSteeringOptions {
 
 /**
  * Resolves a {@link SteeringSpec} for `model` into the tensor engines add to the residual stream:
- * row l = layerScale[l] · Σ_k α_k · normalise(EV_k[l]) on the chosen layers, zero elsewhere.
+ * the wanted shift W[l] = layerScale[l] · Σ_k α_k · normalise(EV_k[l]) on the chosen layers; row l
+ * is W[l] itself (`"per-layer"`) or W[l] − W[previous steered layer] (`"net-shift"`, the default),
+ * zero elsewhere.
  * Throws a named error when a vector belongs to another model, an α is not finite, a layer is
  * outside 1..layerCount-1, or `"residual-fraction"` meets a vector without residual norms.
  */
@@ -36,8 +38,14 @@ export function resolveSteering(spec: SteeringSpec, model: ModelInfo | ModelIden
     if (typeof normalization === "object" && !vector.residualNorms) throw new MissingResidualNormsError(vector.emotion);
   });
 
+  const injection = spec.injection ?? "net-shift";
+  checkInjection(injection);
+
   const data = new Float32Array(layerCount * hiddenSize);
   const row = new Float64Array(hiddenSize);
+  // The total shift wanted at the previous steered layer, which "net-shift" subtracts because the
+  // residual stream carries it forward.
+  const carried = new Float64Array(hiddenSize);
   for (const layer of layers) {
     row.fill(0);
     for (const { vector, alpha } of spec.terms) {
@@ -46,9 +54,17 @@ export function resolveSteering(spec: SteeringSpec, model: ModelInfo | ModelIden
       for (let i = 0; i < hiddenSize; i++) row[i]! += factor * direction[i]!;
     }
     const scale = layerScale ? layerScale[layer]! : 1;
+    for (let i = 0; i < hiddenSize; i++) row[i]! *= scale;
+    if (injection === "net-shift") {
+      for (let i = 0; i < hiddenSize; i++) {
+        const wanted = row[i]!;
+        row[i] = wanted - carried[i]!;
+        carried[i] = wanted;
+      }
+    }
     // `+ 0` turns the −0 of a zero factor into +0, so a zero row is bit-identical to an unsteered one.
     data.set(
-      row.map((x) => x * scale + 0),
+      row.map((x) => x + 0),
       layer * hiddenSize,
     );
   }
@@ -62,6 +78,8 @@ export interface SteeringFromWeightsOptions {
   readonly normalization?: Normalization;
   /** Per-layer factor (index = layer). Defaults to 1 everywhere. */
   readonly layerScale?: ArrayLike<number>;
+  /** Defaults to `"net-shift"`. */
+  readonly injection?: Injection;
 }
 
 /**
@@ -113,6 +131,12 @@ function checkNormalization(normalization: Normalization): void {
     return;
   }
   throw new InvalidSteeringError("normalization", `${JSON.stringify(normalization)} is not one of "none", "unit" or { mode: "residual-fraction", fraction }.`);
+}
+
+function checkInjection(injection: Injection): void {
+  if (injection !== "net-shift" && injection !== "per-layer") {
+    throw new InvalidSteeringError("injection", `${JSON.stringify(injection)} is not "net-shift" or "per-layer".`);
+  }
 }
 
 /** What one layer's direction is multiplied by before α. A zero direction stays zero. */

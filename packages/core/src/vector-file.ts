@@ -156,8 +156,8 @@ export async function decodeVectorFile(file: Uint8Array | ByteSource, options: D
   }
   if (emotion.length === 0) throw invalid("the emotion name is empty");
 
-  const directions = Array.from({ length: model.layerCount }, () => new Float32Array(model.hiddenSize));
-  for (const t of gguf.tensors) {
+  // Check every tensor before allocating anything: the sizes in a corrupt file are not to be trusted.
+  const layers = gguf.tensors.map((t) => {
     const match = DIRECTION.exec(t.name);
     if (!match) throw invalid(`tensor "${t.name}" is not named direction.<layer>; llama.cpp would refuse this file`);
     const layer = Number(match[1]);
@@ -168,10 +168,19 @@ export async function decodeVectorFile(file: Uint8Array | ByteSource, options: D
     if (ours && layer >= model.layerCount) throw invalid(`${t.name} is present but ${KEY.layerCount} is ${model.layerCount}: the file is corrupt`);
     if (t.dims[0] !== model.hiddenSize) throw new HiddenSizeMismatchError(model.hiddenSize, t.dims[0]!, `${where}: ${t.name}`);
     if (layer >= model.layerCount) throw new LayerCountMismatchError(model.layerCount, layer + 1, `${where}: ${t.name}`);
-    const bytes = await gguf.readTensorBytes(t);
-    const values = new Float32Array(bytes.slice().buffer);
+    return layer;
+  });
+  // We write every layer 1..L-1, so our files have exactly L-1 tensors; that also bounds L and the
+  // hidden size by the file's own size.
+  if (ours && gguf.tensors.length !== model.layerCount - 1) {
+    throw invalid(`the file has ${gguf.tensors.length} direction tensors but ${KEY.layerCount} is ${model.layerCount} (expected ${model.layerCount - 1}): the file is corrupt`);
+  }
+  if (ours && model.layerCount === 1 && model.hiddenSize > 1 << 20) throw invalid(`${KEY.hiddenSize} is ${model.hiddenSize}, not a plausible model width`);
+  const directions = Array.from({ length: model.layerCount }, () => new Float32Array(model.hiddenSize));
+  for (const [i, t] of gguf.tensors.entries()) {
+    const values = new Float32Array((await gguf.readTensorBytes(t)).slice().buffer);
     assertFinite(values, `${where}: ${t.name}`);
-    directions[layer] = values;
+    directions[layers[i]!] = values;
   }
   const perLayer = (key: string): Float32Array | undefined => {
     const e = entry(key, GgufValueType.ARRAY);

@@ -31,7 +31,7 @@ const rows = (t: { data: Float32Array; hiddenSize: number }) => Array.from({ len
 
 describe("resolveSteering", () => {
   it('"none": row l = Σ α_k · EV_k[l] on layers 1..L-1, row 0 zero', () => {
-    const tensor = resolveSteering({ terms: [{ vector: joy, alpha: 1.5 }, { vector: fear, alpha: -1 }] }, model);
+    const tensor = resolveSteering({ terms: [{ vector: joy, alpha: 1.5 }, { vector: fear, alpha: -1 }], injection: "per-layer" }, model);
     expect(tensor).toMatchObject({ layerCount: 4, hiddenSize: 4, isZero: false });
     expect(rows(tensor)).toEqual([
       [0, 0, 0, 0],
@@ -42,7 +42,7 @@ describe("resolveSteering", () => {
   });
 
   it('"unit": every layer\'s direction has norm 1 before α', () => {
-    const tensor = resolveSteering({ terms: [{ vector: joy, alpha: 2 }], normalization: "unit" }, model);
+    const tensor = resolveSteering({ terms: [{ vector: joy, alpha: 2 }], normalization: "unit", injection: "per-layer" }, model);
     expect(rows(tensor)).toEqual([
       [0, 0, 0, 0],
       [Math.fround(1.2), Math.fround(1.6), 0, 0],
@@ -54,7 +54,7 @@ describe("resolveSteering", () => {
   });
 
   it('"residual-fraction": layer l has norm |α| · fraction · residualNorms[l]', () => {
-    const tensor = resolveSteering({ terms: [{ vector: joy, alpha: -3 }], normalization: { mode: "residual-fraction", fraction: 0.25 } }, model);
+    const tensor = resolveSteering({ terms: [{ vector: joy, alpha: -3 }], normalization: { mode: "residual-fraction", fraction: 0.25 }, injection: "per-layer" }, model);
     expect(rows(tensor)).toEqual([
       [0, 0, 0, 0],
       [-4.5, -6, 0, 0], // unit (0.6, 0.8) × 0.25 × 10 × −3
@@ -64,18 +64,30 @@ describe("resolveSteering", () => {
   });
 
   it("steers only the chosen layers (inclusive range or list) and applies layerScale after normalisation", () => {
-    const range = resolveSteering({ terms: [{ vector: joy, alpha: 1 }], layers: { from: 2, to: 3 } }, model);
+    const range = resolveSteering({ terms: [{ vector: joy, alpha: 1 }], layers: { from: 2, to: 3 }, injection: "per-layer" }, model);
     expect(rows(range)[1]).toEqual([0, 0, 0, 0]);
     expect(rows(range)[2]).toEqual([0, 0, 2, 0]);
-    const list = resolveSteering({ terms: [{ vector: joy, alpha: 1 }], layers: [3, 1, 3] }, model);
+    const list = resolveSteering({ terms: [{ vector: joy, alpha: 1 }], layers: [3, 1, 3], injection: "per-layer" }, model);
     expect(rows(list).map((r) => r.some((x) => x !== 0))).toEqual([false, true, false, true]);
-    const scaled = resolveSteering({ terms: [{ vector: joy, alpha: 1 }], normalization: "unit", layerScale: [7, 0.5, 2, 0] }, model);
+    const scaled = resolveSteering({ terms: [{ vector: joy, alpha: 1 }], normalization: "unit", layerScale: [7, 0.5, 2, 0], injection: "per-layer" }, model);
     expect(rows(scaled)).toEqual([
       [0, 0, 0, 0],
       [0.3, 0.4, 0, 0].map(Math.fround),
       [0, 0, 2, 0],
       [0, 0, 0, 0],
     ]);
+  });
+
+  it('"net-shift" (the default): the rows add up, layer by layer, to the per-layer wanted shift', () => {
+    const spec = { terms: [{ vector: joy, alpha: 1.5 }, { vector: fear, alpha: -1 }], layers: [1, 3] } as const;
+    const wanted = rows(resolveSteering({ ...spec, injection: "per-layer" }, model));
+    const net = rows(resolveSteering(spec, model));
+    expect(net[0]).toEqual([0, 0, 0, 0]);
+    expect(net[2]).toEqual([0, 0, 0, 0]);
+    expect(net[1]).toEqual(wanted[1]);
+    // Layer 3 gets only what layer 1's shift (carried by the residual stream) does not already give.
+    net[3]!.forEach((x, i) => expect(x).toBeCloseTo(wanted[3]![i]! - wanted[1]![i]!, 5));
+    expect(() => resolveSteering({ ...spec, injection: "sideways" as never }, model)).toThrow(/"net-shift" or "per-layer"/);
   });
 
   it("no terms or zero α gives a zero tensor", () => {

@@ -12,7 +12,7 @@
  *   gguf.get("general.architecture");                      // "llama"
  *   const w = await gguf.readTensor("blk.0.attn_q.weight"); // Float32Array, dequantized
  * } finally {
- *   await source.close();
+ *   await source.dispose();
  * }
  *
  * Why not `@huggingface/gguf`: it takes a URL or path rather than a byte source (so it cannot parse
@@ -108,6 +108,11 @@ const CHUNK = 1 << 20;
 // non-empty name (1), n_dims (4), a type (4) and an offset (8).
 const MIN_KV_BYTES = 14;
 const MIN_TENSOR_INFO_BYTES = 25;
+// Caps far above any real file (the largest vocabularies have ~262k tokens, chat templates a few
+// KB), so that a corrupt length in a multi-GB model cannot make us allocate gigabytes.
+const MAX_KEY_BYTES = 1 << 16;
+const MAX_STRING_BYTES = 32 << 20;
+const MAX_ARRAY_LENGTH = 1 << 26;
 
 /**
  * Parses the header, metadata and tensor infos of a GGUF file and checks that every tensor lies
@@ -138,7 +143,7 @@ export async function openGguf(source: ByteSource, options: OpenGgufOptions = {}
   const metadata = new Map<string, GgufEntry>();
   for (let i = 0; i < kvCount; i++) {
     const at = r.pos;
-    const key = await r.string(`metadata key #${i}`);
+    const key = await r.string(`metadata key #${i}`, MAX_KEY_BYTES);
     if (key.length === 0) throw r.invalid(`metadata key #${i} is empty`, at);
     if (metadata.has(key)) throw r.invalid(`duplicate metadata key "${key}"`, at);
     await r.ensure(4, `the type of "${key}"`);
@@ -173,9 +178,8 @@ export async function openGguf(source: ByteSource, options: OpenGgufOptions = {}
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
     const at = r.pos;
-    const name = await r.string(`the name of tensor #${i}`);
+    const name = await r.string(`the name of tensor #${i}`, MAX_TENSOR_NAME);
     if (name.length === 0) throw r.invalid(`tensor #${i} has an empty name`, at);
-    if (name.length > MAX_TENSOR_NAME) throw r.invalid(`tensor #${i} name is ${name.length} characters long, more than llama.cpp's ${MAX_TENSOR_NAME}`, at);
     if (names.has(name)) throw r.invalid(`duplicate tensor name "${name}"`, at);
     names.add(name);
     await r.ensure(4, `tensor "${name}"`);
@@ -332,9 +336,10 @@ class Cursor {
     return hi * 0x100000000 + lo;
   }
 
-  async string(what: string): Promise<string> {
+  async string(what: string, maxBytes = MAX_STRING_BYTES): Promise<string> {
     if (!this.has(8)) await this.ensure(8, `the length of ${what}`);
     const length = this.u64(`the length of ${what}`);
+    if (length > maxBytes) throw this.invalid(`${what} claims ${length} bytes, more than the ${maxBytes} this reader allows; the file is corrupt`, this.pos - 8);
     if (length > this.remaining) throw this.invalid(`${what} claims ${length} bytes but only ${this.remaining} are left; the file is corrupt or truncated`, this.pos - 8);
     if (!this.has(length)) await this.ensure(length, what);
     return this.decode(length);
@@ -378,6 +383,7 @@ class Cursor {
 
   async array(type: GgufValueType, count: number, key: string): Promise<GgufArrayValue> {
     const countAt = this.pos - 8;
+    if (count > MAX_ARRAY_LENGTH) throw this.invalid(`array "${key}" claims ${count} values, more than the ${MAX_ARRAY_LENGTH} this reader allows; the file is corrupt`, countAt);
     if (type === GgufValueType.STRING) {
       // Each string needs at least its 8-byte length.
       if (count * 8 > this.remaining) throw this.invalid(`array "${key}" claims ${count} strings, more than the ${this.remaining} bytes left can hold`, countAt);
