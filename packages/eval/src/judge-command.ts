@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parseArgs } from "node:util";
 import { InvalidFileError } from "@emosteer/core";
-import { writeFileAtomic } from "./atomic-write.js";
+import { writeFileAtomic } from "@emosteer/core/node";
 import { decodeText, JUDGE_LABELS, type JudgeLabel } from "./data.js";
 import { createJudge } from "./judge.js";
 import { scoreClassification } from "./judge-evaluation.js";
@@ -126,7 +126,7 @@ export async function runJudgeCommand(argv: readonly string[], io: CommandIO = p
       }
     }
     const body = out.length ? `${out.join("\n")}\n` : "";
-    if (values.out) writeFileAtomic(values.out, body);
+    if (values.out) await writeFileAtomic(values.out, body);
     else io.stdout.write(body);
     const labelled = rows.map((r, i) => [r, i] as const).filter(([r]) => r.labels !== undefined);
     if (labelled.length > 0) {

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { writeFileAtomic } from "./atomic-write.js";
+import { writeFileAtomic } from "@emosteer/core/node";
 import { JUDGE_LABELS, loadGoEmotions, loadIsear } from "./data.js";
 import { type CreateJudgeOptions, createJudge, DEFAULT_JUDGE_SETTINGS, type EmotionJudge, type JudgeSettings, splitIsear } from "./judge.js";
 import { scoreClassification } from "./judge-evaluation.js";
@@ -125,7 +125,9 @@ function markdown(results: readonly JudgeEvaluation[]): string {
     `| GoEmotions dev accuracy (prediction in gold set) | ${f3(main.accuracy_dev)} |`,
     `| ISEAR held-out accuracy, 7-way (${main.isear_heldout_rows} rows) | ${f3(main.isear_heldout_accuracy)} |`,
     `| ISEAR held-out accuracy, restricted to its 5 classes | ${f3(main.isear_heldout_accuracy_5way)} |`,
-    `| texts/s (one thread) | ${main.texts_per_second.toFixed(0)} |`,
+    `| texts/s (one thread, features + softmax; the 2-core machine was shared while measuring) | ${main.texts_per_second.toFixed(0)} |`,
+    `| training rows (GoEmotions train + ISEAR minus held-out) | ${main.training_rows} |`,
+    `| weights sha256 | \`${main.weights_hash.slice(0, 16)}…\` |`,
     "",
     "Per-class F1 on dev:",
     "",
@@ -179,7 +181,7 @@ export async function writeJudgeReport(options: JudgeReportOptions = {}): Promis
     headline: main,
     variants: results,
   };
-  writeFileAtomic(join(outDir, "judge.json"), `${JSON.stringify(json, null, 2)}\n`);
-  writeFileAtomic(join(outDir, "judge.md"), markdown(results));
+  await writeFileAtomic(join(outDir, "judge.json"), `${JSON.stringify(json, null, 2)}\n`);
+  await writeFileAtomic(join(outDir, "judge.md"), markdown(results));
   return results;
 }

@@ -4,8 +4,10 @@ import { seededRandom, shuffleInPlace } from "./random.js";
 
 /** Optimizer settings; part of the judge's cache key. */
 export interface TrainingSettings {
+  /** "sgd": decaying global step with exact L2 (weight-scale trick); "adagrad": per-weight steps, L2 applied to touched weights. */
+  readonly optimizer: "sgd" | "adagrad";
   readonly epochs: number;
-  /** Initial SGD step η0; the step decays as η0 / (1 + η0·λ·t). */
+  /** SGD: initial step η0, decaying as η0 / (1 + η0·λ·t). Adagrad: base step η. */
   readonly learningRate: number;
   /** L2 penalty λ on the weights (not the biases). */
   readonly l2: number;
@@ -73,6 +75,9 @@ export function trainSoftmaxRegression(
   const p = new Float64Array(classes);
   const g = new Float64Array(classes);
   const { learningRate: eta0, l2 } = settings;
+  const adagrad = settings.optimizer === "adagrad";
+  const sumSquares = adagrad ? new Float32Array(featureCount * classes) : null;
+  const biasSquares = new Float64Array(classes);
   let scale = 1;
   let t = 0;
   for (let epoch = 0; epoch < settings.epochs; epoch++) {
@@ -94,6 +99,23 @@ export function trainSoftmaxRegression(
       for (let c = 0; c < classes; c++) {
         g[c] = w * (p[c]! - target[c]!);
         if (target[c]! > 0) loss -= w * target[c]! * Math.log(Math.max(p[c]!, 1e-12));
+      }
+      if (sumSquares) {
+        for (let i = 0; i < x.indices.length; i++) {
+          const base = x.indices[i]! * classes;
+          const xv = x.values[i]!;
+          for (let c = 0; c < classes; c++) {
+            const k = base + c;
+            const grad = xv * g[c]! + l2 * v[k]!;
+            sumSquares[k]! += grad * grad;
+            if (sumSquares[k]! > 0) v[k]! -= (eta0 * grad) / Math.sqrt(sumSquares[k]!);
+          }
+        }
+        for (let c = 0; c < classes; c++) {
+          biasSquares[c]! += g[c]! * g[c]!;
+          if (biasSquares[c]! > 0) bias[c]! -= (eta0 * g[c]!) / Math.sqrt(biasSquares[c]!);
+        }
+        continue;
       }
       scale *= 1 - eta * l2;
       if (scale < 1e-6) {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AbortedError, InvalidFileError } from "@emosteer/core";
-import { writeFileAtomic } from "./atomic-write.js";
+import { writeFileAtomic } from "@emosteer/core/node";
 import { JUDGE_LABELS, type JudgeLabel, type LabelledText, loadGoEmotions, loadIsear } from "./data.js";
 import { type FeatureSettings, featurize, fitIdf, type SparseVector } from "./judge-features.js";
 import { scoreClassification } from "./judge-evaluation.js";
@@ -26,7 +26,7 @@ export interface JudgeSettings {
 /** The judge's default (best measured) settings; see benchmarks/judge.md. */
 export const DEFAULT_JUDGE_SETTINGS: JudgeSettings = {
   features: { hashBits: 20, wordNgrams: [1, 2], charNgrams: [2, 5], charWeight: 1 },
-  training: { epochs: 10, learningRate: 0.5, l2: 2e-6, classWeightPower: 0.5, seed: 1 },
+  training: { optimizer: "sgd", epochs: 25, learningRate: 2, l2: 1e-5, classWeightPower: 0.5, seed: 1 },
   isearHeldOutShare: 0.2,
   priorTuneShare: 0.1,
 };
@@ -84,7 +84,7 @@ export class EmotionJudge {
   /** Probabilities in {@link JUDGE_LABELS} order. Non-string input throws a TypeError. */
   probabilities(text: string): Float32Array {
     if (typeof text !== "string") throw new TypeError(`Judge input must be a string, got ${typeof text}`);
-    return this.#probabilities(featurize(text, this.settings.features, this.idf), true);
+    return this.#probabilities(featurize(text, this.settings.features, this.idf));
   }
 
   /** Probabilities and top class for one text. */
@@ -101,10 +101,10 @@ export class EmotionJudge {
     return texts.map((t) => this.classify(t));
   }
 
-  #probabilities(x: SparseVector, withOffsets: boolean): Float32Array {
+  #probabilities(x: SparseVector): Float32Array {
     const classes = this.labels.length;
     linearLogits(this.model, x, classes, this.#logits);
-    if (withOffsets) for (let c = 0; c < classes; c++) this.#logits[c]! += this.priorOffsets[c]!;
+    for (let c = 0; c < classes; c++) this.#logits[c]! += this.priorOffsets[c]!;
     softmaxInPlace(this.#logits);
     return Float32Array.from(this.#logits);
   }
@@ -329,6 +329,6 @@ export async function createJudge(options: CreateJudgeOptions = {}): Promise<Emo
   }
   const judge = trainJudge(options);
   report({ stage: "saving", message: `caching judge at ${path}` });
-  writeFileAtomic(path, judge.serialize());
+  await writeFileAtomic(path, judge.serialize());
   return judge;
 }

@@ -1,8 +1,8 @@
 import { existsSync, statSync } from "node:fs";
-import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EmosteerError } from "@emosteer/core";
+import { defaultCacheDir } from "@emosteer/core/node";
 
 /** The labelled data folder (GoEmotions, ISEAR, NRC EmoLex) is missing or incomplete. */
 export class MissingDataError extends EmosteerError {
@@ -36,11 +36,9 @@ export function dataFile(dataDir: string, relative: string): string {
   return path;
 }
 
-/** `${EMOSTEER_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/emosteer}`, or `cacheDir` if given. */
+/** `cacheDir` if given, else core's default cache folder (`EMOSTEER_CACHE_DIR`, `XDG_CACHE_HOME/emosteer` or `~/.cache/emosteer`). */
 export function resolveCacheDir(cacheDir?: string): string {
-  if (cacheDir) return resolve(cacheDir);
-  if (process.env.EMOSTEER_CACHE_DIR) return resolve(process.env.EMOSTEER_CACHE_DIR);
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "emosteer");
+  return resolve(cacheDir ?? defaultCacheDir());
 }
 
 /** The repository root (for benchmarks/ and docs/). */

@@ -11,7 +11,7 @@ import { MissingDataError } from "../src/paths.js";
 /** Small and fast: a seeded subset, a 2^16 feature space, two epochs. */
 const SMALL: JudgeSettings = {
   features: { hashBits: 16, wordNgrams: [1, 2], charNgrams: [2, 4], charWeight: 1 },
-  training: { epochs: 2, learningRate: 2, l2: 1e-5, classWeightPower: 0.5, seed: 3 },
+  training: { optimizer: "sgd", epochs: 2, learningRate: 2, l2: 1e-5, classWeightPower: 0.5, seed: 3 },
   isearHeldOutShare: 0.2,
   priorTuneShare: 0.1,
 };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { inflectionCandidates, LexiconScorer, loadLexicon, parseEmoLex } from "../src/lexicon.js";
+import { deltaEasPercent } from "../src/metrics.js";
 import { MissingDataError } from "../src/paths.js";
 
 const tiny = new LexiconScorer(
@@ -75,6 +76,17 @@ describe("NRC EmoLex from the data folder", () => {
     expect(lexicon.score("I am so happy today!").perHundredWords.joy).toBe(20);
     expect(lexicon.score("I am not happy today.").perHundredWords.joy).toBe(0);
     expect(lexicon.score("She happily loved the gifts").hits.joy).toBeGreaterThanOrEqual(3);
+  });
+
+  it("docs/metrics.md worked example: EAS and ΔEAS", () => {
+    const eas = (t: string) => lexicon.score(t).perHundredWords.joy;
+    const steered = ["I am so happy today, what a lovely gift!", "We laughed and celebrated all night.", "We laughed and celebrated all night."].map(eas);
+    const baseline = ["The meeting is at noon.", "I am not happy about the delay.", "We laughed and celebrated all night."].map(eas);
+    expect(steered.map((v) => Number(v.toFixed(2)))).toEqual([33.33, 33.33, 33.33]);
+    expect(baseline.map((v) => Number(v.toFixed(2)))).toEqual([0, 0, 33.33]);
+    const d = deltaEasPercent(steered, baseline);
+    expect(d.percent).toBeCloseTo(200, 9);
+    expect(d.absolute).toBeCloseTo(200 / 9, 9);
   });
 
   it("names the missing folder", () => {

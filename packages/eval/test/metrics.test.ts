@@ -122,6 +122,14 @@ describe("fluency", () => {
     expect(longestRepeatedNgramShare("I am happy . I am sad")).toBe(2 / 7);
     expect(longestRepeatedNgramShare("")).toBe(0);
   });
+
+  it("docs/metrics.md worked example", () => {
+    expect(distinct2("the cat saw the cat")).toBe(0.75);
+    expect(longestRepeatedNgramShare("the cat saw the cat")).toBe(0.4);
+    expect(tokenWindows(Array.from({ length: 300 }, (_, i) => `t${i}`).join(" "), 128).map((w) => w.split(" ").length)).toEqual([128, 172]);
+    expect(emotionProbabilityScore([0.91, 0.84, 0.3]).mean).toBeCloseTo(0.683, 3);
+    expect(hitRate(["joy", "joy", "neutral"], "joy").mean).toBeCloseTo(2 / 3, 12);
+  });
 });
 
 describe("long-text windows", () => {

