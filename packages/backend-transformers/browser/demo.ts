@@ -1,9 +1,8 @@
 // The browser demo page: loads the exported model through transformers.js (WASM) and compares an
 // unsteered completion with one steered by the chosen emotion and α. Bundled by server.ts.
 import { env } from "@huggingface/transformers";
-import type { EmotionVector, SteeringBackend } from "@emosteer/core";
+import { decodeVectorFile, type EmotionVector, type SteeringBackend } from "@emosteer/core";
 import { createTransformersBackend } from "../src/index.js";
-import { decodeVectorBytes } from "./vector.js";
 
 /** What the server tells the page (served as /demo-config.json). */
 export interface DemoConfig {
@@ -32,11 +31,8 @@ async function main(): Promise<void> {
 
   status("loading model…");
   const started = performance.now();
-  const backend = await createTransformersBackend({
-    modelDir: config.modelUrl,
-    device: "wasm",
-    onProgress: ({ file, loaded, total }) => status(`loading ${file}: ${Math.round((100 * loaded) / Math.max(total, 1))}%`),
-  });
+  // No onProgress: with a progress callback transformers.js fetches every local file once more to size it.
+  const backend = await createTransformersBackend({ modelDir: config.modelUrl, device: "wasm" });
   status(
     `model loaded in ${((performance.now() - started) / 1000).toFixed(1)} s (${backend.model.name}, ${backend.model.layerCount} layers, ${wasm.numThreads} thread(s))`,
   );
@@ -63,7 +59,8 @@ async function generate(backend: SteeringBackend, config: DemoConfig, vectors: M
     status(`fetching the ${emotion} vector…`);
     const response = await fetch(config.vectors[emotion]!);
     if (!response.ok) throw new Error(`vector file for ${emotion}: HTTP ${response.status}`);
-    vector = await decodeVectorBytes(new Uint8Array(await response.arrayBuffer()), config.vectors[emotion]!, emotion, backend.model);
+    // core's browser-safe decoder checks that the vector was made for these weights (fingerprint).
+    vector = await decodeVectorFile(new Uint8Array(await response.arrayBuffer()), { expectedModel: backend.model, emotion, name: config.vectors[emotion]! });
     vectors.set(emotion, vector);
   }
   $("steered-title").textContent = `${emotion}, α = ${alpha}`;

@@ -76,7 +76,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
 
   const server: Server = createServer((request, response) => {
     const path = decodeURIComponent(new URL(request.url ?? "/", "http://localhost").pathname);
-    requests.push(request.method === "GET" ? path : `${request.method} ${path}`);
+    requests.push(`${request.method === "GET" ? "" : `${request.method} `}${request.headers.range ? `${request.headers.range} ` : ""}${path}`);
     // Cross-origin isolation lets onnxruntime-web use threads (SharedArrayBuffer).
     response.setHeader("Cross-Origin-Opener-Policy", "same-origin");
     response.setHeader("Cross-Origin-Embedder-Policy", "require-corp");
@@ -88,7 +88,20 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     const sendFile = async (file: string) => {
       const info = await stat(file).catch(() => null);
       if (!info?.isFile()) return fail(404, `not found: ${path}`);
-      response.writeHead(200, { "Content-Type": CONTENT_TYPES[extname(file)] ?? "application/octet-stream", "Content-Length": info.size });
+      const type = CONTENT_TYPES[extname(file)] ?? "application/octet-stream";
+      // transformers.js asks for `bytes=0-0` to learn a file's size before loading it.
+      const range = /^bytes=(\d*)-(\d*)$/.exec(request.headers.range ?? "");
+      if (range && (range[1] || range[2])) {
+        const start = range[1] ? Number(range[1]) : Math.max(0, info.size - Number(range[2]));
+        const end = range[1] && range[2] ? Math.min(Number(range[2]), info.size - 1) : info.size - 1;
+        if (start > end) {
+          response.writeHead(416, { "Content-Range": `bytes */${info.size}` });
+          return response.end();
+        }
+        response.writeHead(206, { "Content-Type": type, "Content-Length": end - start + 1, "Content-Range": `bytes ${start}-${end}/${info.size}`, "Accept-Ranges": "bytes" });
+        return createReadStream(file, { start, end }).pipe(response);
+      }
+      response.writeHead(200, { "Content-Type": type, "Content-Length": info.size, "Accept-Ranges": "bytes" });
       createReadStream(file).pipe(response);
     };
     /** A file inside `root`, never outside it. */

@@ -1,4 +1,5 @@
 import {
+  AutoConfig,
   AutoModelForCausalLM,
   AutoTokenizer,
   env,
@@ -8,7 +9,7 @@ import {
   type PreTrainedTokenizer,
   type ProgressInfo,
 } from "@huggingface/transformers";
-import { AbortedError, NotSteerableModelError } from "@emosteer/core";
+import { AbortedError, EmosteerError, NotSteerableModelError } from "@emosteer/core";
 
 /** Name of the graph input that receives the `layerCount × hiddenSize` steering tensor. */
 export const STEERING_INPUT = "steering";
@@ -65,15 +66,17 @@ export interface LoadSteerableModelOptions {
   /** A local folder path (Node) or URL path (browser), or a hub repository id. */
   readonly source: string;
   readonly fromHub: boolean;
-  readonly precision: Precision;
+  /** Hub: the file variant to load. Folder: checked against the precision the exporter recorded, when given. */
+  readonly precision?: Precision;
   readonly device?: DeviceType;
   readonly onProgress?: (progress: { readonly file: string; readonly loaded: number; readonly total: number }) => void;
   readonly signal?: AbortSignal;
 }
 
 const EXPORT_HINT =
-  "its ONNX graph has no `steering` input. Export the model with emosteer's exporter " +
-  "(@emosteer/onnx-export, `emosteer export-onnx <model>`), which adds the input, and load the folder it writes.";
+  "its ONNX graph has no `steering` input. Export the GGUF model with emosteer's exporter " +
+  "(@emosteer/onnx-export: exportGgufToOnnx(), or packages/onnx-export/scripts/export.ts <model.gguf> [fp32|q4]), " +
+  "which adds the input, and load the folder it writes.";
 
 /** Loads tokenizer + causal-LM session and checks that the graph takes steering before anything can generate. */
 export async function loadSteerableModel(options: LoadSteerableModelOptions): Promise<SteerableModel> {
@@ -87,12 +90,21 @@ export async function loadSteerableModel(options: LoadSteerableModelOptions): Pr
       }
     : undefined;
   const common = { local_files_only: !fromHub, progress_callback };
+  const config = await AutoConfig.from_pretrained(source, common);
+  const exported = (config as unknown as { emosteer?: { precision?: string } }).emosteer;
+  if (!fromHub && precision && exported?.precision && exported.precision !== precision) {
+    throw new EmosteerError(
+      `${source} holds the ${exported.precision} export, but precision "${precision}" was asked for: ` +
+        `export the model again with precision ${precision} (the exporter writes one folder per precision) and load that folder.`,
+    );
+  }
   const tokenizer = await AutoTokenizer.from_pretrained(source, common);
   if (signal?.aborted) throw new AbortedError("Loading the model");
   const model = await AutoModelForCausalLM.from_pretrained(source, {
     ...common,
+    config,
     // An exported folder holds one precision as onnx/model.onnx and says so in config.json.
-    ...(fromHub ? { dtype: DTYPE[precision] } : {}),
+    ...(fromHub ? { dtype: DTYPE[precision ?? "fp32"] } : {}),
     ...(device ? { device } : {}),
   });
   const session = (model.sessions as Record<string, GraphSession | undefined>)["model"];

@@ -30,16 +30,19 @@ export type { Precision } from "./steerable-model.js";
 
 interface CommonOptions {
   /**
-   * Hub models only: which ONNX file to load, `"fp32"` (onnx/model.onnx) or `"q4"` (onnx/model_q4.onnx).
-   * An exported folder holds a single precision (the exporter writes one folder per precision).
-   * Defaults to `"fp32"`.
+   * Hub models: which ONNX file to load, `"fp32"` (onnx/model.onnx) or `"q4"` (onnx/model_q4.onnx);
+   * defaults to `"fp32"`. Exported folders hold a single precision (the exporter writes one folder
+   * per precision): when given, it must match the one the folder's config.json records.
    */
   readonly precision?: Precision;
   /** transformers.js device. Defaults to transformers.js's choice: `"cpu"` in Node, `"wasm"` in browsers. */
   readonly device?: DeviceType;
   /** Accept steering vectors whose fingerprint differs from the model's. Defaults to false. */
   readonly allowFingerprintMismatch?: boolean;
-  /** Download / read progress of the model files. */
+  /**
+   * Download / read progress of the model files. In browsers, leave it unset for a local folder:
+   * to size the files up front, transformers.js then fetches each of them one extra time.
+   */
   readonly onProgress?: (progress: { readonly file: string; readonly loaded: number; readonly total: number }) => void;
   readonly signal?: AbortSignal;
 }
@@ -72,7 +75,7 @@ export async function createTransformersBackend(options: TransformersBackendOpti
   const loaded = await loadSteerableModel({
     source,
     fromHub,
-    precision: options.precision ?? "fp32",
+    ...(options.precision ? { precision: options.precision } : {}),
     ...(options.device ? { device: options.device } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),

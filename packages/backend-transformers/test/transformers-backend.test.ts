@@ -142,8 +142,12 @@ describe("loading", () => {
     }
   });
 
+  it("refuses a precision the folder does not hold", async () => {
+    await expect(createTransformersBackend({ modelDir, precision: "q4" })).rejects.toThrow(/holds the fp32 export, but precision "q4"/);
+  });
+
   it("runs the 4-bit export and disposes idempotently", async () => {
-    const q4 = await createTransformersBackend({ modelDir: await exportedModelDir("q4") });
+    const q4 = await createTransformersBackend({ modelDir: await exportedModelDir("q4"), precision: "q4" });
     const generation = await q4.generate(prompt, { maxTokens: 6 });
     expect(generation.tokens.length).toBeGreaterThan(0);
     expect(generation.text.trim().length).toBeGreaterThan(0);
