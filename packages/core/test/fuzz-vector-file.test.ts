@@ -57,7 +57,8 @@ function foreignFile(): Uint8Array {
   });
 }
 
-async function fuzz(base: Uint8Array, options: { emotion?: string }, seed: number, count: number, budgetMs: number) {
+/** Decodes `count` variants (fewer if `budgetMs` runs out, but never fewer than `min`). */
+async function fuzz(base: Uint8Array, options: { emotion?: string }, seed: number, min: number, count: number, budgetMs: number) {
   const random = prng(seed);
   // Fields come from the header part; bit flips and garbage also hit the float data.
   const fields = headerFields(base);
@@ -65,7 +66,7 @@ async function fuzz(base: Uint8Array, options: { emotion?: string }, seed: numbe
   let accepted = 0;
   let variants = 0;
   const deadline = performance.now() + budgetMs;
-  while (variants < count && performance.now() < deadline) {
+  while (variants < min || (variants < count && performance.now() < deadline)) {
     const file = mutate(base, 0, fields, MUTATIONS[variants % MUTATIONS.length]!, random, `ev#${seed}.${variants}`);
     variants++;
     try {
@@ -85,18 +86,16 @@ async function fuzz(base: Uint8Array, options: { emotion?: string }, seed: numbe
 describe("EV file fuzzing", () => {
   it("decodes or cleanly refuses thousands of mangled variants of an emosteer EV file", async () => {
     const base = ourFile();
-    const { variants, accepted, refusals } = await fuzz(base, {}, 4242, 4000, 4000);
+    const { variants, accepted, refusals } = await fuzz(base, {}, 4242, 1000, 4000, 4000);
     console.log(`EV file (${base.length} bytes): ${variants} variants, ${accepted} accepted, ${variants - accepted} refused for ${refusals.size} kinds of reason`);
-    expect(variants).toBeGreaterThanOrEqual(1000);
     expect(variants - accepted).toBeGreaterThan(variants / 4);
     expect(refusals.size).toBeGreaterThan(10);
   });
 
   it("decodes or cleanly refuses mangled variants of a foreign (llama-cvector-generator style) file", async () => {
     const base = foreignFile();
-    const { variants, accepted, refusals } = await fuzz(base, { emotion: "calm" }, 777, 3000, 3000);
+    const { variants, accepted, refusals } = await fuzz(base, { emotion: "calm" }, 777, 1000, 3000, 3000);
     console.log(`foreign control vector (${base.length} bytes): ${variants} variants, ${accepted} accepted, ${variants - accepted} refused for ${refusals.size} kinds of reason`);
-    expect(variants).toBeGreaterThanOrEqual(1000);
     expect(variants - accepted).toBeGreaterThan(variants / 4);
   });
 });

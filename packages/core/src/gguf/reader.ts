@@ -112,7 +112,7 @@ const MIN_TENSOR_INFO_BYTES = 25;
 // KB), so that a corrupt length in a multi-GB model cannot make us allocate gigabytes.
 const MAX_KEY_BYTES = 1 << 16;
 const MAX_STRING_BYTES = 32 << 20;
-const MAX_ARRAY_LENGTH = 1 << 26;
+const MAX_ARRAY_LENGTH = 1 << 24;
 
 /**
  * Parses the header, metadata and tensor infos of a GGUF file and checks that every tensor lies
@@ -387,9 +387,10 @@ class Cursor {
     if (type === GgufValueType.STRING) {
       // Each string needs at least its 8-byte length.
       if (count * 8 > this.remaining) throw this.invalid(`array "${key}" claims ${count} strings, more than the ${this.remaining} bytes left can hold`, countAt);
-      const out: string[] = new Array(count);
+      // Grown as strings are read (not preallocated), so a corrupt count costs nothing up front.
+      const out: string[] = [];
       // Awaiting per string costs a microtask each; take buffered strings synchronously.
-      for (let k = 0; k < count; k++) out[k] = this.bufferedString() ?? (await this.string(`"${key}"[${k}]`));
+      for (let k = 0; k < count; k++) out.push(this.bufferedString() ?? (await this.string(`"${key}"[${k}]`)));
       return out;
     }
     const size = FIXED_VALUE_SIZE[type]!;

@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { AbortedError } from "../errors.js";
 import { modelInfoFromGguf } from "../gguf/model-info.js";
 import { openGguf } from "../gguf/reader.js";
 import type { ModelInfo } from "../model-info.js";
 import { writeFileAtomic } from "./atomic-write.js";
+import { defaultCacheDir } from "./cache-dir.js";
 import { fileByteSource } from "./file-byte-source.js";
 
 export interface FingerprintOptions {
@@ -14,10 +15,11 @@ export interface FingerprintOptions {
   onProgress?: (progress: { bytes: number; totalBytes: number }) => void;
   signal?: AbortSignal;
   /**
-   * JSON file that keeps fingerprints across processes (keyed by path, size and mtime), e.g.
-   * `<cache dir>/fingerprints.json`. Defaults to none: fingerprints are then cached for this process only.
+   * JSON file that keeps fingerprints across processes (keyed by path, size and mtime), so a
+   * multi-GB model is hashed once. Defaults to `<cache dir>/fingerprints.json`; `false` keeps them
+   * for this process only.
    */
-  cacheFile?: string;
+  cacheFile?: string | false;
 }
 
 const memoryCache = new Map<string, string>();
@@ -27,10 +29,11 @@ const memoryCache = new Map<string, string>();
  * cached by path + size + mtime (a changed file is hashed again).
  */
 export async function fileFingerprint(path: string, options: FingerprintOptions = {}): Promise<string> {
+  const cacheFile = options.cacheFile ?? join(defaultCacheDir(), "fingerprints.json");
   const absolute = resolve(path);
   const info = await stat(absolute);
   const key = `${absolute}\0${info.size}\0${info.mtimeMs}`;
-  const cached = memoryCache.get(key) ?? (options.cacheFile ? (await readCacheFile(options.cacheFile))[key] : undefined);
+  const cached = memoryCache.get(key) ?? (cacheFile ? (await readCacheFile(cacheFile))[key] : undefined);
   if (cached) {
     memoryCache.set(key, cached);
     return cached;
@@ -50,10 +53,10 @@ export async function fileFingerprint(path: string, options: FingerprintOptions 
   }
   const fingerprint = hash.digest("hex").slice(0, 16);
   memoryCache.set(key, fingerprint);
-  if (options.cacheFile) {
-    const entries = await readCacheFile(options.cacheFile);
+  if (cacheFile) {
+    const entries = await readCacheFile(cacheFile);
     entries[key] = fingerprint;
-    await writeFileAtomic(options.cacheFile, JSON.stringify(entries));
+    await writeFileAtomic(cacheFile, JSON.stringify(entries));
   }
   return fingerprint;
 }
