@@ -37,6 +37,8 @@ export interface BenchOptions {
   readonly longTokens: number;
   /** Tokens per window and per dialogue turn. Defaults to 128. */
   readonly longWindow: number;
+  /** α of the steered long texts. Defaults to 1. */
+  readonly longAlpha: number;
   /** Emotions of the long-text subset. Defaults to the first two grid emotions. */
   readonly longEmotions: number;
   /** Interleaved unsteered/steered latency pairs (0 disables). Defaults to 3. */
@@ -54,6 +56,10 @@ export interface BenchOptions {
   /** Do not write the report after the run. */
   readonly noReport: boolean;
   readonly quick: boolean;
+  /** Free text shown in the report's setup (e.g. why this grid was chosen). */
+  readonly note: string | null;
+  /** The command-line arguments, as given (recorded in the report). */
+  readonly argv: readonly string[];
 }
 
 export const DEFAULT_ALPHAS = [-1, 0, 0.5, 1, 2, 4] as const;
@@ -78,13 +84,15 @@ const USAGE = `Usage: pnpm bench [options]
   --long-tokens N       tokens of a long answer (default: 512)
   --long-window N       tokens per window / per turn (default: 128)
   --long-emotions N     how many grid emotions get long texts (default: 2)
+  --long-alpha A        α of the steered long texts (default: 1)
   --latency-reps N      interleaved unsteered/steered latency pairs (default: 3; 0 skips)
   --extraction-queries N  contrast pairs used for extraction (default: all)
-  --quick               default model, llama.cpp, 5 queries, 48 tokens (≤ 10 min on 2 cores)
-  --db PATH             results database (default: <cache>/bench/bench.sqlite)
-  --out DIR             report directory (default: benchmarks/)
+  --quick               default model, llama.cpp, 3 queries, 48 tokens, 20 extraction pairs (≤ 10 min on 2 cores)
+  --db PATH             results database (default: <cache>/bench/bench.sqlite; --quick: <cache>/bench/quick.sqlite)
+  --out DIR             report directory (default: benchmarks/; --quick: <cache>/bench/quick-report/)
   --report-only         regenerate the report from the database without running
   --no-report           do not write the report
+  --note TEXT           a note for the report's setup section (e.g. why this grid)
   --help`;
 
 export class BenchUsageError extends Error {
@@ -120,6 +128,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
         "long-tokens": { type: "string" },
         "long-window": { type: "string" },
         "long-emotions": { type: "string" },
+        "long-alpha": { type: "string" },
         "latency-reps": { type: "string" },
         "latency-tokens": { type: "string" },
         "extraction-queries": { type: "string" },
@@ -128,6 +137,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
         out: { type: "string" },
         "report-only": { type: "boolean" },
         "no-report": { type: "boolean" },
+        note: { type: "string" },
         help: { type: "boolean" },
       },
     }));
@@ -143,7 +153,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
   if (!["mean-diff", "last-token", "pca", "fisher"].includes(method)) throw new BenchUsageError(`--method must be mean-diff, last-token, pca or fisher, got "${method}".`);
   const alphas = values.alphas === undefined ? [...DEFAULT_ALPHAS] : list(values.alphas)!.map((a) => number("--alphas", a));
   if (alphas.length === 0) throw new BenchUsageError("--alphas needs at least one value, e.g. --alphas 0,1,2.");
-  const queries = values.queries === undefined ? (quick ? 5 : "all") : integer("--queries", values.queries, 1);
+  const queries = values.queries === undefined ? (quick ? 3 : "all") : integer("--queries", values.queries, 1);
   return {
     models: list(values.models) ?? (quick ? ["smollm2-135m-instruct"] : "all"),
     backends: list(values.backends) ?? (quick ? ["llama.cpp"] : "all"),
@@ -162,15 +172,19 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
     longQueries: values["long-queries"] === undefined ? (quick ? 1 : 2) : integer("--long-queries", values["long-queries"], 0),
     longTokens: values["long-tokens"] === undefined ? (quick ? 256 : 512) : integer("--long-tokens", values["long-tokens"], 1),
     longWindow: values["long-window"] === undefined ? (quick ? 64 : 128) : integer("--long-window", values["long-window"], 1),
+    longAlpha: values["long-alpha"] === undefined ? 1 : number("--long-alpha", values["long-alpha"]),
     longEmotions: values["long-emotions"] === undefined ? (quick ? 1 : 2) : integer("--long-emotions", values["long-emotions"], 1),
     latencyReps: values["latency-reps"] === undefined ? (quick ? 2 : 3) : integer("--latency-reps", values["latency-reps"], 0),
     latencyTokens: values["latency-tokens"] === undefined ? 64 : integer("--latency-tokens", values["latency-tokens"], 1),
-    extractionQueries: values["extraction-queries"] === undefined ? "all" : integer("--extraction-queries", values["extraction-queries"], 1),
-    db: values.db === undefined ? join(env.cacheDir, "bench", "bench.sqlite") : resolve(env.cwd, values.db),
-    out: resolve(env.cwd, values.out ?? "benchmarks"),
+    extractionQueries: values["extraction-queries"] === undefined ? (quick ? 20 : "all") : integer("--extraction-queries", values["extraction-queries"], 1),
+    // --quick keeps its own database and report, so a smoke run never replaces the committed benchmarks/ report.
+    db: values.db === undefined ? join(env.cacheDir, "bench", quick ? "quick.sqlite" : "bench.sqlite") : resolve(env.cwd, values.db),
+    out: values.out === undefined ? (quick ? join(env.cacheDir, "bench", "quick-report") : resolve(env.cwd, "benchmarks")) : resolve(env.cwd, values.out),
     reportOnly: values["report-only"] ?? false,
     noReport: values["no-report"] ?? false,
     quick,
+    note: values.note ?? null,
+    argv: [...argv],
   };
 }
 

@@ -23,7 +23,7 @@ import { BACKENDS, BACKEND_NAMES } from "./backends.js";
 import { conditionKey, conditionWeights, isSteered, methodOf, type ConditionSpec } from "./condition.js";
 import type { BenchOptions } from "./options.js";
 import { BenchUsageError } from "./options.js";
-import { formatDuration, type ProgressBar } from "./progress.js";
+import type { ProgressBar } from "./progress.js";
 import { evaluationQueries, type BenchQuery } from "./queries.js";
 import { Scorer } from "./scorer.js";
 import type { BenchStore, CellKey, LongSegment, LongTextKey } from "./store.js";
@@ -45,6 +45,8 @@ export interface SkippedEngine {
   readonly model: string;
   readonly backend: string;
   readonly reason: string;
+  /** True when the engine started and then failed (an error, not an unavailable model or backend). */
+  readonly failed?: boolean;
 }
 
 export interface RunResult {
@@ -65,8 +67,6 @@ interface PlannedCell {
   readonly query: BenchQuery;
 }
 
-/** α of the long-text consistency generations. */
-const LONG_ALPHA = 2;
 /** Turns of a multi-turn consistency dialogue. */
 const LONG_TURNS = 4;
 
@@ -90,7 +90,7 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
     seed: options.seed,
     method: options.method,
     corpus: options.corpus,
-    longAlpha: LONG_ALPHA,
+    longAlpha: options.longAlpha,
   };
   const skipped: SkippedEngine[] = [];
   const engines: RunResult["engines"][number][] = [];
@@ -99,7 +99,8 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
 
   progress.log(`bench run ${runId}: ${models.length} model(s) × ${backends.length} backend(s), emotions ${emotions.join(",")}, α ${options.alphas.join(",")}, ${queries.length} queries, ${options.maxTokens} tokens, ${options.temperature === 0 ? "greedy" : `temperature ${options.temperature}`}, seed ${options.seed}`);
   progress.log(`results database: ${store.path}`);
-  store.startRun({ runId, startedAt: new Date().toISOString(), options: { ...options, scope }, skipped: [] });
+  const startedAt = new Date().toISOString();
+  store.startRun({ runId, startedAt, options: { ...options, scope }, skipped: [] });
 
   progress.log("loading judge, lexicon and embedder…");
   const scorer = await Scorer.load({ onProgress: (m) => progress.log(`  ${m}`) });
@@ -147,7 +148,7 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
           engines.push({ model: spec.id, backend: backend.name, seconds: (performance.now() - engineStarted) / 1000 });
         } catch (error) {
           if (signal?.aborted) throw error;
-          skipped.push({ model: spec.id, backend: backendName, reason: `failed during the run: ${firstLine(error)}` });
+          skipped.push({ model: spec.id, backend: backendName, reason: `failed during the run: ${firstLine(error)}`, failed: true });
           progress.log(`  ${spec.id} on ${backendName} failed: ${(error as Error).stack ?? String(error)}`);
         } finally {
           await backend.dispose();
@@ -157,7 +158,7 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
   } finally {
     scorer.dispose();
   }
-  store.startRun({ runId, startedAt: new Date().toISOString(), options: { ...options, scope }, skipped });
+  store.startRun({ runId, startedAt, options: { ...options, scope }, skipped });
   store.finishRun(runId, new Date().toISOString());
   return { runId, scope, generated, reused, skipped, engines, seconds: (performance.now() - started) / 1000 };
 }
@@ -201,7 +202,12 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
       ...(options.extractionQueries !== "all" ? { maxQueries: options.extractionQueries } : {}),
       cacheDir: join(defaultCacheDir(), "bench", "vectors"),
       onProgress: (m) => progress.log(`  ${m}`),
+      onExtractionProgress: (batchEmotions, p) => {
+        if (p.done === 1) progress.start(`${label} extracting ${batchEmotions.join(",")}`, p.total);
+        progress.tick(p.phase);
+      },
       onExtracted: (batch) => {
+        progress.finish();
         progress.log(`  extracted ${batch.emotions.join(",")} from ${batch.queries} pairs in ${batch.seconds.toFixed(1)} s`);
         for (const emotion of batch.emotions) {
           store.putExtraction({
@@ -355,7 +361,7 @@ async function measureLatency(ctx: EngineContext, vectors: Map<Emotion, EmotionV
 }
 
 /**
- * Long-text consistency: for the first `longEmotions` grid emotions at α = {@link LONG_ALPHA}, and
+ * Long-text consistency: for the first `longEmotions` grid emotions at α = `longAlpha`, and
  * unsteered for reference, one long answer per "long" prompt cut into `longWindow`-token windows,
  * and one dialogue of up to {@link LONG_TURNS} turns (`longWindow` tokens each) per "multi-turn"
  * prompt; every window and turn is judged.
@@ -368,7 +374,7 @@ async function runLongTexts(ctx: EngineContext, vectors: Map<Emotion, EmotionVec
   const emotions = ctx.emotions.filter((e) => vectors.has(e) && isCoreEmotion(e)).slice(0, options.longEmotions);
   const conditions: { spec: ConditionSpec; emotion: string; alpha: number }[] = [
     { spec: { method: "none" }, emotion: "-", alpha: 0 },
-    ...emotions.map((emotion) => ({ spec: { method: "ev", emotion, alpha: LONG_ALPHA } as ConditionSpec, emotion, alpha: LONG_ALPHA })),
+    ...emotions.map((emotion) => ({ spec: { method: "ev", emotion, alpha: options.longAlpha } as ConditionSpec, emotion, alpha: options.longAlpha })),
   ];
   const jobs: { key: LongTextKey; run: () => Promise<LongSegment[]>; emotion: string; alpha: number }[] = [];
   for (const c of conditions) {
@@ -456,5 +462,3 @@ function readText(path: string): string {
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
 }
-
-export { formatDuration };

@@ -207,10 +207,11 @@ export class BenchStore {
   static open(path: string, options: { readonly readonly?: boolean } = {}): BenchStore {
     if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    // Before anything else: another process (a reader polling progress, a second bench) may hold a lock briefly.
+    db.pragma("busy_timeout = 10000");
     if (!options.readonly) {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
-      db.pragma("busy_timeout = 10000");
       db.exec(SCHEMA);
       const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
       if (!version) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));

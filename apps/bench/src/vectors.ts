@@ -29,6 +29,8 @@ export interface VectorRequest {
   /** Root of the vector cache (`<cache>/bench/vectors`). */
   readonly cacheDir: string;
   readonly onProgress?: (message: string) => void;
+  /** Progress of a running extraction batch (backend calls done of total). */
+  readonly onExtractionProgress?: (emotions: readonly Emotion[], progress: ExtractionProgress) => void;
   /** Called once per extraction batch that actually ran (not for cache hits). */
   readonly onExtracted?: (batch: { readonly emotions: readonly Emotion[]; readonly seconds: number; readonly queries: number; readonly corpusHash: string; readonly paths: readonly string[] }) => void;
   readonly signal?: AbortSignal;
@@ -60,7 +62,8 @@ export async function vectorsFor(request: VectorRequest): Promise<Map<Emotion, E
     const dir = join(request.cacheDir, backend.model.fingerprint, safe(backend.name), `${request.method}-${batch.label}-${batch.hash}`);
     const paths = new Map(batch.emotions.map((e) => [e, join(dir, `${e}.gguf`)]));
     if ([...paths.values()].every((p) => existsSync(p))) {
-      for (const [emotion, path] of paths) vectors.set(emotion, await decodeVectorFile(readFileSync(path), { expectedModel: backend.model, name: path }));
+      // A plain Uint8Array copy: core's GGUF reader slices its input, and Buffer#slice shares the whole pooled buffer.
+      for (const [emotion, path] of paths) vectors.set(emotion, await decodeVectorFile(new Uint8Array(readFileSync(path)), { expectedModel: backend.model, name: path }));
       request.onProgress?.(`loaded cached vectors ${batch.emotions.join(", ")} from ${dir}`);
       continue;
     }
@@ -71,7 +74,7 @@ export async function vectorsFor(request: VectorRequest): Promise<Map<Emotion, E
       corpus: batch.corpus,
       ...(request.maxQueries !== undefined ? { maxQueries: request.maxQueries } : {}),
       ...(batch.label !== "fixed" ? { maxTokens: SELF_TOKENS } : {}),
-      onProgress: (p: ExtractionProgress) => request.onProgress?.(`extracting ${batch.emotions.join(",")}: ${p.phase} ${p.done}/${p.total}`),
+      onProgress: (p: ExtractionProgress) => request.onExtractionProgress?.(batch.emotions, p),
       ...(request.signal ? { signal: request.signal } : {}),
     });
     const seconds = (performance.now() - started) / 1000;

@@ -1,8 +1,10 @@
 // Benchmark of the llama.cpp backend, ratios measured in one run:
 //   - time to extract the five core EVs from the fixed contrast corpus (core's extractEmotionVectors)
 //   - decode tokens/s unsteered vs with a five-emotion mix installed (interleaved runs)
-//   - capture cost: teacher-forced tokens/s through captureResiduals vs plain prompt evaluation
-// Usage (repo root): npx tsx --conditions=@emosteer/source packages/backend-llamacpp/scripts/bench.ts [--model ID] [--runs N] [--tokens N]
+//   - capture cost: captureResiduals (all layers) vs evaluateLogits on the same tokens (both request
+//     logits for every position, so the difference is the eval callback copying l_out rows)
+// Usage (repo root): npx tsx --conditions=@emosteer/source packages/backend-llamacpp/scripts/bench.ts [--model ID] [--runs N] [--tokens N] [--queries N]
+// (--queries: contrast-corpus queries used for extraction; defaults to all of them)
 // Writes benchmarks/backend-llamacpp/<model>-<date>.json and prints a summary.
 import { mkdir } from "node:fs/promises";
 import os from "node:os";
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "4" },
     tokens: { type: "string", default: "96" },
     threads: { type: "string" },
+    queries: { type: "string" },
   },
 });
 const runs = Number(values.runs);
@@ -43,9 +46,10 @@ async function main() {
     let last = "";
     const vectors = await extractEmotionVectors(backend, {
       corpus: "fixed",
+      ...(values.queries ? { maxQueries: Number(values.queries) } : {}),
       onProgress: ({ phase, done, total }) => {
         const line = `  extract: ${phase} ${done}/${total}`;
-        if (line !== last && (done === total || done % 10 === 0)) console.log((last = line));
+        if (line !== last && (done === total || done % 20 === 0)) console.log((last = line));
       },
     });
     const extractSeconds = (performance.now() - t0) / 1000;
@@ -70,7 +74,7 @@ async function main() {
       await backend.captureResiduals({ tokens: sample, spanStart: 0, spanEnd: sample.length });
       captureTimes.push(performance.now() - t);
       t = performance.now();
-      await backend.scoreContinuation(prompt, "x");
+      await backend.evaluateLogits({ tokens: sample });
       plainTimes.push(performance.now() - t);
     }
 
@@ -81,15 +85,21 @@ async function main() {
       cores: os.availableParallelism(),
       load: os.loadavg()[0],
       extractFiveEvsSeconds: extractSeconds,
+      extractQueries: values.queries ? Number(values.queries) : "all",
       decodeTokensPerSecond: { unsteered: median(plain), fiveEmotionMix: median(steered), ratio: median(steered) / median(plain), runs, maxTokens },
       captureAllLayersTokensPerSecond: sample.length / (median(captureTimes) / 1000),
-      raw: { plain, steered, captureMs: captureTimes, scoreMs: plainTimes },
+      evaluateTokensPerSecond: sample.length / (median(plainTimes) / 1000),
+      captureOverhead: median(captureTimes) / median(plainTimes) - 1,
+      raw: { plain, steered, captureMs: captureTimes, evaluateMs: plainTimes },
     };
     const out = path.join(repoRoot, "benchmarks", "backend-llamacpp", `${local.id}-${result.date.slice(0, 10)}.json`);
     await mkdir(path.dirname(out), { recursive: true });
     await writeFileAtomic(out, JSON.stringify(result, null, 2) + "\n");
     console.log(`decode tok/s: unsteered ${median(plain).toFixed(1)}, 5-emotion mix ${median(steered).toFixed(1)} (ratio ${result.decodeTokensPerSecond.ratio.toFixed(3)})`);
-    console.log(`capture (all ${backend.model.layerCount} layers, ${sample.length} tokens): ${result.captureAllLayersTokensPerSecond.toFixed(0)} tok/s`);
+    console.log(
+      `capture (all ${backend.model.layerCount} layers, ${sample.length} tokens): ${result.captureAllLayersTokensPerSecond.toFixed(0)} tok/s vs ` +
+        `${result.evaluateTokensPerSecond.toFixed(0)} tok/s plain (overhead ${(100 * result.captureOverhead).toFixed(1)} %)`,
+    );
     console.log(`wrote ${path.relative(repoRoot, out)}`);
   } finally {
     await backend.dispose();

@@ -42,6 +42,15 @@ export interface LlamaCppBackendOptions {
   readonly signal?: AbortSignal;
 }
 
+/** The llama.cpp backend: a {@link SteeringBackend} plus raw logits for engine-parity checks. */
+export interface LlamaCppBackend extends SteeringBackend {
+  /**
+   * Teacher-forces `tokens` and returns the raw logits of every position, `tokens.length ×
+   * vocabSize` floats row-major (row p predicts token p + 1), under `steering` if given.
+   */
+  evaluateLogits(request: { readonly tokens: readonly number[]; readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal }): Promise<Float32Array>;
+}
+
 const SEQUENCE = 0;
 const ENGINE = "llama.cpp";
 
@@ -60,9 +69,9 @@ interface ContextSlot {
  * per backend, so concurrent `generate` calls with different steering never leak into each other;
  * for real parallelism create several backends.
  */
-export async function createLlamaCppBackend(options: LlamaCppBackendOptions): Promise<SteeringBackend> {
+export async function createLlamaCppBackend(options: LlamaCppBackendOptions): Promise<LlamaCppBackend> {
   const { modelPath, signal, onProgress } = options;
-  signal?.throwIfAborted();
+  if (signal?.aborted) throw new AbortedError(`Opening ${modelPath}`);
   // The same reader every engine uses, so ModelInfo (and the fingerprint vectors are bound to) agree.
   const info = await readModelInfo(modelPath, {
     onProgress: ({ bytes, totalBytes }) => onProgress?.({ stage: "fingerprint", fraction: totalBytes === 0 ? 1 : bytes / totalBytes }),
@@ -76,14 +85,14 @@ export async function createLlamaCppBackend(options: LlamaCppBackendOptions): Pr
     onLoadProgress: (fraction) => onProgress?.({ stage: "load", fraction }),
   });
   try {
-    return await LlamaCppBackend.open(llama, model, info, options);
+    return await LlamaCppEngine.open(llama, model, info, options);
   } catch (err) {
     await model.dispose();
     throw err;
   }
 }
 
-class LlamaCppBackend implements SteeringBackend {
+class LlamaCppEngine implements LlamaCppBackend {
   readonly name = ENGINE;
   readonly capabilities: BackendCapabilities;
   private readonly queue = new SerialQueue();
@@ -115,7 +124,7 @@ class LlamaCppBackend implements SteeringBackend {
     }
   }
 
-  static async open(llama: Llama, llamaModel: LlamaModel, model: ModelInfo, options: LlamaCppBackendOptions): Promise<LlamaCppBackend> {
+  static async open(llama: Llama, llamaModel: LlamaModel, model: ModelInfo, options: LlamaCppBackendOptions): Promise<LlamaCppEngine> {
     if (llamaModel.embeddingVectorSize !== model.hiddenSize) {
       throw new Error(`llama.cpp reports n_embd ${llamaModel.embeddingVectorSize} for ${options.modelPath}, its GGUF says ${model.hiddenSize}.`);
     }
@@ -124,7 +133,7 @@ class LlamaCppBackend implements SteeringBackend {
     const threads = options.threads ?? availableParallelism();
     const contextOptions = { contextSize, batchSize, threads };
     const generationSlot = await createSlot(llama, llamaModel, { ...contextOptions, captureActivations: false });
-    return new LlamaCppBackend(llama, llamaModel, Object.freeze(model), generationSlot, contextOptions);
+    return new LlamaCppEngine(llama, llamaModel, Object.freeze(model), generationSlot, contextOptions);
   }
 
   get disposed(): boolean {
@@ -166,7 +175,7 @@ class LlamaCppBackend implements SteeringBackend {
     }
     if (new Set(layers).size !== layers.length) throw new RangeError(`Capture layers must be distinct, got [${layers.join(", ")}].`);
     const steering = this.resolve(request.steering);
-    signal?.throwIfAborted();
+    if (signal?.aborted) throw new AbortedError(`${ENGINE} capture`);
 
     return this.queue.run(async () => {
       this.assertAlive();
@@ -206,7 +215,7 @@ class LlamaCppBackend implements SteeringBackend {
     if (!(Number.isInteger(maxTokens) && maxTokens >= 0)) throw new RangeError(`maxTokens must be a whole number ≥ 0, got ${maxTokens}.`);
     if (!(Number.isFinite(temperature) && temperature >= 0)) throw new RangeError(`temperature must be ≥ 0, got ${temperature}.`);
     const { signal, onToken, stop = [] } = options;
-    signal?.throwIfAborted();
+    if (signal?.aborted) throw new AbortedError(`${ENGINE} generation`);
 
     return this.queue.run(async () => {
       this.assertAlive();
@@ -229,7 +238,8 @@ class LlamaCppBackend implements SteeringBackend {
       let promptMs = 0;
       let firstTokenMs = 0;
       try {
-        let [logitIndex] = await this.decode(ctx, promptTokens, 0, [promptTokens.length - 1], signal);
+        // Cancelling never throws once started: the tokens so far come back with finishReason "abort".
+        let [logitIndex] = await this.decode(ctx, promptTokens, 0, [promptTokens.length - 1], undefined);
         promptMs = performance.now() - started;
         while (generated.length < maxTokens) {
           if (signal?.aborted) {
@@ -257,7 +267,11 @@ class LlamaCppBackend implements SteeringBackend {
           const position = promptTokens.length + generated.length - 1;
           if (generated.length >= maxTokens) break;
           if (position + 1 >= this.contextOptions.contextSize) break; // context full: "length"
-          [logitIndex] = await this.decode(ctx, [token], position, [0], signal);
+          if (signal?.aborted) {
+            finishReason = "abort";
+            break;
+          }
+          [logitIndex] = await this.decode(ctx, [token], position, [0], undefined);
         }
         if (finishReason !== "stop") generatedText = this.nativeModel.detokenize(Uint32Array.from(generated), true);
       } finally {
@@ -287,7 +301,7 @@ class LlamaCppBackend implements SteeringBackend {
   ): Promise<ContinuationScore> {
     this.assertAlive();
     const steering = this.resolve(options.steering);
-    options.signal?.throwIfAborted();
+    if (options.signal?.aborted) throw new AbortedError(`${ENGINE} scoring`);
     return this.queue.run(async () => {
       this.assertAlive();
       const promptTokens = Array.from(this.nativeModel.tokenize(prompt, true));
@@ -318,6 +332,35 @@ class LlamaCppBackend implements SteeringBackend {
       let total = 0;
       for (const lp of logProbs) total += lp;
       return { tokens: continuationTokens, logProbs, total };
+    });
+  }
+
+  evaluateLogits(request: { readonly tokens: readonly number[]; readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal }): Promise<Float32Array> {
+    this.assertAlive();
+    const { tokens, signal } = request;
+    if (tokens.length === 0 || tokens.length > this.contextOptions.contextSize) {
+      throw new RangeError(`evaluateLogits needs 1..${this.contextOptions.contextSize} tokens, got ${tokens.length}.`);
+    }
+    const steering = this.resolve(request.steering);
+    if (signal?.aborted) throw new AbortedError(`${ENGINE} evaluation`);
+    return this.queue.run(async () => {
+      this.assertAlive();
+      const slot = this.generationSlot;
+      slot.native.disposeSequence(SEQUENCE);
+      installSteering(slot, steering, this.model);
+      const rows: Float32Array[] = [];
+      try {
+        await this.decode(slot.native, tokens, 0, range(0, tokens.length), signal, () => rows.push(slot.native.getBatchLogits()));
+      } finally {
+        slot.native.disposeSequence(SEQUENCE);
+      }
+      const out = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
+      let offset = 0;
+      for (const r of rows) {
+        out.set(r, offset);
+        offset += r.length;
+      }
+      return out;
     });
   }
 

@@ -1,6 +1,6 @@
 import { EmotionVector, modelIdentity, type ModelInfo, type SteeringBackend } from "@emosteer/core";
 import { ensureModel } from "@emosteer/models";
-import { createLlamaCppBackend } from "../src/index.js";
+import { createLlamaCppBackend, type LlamaCppBackend } from "../src/index.js";
 
 export const MODEL_ID = "smollm2-135m-instruct";
 
@@ -9,7 +9,7 @@ export async function smolLmPath(): Promise<string> {
 }
 
 /** The default test backend: two threads (the machine has two cores), small context. */
-export async function openSmolLm(options: { contextSize?: number } = {}): Promise<SteeringBackend> {
+export async function openSmolLm(options: { contextSize?: number } = {}): Promise<LlamaCppBackend> {
   return createLlamaCppBackend({ modelPath: await smolLmPath(), contextSize: options.contextSize ?? 1024, threads: 2 });
 }
 

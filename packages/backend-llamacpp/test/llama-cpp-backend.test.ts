@@ -1,20 +1,26 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { DisposedError, type EmotionVector, type SteeringBackend } from "@emosteer/core";
+import { AbortedError, DisposedError, type EmotionVector, type SteeringBackend, type SteeringSpec } from "@emosteer/core";
 import { ensureModel } from "@emosteer/models";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { architectureSupport } from "../src/index.js";
+import { architectureSupport, type LlamaCppBackend } from "../src/index.js";
 import { chatSample, joyVector, MODEL_ID, openSmolLm, smolLmPath } from "./helpers.js";
 
-let backend: SteeringBackend;
+let backend: LlamaCppBackend;
 let joy: EmotionVector;
 let prompt: string;
+/**
+ * Unit-normalised joy at α = 2 added on every layer ("per-layer": each block adds its row, as a
+ * llama.cpp control-vector file does): coherent and clearly joyful text on SmolLM2.
+ */
+let joyful: SteeringSpec;
 
 beforeAll(async () => {
   backend = await openSmolLm();
   joy = await joyVector(backend);
   prompt = backend.formatChat([{ role: "user", content: "Tell me about your day in two sentences." }]);
+  joyful = { terms: [{ vector: joy, alpha: 2 }], normalization: "unit", injection: "per-layer" };
 });
 
 afterAll(async () => {
@@ -94,7 +100,7 @@ describe("captureResiduals", () => {
   it("with steering, the first steered layer equals the unsteered one plus the vector; earlier layers are untouched", async () => {
     const sample = await chatSample(backend, "Describe the sea.", "The sea is wide and grey today.");
     const layers = [7, 8, 9];
-    const steering = { terms: [{ vector: joy, alpha: 3 }], layers: { from: 8, to: 20 } };
+    const steering: SteeringSpec = { terms: [{ vector: joy, alpha: 3 }], layers: { from: 8, to: 20 }, injection: "per-layer" };
     const plain = await backend.captureResiduals({ ...sample, layers });
     const steered = await backend.captureResiduals({ ...sample, layers, steering });
     expect(steered.data[0]).toEqual(plain.data[0]); // layer 7: before the first steered block
@@ -141,7 +147,7 @@ describe("generate", () => {
 
   it("α·EV changes the greedy output; α = 0 and clearing restore it exactly", async () => {
     const plain = await backend.generate(prompt, { maxTokens: 32 });
-    const steered = await backend.generate(prompt, { maxTokens: 32, steering: { terms: [{ vector: joy, alpha: 4 }] } });
+    const steered = await backend.generate(prompt, { maxTokens: 32, steering: joyful });
     const zero = await backend.generate(prompt, { maxTokens: 32, steering: { terms: [{ vector: joy, alpha: 0 }] } });
     const after = await backend.generate(prompt, { maxTokens: 32 });
     expect(steered.tokens).not.toEqual(plain.tokens);
@@ -153,21 +159,22 @@ describe("generate", () => {
   it("streams tokens, stops at end-of-generation, honours maxTokens and stop strings, reports timings", async () => {
     const streamed: number[] = [];
     let text = "";
-    const long = await backend.generate(prompt, { maxTokens: 200, onToken: (t) => (streamed.push(t.token), (text += t.text)) });
+    const hello = backend.formatChat([{ role: "user", content: "Say hello." }]);
+    const long = await backend.generate(hello, { maxTokens: 200, onToken: (t) => (streamed.push(t.token), (text += t.text)) });
     expect(long.finishReason).toBe("stop"); // a short answer ends with <|im_end|>, which is not returned
     expect(streamed).toEqual(long.tokens);
     expect(text).toBe(long.text);
     expect(long.tokens.length).toBeLessThan(200);
-    expect(long.timings.promptTokens).toBe((await backend.tokenize(prompt)).length);
+    expect(long.timings.promptTokens).toBe((await backend.tokenize(hello)).length);
     expect(long.timings.generatedTokens).toBe(long.tokens.length);
     expect(long.timings.promptMs).toBeGreaterThan(0);
     expect(long.timings.decodeMs).toBeGreaterThan(0);
 
-    const short = await backend.generate(prompt, { maxTokens: 5 });
+    const short = await backend.generate(hello, { maxTokens: 5 });
     expect(short).toMatchObject({ finishReason: "length", tokens: long.tokens.slice(0, 5) });
 
     const word = long.text.split(" ")[3]!;
-    const stopped = await backend.generate(prompt, { maxTokens: 200, stop: [word] });
+    const stopped = await backend.generate(hello, { maxTokens: 200, stop: [word] });
     expect(stopped.finishReason).toBe("stop");
     expect(stopped.text).toBe(long.text.slice(0, long.text.indexOf(word)));
   });
@@ -193,19 +200,20 @@ describe("generate", () => {
     });
     expect(result.finishReason).toBe("abort");
     expect(result.tokens).toHaveLength(3);
-    await expect(backend.generate(prompt, { signal: AbortSignal.abort() })).rejects.toThrow();
+    await expect(async () => backend.generate(prompt, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortedError);
   });
 
   it("runs concurrent generations with different steering without leaking between them", async () => {
-    const configs = [
+    const configs: { steering: SteeringSpec | null }[] = [
       { steering: null },
-      { steering: { terms: [{ vector: joy, alpha: 4 }] } },
-      { steering: { terms: [{ vector: joy, alpha: -4 }] } },
-      { steering: { terms: [{ vector: joy, alpha: 6 }], layers: { from: 10, to: 20 } } },
+      { steering: joyful },
+      { steering: { terms: [{ vector: joy, alpha: -4 }], normalization: "unit", injection: "per-layer" } },
+      { steering: { terms: [{ vector: joy, alpha: 8 }], normalization: "unit", injection: "per-layer", layers: { from: 8, to: 20 } } },
     ];
     const sequential: (readonly number[])[] = [];
     for (const c of configs) sequential.push((await backend.generate(prompt, { maxTokens: 20, ...c })).tokens);
-    expect(new Set(sequential.map((t) => t.join(","))).size).toBe(configs.length);
+    const texts = await Promise.all(sequential.map((t) => backend.detokenize(t)));
+    expect(new Set(texts).size, JSON.stringify(texts)).toBe(configs.length);
     const concurrent = await Promise.all([...configs, ...configs].map((c) => backend.generate(prompt, { maxTokens: 20, ...c })));
     concurrent.forEach((g, i) => expect(g.tokens).toEqual(sequential[i % configs.length]));
   });
@@ -223,10 +231,31 @@ describe("scoreContinuation", () => {
     expect(scrambled.total).toBeLessThan(score.total);
     // Greedy tokens are the argmax, so each has log-prob ≥ log(1/2) or is at least not tiny.
     expect(score.logProbs[0]).toBeGreaterThan(Math.log(0.05));
-    const steered = await backend.scoreContinuation(prompt, greedy.text, { steering: { terms: [{ vector: joy, alpha: 4 }] } });
+    const steered = await backend.scoreContinuation(prompt, greedy.text, { steering: joyful });
     expect(steered.total).not.toBeCloseTo(score.total, 3);
     const again = await backend.scoreContinuation(prompt, greedy.text);
     expect(again.logProbs).toEqual(score.logProbs);
+  });
+});
+
+describe("evaluateLogits", () => {
+  it("returns raw logits for every position, consistent with scoring and greedy generation", async () => {
+    const hello = backend.formatChat([{ role: "user", content: "Say hello." }]);
+    const greedy = await backend.generate(hello, { maxTokens: 6 });
+    const promptTokens = await backend.tokenize(hello);
+    const tokens = [...promptTokens, ...greedy.tokens];
+    const logits = await backend.evaluateLogits({ tokens });
+    const vocab = backend.model.vocabSize;
+    expect(logits).toHaveLength(tokens.length * vocab);
+    // Row p's argmax is the greedy token p + 1 over the generated part.
+    for (let k = 0; k < greedy.tokens.length; k++) {
+      const row = logits.subarray((promptTokens.length - 1 + k) * vocab, (promptTokens.length + k) * vocab);
+      let best = 0;
+      for (let i = 1; i < vocab; i++) if (row[i]! > row[best]!) best = i;
+      expect(best).toBe(greedy.tokens[k]);
+    }
+    const steered = await backend.evaluateLogits({ tokens, steering: joyful });
+    expect(steered).not.toEqual(logits);
   });
 });
 

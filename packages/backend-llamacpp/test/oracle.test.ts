@@ -46,7 +46,8 @@ async function bosPolicy(): Promise<{ addBos: boolean; bos: number }> {
 async function llamaCompletion(prompt: string, extra: string[]): Promise<string> {
   const args = ["-m", modelPath, "-p", prompt, "-n", "32", "--temp", "0", "-no-cnv", "--no-display-prompt", "--simple-io", "-c", "1024", "-t", "2", "-fa", "off", "--no-warmup", ...extra];
   const { stdout } = await run(path.join(tools, "llama-completion"), args, { maxBuffer: 16 << 20, timeout: 300_000 });
-  return stdout.replace(/\s*\[end of text\]\s*$/, "");
+  // llama-completion ends its output with " [end of text]" (at end-of-generation) and newlines.
+  return stdout.replace(/\s*\[end of text\]\s*$/, "").trimEnd();
 }
 
 describe("llama.cpp oracle", () => {
@@ -69,8 +70,9 @@ describe("llama.cpp oracle", () => {
     const theirs = await llamaCompletion(prompt, ["--control-vector-scaled", `${file}:${alpha}`]);
     const theirsPlain = await llamaCompletion(prompt, []);
     expect(ours.text).not.toBe(oursPlain.text);
-    expect(theirsPlain).toBe(oursPlain.text);
-    expect(theirs).toBe(ours.text);
+    expect(theirsPlain).toBe(oursPlain.text.trimEnd());
+    expect(theirs).toBe(ours.text.trimEnd());
+    console.log(`llama-completion with the control vector (α = ${alpha}): ${JSON.stringify(theirs)}`);
   });
 
   it("(b) our capture mirrors llama-cvector-generator --method mean: per-layer cosine ≥ 0.999", async () => {

@@ -10,7 +10,7 @@ import { GraphBuilder } from "./graph-builder.js";
 import { buildTokenizerFiles } from "./tokenizer-files.js";
 
 /** Bumped whenever the graph or folder layout changes, so stale cached exports are rebuilt. */
-export const EXPORT_FORMAT_VERSION = 1;
+export const EXPORT_FORMAT_VERSION = 4;
 
 export interface ExportProgress {
   readonly stage: "fingerprint" | "tokenizer" | "layers" | "writing" | "done";

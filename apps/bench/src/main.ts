@@ -1,0 +1,68 @@
+import { defaultCacheDir } from "@emosteer/models";
+import { BenchUsageError, parseBenchArgs, usage } from "./options.js";
+import { formatDuration, ProgressBar } from "./progress.js";
+import { writeReport } from "./report.js";
+import { runBench } from "./run.js";
+import { BenchStore } from "./store.js";
+
+/** `pnpm bench [options]`: runs the grid (resuming a killed run), then writes the report. */
+async function main(argv: readonly string[]): Promise<number> {
+  let options;
+  try {
+    options = parseBenchArgs(argv, { cacheDir: defaultCacheDir(), cwd: process.env.INIT_CWD ?? process.cwd() });
+  } catch (error) {
+    if (error instanceof BenchUsageError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (options === "help") {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  const store = BenchStore.open(options.db);
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const progress = new ProgressBar();
+  let exitCode = 0;
+  try {
+    if (!options.reportOnly) {
+      const result = await runBench(options, store, progress, abort.signal);
+      const lines = [
+        "",
+        `bench run ${result.runId} finished in ${formatDuration(result.seconds)}`,
+        `  cells generated now: ${result.generated}; already stored (reused): ${result.reused}; total in database: ${store.countCells()}`,
+        ...result.engines.map((e) => `  ran ${e.model} on ${e.backend} (${formatDuration(e.seconds)})`),
+        ...result.skipped.map((s) => `  skipped ${s.model} on ${s.backend}: ${s.reason}`),
+      ];
+      process.stderr.write(`${lines.join("\n")}\n`);
+      if (result.skipped.some((s) => s.failed)) exitCode = 1;
+    }
+    if (!options.noReport) {
+      const files = await writeReport(store, options.out, options.note ? { note: options.note } : {});
+      process.stderr.write(`report: ${files.report}\nsummary: ${files.summary}\nplots: ${files.plots.length} SVG file(s) in ${options.out}/plots\n`);
+      const { readFileSync } = await import("node:fs");
+      const report = readFileSync(files.report, "utf8");
+      const main = report.split("## Main table")[1]?.split("\n## ")[0];
+      if (main) process.stdout.write(`## Main table${main}\n`);
+    }
+    return exitCode;
+  } catch (error) {
+    if (abort.signal.aborted) {
+      process.stderr.write("\nbench interrupted: finished cells are stored; run the same command again to resume.\n");
+      return 130;
+    }
+    if (error instanceof BenchUsageError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  } finally {
+    store.close();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

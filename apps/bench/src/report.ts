@@ -1,0 +1,483 @@
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { writeFileAtomic } from "@emosteer/core/node";
+import { findModelSpec, hasOfflineSource, MODEL_REGISTRY } from "@emosteer/models";
+import { summarize, summarizeLatency, summarizeLongTexts, type ExtractionRow, type LatencyRow, type LongTextRow, type SummaryRow } from "./aggregate.js";
+import { benchPlots } from "./plots.js";
+import type { RunScope, SkippedEngine } from "./run.js";
+import type { BenchStore, CellRecord, ExtractionRecord, LongTextRecord, ResourceRecord } from "./store.js";
+
+/** Everything the report is made of, computed from the database. */
+export interface BenchSummary {
+  readonly generated: string;
+  /** Scope of the latest run. */
+  readonly scope: RunScope;
+  /** The scope each model/backend is reported with. */
+  readonly scopes: readonly EngineScope[];
+  readonly rows: readonly SummaryRow[];
+  readonly extraction: readonly ExtractionRow[];
+  readonly latency: readonly LatencyRow[];
+  readonly long_text: readonly LongTextRow[];
+  readonly resources: readonly { readonly model: string; readonly backend: string; readonly peak_rss_mb: number; readonly load_seconds: number }[];
+  readonly skipped: readonly SkippedEngine[];
+}
+
+export interface ReportFiles {
+  readonly report: string;
+  readonly summary: string;
+  readonly plots: readonly string[];
+}
+
+interface RunInfo {
+  readonly scope: RunScope;
+  readonly note: string | null;
+  readonly argv: readonly string[] | null;
+  readonly skipped: readonly SkippedEngine[];
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+}
+
+/** The grid one model/backend is reported with: the scope of the latest run that included it. */
+export interface EngineScope extends RunScope {
+  readonly model: string;
+  readonly backend: string;
+  readonly command: string | null;
+}
+
+/**
+ * Writes `REPORT.md`, `summary.json` and `plots/*.svg` under `outDir` from the database. Each model
+ * and backend is reported with the scope (emotions, α, queries, tokens, seed, method, corpus) of
+ * the latest run that included it, so runs of different models with different grids share one
+ * report. Every file is written atomically.
+ */
+export async function writeReport(store: BenchStore, outDir: string, options: { readonly note?: string } = {}): Promise<ReportFiles> {
+  const latest = latestRun(store);
+  if (!latest) throw new Error(`The bench database ${store.path} holds no run: run \`pnpm bench\` first.`);
+  const run = options.note ? { ...latest, note: options.note } : latest;
+  const { summary, cells } = buildSummaryWithCells(store, run);
+  const plots = await benchPlots(summary.rows, summary.latency);
+  const plotPaths: string[] = [];
+  for (const plot of plots) {
+    const path = join(outDir, "plots", plot.file);
+    await writeFileAtomic(path, plot.svg);
+    plotPaths.push(path);
+  }
+  const summaryPath = join(outDir, "summary.json");
+  await writeFileAtomic(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
+  const reportPath = join(outDir, "REPORT.md");
+  await writeFileAtomic(reportPath, renderReport(summary, cells, plots.map((p) => ({ file: p.file, title: p.title })), run));
+  return { report: reportPath, summary: summaryPath, plots: plotPaths };
+}
+
+/** What `summary.json` holds, computed from the database. */
+export function buildSummary(store: BenchStore): BenchSummary {
+  const run = latestRun(store);
+  if (!run) throw new Error(`The bench database ${store.path} holds no run: run \`pnpm bench\` first.`);
+  return buildSummaryWithCells(store, run).summary;
+}
+
+function buildSummaryWithCells(store: BenchStore, run: RunInfo): { summary: BenchSummary; cells: CellRecord[] } {
+  const scopes = engineScopes(store);
+  const cells: CellRecord[] = [];
+  const rows: SummaryRow[] = [];
+  const extraction: ExtractionRecord[] = [];
+  const long: LongTextRecord[] = [];
+  const allCells = store.cells();
+  const allExtractions = store.extractions();
+  const allLong = store.longTexts();
+  const same = (a: { model: string; backend: string }, b: { model: string; backend: string }) => a.model === b.model && a.backend === b.backend;
+  for (const scope of scopes) {
+    const mine = cellsInScope(allCells.filter((c) => same(c, scope)), scope);
+    if (mine.length === 0) continue;
+    cells.push(...mine);
+    rows.push(...summarize(mine, { emotions: scope.emotions, alphas: scope.alphas, family }));
+    extraction.push(...allExtractions.filter((e) => same(e, scope) && e.extraction === scope.method && (e.corpus === scope.corpus || e.corpus === "user")));
+    long.push(...allLong.filter((r) => same(r, scope) && r.seed === scope.seed && (r.condition === "none" || (r.extraction === scope.method && r.corpus === scope.corpus && r.alpha === scope.longAlpha))));
+  }
+  const engines = new Set(cells.map((c) => `${c.model}\u0000${c.backend}`));
+  const inEngines = <T extends { model: string; backend: string }>(r: T) => engines.has(`${r.model}\u0000${r.backend}`);
+  const summary: BenchSummary = {
+    generated: new Date().toISOString(),
+    scope: run.scope,
+    scopes: scopes.filter(inEngines),
+    rows,
+    extraction: extractionRows(extraction),
+    latency: summarizeLatency(store.latency().filter(inEngines)),
+    long_text: summarizeLongTextsWithReference(long),
+    resources: latestResources(store.resources().filter(inEngines)),
+    skipped: withUnmeasuredModels(
+      run.skipped.filter((k) => !engines.has(`${k.model}\u0000${k.backend}`)),
+      new Set(cells.map((c) => c.model)),
+    ),
+  };
+  return { summary, cells };
+}
+
+/** For every model/backend with stored cells, the scope of the latest run that included it. */
+function engineScopes(store: BenchStore): EngineScope[] {
+  const engines = new Map<string, { model: string; backend: string }>();
+  for (const c of store.cells()) engines.set(`${c.model}\u0000${c.backend}`, { model: c.model, backend: c.backend });
+  const runs = store.runs();
+  const out: EngineScope[] = [];
+  for (const engine of engines.values()) {
+    for (let i = runs.length - 1; i >= 0; i--) {
+      const options = runs[i]!.options as { scope?: RunScope; models?: string[] | "all"; backends?: string[] | "all"; argv?: string[] } | null;
+      if (!options?.scope) continue;
+      const hasModel = options.models === "all" || (options.models ?? []).includes(engine.model);
+      const hasBackend = options.backends === "all" || (options.backends ?? []).includes(engine.backend);
+      if (hasModel && hasBackend) {
+        out.push({ ...options.scope, ...engine, command: options.argv ? `pnpm bench ${options.argv.join(" ")}` : null });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** The run's skipped engines plus every registry model that has no results here, with the reason. */
+function withUnmeasuredModels(skipped: readonly SkippedEngine[], measured: ReadonlySet<string>): SkippedEngine[] {
+  const out = [...skipped];
+  for (const spec of MODEL_REGISTRY) {
+    if (measured.has(spec.id) || out.some((s) => s.model === spec.id)) continue;
+    const hub = spec.sources.find((s) => s.kind === "huggingface");
+    const reason = hasOfflineSource(spec)
+      ? "weights available here, not part of this run (--models)"
+      : `no weights reachable here (hub-only${hub && hub.kind === "huggingface" ? `: ${hub.repo}/${hub.file}` : ""}); family ${spec.family}`;
+    out.push({ model: spec.id, backend: "all", reason });
+  }
+  return out;
+}
+
+function cellsInScope(cells: readonly CellRecord[], scope: RunScope): CellRecord[] {
+  const queries = new Set(scope.queryIds);
+  return cells.filter(
+    (c) =>
+      c.maxTokens === scope.maxTokens &&
+      c.seed === scope.seed &&
+      queries.has(c.queryId) &&
+      (c.extraction === "-" || (c.extraction === scope.method && c.corpus === scope.corpus)),
+  );
+}
+
+function latestRun(store: BenchStore): RunInfo | null {
+  const runs = store.runs();
+  for (let i = runs.length - 1; i >= 0; i--) {
+    const options = runs[i]!.options as { scope?: RunScope; argv?: string[]; note?: string | null } | null;
+    if (options?.scope) return { scope: options.scope, note: options.note ?? null, argv: options.argv ?? null, skipped: runs[i]!.skipped, startedAt: runs[i]!.startedAt, finishedAt: runs[i]!.finishedAt };
+  }
+  return null;
+}
+
+function family(model: string): string {
+  try {
+    return findModelSpec(model).family;
+  } catch {
+    return model;
+  }
+}
+
+function extractionRows(records: readonly ExtractionRecord[]): ExtractionRow[] {
+  const batches = new Map<string, ExtractionRecord[]>();
+  for (const r of records) {
+    const key = [r.model, r.backend, r.extraction, r.corpus, r.corpusHash, r.seconds].join("\u0000");
+    if (!batches.has(key)) batches.set(key, []);
+    batches.get(key)!.push(r);
+  }
+  return [...batches.values()].map((list) => ({
+    model: list[0]!.model,
+    backend: list[0]!.backend,
+    seconds: list[0]!.seconds,
+    queries: list[0]!.queries,
+    emotions: list.map((r) => r.emotion).join(","),
+    extraction_method: list[0]!.extraction,
+    corpus: list[0]!.corpus,
+  }));
+}
+
+function latestResources(records: readonly ResourceRecord[]): BenchSummary["resources"] {
+  const latest = new Map<string, ResourceRecord>();
+  for (const r of records) latest.set(`${r.model}\u0000${r.backend}`, r);
+  return [...latest.values()].map((r) => ({ model: r.model, backend: r.backend, peak_rss_mb: r.peakRssBytes / 2 ** 20, load_seconds: r.loadSeconds }));
+}
+
+/** Steered long-text rows plus, for each, the unsteered texts judged for the same emotion (α = 0). */
+function summarizeLongTextsWithReference(records: readonly LongTextRecord[]): LongTextRow[] {
+  const steered = records.filter((r) => r.condition !== "none");
+  const reference = records.filter((r) => r.condition === "none");
+  const emotions = new Map<string, Set<string>>();
+  for (const r of steered) {
+    const key = `${r.model}\u0000${r.backend}`;
+    if (!emotions.has(key)) emotions.set(key, new Set());
+    emotions.get(key)!.add(r.emotion);
+  }
+  const relabelled = reference.flatMap((r) => [...(emotions.get(`${r.model}\u0000${r.backend}`) ?? [])].map((emotion) => ({ ...r, emotion, alpha: 0 })));
+  return summarizeLongTexts([...steered, ...relabelled]).sort((a, b) => (a.model + a.backend + a.emotion + a.kind + a.alpha < b.model + b.backend + b.emotion + b.kind + b.alpha ? -1 : 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Markdown
+
+const f = (x: number | null | undefined, digits = 2) => (x === null || x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(digits));
+const pct = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? "–" : `${x >= 0 ? "+" : ""}${x.toFixed(0)} %`);
+const ci = (c: readonly [number, number] | null | undefined, digits = 2) => (c ? ` [${f(c[0], digits)}, ${f(c[1], digits)}]` : "");
+
+function mean(values: readonly (number | null)[]): number | null {
+  const v = values.filter((x): x is number => x !== null && Number.isFinite(x));
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+}
+
+function engines(rows: readonly SummaryRow[]): { model: string; backend: string }[] {
+  const seen = new Map<string, { model: string; backend: string }>();
+  for (const r of rows) seen.set(`${r.model}\u0000${r.backend}`, { model: r.model, backend: r.backend });
+  return [...seen.values()];
+}
+
+/** Macro average over the scope's judged emotions of one EV column at α. */
+function evMean(rows: readonly SummaryRow[], model: string, backend: string, alpha: number, pick: (r: SummaryRow) => number | null): number | null {
+  return mean(rows.filter((r) => r.model === model && r.backend === backend && r.method === "ev" && r.alpha === alpha).map(pick));
+}
+
+function table(header: readonly string[], body: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...body.map(line)].join("\n");
+}
+
+function renderReport(
+  s: BenchSummary,
+  cells: readonly CellRecord[],
+  plots: readonly { file: string; title: string }[],
+  run: RunInfo,
+): string {
+  const { rows } = s;
+  const out: string[] = [];
+  const engineList = engines(rows);
+  const union = <T,>(lists: readonly (readonly T[])[]) => [...new Set(lists.flat())];
+  const alphas = union(s.scopes.map((x) => x.alphas)).sort((a, b) => a - b);
+  const emotions = union(s.scopes.map((x) => x.emotions));
+  const scope = { ...s.scope, alphas, emotions, longAlpha: s.scopes[0]?.longAlpha ?? s.scope.longAlpha };
+  out.push("# emosteer benchmark report", "");
+  out.push(`Generated ${s.generated} from the bench database by \`pnpm bench\` (apps/bench). Do not edit by hand: \`pnpm bench --report-only\` regenerates it.`, "");
+
+  out.push("## Setup", "");
+  if (run?.note) out.push(run.note, "");
+  out.push(
+    ...s.scopes.map(
+      (x) =>
+        `- **${x.model} on ${x.backend}**: ${x.queryIds.length} evaluation queries, emotions ${x.emotions.join(", ")}, α ∈ {${x.alphas.join(", ")}}, at most ${x.maxTokens} new tokens, seed ${x.seed}, vectors \`${x.method}\` on the \`${x.corpus}\` corpus${x.command ? `; command \`${x.command}\`` : ""}.`,
+    ),
+    `- Steering: α·EV added to the output of every block 1..L−1 at every position, no normalisation (the paper's α·EV). Vectors are cached per model fingerprint, backend, method and corpus hash.`,
+    `- Queries: the evaluation split of \`packages/core/prompts/queries.json\`, taken round-robin over the queries' own emotions (every emotion's situations are represented), the same queries for every condition; the vectors come from the disjoint extraction split (\`fixed\`: the repo's contrast corpus, teacher-forced through each model).`,
+    `- Generation: greedy decoding (temperature 0), the model's chat template, the user message only (no system prompt) for the unsteered and steered conditions.`,
+    `- Prompt baseline: the emotion-conditioning system prompt of \`packages/core/prompts/system-prompts.json\`, no steering.`,
+    `- Judge: the emotion classifier of @emosteer/eval (hashed TF-IDF logistic regression trained on GoEmotions-Ekman + ISEAR; 7 classes). EPS = mean judge probability of the target emotion; hit rate = share of answers whose top class is the target.`,
+    `- EAS = NRC EmoLex hits of the target emotion per 100 words (negation-aware); ΔEAS = relative change against the unsteered answers to the same queries (paired).`,
+    `- Fidelity = cosine similarity of all-MiniLM-L6-v2 embeddings of each answer and the unsteered answer to the same query (1 at α = 0 by definition). Perplexity = perplexity of the answer under the unsteered model given the query. Repetition = distinct-2 (unique bigrams / bigrams; lower = more repetitive).`,
+    `- Intervals: seeded percentile bootstrap (1000 resamples) over queries, 95 %.`,
+    `- Machine: ${cpus().length} CPU core(s) (${cpus()[0]?.model ?? "unknown"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, shared with other jobs; Node ${process.version}. Timings are comparable within one run only.`,
+    `- Latest run: ${run.startedAt}${run.finishedAt ? ` to ${run.finishedAt}` : " (not finished)"}.`,
+    "",
+  );
+
+  out.push("## Main table", "");
+  out.push(`EPS and hit rate are macro-averaged over the judged emotions (${scope.emotions.filter((e) => rows.some((r) => r.emotion === e && r.eps !== null)).join(", ")}). Fidelity, perplexity and distinct-2 are at α = +1 (α = 0 in parentheses for perplexity and distinct-2). Decode tok/s is unsteered; overhead is steered / unsteered decode time per token from the interleaved latency pairs.`, "");
+  const header = ["model", "backend", ...alphas.map((a) => `EPS@${a}`), ...alphas.map((a) => `hit@${a}`), "ΔEAS@+1", "ΔEAS@−1", "fidelity@1", "perplexity@1 (@0)", "distinct-2@1 (@0)", "decode tok/s", "overhead"];
+  const body = engineList.map(({ model, backend }) => {
+    const lat = s.latency.find((l) => l.model === model && l.backend === backend);
+    const unsteered = rows.find((r) => r.model === model && r.backend === backend && r.method === "ev" && r.alpha === 0);
+    return [
+      model,
+      backend,
+      ...alphas.map((a) => f(evMean(rows, model, backend, a, (r) => r.eps))),
+      ...alphas.map((a) => f(evMean(rows, model, backend, a, (r) => r.hit_rate))),
+      pct(evMean(rows, model, backend, 1, (r) => r.eas_delta_pct)),
+      pct(evMean(rows, model, backend, -1, (r) => r.eas_delta_pct)),
+      f(evMean(rows, model, backend, 1, (r) => r.fidelity)),
+      `${f(evMean(rows, model, backend, 1, (r) => r.perplexity), 1)} (${f(unsteered?.perplexity, 1)})`,
+      `${f(evMean(rows, model, backend, 1, (r) => r.distinct2))} (${f(unsteered?.distinct2)})`,
+      f(lat?.unsteered_decode_tps ?? unsteered?.decode_tps, 1),
+      lat ? `${f(lat.overhead_ratio, 3)}×` : "–",
+    ];
+  });
+  out.push(table(header, body), "");
+  for (const p of plots.filter((p) => p.file.startsWith("eps-") || p.file.startsWith("eas-"))) out.push(`![${p.title}](plots/${p.file})`, "");
+
+  out.push("## Per emotion", "");
+  out.push("EPS with its 95 % interval, and ΔEAS, per emotion and α (n = queries).", "");
+  const perEmotion: string[][] = [];
+  for (const { model, backend } of engineList) {
+    for (const emotion of scope.emotions) {
+      const mine = rows.filter((r) => r.model === model && r.backend === backend && r.method === "ev" && r.emotion === emotion);
+      if (mine.length === 0) continue;
+      perEmotion.push([
+        model,
+        backend,
+        emotion,
+        String(mine[0]!.n),
+        ...alphas.map((a) => {
+          const r = mine.find((x) => x.alpha === a);
+          return r ? `${f(r.eps)}${ci(r.eps_ci)}` : "–";
+        }),
+        ...alphas.filter((a) => a !== 0).map((a) => pct(mine.find((x) => x.alpha === a)?.eas_delta_pct)),
+      ]);
+    }
+  }
+  out.push(table(["model", "backend", "emotion", "n", ...alphas.map((a) => `EPS@${a}`), ...alphas.filter((a) => a !== 0).map((a) => `ΔEAS@${a}`)], perEmotion), "");
+
+  out.push("## Meaning and fluency against α", "");
+  out.push("Means over emotions and queries.", "");
+  const quality: string[][] = [];
+  for (const { model, backend } of engineList) {
+    for (const a of alphas) {
+      quality.push([model, backend, String(a), f(evMean(rows, model, backend, a, (r) => r.fidelity)), f(evMean(rows, model, backend, a, (r) => r.perplexity), 1), f(evMean(rows, model, backend, a, (r) => r.distinct2)), f(evMean(rows, model, backend, a, (r) => r.eas))]);
+    }
+  }
+  out.push(table(["model", "backend", "α", "fidelity", "perplexity", "distinct-2", "EAS"], quality), "");
+
+  const promptRows = rows.filter((r) => r.method === "prompt");
+  if (promptRows.length > 0) {
+    out.push("## Prompt baseline against steering", "");
+    out.push("The emotion-conditioning system prompt (no steering) against EV steering at α = 1 and α = 2, same queries.", "");
+    const body = promptRows.map((p) => {
+      const at = (a: number) => rows.find((r) => r.model === p.model && r.backend === p.backend && r.method === "ev" && r.emotion === p.emotion && r.alpha === a);
+      return [p.model, p.backend, p.emotion, `${f(p.eps)}${ci(p.eps_ci)}`, f(at(1)?.eps), f(at(2)?.eps), f(p.hit_rate), f(at(1)?.hit_rate), pct(p.eas_delta_pct), pct(at(1)?.eas_delta_pct), f(p.fidelity), f(at(1)?.fidelity), f(p.perplexity, 1), f(at(1)?.perplexity, 1)];
+    });
+    out.push(table(["model", "backend", "emotion", "EPS prompt", "EPS EV@1", "EPS EV@2", "hit prompt", "hit EV@1", "ΔEAS prompt", "ΔEAS EV@1", "fidelity prompt", "fidelity EV@1", "ppl prompt", "ppl EV@1"], body), "");
+  }
+
+  const mixRows = rows.filter((r) => r.method === "mix");
+  if (mixRows.length > 0) {
+    out.push("## Two-emotion mix", "");
+    out.push("Both vectors added at once; each row judges one of the mixed emotions, against that emotion alone at the same α.", "");
+    const body = mixRows.map((m) => {
+      const alone = rows.find((r) => r.model === m.model && r.backend === m.backend && r.method === "ev" && r.emotion === m.emotion && r.alpha === m.alpha);
+      return [m.model, m.backend, m.emotion, String(m.alpha), `${f(m.eps)}${ci(m.eps_ci)}`, f(alone?.eps), f(m.hit_rate), pct(m.eas_delta_pct), f(m.fidelity), f(m.perplexity, 1)];
+    });
+    out.push(table(["model", "backend", "emotion", "α", "EPS mix", "EPS alone", "hit mix", "ΔEAS mix", "fidelity", "perplexity"], body), "");
+  }
+
+  out.push("## Speed, memory and extraction", "");
+  if (s.latency.length > 0) {
+    out.push(
+      table(
+        ["model", "backend", "pairs", "decode tok/s unsteered", "decode tok/s steered", "prompt tok/s unsteered", "prompt tok/s steered", "TTFT ms unsteered", "TTFT ms steered", "overhead"],
+        s.latency.map((l) => [l.model, l.backend, String(l.pairs), f(l.unsteered_decode_tps, 1), f(l.steered_decode_tps, 1), f(l.unsteered_prompt_tps, 0), f(l.steered_prompt_tps, 0), f(l.unsteered_first_token_ms, 0), f(l.steered_first_token_ms, 0), `${f(l.overhead_ratio, 3)}×`]),
+      ),
+      "",
+    );
+  }
+  const extractionBody = s.extraction.map((e) => [e.model, e.backend, e.emotions, e.extraction_method, e.corpus, String(e.queries), f(e.seconds, 1)]);
+  if (extractionBody.length > 0) out.push("Extraction (contrast pairs teacher-forced through the model; the time of the run that extracted them, later runs load the cached files):", "", table(["model", "backend", "emotions", "method", "corpus", "pairs", "seconds"], extractionBody), "");
+  if (s.resources.length > 0) out.push("Peak resident memory of the bench process (`process.resourceUsage().maxRSS`, whole process: judge, embedder and every engine loaded so far) and model load time:", "", table(["model", "backend", "peak RSS MiB", "load s"], s.resources.map((r) => [r.model, r.backend, f(r.peak_rss_mb, 0), f(r.load_seconds, 2)])), "");
+  for (const p of plots.filter((p) => p.file.startsWith("overhead"))) out.push(`![${p.title}](plots/${p.file})`, "");
+
+  if (s.long_text.length > 0) {
+    out.push("## Long-text consistency", "");
+    out.push(`EPS of each window of a long answer (${"windows"}: model-token windows of one answer) and of each dialogue turn (turns: one segment per assistant turn), steered at α = ${scope.longAlpha}, against the unsteered texts judged for the same emotion (α = 0). Prompts: \`packages/core/prompts/long-form.json\`.`, "");
+    out.push(
+      table(
+        ["model", "backend", "emotion", "α", "kind", "texts", "EPS per segment", "mean", "min", "std within text"],
+        s.long_text.map((l) => [l.model, l.backend, l.emotion, String(l.alpha), l.kind, String(l.texts), l.eps_by_segment.map((x) => f(x)).join(" → "), f(l.eps_mean), f(l.eps_min), f(l.eps_std)]),
+      ),
+      "",
+    );
+  }
+
+  out.push("## The paper's claims", "");
+  out.push(...claims(s), "");
+
+  out.push("## Sample answers", "");
+  const sampleQuery = cells.find((c) => c.method === "none")?.queryId;
+  const sampleEmotion = scope.emotions[0];
+  if (sampleQuery && sampleEmotion) {
+    for (const { model, backend } of engineList) {
+      out.push(`${model} on ${backend}, query \`${sampleQuery}\`, emotion ${sampleEmotion}:`, "");
+      const mine = cells.filter((c) => c.model === model && c.backend === backend && c.queryId === sampleQuery);
+      out.push(`> **Query:** ${oneLine(mine[0]?.query ?? "")}`, "");
+      for (const a of alphas) {
+        const c = mine.find((x) => (a === 0 ? x.method === "none" : x.method === "ev" && x.weights[sampleEmotion] === a));
+        if (c) out.push(`- α = ${a} (EPS ${f(c.judge[sampleEmotion])}): ${oneLine(c.text).slice(0, 300)}`);
+      }
+      const p = mine.find((x) => x.method === "prompt" && x.weights[sampleEmotion] !== undefined);
+      if (p) out.push(`- prompt baseline (EPS ${f(p.judge[sampleEmotion])}): ${oneLine(p.text).slice(0, 300)}`);
+      out.push("");
+    }
+  }
+
+  out.push("## Not measured here", "");
+  if (s.skipped.length === 0) out.push("Every requested model and backend ran.");
+  else out.push(table(["model", "backend", "reason"], s.skipped.map((k) => [k.model, k.backend, k.reason])));
+  out.push("");
+  return `${out.join("\n")}\n`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").replace(/\|/g, "\\|").trim();
+}
+
+/** One verdict per claim of the paper, with the figures it rests on (macro-averaged over emotions, per model/backend). */
+function claims(s: BenchSummary): string[] {
+  const out: string[] = [];
+  const list = engines(s.rows);
+  if (list.length === 0) return ["No steered results in the database."];
+  const verdict = (supported: boolean, partly: boolean) => (supported ? "**supported**" : partly ? "**partly supported**" : "**not supported**");
+  for (const { model, backend } of list) {
+    const at = (a: number, pick: (r: SummaryRow) => number | null) => evMean(s.rows, model, backend, a, pick);
+    const has = (a: number) => s.rows.some((r) => r.model === model && r.backend === backend && r.method === "ev" && r.alpha === a);
+    out.push(`### ${model} on ${backend}`, "");
+    const eps0 = at(0, (r) => r.eps);
+    const distinct0 = at(0, (r) => r.distinct2);
+    // A number met by degenerate text ("!!!!", one word repeated) is not the claim the paper makes.
+    const degenerate = (a: number) => {
+      const d = at(a, (r) => r.distinct2);
+      return d !== null && distinct0 !== null && d < 0.8 * distinct0 ? ` At α = ${a} the text degenerates (distinct-2 ${f(d)} vs ${f(distinct0)} unsteered).` : "";
+    };
+    const judged = (met: boolean, partly: boolean, a: number) => {
+      const broken = degenerate(a);
+      return broken && met ? `**partly supported**: the figure is met, but by broken text.${broken}` : `${verdict(met, partly)}.${broken}`;
+    };
+    if (has(2)) {
+      const eps2 = at(2, (r) => r.eps);
+      out.push(`1. *2×EV drives the emotion probability to ≈ 1.0*: EPS@2 = ${f(eps2)} (EPS@0 = ${f(eps0)}). ${judged((eps2 ?? 0) >= 0.9, (eps2 ?? 0) >= 0.5 && (eps2 ?? 0) > (eps0 ?? 0) + 0.2, 2)}`);
+    } else out.push("1. *2×EV → probability ≈ 1.0*: α = 2 not in this run.");
+    if (has(1)) {
+      const d1 = at(1, (r) => r.eas_delta_pct);
+      out.push(`2. *1×EV raises EAS by ≥ 400 %*: ΔEAS@+1 = ${pct(d1)} (EAS@0 = ${f(at(0, (r) => r.eas))}, EAS@1 = ${f(at(1, (r) => r.eas))} hits per 100 words). ${judged((d1 ?? -Infinity) >= 400, (d1 ?? -Infinity) >= 100, 1)}`);
+    } else out.push("2. *1×EV raises EAS ≥ 400 %*: α = 1 not in this run.");
+    if (has(-1)) {
+      const dm1 = at(-1, (r) => r.eas_delta_pct);
+      out.push(`3. *−1×EV cuts EAS by ~90 %*: ΔEAS@−1 = ${pct(dm1)}. ${judged((dm1 ?? Infinity) <= -80, (dm1 ?? Infinity) <= -30, -1)}`);
+    } else out.push("3. *−1×EV cuts EAS ~90 %*: α = −1 not in this run.");
+    if (has(4) && has(2)) {
+      const eps4 = at(4, (r) => r.eps);
+      const eps2 = at(2, (r) => r.eps);
+      const ppl0 = at(0, (r) => r.perplexity);
+      const ppl4 = at(4, (r) => r.perplexity);
+      const d0 = at(0, (r) => r.distinct2);
+      const d4 = at(4, (r) => r.distinct2);
+      const saturated = eps4 !== null && eps2 !== null && eps4 <= eps2 + 0.05;
+      const hurt = (ppl4 !== null && ppl0 !== null && ppl4 > 1.5 * ppl0) || (d4 !== null && d0 !== null && d4 < 0.8 * d0);
+      out.push(`4. *4×EV saturates and hurts fluency*: EPS@4 = ${f(eps4)} vs EPS@2 = ${f(eps2)}; perplexity ${f(ppl0, 1)} → ${f(ppl4, 1)}, distinct-2 ${f(d0)} → ${f(d4)} (α 0 → 4). ${verdict(saturated && hurt, saturated || hurt)}.`);
+    } else out.push("4. *4× saturates and hurts fluency*: α = 2 and 4 not both in this run.");
+    const moderate = [0.5, 1].filter(has);
+    if (moderate.length > 0) {
+      const fid = mean(moderate.map((a) => at(a, (r) => r.fidelity)));
+      const ppl0 = at(0, (r) => r.perplexity);
+      const ppl = mean(moderate.map((a) => at(a, (r) => r.perplexity)));
+      const ratio = ppl !== null && ppl0 ? ppl / ppl0 : null;
+      out.push(`5. *Meaning and fluency are otherwise kept (α ≤ 1)*: fidelity ${f(fid)} (cosine to the unsteered answer), perplexity ×${f(ratio)} of unsteered at α ∈ {${moderate.join(", ")}}. ${verdict((fid ?? 0) >= 0.7 && (ratio ?? Infinity) <= 1.5, (fid ?? 0) >= 0.5 && (ratio ?? Infinity) <= 2.5)} (thresholds: supported when fidelity ≥ 0.70 and perplexity ≤ 1.5× unsteered; partly when ≥ 0.50 and ≤ 2.5×).`);
+    }
+    const fluent = s.rows
+      .filter((r) => r.model === model && r.backend === backend && r.method === "ev" && r.alpha !== null && r.alpha > 0)
+      .map((r) => r.alpha!)
+      .filter((a, i, all) => all.indexOf(a) === i)
+      .filter((a) => !degenerate(a))
+      .map((a) => ({ a, eps: at(a, (r) => r.eps), fid: at(a, (r) => r.fidelity), d: at(a, (r) => r.eas_delta_pct) }))
+      .sort((x, y) => (y.eps ?? 0) - (x.eps ?? 0))[0];
+    if (fluent) {
+      out.push(`6. *Where steering works on this model*: the strongest α > 0 whose text stays fluent (distinct-2 ≥ 0.8× unsteered) is α = ${fluent.a}: EPS ${f(fluent.eps)} vs ${f(eps0)} unsteered, ΔEAS ${pct(fluent.d)}, fidelity ${f(fluent.fid)}.`);
+    } else out.push("6. *Where steering works on this model*: no α > 0 in this run keeps the text fluent (distinct-2 ≥ 0.8× unsteered).");
+    out.push("");
+  }
+  out.push("Verdict thresholds: claim 1 supported at EPS@2 ≥ 0.9 (partly ≥ 0.5 and 0.2 above EPS@0); claim 2 at ΔEAS@+1 ≥ 400 % (partly ≥ 100 %); claim 3 at ΔEAS@−1 ≤ −80 % (partly ≤ −30 %); claim 4 needs EPS@4 ≤ EPS@2 + 0.05 and perplexity > 1.5× or distinct-2 < 0.8× of α = 0 (one of the two: partly). A figure met only where the text degenerates (distinct-2 below 0.8× unsteered) counts as partly supported at most.");
+  return out;
+}

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { conditionKey } from "../src/condition.js";
+import { BenchUsageError, parseBenchArgs, type BenchOptions } from "../src/options.js";
+import { evaluationQueries } from "../src/queries.js";
+
+const env = { cacheDir: "/cache", cwd: "/repo" };
+const parse = (argv: string[]) => parseBenchArgs(argv, env) as BenchOptions;
+
+describe("parseBenchArgs", () => {
+  it("defaults to the paper's grid, greedy decoding and benchmarks/ as output", () => {
+    const o = parse([]);
+    expect(o).toMatchObject({ models: "all", backends: "all", emotions: "default", alphas: [-1, 0, 0.5, 1, 2, 4], queries: "all", maxTokens: 64, method: "mean-diff", corpus: "fixed", temperature: 0, seed: 0, mix: { joy: 1, fear: 1 }, baseline: true, out: "/repo/benchmarks", db: "/cache/bench/bench.sqlite" });
+  });
+
+  it("--quick picks the default model on llama.cpp with few queries and its own database", () => {
+    const o = parse(["--quick"]);
+    expect(o).toMatchObject({ models: ["smollm2-135m-instruct"], backends: ["llama.cpp"], queries: 3, maxTokens: 48, extractionQueries: 20, db: "/cache/bench/quick.sqlite" });
+    expect(parse(["--quick", "--queries", "7"]).queries).toBe(7);
+  });
+
+  it("parses lists, sorts and dedupes α, and reads the mix", () => {
+    const o = parse(["--models", "a,b", "--alphas", "2,-1,0,2", "--mix", "joy=1,sadness=0.5", "--emotions", "joy, awe", "--out", "x"]);
+    expect(o).toMatchObject({ models: ["a", "b"], alphas: [-1, 0, 2], mix: { joy: 1, sadness: 0.5 }, emotions: ["joy", "awe"], out: "/repo/x" });
+    expect(parse(["--mix", "none"]).mix).toBeNull();
+  });
+
+  it("names the bad option", () => {
+    expect(() => parse(["--queries", "0"])).toThrow(/--queries must be a whole number of at least 1/);
+    expect(() => parse(["--alphas", "1,x"])).toThrow(/--alphas: "x" is not a number/);
+    expect(() => parse(["--corpus", "mine"])).toThrow(BenchUsageError);
+    expect(() => parse(["--mix", "joy=1"])).toThrow(/at least two emotions/);
+    expect(() => parse(["--bogus"])).toThrow(BenchUsageError);
+    expect(parseBenchArgs(["--help"], env)).toBe("help");
+  });
+});
+
+describe("conditions and queries", () => {
+  it("keys α = 0 as the shared unsteered condition and sorts mix emotions", () => {
+    expect(conditionKey({ method: "ev", emotion: "joy", alpha: 0 })).toBe("none");
+    expect(conditionKey({ method: "ev", emotion: "joy", alpha: -1 })).toBe("ev:joy@-1");
+    expect(conditionKey({ method: "mix", weights: { joy: 1, fear: 1 } })).toBe("mix:fear@1+joy@1");
+  });
+
+  it("takes evaluation queries round-robin over their emotions", () => {
+    const q = evaluationQueries({ count: 10, file: null });
+    expect(q).toHaveLength(10);
+    expect(new Set(q.slice(0, 5).map((x) => x.emotion)).size).toBe(5);
+    expect(evaluationQueries({ count: "all", file: null })).toHaveLength(150);
+  });
+});
