@@ -46,8 +46,8 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`report: ${files.report}\nsummary: ${files.summary}\nplots: ${files.plots.length} SVG file(s) in ${options.out}/plots\n`);
       const { readFileSync } = await import("node:fs");
       const report = readFileSync(files.report, "utf8");
-      const main = report.split("## Main table")[1]?.split("\n## ")[0];
-      if (main) process.stdout.write(`## Main table${main}\n`);
+      const table = (report.split("## Main table")[1]?.split("\n## ")[0] ?? "").split("\n").filter((line) => line.startsWith("|"));
+      if (table.length > 0) process.stdout.write(`${table.join("\n")}\n`);
     }
     return exitCode;
   } catch (error) {

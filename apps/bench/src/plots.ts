@@ -26,8 +26,8 @@ export async function benchPlots(rows: readonly SummaryRow[], latency: readonly 
   for (const model of [...new Set(evRows.map((r) => r.model))]) {
     const mine = evRows.filter((r) => r.model === model);
     for (const [metric, field, title] of [
-      ["eps", "eps", "EPS (judge probability of the steered emotion)"],
-      ["eas", "eas", "EAS (NRC lexicon hits per 100 words)"],
+      ["eps", "eps", "EPS (judge probability)"],
+      ["eas", "eas", "EAS (lexicon hits / 100 words)"],
     ] as const) {
       const values = mine
         .filter((r) => r[field] !== null)
@@ -35,7 +35,7 @@ export async function benchPlots(rows: readonly SummaryRow[], latency: readonly 
       if (values.length === 0) continue;
       const spec: TopLevelSpec = {
         $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-        title: `${model}: ${title} against α`,
+        title: `${model}: ${metric.toUpperCase()} against α`,
         width: 420,
         height: 260,
         data: { values },
@@ -44,7 +44,7 @@ export async function benchPlots(rows: readonly SummaryRow[], latency: readonly 
             mark: { type: "errorbar", opacity: 0.5 },
             encoding: {
               x: { field: "alpha", type: "quantitative", title: "α (× EV)" },
-              y: { field: "low", type: "quantitative", title: metric.toUpperCase() },
+              y: { field: "low", type: "quantitative", title },
               y2: { field: "high" },
               color: { field: "emotion", type: "nominal" },
             },
@@ -53,7 +53,7 @@ export async function benchPlots(rows: readonly SummaryRow[], latency: readonly 
             mark: { type: "line", point: true },
             encoding: {
               x: { field: "alpha", type: "quantitative", title: "α (× EV)" },
-              y: { field: "value", type: "quantitative", title: metric.toUpperCase(), ...(metric === "eps" ? { scale: { domain: [0, 1] } } : {}) },
+              y: { field: "value", type: "quantitative", title, ...(metric === "eps" ? { scale: { domain: [0, 1] } } : {}) },
               color: { field: "emotion", type: "nominal", title: "emotion" },
               strokeDash: { field: "backend", type: "nominal", title: "backend" },
             },
@@ -66,7 +66,7 @@ export async function benchPlots(rows: readonly SummaryRow[], latency: readonly 
   if (latency.length > 0) {
     const spec: TopLevelSpec = {
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-      title: "Steering overhead: steered / unsteered decode time per token (interleaved)",
+      title: "Steering overhead per backend (interleaved pairs)",
       width: 420,
       height: 220,
       data: { values: latency.map((l) => ({ backend: l.backend, model: l.model, overhead: l.overhead_ratio })) },
@@ -76,7 +76,7 @@ export async function benchPlots(rows: readonly SummaryRow[], latency: readonly 
           encoding: {
             x: { field: "backend", type: "nominal", title: "backend" },
             xOffset: { field: "model", type: "nominal" },
-            y: { field: "overhead", type: "quantitative", title: "overhead ratio", scale: { zero: true } },
+            y: { field: "overhead", type: "quantitative", title: "steered / unsteered decode ms per token", scale: { zero: true } },
             color: { field: "model", type: "nominal", title: "model" },
           },
         },

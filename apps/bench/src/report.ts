@@ -2,6 +2,7 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "@emosteer/core/node";
 import { findModelSpec, hasOfflineSource, MODEL_REGISTRY } from "@emosteer/models";
+import { BACKEND_NAMES } from "./backends.js";
 import { summarize, summarizeLatency, summarizeLongTexts, type ExtractionRow, type LatencyRow, type LongTextRow, type SummaryRow } from "./aggregate.js";
 import { benchPlots } from "./plots.js";
 import type { RunScope, SkippedEngine } from "./run.js";
@@ -108,6 +109,7 @@ function buildSummaryWithCells(store: BenchStore, run: RunInfo): { summary: Benc
     skipped: withUnmeasuredModels(
       run.skipped.filter((k) => !engines.has(`${k.model}\u0000${k.backend}`)),
       new Set(cells.map((c) => c.model)),
+      engines,
     ),
   };
   return { summary, cells };
@@ -135,8 +137,14 @@ function engineScopes(store: BenchStore): EngineScope[] {
 }
 
 /** The run's skipped engines plus every registry model that has no results here, with the reason. */
-function withUnmeasuredModels(skipped: readonly SkippedEngine[], measured: ReadonlySet<string>): SkippedEngine[] {
+function withUnmeasuredModels(skipped: readonly SkippedEngine[], measured: ReadonlySet<string>, engines: ReadonlySet<string>): SkippedEngine[] {
   const out = [...skipped];
+  for (const model of measured) {
+    for (const backend of BACKEND_NAMES) {
+      if (engines.has(`${model}\u0000${backend}`) || out.some((s) => s.model === model && s.backend === backend)) continue;
+      out.push({ model, backend, reason: "not part of the runs in this report (--backends)" });
+    }
+  }
   for (const spec of MODEL_REGISTRY) {
     if (measured.has(spec.id) || out.some((s) => s.model === spec.id)) continue;
     const hub = spec.sources.find((s) => s.kind === "huggingface");
@@ -279,7 +287,7 @@ function renderReport(
   );
 
   out.push("## Main table", "");
-  out.push(`EPS and hit rate are macro-averaged over the judged emotions (${scope.emotions.filter((e) => rows.some((r) => r.emotion === e && r.eps !== null)).join(", ")}). Fidelity, perplexity and distinct-2 are at α = +1 (α = 0 in parentheses for perplexity and distinct-2). Decode tok/s is unsteered; overhead is steered / unsteered decode time per token from the interleaved latency pairs.`, "");
+  out.push(`EPS and hit rate are macro-averaged over the judged emotions of each row's grid (see Setup). Fidelity, perplexity and distinct-2 are at α = +1 (α = 0 in parentheses for perplexity and distinct-2). Decode tok/s is unsteered; overhead is steered / unsteered decode time per token from the interleaved latency pairs.`, "");
   const header = ["model", "backend", ...alphas.map((a) => `EPS@${a}`), ...alphas.map((a) => `hit@${a}`), "ΔEAS@+1", "ΔEAS@−1", "fidelity@1", "perplexity@1 (@0)", "distinct-2@1 (@0)", "decode tok/s", "overhead"];
   const body = engineList.map(({ model, backend }) => {
     const lat = s.latency.find((l) => l.model === model && l.backend === backend);
@@ -328,6 +336,7 @@ function renderReport(
   const quality: string[][] = [];
   for (const { model, backend } of engineList) {
     for (const a of alphas) {
+      if (!rows.some((r) => r.model === model && r.backend === backend && r.method === "ev" && r.alpha === a)) continue;
       quality.push([model, backend, String(a), f(evMean(rows, model, backend, a, (r) => r.fidelity)), f(evMean(rows, model, backend, a, (r) => r.perplexity), 1), f(evMean(rows, model, backend, a, (r) => r.distinct2)), f(evMean(rows, model, backend, a, (r) => r.eas))]);
     }
   }
@@ -372,7 +381,7 @@ function renderReport(
 
   if (s.long_text.length > 0) {
     out.push("## Long-text consistency", "");
-    out.push(`EPS of each window of a long answer (${"windows"}: model-token windows of one answer) and of each dialogue turn (turns: one segment per assistant turn), steered at α = ${scope.longAlpha}, against the unsteered texts judged for the same emotion (α = 0). Prompts: \`packages/core/prompts/long-form.json\`.`, "");
+    out.push(`EPS of each window of a long answer (${"windows"}: model-token windows of one answer) and of each dialogue turn (turns: one segment per assistant turn), steered at the α given in each row (\`--long-alpha\`), against the unsteered texts judged for the same emotion (α = 0). Prompts: \`packages/core/prompts/long-form.json\`.`, "");
     out.push(
       table(
         ["model", "backend", "emotion", "α", "kind", "texts", "EPS per segment", "mean", "min", "std within text"],
