@@ -178,7 +178,7 @@ export async function decodeVectorFile(file: Uint8Array | ByteSource, options: D
   if (ours && model.layerCount === 1 && model.hiddenSize > 1 << 20) throw invalid(`${KEY.hiddenSize} is ${model.hiddenSize}, not a plausible model width`);
   const directions = Array.from({ length: model.layerCount }, () => new Float32Array(model.hiddenSize));
   for (const [i, t] of gguf.tensors.entries()) {
-    const values = new Float32Array((await gguf.readTensorBytes(t)).slice().buffer);
+    const values = new Float32Array(new Uint8Array(await gguf.readTensorBytes(t)).buffer);
     assertFinite(values, `${where}: ${t.name}`);
     directions[layers[i]!] = values;
   }

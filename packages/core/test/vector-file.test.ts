@@ -109,6 +109,17 @@ describe("EV files", () => {
     expect(encodeVectorFile(back)).toEqual(bytes);
   });
 
+  it("decode from a Node Buffer inside a larger pool (Buffer.slice shares memory; the reader must copy)", async () => {
+    const v = makeVector();
+    const bytes = encodeVectorFile(v);
+    // Buffer.from(...) of a small payload lands at an offset inside Node's shared pool.
+    const pooled = Buffer.concat([Buffer.alloc(13, 7), Buffer.from(bytes)]).subarray(13);
+    expect(pooled.byteOffset).toBeGreaterThan(0);
+    const back = await decodeVectorFile(pooled, { expectedModel: model });
+    expect(back.equals(v)).toBe(true);
+    expect(bits(back.residualNorms!)).toEqual(bits(v.residualNorms!));
+  });
+
   it("have the layout llama.cpp's control-vector loader requires (checked with gguf-py's reader)", async () => {
     const v = makeVector(2);
     const bytes = encodeVectorFile(v);

@@ -400,9 +400,10 @@ class Cursor {
     if (byteLength <= CHUNK) {
       if (!this.has(byteLength)) await this.ensure(byteLength, `array "${key}"`);
       const i = this.at(byteLength);
-      bytes = this.buf.slice(i, i + byteLength);
+      // A copy made through the Uint8Array constructor: a Node Buffer's slice() shares memory.
+      bytes = new Uint8Array(this.buf.subarray(i, i + byteLength));
     } else {
-      bytes = (await readExactly(this.source, this.pos, byteLength)).slice();
+      bytes = new Uint8Array(await readExactly(this.source, this.pos, byteLength));
       this.pos += byteLength;
     }
     const buffer = bytes.buffer;
