@@ -273,7 +273,7 @@ function renderReport(
       (x) =>
         `- **${x.model} on ${x.backend}**: ${x.queryIds.length} evaluation queries, emotions ${x.emotions.join(", ")}, α ∈ {${x.alphas.join(", ")}}, at most ${x.maxTokens} new tokens, seed ${x.seed}, vectors \`${x.method}\` on the \`${x.corpus}\` corpus${x.command ? `; command \`${x.command}\`` : ""}.`,
     ),
-    `- Steering: α·EV added to the output of every block 1..L−1 at every position, no normalisation (the paper's α·EV). Vectors are cached per model fingerprint, backend, method and corpus hash.`,
+    `- Steering: core's default "net-shift" injection on blocks 1..L−1 at every position, no normalisation: the residual stream at every layer l is shifted by α·EV[l] in total (row l = α·(EV[l] − EV[l−1]), since each block passes on what earlier blocks received), so α = 1 is the mean shift the contrast corpus produced. Vectors are cached per model fingerprint, backend, method and corpus hash.`,
     `- Queries: the evaluation split of \`packages/core/prompts/queries.json\`, taken round-robin over the queries' own emotions (every emotion's situations are represented), the same queries for every condition; the vectors come from the disjoint extraction split (\`fixed\`: the repo's contrast corpus, teacher-forced through each model).`,
     `- Generation: greedy decoding (temperature 0), the model's chat template, the user message only (no system prompt) for the unsteered and steered conditions.`,
     `- Prompt baseline: the emotion-conditioning system prompt of \`packages/core/prompts/system-prompts.json\`, no steering.`,
