@@ -6,10 +6,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { openGguf, type EmotionVector, type SteeringBackend } from "@emosteer/core";
+import { cosineSimilarity, openGguf, type EmotionVector, type SteeringBackend } from "@emosteer/core";
 import { fileByteSource, saveVectorFile } from "@emosteer/core/node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { cosine, joyVector, openSmolLm, smolLmPath, testVector } from "./helpers.js";
+import { joyVector, openSmolLm, smolLmPath, testVector } from "./helpers.js";
 
 const run = promisify(execFile);
 let backend: SteeringBackend;
@@ -140,7 +140,7 @@ describe("llama.cpp oracle", () => {
       for (const layer of layers) {
         const theirs = await gguf.readTensor(`direction.${layer + 1}`);
         const ours = sums[layer]!.map((x) => x / counts[layer]!);
-        cosines.push(cosine(ours, theirs));
+        cosines.push(cosineSimilarity(ours, theirs));
       }
       console.log(`cvector-generator vs ours, per-layer cosine: min ${Math.min(...cosines).toFixed(6)}, mean ${(cosines.reduce((s, c) => s + c, 0) / cosines.length).toFixed(6)}`);
       for (const c of cosines) expect(c).toBeGreaterThanOrEqual(0.999);

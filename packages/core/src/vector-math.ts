@@ -15,6 +15,7 @@ export function l2Norm(v: ArrayLike<number>): number {
 
 /** Cosine of the angle between `a` and `b`; 0 when either is the zero vector. */
 export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assertSameLength(a, b);
   const denominator = l2Norm(a) * l2Norm(b);
   return denominator === 0 ? 0 : dot(a, b) / denominator;
 }

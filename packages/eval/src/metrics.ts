@@ -2,8 +2,11 @@
  * Pure metric functions (no I/O, no models): EPS, hit rate, EAS and ΔEAS, embedding similarity,
  * repetition, long-text windows, and seeded bootstrap intervals. Formulas: docs/metrics.md.
  */
-import { NonFiniteValueError } from "@emosteer/core";
+import { NonFiniteValueError, cosineSimilarity } from "@emosteer/core";
 import { seededRandom } from "./random.js";
+
+// Re-exported so the metrics read as one module; the one implementation lives in core.
+export { cosineSimilarity };
 
 /** A mean over n items with a seeded percentile-bootstrap 95 % interval. */
 export interface Aggregate {
@@ -138,21 +141,6 @@ export function deltaEasPercent(steered: ArrayLike<number>, baseline: ArrayLike<
     options,
   );
   return { percent: (100 * absolute) / b, low, high, absolute, n };
-}
-
-/** Cosine similarity; 0 when either vector is all zeros. Throws on a length mismatch. */
-export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new RangeError(`Cosine of vectors of ${a.length} and ${b.length} dims`);
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  if (na === 0 || nb === 0) return 0;
-  return dot / Math.sqrt(na * nb);
 }
 
 /** Mean paired cosine similarity (fidelity: steered vs unsteered response; relevance: response vs query). */
