@@ -16,12 +16,12 @@ import {
   type ResidualCapture,
   type SteeringBackend,
   type SteeringSpec,
+  TokenSampler,
 } from "@emosteer/core";
 import { exportGgufToOnnx, GRAPH_IO, type EmosteerExportInfo, type ExportProgress, type Precision } from "@emosteer/onnx-export";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
-import { argmax, Sampler } from "./sampler.js";
 
 const ENGINE = "onnx";
 
@@ -235,7 +235,7 @@ class OnnxBackend implements OnnxSteeringBackend {
     this.assertAlive();
     const started = performance.now();
     const steering = this.steeringData(options.steering);
-    const sampler = new Sampler(options);
+    const sampler = new TokenSampler(options);
     const maxTokens = options.maxTokens ?? 128;
     const text = typeof prompt === "string" ? prompt : this.formatChat(prompt, { addGenerationPrompt: true });
     const promptTokens = await this.tokenize(text);

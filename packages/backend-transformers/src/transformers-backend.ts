@@ -188,7 +188,7 @@ class TransformersBackend implements SteeringBackend {
       const tracker = new GenerationTracker(this.loaded.tokenizer, this.endTokens, options.stop ?? [], options.onToken);
       const sampler =
         temperature > 0
-          ? [new SeededTokenSampler({ temperature, topK: options.topK ?? 40, topP: options.topP ?? 0.95, seed: options.seed ?? 0 })]
+          ? [new SeededTokenSampler(options)]
           : null;
       const started = now();
       await this.loaded.model.generate({

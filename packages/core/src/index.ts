@@ -16,3 +16,5 @@ export * from "./response-capture.js";
 export * from "./extract-emotion-vectors.js";
 export * from "./steerer.js";
 export * from "./vector-file.js";
+export * from "./seeded-random.js";
+export * from "./token-sampler.js";

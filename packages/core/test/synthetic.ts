@@ -1,16 +1,7 @@
 // Deterministic synthetic data for the EV math tests.
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as random } from "../src/seeded-random.js";
+import { seededRandom as random } from "../src/seeded-random.js";
 
 /** Standard normal samples (Box-Muller). */
 export function gaussian(seed: number): () => number {

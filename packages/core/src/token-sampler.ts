@@ -1,12 +1,13 @@
-import type { SamplingOptions } from "@emosteer/core";
+import { seededRandom } from "./seeded-random.js";
+import type { SamplingOptions } from "./steering-backend.js";
 
 /** Index of the largest value (first on ties), as greedy decoding picks it. */
-export function argmax(logits: Float32Array): number {
+export function argmax(values: ArrayLike<number>): number {
   let best = 0;
   let bestValue = -Infinity;
-  for (let i = 0; i < logits.length; i++) {
-    if (logits[i]! > bestValue) {
-      bestValue = logits[i]!;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i]! > bestValue) {
+      bestValue = values[i]!;
       best = i;
     }
   }
@@ -14,31 +15,36 @@ export function argmax(logits: Float32Array): number {
 }
 
 /**
- * Picks tokens from logits: greedy at temperature 0, otherwise top-k → top-p → temperature →
- * a draw from a seeded generator (same seed, same logits → same tokens).
+ * Picks tokens from logits for the engines that sample in JavaScript (ONNX, transformers.js), so
+ * the same {@link SamplingOptions} mean the same thing on both: greedy at temperature 0, otherwise
+ * top-k → top-p → temperature → a draw from a seeded generator, in llama.cpp's default order
+ * (top-p is taken on the untempered distribution). Same seed, same logits → same tokens.
  */
-export class Sampler {
-  private state: number;
-  private readonly temperature: number;
-  private readonly topK: number;
-  private readonly topP: number;
+export class TokenSampler {
+  readonly temperature: number;
+  readonly topK: number;
+  readonly topP: number;
+  private readonly random: () => number;
 
-  constructor(options: SamplingOptions) {
+  constructor(options: SamplingOptions = {}) {
     this.temperature = options.temperature ?? 0;
     this.topK = options.topK ?? 40;
     this.topP = options.topP ?? 0.95;
     if (!(this.temperature >= 0)) throw new RangeError(`temperature must be ≥ 0, got ${this.temperature}`);
-    if (!(this.topK >= 1)) throw new RangeError(`topK must be ≥ 1, got ${this.topK}`);
+    if (!(Number.isInteger(this.topK) && this.topK >= 1)) throw new RangeError(`topK must be an integer ≥ 1, got ${this.topK}`);
     if (!(this.topP > 0 && this.topP <= 1)) throw new RangeError(`topP must be in (0, 1], got ${this.topP}`);
-    this.state = (options.seed ?? 0) >>> 0;
+    this.random = seededRandom(options.seed ?? 0);
   }
 
-  sample(logits: Float32Array): number {
-    if (this.temperature === 0) return argmax(logits);
-    const k = Math.min(this.topK, logits.length);
-    const candidates = topKIndices(logits, k);
+  get greedy(): boolean {
+    return this.temperature === 0;
+  }
+
+  /** The next token for one row of logits. */
+  sample(logits: ArrayLike<number>): number {
+    if (this.greedy) return argmax(logits);
+    const candidates = topKIndices(logits, Math.min(this.topK, logits.length));
     const max = logits[candidates[0]!]!;
-    // Softmax over the top k (at temperature 1) to apply top-p, as llama.cpp's chain does.
     let weights = candidates.map((i) => Math.exp(logits[i]! - max));
     let sum = weights.reduce((a, b) => a + b, 0);
     let keep = candidates.length;
@@ -53,26 +59,17 @@ export class Sampler {
     const kept = candidates.slice(0, keep);
     weights = kept.map((i) => Math.exp((logits[i]! - max) / this.temperature));
     sum = weights.reduce((a, b) => a + b, 0);
-    let r = this.next() * sum;
+    let r = this.random() * sum;
     for (let i = 0; i < kept.length; i++) {
       r -= weights[i]!;
       if (r <= 0) return kept[i]!;
     }
     return kept[kept.length - 1]!;
   }
-
-  /** mulberry32: a small, fast, well-mixed 32-bit generator; uniform in [0, 1). */
-  private next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
 }
 
 /** Indices of the k largest values, largest first (ties: lower index first). */
-function topKIndices(values: Float32Array, k: number): number[] {
+function topKIndices(values: ArrayLike<number>, k: number): number[] {
   const heap: number[] = [];
   const less = (a: number, b: number) => values[a]! < values[b]! || (values[a] === values[b] && a > b);
   for (let i = 0; i < values.length; i++) {
