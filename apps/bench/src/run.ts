@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   CORE_EMOTIONS,
   isCoreEmotion,
@@ -17,6 +17,7 @@ import {
   type SteeringSpec,
   type UserEmotion,
 } from "@emosteer/core";
+import { cachedEmotionVectors } from "@emosteer/core/node";
 import { distinct2, responsePerplexity } from "@emosteer/eval";
 import { defaultCacheDir, ensureModel, findModelSpec, hasOfflineSource, MODEL_REGISTRY, type LocalModel, type ModelSpec } from "@emosteer/models";
 import { BACKENDS, BACKEND_NAMES } from "./backends.js";
@@ -27,7 +28,6 @@ import type { ProgressBar } from "./progress.js";
 import { evaluationQueries, type BenchQuery } from "./queries.js";
 import { Scorer } from "./scorer.js";
 import type { BenchStore, CellKey, LongSegment, LongTextKey } from "./store.js";
-import { vectorsFor } from "./vectors.js";
 
 /** The part of the options that decides which stored cells a report covers. */
 export interface RunScope {
@@ -193,17 +193,16 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
   const needVectors = async () => {
     if (vectors) return vectors;
     const wanted = [...new Set([...ctx.emotions, ...(mix ? mixEmotions : [])])];
-    vectors = await vectorsFor({
-      backend,
+    vectors = await cachedEmotionVectors(backend, {
       emotions: wanted,
       userEmotions: ctx.userEmotions,
       method: options.method as ExtractionMethod,
       corpus: options.corpus,
       ...(options.extractionQueries !== "all" ? { maxQueries: options.extractionQueries } : {}),
       cacheDir: join(defaultCacheDir(), "bench", "vectors"),
-      onProgress: (m) => progress.log(`  ${m}`),
-      onExtractionProgress: (batchEmotions, p) => {
-        if (p.done === 1) progress.start(`${label} extracting ${batchEmotions.join(",")}`, p.total);
+      onCacheHit: (batch) => progress.log(`  loaded cached vectors ${batch.emotions.join(", ")} from ${dirname(batch.paths[0]!)}`),
+      onProgress: (p) => {
+        if (p.done === 1) progress.start(`${label} extracting ${p.emotions.join(",")}`, p.total);
         progress.tick(p.phase);
       },
       onExtracted: (batch) => {

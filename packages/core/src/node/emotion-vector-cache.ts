@@ -27,8 +27,18 @@ export interface CachedEmotionVectorsOptions {
   readonly cacheDir?: string;
   readonly onProgress?: (progress: ExtractionProgress & { readonly emotions: readonly Emotion[] }) => void;
   /** Called once per extraction that actually ran (not for cache hits). */
-  readonly onExtracted?: (batch: { readonly emotions: readonly Emotion[]; readonly seconds: number; readonly queries: number; readonly paths: readonly string[] }) => void;
+  readonly onExtracted?: (batch: CachedBatch & { readonly seconds: number; readonly queries: number }) => void;
+  /** Called once per batch found in the cache. */
+  readonly onCacheHit?: (batch: CachedBatch) => void;
   readonly signal?: AbortSignal;
+}
+
+/** One extraction batch of the cache: the core emotions together, or one user emotion. */
+export interface CachedBatch {
+  readonly emotions: readonly Emotion[];
+  /** Hash of everything the vectors were made from (corpus or definition, queries, limits). */
+  readonly corpusHash: string;
+  readonly paths: readonly string[];
 }
 
 /**
@@ -55,7 +65,7 @@ export async function cachedEmotionVectors(backend: SteeringBackend, options: Ca
   if (core.length > 0) {
     const hash =
       corpus === "fixed"
-        ? corpusHash({ corpus: loadContrastCorpus(), maxQueries })
+        ? corpusHash({ corpus: loadContrastCorpus(), queries: loadQueries().queries.map((q) => [q.id, q.text]), maxQueries })
         : corpusHash({ systemPrompts: loadSystemPrompts(), queries: extractionQueries(), maxQueries, selfTokens });
     batches.push({ emotions: core, label: corpus, hash, corpus });
   }
@@ -70,8 +80,10 @@ export async function cachedEmotionVectors(backend: SteeringBackend, options: Ca
   for (const batch of batches) {
     const dir = join(root, backend.model.fingerprint, fileSafe(backend.name), `${method}-${batch.label}-${batch.hash}`);
     const paths = new Map(batch.emotions.map((e) => [e, join(dir, `${e}.gguf`)]));
-    if (await allExist([...paths.values()])) {
+    const cached: CachedBatch = { emotions: batch.emotions, corpusHash: batch.hash, paths: [...paths.values()] };
+    if (await allExist(cached.paths)) {
       for (const [emotion, path] of paths) vectors.set(emotion, await loadVectorFile(path, { expectedModel: backend.model }));
+      options.onCacheHit?.(cached);
       continue;
     }
     const started = performance.now();
@@ -87,12 +99,13 @@ export async function cachedEmotionVectors(backend: SteeringBackend, options: Ca
     const seconds = (performance.now() - started) / 1000;
     let queries = 0;
     for (const [emotion, path] of paths) {
-      const vector = extracted.get(emotion)!;
+      const vector = extracted.get(emotion);
+      if (!vector) throw new Error(`Extraction returned no vector for "${emotion}": this is a bug in the extraction, please report it.`);
       await saveVectorFile(path, vector);
       vectors.set(emotion, vector);
       queries = Math.max(queries, vector.provenance.samples);
     }
-    options.onExtracted?.({ emotions: batch.emotions, seconds, queries, paths: [...paths.values()] });
+    options.onExtracted?.({ ...cached, seconds, queries });
   }
   return vectors;
 }
