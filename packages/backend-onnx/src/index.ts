@@ -1,2 +1,2 @@
-export { createOnnxBackend, UnsteerableGraphError } from "./onnx-backend.js";
+export { createOnnxBackend } from "./onnx-backend.js";
 export type { OnnxBackendOptions, OnnxSteeringBackend } from "./onnx-backend.js";

@@ -4,6 +4,7 @@ import {
   AbortedError,
   DisposedError,
   EmosteerError,
+  NotSteerableModelError,
   resolveSteering,
   UnsupportedCapabilityError,
   type BackendCapabilities,
@@ -62,11 +63,9 @@ export interface LogitsOptions {
   readonly signal?: AbortSignal;
 }
 
-/** A graph that cannot be steered (no `steering` input): refusing beats a silent unsteered run. */
-export class UnsteerableGraphError extends EmosteerError {
-  constructor(readonly modelDir: string) {
-    super(`${modelDir}/onnx/model.onnx has no "${GRAPH_IO.steering}" input, so it cannot be steered: export it with @emosteer/onnx-export.`);
-  }
+/** Why a folder is refused: a silent unsteered run would be worse than an error. */
+function notSteerable(modelDir: string): NotSteerableModelError {
+  return new NotSteerableModelError(`${modelDir}/onnx/model.onnx`, `it has no "${GRAPH_IO.steering}" input. Export the GGUF with @emosteer/onnx-export (exportGgufToOnnx), which adds it, and load the folder it writes.`);
 }
 
 interface HfConfig {
@@ -95,7 +94,7 @@ export async function createOnnxBackend(options: OnnxBackendOptions): Promise<On
   }
   const config = JSON.parse(await readFile(join(modelDir, "config.json"), "utf8")) as HfConfig;
   const info = config.emosteer;
-  if (!info) throw new UnsteerableGraphError(modelDir);
+  if (!info) throw notSteerable(modelDir);
   const tokenizerJson: unknown = JSON.parse(await readFile(join(modelDir, "tokenizer.json"), "utf8"));
   const tokenizerConfig = JSON.parse(await readFile(join(modelDir, "tokenizer_config.json"), "utf8")) as Record<string, unknown>;
   const session = await ort.InferenceSession.create(join(modelDir, "onnx", "model.onnx"), {
@@ -107,7 +106,7 @@ export async function createOnnxBackend(options: OnnxBackendOptions): Promise<On
   });
   if (!session.inputNames.includes(GRAPH_IO.steering)) {
     await session.release();
-    throw new UnsteerableGraphError(modelDir);
+    throw notSteerable(modelDir);
   }
   return new OnnxBackend(modelDir, session, config, info, new Tokenizer(tokenizerJson as object, tokenizerConfig), tokenizerConfig);
 }

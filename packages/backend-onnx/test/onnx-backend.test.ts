@@ -1,10 +1,10 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DisposedError, EmotionVector, extractEmotionVectors, type SteeringSpec } from "@emosteer/core";
+import { DisposedError, EmotionVector, NotSteerableModelError, extractEmotionVectors, type SteeringSpec } from "@emosteer/core";
 import { ensureModel } from "@emosteer/models";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOnnxBackend, UnsteerableGraphError, type OnnxSteeringBackend } from "../src/index.js";
+import { createOnnxBackend, type OnnxSteeringBackend } from "../src/index.js";
 import { writeTinyGraphWithoutSteering } from "./tiny-graph.js";
 
 const PROMPT = "<|im_start|>user\nTell me about your weekend.<|im_end|>\n<|im_start|>assistant\n";
@@ -180,7 +180,8 @@ describe("ONNX backend guards", () => {
       const config = JSON.parse(await readFile(join(dir, "config.json"), "utf8"));
       await writeFile(join(dir, "config.json"), JSON.stringify(config));
       writeTinyGraphWithoutSteering(join(dir, "onnx"));
-      await expect(createOnnxBackend({ modelDir: dir })).rejects.toBeInstanceOf(UnsteerableGraphError);
+      await expect(createOnnxBackend({ modelDir: dir })).rejects.toBeInstanceOf(NotSteerableModelError);
+      await expect(createOnnxBackend({ modelDir: dir })).rejects.toThrow(/no "steering" input.*@emosteer\/onnx-export/);
     } finally {
       await source.dispose();
       await source.dispose(); // idempotent
