@@ -268,7 +268,7 @@ function rate(pairs: readonly (readonly [number, number])[]): number | null {
   return ms > 0 ? (1000 * count) / ms : null;
 }
 
-function meanOf(values: readonly (number | null)[]): number | null {
+export function meanOf(values: readonly (number | null)[]): number | null {
   const finite = values.filter((v): v is number => v !== null && Number.isFinite(v));
   return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : null;
 }

@@ -21,8 +21,13 @@ export interface BenchOptions {
   readonly maxTokens: number;
   /** Extraction method. Defaults to `"mean-diff"` (the paper). */
   readonly method: string;
-  /** `"fixed"` (repo contrast corpus) or `"self"` (the model's own responses). Defaults to `"fixed"`. */
-  readonly corpus: "fixed" | "self";
+  /** The primary corpus: `corpora[0]`. Main table, plots, claims and summary rows use it. */
+  readonly corpus: ContrastCorpus;
+  /**
+   * Corpora to extract vectors from and steer with, primary first, without repeats. Defaults to
+   * `["fixed"]`. With more than one, every single-emotion EV cell is generated for each corpus.
+   */
+  readonly corpora: readonly ContrastCorpus[];
   /** Sampling temperature; 0 is greedy. Defaults to 0. */
   readonly temperature: number;
   /** Seed of every generation. Defaults to 0. */
@@ -64,6 +69,10 @@ export interface BenchOptions {
 
 export const DEFAULT_ALPHAS = [-1, 0, 0.5, 1, 2, 4] as const;
 
+/** Where the contrast responses come from: `"fixed"` (the repo's corpus, written once by a strong model) or `"self"` (the target model's own answers). */
+export type ContrastCorpus = "fixed" | "self";
+const CONTRAST_CORPORA: readonly ContrastCorpus[] = ["fixed", "self"];
+
 const USAGE = `Usage: pnpm bench [options]
 
   --models a,b          registry model ids (default: all; models without local weights are listed as skipped)
@@ -75,7 +84,10 @@ const USAGE = `Usage: pnpm bench [options]
   --query-file FILE     one query per line instead of the built-in evaluation split
   --max-tokens N        tokens per generation (default: 64)
   --method M            extraction method: mean-diff | last-token | pca | fisher (default: mean-diff)
-  --corpus C            fixed | self (default: fixed)
+  --corpora a,b         contrast corpora of the vectors: fixed (repo corpus), self (the model's own answers),
+                        or both, e.g. fixed,self: single-emotion EV cells for each, compared in REPORT.md;
+                        the first is primary (main table, plots, claims, mix) (default: fixed)
+  --corpus C            the same as --corpora C with one corpus
   --temperature T       0 = greedy (default: 0)
   --seed N              seed of every generation (default: 0)
   --mix joy=1,fear=1    the two-emotion mix ("none" to skip; default: joy=1,fear=1)
@@ -120,6 +132,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
         "max-tokens": { type: "string" },
         method: { type: "string" },
         corpus: { type: "string" },
+        corpora: { type: "string" },
         temperature: { type: "string" },
         seed: { type: "string" },
         mix: { type: "string" },
@@ -147,8 +160,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
   if (values.help) return "help";
   const quick = values.quick ?? false;
   const list = (s: string | undefined) => (s === undefined ? undefined : s.split(",").map((x) => x.trim()).filter(Boolean));
-  const corpus = values.corpus ?? "fixed";
-  if (corpus !== "fixed" && corpus !== "self") throw new BenchUsageError(`--corpus must be "fixed" or "self", got "${corpus}".`);
+  const corpora = parseCorpora(values.corpus, list(values.corpora));
   const method = values.method ?? "mean-diff";
   if (!["mean-diff", "last-token", "pca", "fisher"].includes(method)) throw new BenchUsageError(`--method must be mean-diff, last-token, pca or fisher, got "${method}".`);
   const alphas = values.alphas === undefined ? [...DEFAULT_ALPHAS] : list(values.alphas)!.map((a) => number("--alphas", a));
@@ -164,7 +176,8 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
     queryFile: values["query-file"] === undefined ? null : resolve(env.cwd, values["query-file"]),
     maxTokens: values["max-tokens"] === undefined ? (quick ? 48 : 64) : integer("--max-tokens", values["max-tokens"], 1),
     method,
-    corpus,
+    corpus: corpora[0]!,
+    corpora,
     temperature: values.temperature === undefined ? 0 : nonNegative("--temperature", values.temperature),
     seed: values.seed === undefined ? 0 : integer("--seed", values.seed, 0),
     mix: parseMix(values.mix),
@@ -190,6 +203,17 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
 
 export function usage(): string {
   return USAGE;
+}
+
+function parseCorpora(corpus: string | undefined, corpora: string[] | undefined): ContrastCorpus[] {
+  if (corpus !== undefined && corpora !== undefined) throw new BenchUsageError(`--corpus is --corpora with one corpus: give one of them, e.g. --corpora ${corpus},${corpus === "fixed" ? "self" : "fixed"}.`);
+  const option = corpus !== undefined ? "--corpus" : "--corpora";
+  const names = corpus !== undefined ? [corpus] : (corpora ?? ["fixed"]);
+  if (names.length === 0) throw new BenchUsageError("--corpora needs at least one corpus, e.g. --corpora fixed,self.");
+  for (const name of names) {
+    if (!CONTRAST_CORPORA.includes(name as ContrastCorpus)) throw new BenchUsageError(`${option}: "${name}" is not a corpus; use ${CONTRAST_CORPORA.join(" or ")}.`);
+  }
+  return [...new Set(names as ContrastCorpus[])];
 }
 
 function parseMix(text: string | undefined): Record<string, number> | null {

@@ -1,9 +1,10 @@
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
+import { BACKEND_NAMES } from "@emosteer/backends";
 import { writeFileAtomic } from "@emosteer/core/node";
 import { findModelSpec, hasOfflineSource, MODEL_REGISTRY } from "@emosteer/models";
-import { BACKEND_NAMES } from "./backends.js";
 import { summarize, summarizeLatency, summarizeLongTexts, type ExtractionRow, type LatencyRow, type LongTextRow, type SummaryRow } from "./aggregate.js";
+import { compareCorpora, type CorpusComparison } from "./corpus-comparison.js";
 import { benchPlots } from "./plots.js";
 import type { RunScope, SkippedEngine } from "./run.js";
 import type { BenchStore, CellRecord, ExtractionRecord, LongTextRecord, ResourceRecord } from "./store.js";
@@ -19,6 +20,8 @@ export interface BenchSummary {
   readonly extraction: readonly ExtractionRow[];
   readonly latency: readonly LatencyRow[];
   readonly long_text: readonly LongTextRow[];
+  /** For every model/backend whose latest run steered with more than one contrast corpus. */
+  readonly corpus_comparison: readonly CorpusComparison[];
   readonly resources: readonly { readonly model: string; readonly backend: string; readonly peak_rss_mb: number; readonly load_seconds: number }[];
   readonly skipped: readonly SkippedEngine[];
 }
@@ -55,7 +58,7 @@ export async function writeReport(store: BenchStore, outDir: string, options: { 
   const latest = latestRun(store);
   if (!latest) throw new Error(`The bench database ${store.path} holds no run: run \`pnpm bench\` first.`);
   const run = options.note ? { ...latest, note: options.note } : latest;
-  const { summary, cells } = buildSummaryWithCells(store, run);
+  const { summary, cells } = await buildSummaryWithCells(store, run);
   const plots = await benchPlots(summary.rows, summary.latency);
   const plotPaths: string[] = [];
   for (const plot of plots) {
@@ -71,28 +74,35 @@ export async function writeReport(store: BenchStore, outDir: string, options: { 
 }
 
 /** What `summary.json` holds, computed from the database. */
-export function buildSummary(store: BenchStore): BenchSummary {
+export async function buildSummary(store: BenchStore): Promise<BenchSummary> {
   const run = latestRun(store);
   if (!run) throw new Error(`The bench database ${store.path} holds no run: run \`pnpm bench\` first.`);
-  return buildSummaryWithCells(store, run).summary;
+  return (await buildSummaryWithCells(store, run)).summary;
 }
 
-function buildSummaryWithCells(store: BenchStore, run: RunInfo): { summary: BenchSummary; cells: CellRecord[] } {
+async function buildSummaryWithCells(store: BenchStore, run: RunInfo): Promise<{ summary: BenchSummary; cells: CellRecord[] }> {
   const scopes = engineScopes(store);
   const cells: CellRecord[] = [];
   const rows: SummaryRow[] = [];
   const extraction: ExtractionRecord[] = [];
   const long: LongTextRecord[] = [];
+  const comparisons: CorpusComparison[] = [];
   const allCells = store.cells();
   const allExtractions = store.extractions();
   const allLong = store.longTexts();
   const same = (a: { model: string; backend: string }, b: { model: string; backend: string }) => a.model === b.model && a.backend === b.backend;
   for (const scope of scopes) {
-    const mine = cellsInScope(allCells.filter((c) => same(c, scope)), scope);
+    const engineCells = allCells.filter((c) => same(c, scope));
+    const mine = cellsInScope(engineCells, scope, scope.corpus);
     if (mine.length === 0) continue;
     cells.push(...mine);
     rows.push(...summarize(mine, { emotions: scope.emotions, alphas: scope.alphas, family }));
-    extraction.push(...allExtractions.filter((e) => same(e, scope) && e.extraction === scope.method && (e.corpus === scope.corpus || e.corpus === "user")));
+    const engineExtractions = allExtractions.filter((e) => same(e, scope));
+    extraction.push(...engineExtractions.filter((e) => e.extraction === scope.method && (scope.corpora.includes(e.corpus) || e.corpus === "user")));
+    if (scope.corpora.length > 1) {
+      const byCorpus = new Map(scope.corpora.map((corpus) => [corpus, cellsInScope(engineCells, scope, corpus).filter((c) => c.method === "none" || (c.method === "ev" && c.corpus === corpus))]));
+      comparisons.push(await compareCorpora({ ...scope, cells: byCorpus, extractions: engineExtractions }));
+    }
     long.push(...allLong.filter((r) => same(r, scope) && r.seed === scope.seed && (r.condition === "none" || (r.extraction === scope.method && r.corpus === scope.corpus && r.alpha === scope.longAlpha))));
   }
   const engines = new Set(cells.map((c) => `${c.model}\u0000${c.backend}`));
@@ -105,6 +115,7 @@ function buildSummaryWithCells(store: BenchStore, run: RunInfo): { summary: Benc
     extraction: extractionRows(extraction),
     latency: summarizeLatency(store.latency().filter(inEngines)),
     long_text: summarizeLongTextsWithReference(long),
+    corpus_comparison: comparisons,
     resources: latestResources(store.resources().filter(inEngines)),
     skipped: withUnmeasuredModels(
       run.skipped.filter((k) => !engines.has(`${k.model}\u0000${k.backend}`)),
@@ -128,7 +139,7 @@ function engineScopes(store: BenchStore): EngineScope[] {
       const hasModel = options.models === "all" || (options.models ?? []).includes(engine.model);
       const hasBackend = options.backends === "all" || (options.backends ?? []).includes(engine.backend);
       if (hasModel && hasBackend) {
-        out.push({ ...options.scope, ...engine, command: options.argv ? `pnpm bench ${options.argv.join(" ")}` : null });
+        out.push({ ...withCorpora(options.scope), ...engine, command: options.argv ? `pnpm bench ${options.argv.join(" ")}` : null });
         break;
       }
     }
@@ -156,14 +167,20 @@ function withUnmeasuredModels(skipped: readonly SkippedEngine[], measured: Reado
   return out;
 }
 
-function cellsInScope(cells: readonly CellRecord[], scope: RunScope): CellRecord[] {
+/** Runs stored before `--corpora` existed have one corpus and no `corpora` field. */
+function withCorpora(scope: RunScope): RunScope {
+  return { ...scope, corpora: scope.corpora ?? [scope.corpus] };
+}
+
+/** The cells of the scope's grid whose vectors (if any) come from `corpus`. */
+function cellsInScope(cells: readonly CellRecord[], scope: RunScope, corpus: string): CellRecord[] {
   const queries = new Set(scope.queryIds);
   return cells.filter(
     (c) =>
       c.maxTokens === scope.maxTokens &&
       c.seed === scope.seed &&
       queries.has(c.queryId) &&
-      (c.extraction === "-" || (c.extraction === scope.method && c.corpus === scope.corpus)),
+      (c.extraction === "-" || (c.extraction === scope.method && c.corpus === corpus)),
   );
 }
 
@@ -171,7 +188,7 @@ function latestRun(store: BenchStore): RunInfo | null {
   const runs = store.runs();
   for (let i = runs.length - 1; i >= 0; i--) {
     const options = runs[i]!.options as { scope?: RunScope; argv?: string[]; note?: string | null } | null;
-    if (options?.scope) return { scope: options.scope, note: options.note ?? null, argv: options.argv ?? null, skipped: runs[i]!.skipped, startedAt: runs[i]!.startedAt, finishedAt: runs[i]!.finishedAt };
+    if (options?.scope) return { scope: withCorpora(options.scope), note: options.note ?? null, argv: options.argv ?? null, skipped: runs[i]!.skipped, startedAt: runs[i]!.startedAt, finishedAt: runs[i]!.finishedAt };
   }
   return null;
 }
@@ -271,7 +288,7 @@ function renderReport(
   out.push(
     ...s.scopes.map(
       (x) =>
-        `- **${x.model} on ${x.backend}**: ${x.queryIds.length} evaluation queries, emotions ${x.emotions.join(", ")}, α ∈ {${x.alphas.join(", ")}}, at most ${x.maxTokens} new tokens, seed ${x.seed}, vectors \`${x.method}\` on the \`${x.corpus}\` corpus${x.command ? `; command \`${x.command}\`` : ""}.`,
+        `- **${x.model} on ${x.backend}**: ${x.queryIds.length} evaluation queries, emotions ${x.emotions.join(", ")}, α ∈ {${x.alphas.join(", ")}}, at most ${x.maxTokens} new tokens, seed ${x.seed}, vectors \`${x.method}\` on the \`${x.corpus}\` corpus${x.corpora.length > 1 ? ` (also ${x.corpora.slice(1).map((c) => `\`${c}\``).join(", ")}: single-emotion cells, compared in "Contrast corpus")` : ""}${x.command ? `; command \`${x.command}\`` : ""}.`,
     ),
     `- Steering: core's default "net-shift" injection on blocks 1..L−1 at every position, no normalisation: the residual stream at every layer l is shifted by α·EV[l] in total (row l = α·(EV[l] − EV[l−1]), since each block passes on what earlier blocks received), so α = 1 is the mean shift the contrast corpus produced. Vectors are cached per model fingerprint, backend, method and corpus hash.`,
     `- Queries: the evaluation split of \`packages/core/prompts/queries.json\`, taken round-robin over the queries' own emotions (every emotion's situations are represented), the same queries for every condition; the vectors come from the disjoint extraction split (\`fixed\`: the repo's contrast corpus, teacher-forced through each model).`,
@@ -364,6 +381,8 @@ function renderReport(
     out.push(table(["model", "backend", "emotion", "α", "EPS mix", "EPS alone", "hit mix", "ΔEAS mix", "fidelity", "perplexity"], body), "");
   }
 
+  if (s.corpus_comparison.length > 0) out.push(...corpusSection(s.corpus_comparison));
+
   out.push("## Speed, memory and extraction", "");
   if (s.latency.length > 0) {
     out.push(
@@ -375,7 +394,7 @@ function renderReport(
     );
   }
   const extractionBody = s.extraction.map((e) => [e.model, e.backend, e.emotions, e.extraction_method, e.corpus, String(e.queries), f(e.seconds, 1)]);
-  if (extractionBody.length > 0) out.push("Extraction (contrast pairs teacher-forced through the model; the time of the run that extracted them, later runs load the cached files):", "", table(["model", "backend", "emotions", "method", "corpus", "pairs", "seconds"], extractionBody), "");
+  if (extractionBody.length > 0) out.push("Extraction (contrast pairs teacher-forced through the model, for the `self` corpus after the model wrote them; the time of the run that extracted them, later runs load the cached files):", "", table(["model", "backend", "emotions", "method", "corpus", "pairs", "seconds"], extractionBody), "");
   if (s.resources.length > 0) out.push("Peak resident memory of the bench process (`process.resourceUsage().maxRSS`, whole process: judge, embedder and every engine loaded so far) and model load time:", "", table(["model", "backend", "peak RSS MiB", "load s"], s.resources.map((r) => [r.model, r.backend, f(r.peak_rss_mb, 0), f(r.load_seconds, 2)])), "");
   for (const p of plots.filter((p) => p.file.startsWith("overhead"))) out.push(`![${p.title}](plots/${p.file})`, "");
 
@@ -417,6 +436,48 @@ function renderReport(
   else out.push(table(["model", "backend", "reason"], s.skipped.map((k) => [k.model, k.backend, k.reason])));
   out.push("");
   return `${out.join("\n")}\n`;
+}
+
+function corpusSection(comparisons: readonly CorpusComparison[]): string[] {
+  const out: string[] = ["## Contrast corpus: fixed vs self-written", ""];
+  out.push(
+    "Vectors extracted from the repo's fixed contrast corpus (the same texts for every model, written once by a strong model and teacher-forced through the model) against vectors from answers the model wrote itself under the emotion-conditioning system prompts. The evaluation queries, the unsteered answers (α = 0), the judge and the metrics are the same: only the source of the vectors differs, so a gap here is the effect of the contrast text alone.",
+    "",
+    "EPS and hit rate are macro-averaged over the emotions steered with both corpora (listed per model); ΔEAS at α = ±1, fidelity and perplexity at α = 1. The primary corpus is the one of the main table, plots and claims (the two-emotion mix, latency and long texts use it only). Extraction seconds are those of the latest recorded extraction of each set (self-written: generating the answers included; – when the vectors were loaded from the cache of a run not in this database).",
+    "",
+  );
+  const alphas = [...new Set(comparisons.flatMap((c) => c.rows.flatMap((r) => r.by_alpha.map((x) => x.alpha))))].sort((a, b) => a - b);
+  const body = comparisons.flatMap((c) =>
+    c.rows.map((r) => {
+      const at = (a: number) => r.by_alpha.find((x) => x.alpha === a);
+      return [
+        c.model,
+        c.backend,
+        `${r.corpus}${r.primary ? " (primary)" : ""}`,
+        c.emotions.join(", "),
+        String(r.n),
+        ...alphas.map((a) => f(at(a)?.eps)),
+        ...alphas.map((a) => f(at(a)?.hit_rate)),
+        pct(r.eas_delta_pct_plus1),
+        pct(r.eas_delta_pct_minus1),
+        f(r.fidelity_at_1),
+        f(r.perplexity_at_1, 1),
+        r.extraction_seconds === null ? "–" : `${f(r.extraction_seconds, 1)} (${r.extraction_queries} pairs)`,
+      ];
+    }),
+  );
+  out.push(table(["model", "backend", "corpus", "emotions", "n", ...alphas.map((a) => `EPS@${a}`), ...alphas.map((a) => `hit@${a}`), "ΔEAS@+1", "ΔEAS@−1", "fidelity@1", "perplexity@1", "extraction s"], body), "");
+  const cosines = comparisons.flatMap((c) => (c.cosines ?? []).map((x) => [c.model, c.backend, x.emotion, `${c.corpora[0]} · ${c.corpora[1]}`, String(x.layer), f(x.cosine_at_layer, 3), f(x.cosine_mean_over_layers, 3)]));
+  if (cosines.length > 0) {
+    out.push(
+      "Cosine similarity between the two vectors of each emotion, from the vector files recorded in the extraction table: at the middle layer k = ⌊L/2⌋, and the mean of the per-layer cosines over the steered layers 1..L−1. 1 means the two corpora found the same direction.",
+      "",
+      table(["model", "backend", "emotion", "corpora", "layer k", "cosine@k", "mean cosine over layers"], cosines),
+      "",
+    );
+  }
+  for (const c of comparisons.filter((c) => c.cosines === null)) out.push(`Cosine similarity of the vectors not shown for ${c.model} on ${c.backend}: ${c.cosine_note}.`, "");
+  return out;
 }
 
 function oneLine(text: string): string {

@@ -17,12 +17,12 @@ import {
   type SteeringSpec,
   type UserEmotion,
 } from "@emosteer/core";
+import { BACKEND_NAMES, isBackendName, openBackend } from "@emosteer/backends";
 import { cachedEmotionVectors } from "@emosteer/core/node";
 import { distinct2, responsePerplexity } from "@emosteer/eval";
 import { defaultCacheDir, ensureModel, findModelSpec, hasOfflineSource, MODEL_REGISTRY, type LocalModel, type ModelSpec } from "@emosteer/models";
-import { BACKENDS, BACKEND_NAMES } from "./backends.js";
 import { conditionKey, conditionWeights, isSteered, methodOf, type ConditionSpec } from "./condition.js";
-import type { BenchOptions } from "./options.js";
+import type { BenchOptions, ContrastCorpus } from "./options.js";
 import { BenchUsageError } from "./options.js";
 import type { ProgressBar } from "./progress.js";
 import { evaluationQueries, type BenchQuery } from "./queries.js";
@@ -37,7 +37,10 @@ export interface RunScope {
   readonly maxTokens: number;
   readonly seed: number;
   readonly method: string;
+  /** The primary corpus (`corpora[0]`): main table, plots, claims, mix, latency and long texts. */
   readonly corpus: string;
+  /** Every corpus with single-emotion EV cells, primary first. Runs stored before it existed lack it (read as `[corpus]`). */
+  readonly corpora: readonly string[];
   readonly longAlpha: number;
 }
 
@@ -90,6 +93,7 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
     seed: options.seed,
     method: options.method,
     corpus: options.corpus,
+    corpora: options.corpora,
     longAlpha: options.longAlpha,
   };
   const skipped: SkippedEngine[] = [];
@@ -124,7 +128,7 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
         let backend: SteeringBackend;
         try {
           progress.log(`${spec.id} on ${backendName}: loading`);
-          backend = await BACKENDS[backendName]!(local, { onProgress: () => {}, ...(signal ? { signal } : {}) });
+          backend = await openBackend(backendName, { modelPath: local.path, onProgress: () => {}, ...(signal ? { signal } : {}) });
         } catch (error) {
           skipped.push({ model: spec.id, backend: backendName, reason: `backend failed to load: ${firstLine(error)}` });
           progress.log(`  skipped: ${firstLine(error)}`);
@@ -189,31 +193,33 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
   const cells = planCells(ctx, steerable ? mix : null, steerable);
   if (!steerable) progress.log(`  ${label} cannot steer/capture (capabilities ${JSON.stringify(backend.capabilities)}): only unsteered and prompt cells`);
 
-  let vectors: Map<Emotion, EmotionVector> | null = null;
-  const needVectors = async () => {
-    if (vectors) return vectors;
-    const wanted = [...new Set([...ctx.emotions, ...(mix ? mixEmotions : [])])];
-    vectors = await cachedEmotionVectors(backend, {
+  const vectorsByCorpus = new Map<ContrastCorpus, Map<Emotion, EmotionVector>>();
+  /** The vectors of `corpus`; the primary corpus also covers the mix, the others only the core grid emotions (user emotions do not depend on the corpus). */
+  const needVectors = async (corpus: ContrastCorpus = options.corpus) => {
+    const known = vectorsByCorpus.get(corpus);
+    if (known) return known;
+    const wanted = corpus === options.corpus ? [...new Set([...ctx.emotions, ...(mix ? mixEmotions : [])])] : ctx.emotions.filter(isCoreEmotion);
+    const vectors = await cachedEmotionVectors(backend, {
       emotions: wanted,
       userEmotions: ctx.userEmotions,
       method: options.method as ExtractionMethod,
-      corpus: options.corpus,
+      corpus,
       ...(options.extractionQueries !== "all" ? { maxQueries: options.extractionQueries } : {}),
       cacheDir: join(defaultCacheDir(), "bench", "vectors"),
       onCacheHit: (batch) => progress.log(`  loaded cached vectors ${batch.emotions.join(", ")} from ${dirname(batch.paths[0]!)}`),
       onProgress: (p) => {
-        if (p.done === 1) progress.start(`${label} extracting ${p.emotions.join(",")}`, p.total);
+        if (p.done === 1) progress.start(`${label} extracting ${p.emotions.join(",")} (${corpus} corpus)`, p.total);
         progress.tick(p.phase);
       },
       onExtracted: (batch) => {
         progress.finish();
-        progress.log(`  extracted ${batch.emotions.join(",")} from ${batch.queries} pairs in ${batch.seconds.toFixed(1)} s`);
+        progress.log(`  extracted ${batch.emotions.join(",")} from ${batch.queries} pairs (${corpus} corpus) in ${batch.seconds.toFixed(1)} s`);
         for (const emotion of batch.emotions) {
           store.putExtraction({
             model: spec.id,
             backend: backend.name,
             extraction: options.method,
-            corpus: isCoreEmotion(emotion) ? options.corpus : "user",
+            corpus: isCoreEmotion(emotion) ? corpus : "user",
             corpusHash: batch.corpusHash,
             emotion,
             seconds: batch.seconds,
@@ -225,12 +231,14 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
       },
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
+    vectorsByCorpus.set(corpus, vectors);
     return vectors;
   };
-  const steeringFor = async (spec: ConditionSpec): Promise<SteeringSpec | null> => (isSteered(spec) ? steeringFromWeights(await needVectors(), conditionWeights(spec)) : null);
+  const steeringFor = async (cell: PlannedCell): Promise<SteeringSpec | null> =>
+    isSteered(cell.spec) ? steeringFromWeights(await needVectors(cell.key.corpus as ContrastCorpus), conditionWeights(cell.spec)) : null;
 
   // Always extract (or load) vectors when the engine can steer: extraction time is a bench column.
-  if (steerable) await needVectors();
+  if (steerable) for (const corpus of options.corpora) await needVectors(corpus);
 
   const todo = cells.filter((c) => !store.hasCell(c.key));
   const reused = cells.length - todo.length;
@@ -244,7 +252,7 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
   for (const cell of todo) {
     ctx.signal?.throwIfAborted();
     const messages = messagesFor(cell, ctx);
-    const generation = await backend.generate(messages, generateOptions(options, await steeringFor(cell.spec), ctx.signal));
+    const generation = await backend.generate(messages, generateOptions(options, await steeringFor(cell), ctx.signal));
     const text = generation.text;
     if (cell.spec.method === "none") unsteeredText.set(cell.query.id, text);
     // Fluency: perplexity of the answer under the unsteered model, given the plain user query.
@@ -280,15 +288,19 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
   return { generated, reused };
 }
 
-/** The grid of one engine, ordered per query (unsteered first, then each steered condition) so steered and unsteered decoding interleave. */
+/**
+ * The grid of one engine, ordered per query (unsteered first, then each steered condition) so
+ * steered and unsteered decoding interleave. Single-emotion EV cells come once per corpus (core
+ * emotions only beyond the primary corpus); unsteered, prompt and mix cells once.
+ */
 function planCells(ctx: EngineContext, mix: Readonly<Record<string, number>> | null, steerable: boolean): PlannedCell[] {
   const { options, spec, backend } = ctx;
   const cells: PlannedCell[] = [];
-  const key = (condition: ConditionSpec, query: BenchQuery): CellKey => ({
+  const key = (condition: ConditionSpec, query: BenchQuery, corpus: ContrastCorpus = options.corpus): CellKey => ({
     model: spec.id,
     backend: backend.name,
     extraction: isSteered(condition) ? options.method : "-",
-    corpus: isSteered(condition) ? options.corpus : "-",
+    corpus: isSteered(condition) ? corpus : "-",
     condition: conditionKey(condition),
     queryId: query.id,
     maxTokens: options.maxTokens,
@@ -302,6 +314,17 @@ function planCells(ctx: EngineContext, mix: Readonly<Record<string, number>> | n
     if (options.baseline) for (const emotion of ctx.emotions) conditions.push({ method: "prompt", emotion });
     if (mix) conditions.push({ method: "mix", weights: mix });
     for (const condition of conditions) cells.push({ key: key(condition, query), spec: condition, query });
+    if (steerable) {
+      for (const corpus of options.corpora.filter((c) => c !== options.corpus)) {
+        for (const emotion of ctx.emotions.filter(isCoreEmotion)) {
+          for (const alpha of options.alphas) {
+            if (alpha === 0) continue;
+            const condition: ConditionSpec = { method: "ev", emotion, alpha };
+            cells.push({ key: key(condition, query, corpus), spec: condition, query });
+          }
+        }
+      }
+    }
   }
   return cells;
 }
@@ -446,7 +469,7 @@ function resolveModels(options: BenchOptions): ModelSpec[] {
 
 function resolveBackends(options: BenchOptions): string[] {
   if (options.backends === "all") return [...BACKEND_NAMES];
-  for (const b of options.backends) if (!BACKENDS[b]) throw new BenchUsageError(`--backends: unknown backend "${b}"; known: ${BACKEND_NAMES.join(", ")}.`);
+  for (const b of options.backends) if (!isBackendName(b)) throw new BenchUsageError(`--backends: unknown backend "${b}"; known: ${BACKEND_NAMES.join(", ")}.`);
   return [...options.backends];
 }
 

@@ -24,6 +24,16 @@ describe("parseBenchArgs", () => {
     expect(parse(["--mix", "none"]).mix).toBeNull();
   });
 
+  it("reads --corpora as a primary-first list, --corpus as its one-corpus alias, and defaults to fixed", () => {
+    expect(parse([])).toMatchObject({ corpus: "fixed", corpora: ["fixed"] });
+    expect(parse(["--corpora", "fixed,self"])).toMatchObject({ corpus: "fixed", corpora: ["fixed", "self"] });
+    expect(parse(["--corpora", "self, fixed,self"])).toMatchObject({ corpus: "self", corpora: ["self", "fixed"] });
+    expect(parse(["--corpus", "self"])).toMatchObject({ corpus: "self", corpora: ["self"] });
+    expect(() => parse(["--corpora", "fixed,mine"])).toThrow(/--corpora: "mine" is not a corpus; use fixed or self/);
+    expect(() => parse(["--corpora", ","])).toThrow(/--corpora needs at least one corpus/);
+    expect(() => parse(["--corpus", "self", "--corpora", "fixed,self"])).toThrow(/give one of them/);
+  });
+
   it("names the bad option", () => {
     expect(() => parse(["--queries", "0"])).toThrow(/--queries must be a whole number of at least 1/);
     expect(() => parse(["--alphas", "1,x"])).toThrow(/--alphas: "x" is not a number/);

@@ -1,16 +1,20 @@
 import { parseArgs } from "node:util";
 import { CORE_EMOTIONS, Steerer, type EmotionWeights } from "@emosteer/core";
 import { cachedEmotionVectors } from "@emosteer/core/node";
-import { createLlamaCppBackend } from "@emosteer/backend-llamacpp";
-import { DEFAULT_MODEL_ID, ensureModel } from "@emosteer/models";
 import type { Command } from "./command.js";
+import { ENGINE_HELP, ENGINE_OPTIONS, modelFile, openEngine, parseEngineOptions } from "./engine-options.js";
+import { parseInteger } from "./option-values.js";
 import { progressBar, progressLine } from "../progress.js";
 
-const HELP = `Usage: emosteer demo [--model ID] [--question TEXT] [--max-tokens N]
+const HELP = `Usage: emosteer demo [--model ID] [--backend NAME] [--vector-cache DIR] [--question TEXT] [--max-tokens N]
 
 Fetches the model, extracts (or loads cached) EVs for the five core emotions with the paper's
 method on the fixed contrast corpus, then answers one question unsteered, with each emotion at
-α = 1 and 2, and with an emotion suppressed at α = −1.`;
+α = 1 and 2, and with an emotion suppressed at α = −1.
+
+${ENGINE_HELP}
+  --question TEXT       the question to answer (default: advice for a first week at a new job)
+  --max-tokens N        longest answer in tokens (default 48)`;
 
 const DEFAULT_QUESTION = "I start a new job on Monday. Any advice for my first week?";
 /** Asked for the suppression example: a question that invites fear on its own. */
@@ -22,28 +26,27 @@ export const demo: Command = {
     const { values } = parseArgs({
       args: argv,
       options: {
-        model: { type: "string", default: DEFAULT_MODEL_ID },
+        ...ENGINE_OPTIONS,
         question: { type: "string", default: DEFAULT_QUESTION },
         "max-tokens": { type: "string", default: "48" },
-        help: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
       },
     });
     if (values.help) {
       console.log(HELP);
       return 0;
     }
-    const maxTokens = Number(values["max-tokens"]);
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`--max-tokens must be a positive integer, got ${values["max-tokens"]}`);
+    const engine = parseEngineOptions(values);
+    const maxTokens = parseInteger("max-tokens", values["max-tokens"], 1);
 
     const started = Date.now();
-    const model = await ensureModel(values.model!, { onProgress: (p) => progressLine(`model ${p.modelId}: ${p.stage} ${p.part}/${p.parts}`) });
-    progressLine("");
-    await using backend = await createLlamaCppBackend({ modelPath: model.path });
+    await using backend = await openEngine(engine, await modelFile(engine));
     console.log(`model: ${backend.model.name} (${backend.model.architecture}, ${backend.model.layerCount} layers, hidden ${backend.model.hiddenSize}) on ${backend.name}`);
 
     const extractionStart = Date.now();
     let extracted = false;
     const vectors = await cachedEmotionVectors(backend, {
+      ...(engine.vectorCache !== undefined ? { cacheDir: engine.vectorCache } : {}),
       onProgress: (p) => progressLine(progressBar(p.done, p.total, extractionStart, `extracting ${p.emotions.length} EVs (${p.phase}) `)),
       onExtracted: (b) => {
         extracted = true;
@@ -59,9 +62,9 @@ export const demo: Command = {
       console.log(`\n── ${title}\n${text.trim()}`);
     };
     console.log(`\nQ: ${values.question}`);
-    await show("unsteered", values.question!, {});
+    await show("unsteered", values.question, {});
     for (const emotion of CORE_EMOTIONS) {
-      for (const alpha of [1, 2]) await show(`${emotion} α=${alpha}`, values.question!, { [emotion]: alpha });
+      for (const alpha of [1, 2]) await show(`${emotion} α=${alpha}`, values.question, { [emotion]: alpha });
     }
     console.log(`\nQ: ${FEARFUL_QUESTION}`);
     await show("unsteered", FEARFUL_QUESTION, {});

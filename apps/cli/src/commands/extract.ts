@@ -1,18 +1,25 @@
-import { parseArgs } from "node:util";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { createLlamaCppBackend } from "@emosteer/backend-llamacpp";
-import { DEFAULT_MODEL_ID, ensureModel } from "@emosteer/models";
+import { parseArgs } from "node:util";
 import { cachedEmotionVectors, saveVectorFile } from "@emosteer/core/node";
 import type { Command } from "./command.js";
-import { parseCorpus, parseEmotions, parseMethod } from "./backend-options.js";
+import { ENGINE_HELP, ENGINE_OPTIONS, modelFile, openEngine, parseEngineOptions } from "./engine-options.js";
+import { parseCorpus, parseEmotions, parseInteger, parseMethod } from "./option-values.js";
 import { progressBar, progressLine } from "../progress.js";
 
-const HELP = `Usage: emosteer extract [--model ID] [--emotions joy,anger,...] [--method mean-diff|last-token|pca|fisher]
-                        [--corpus fixed|self] [--max-queries N] [--out DIR]
+const HELP = `Usage: emosteer extract [--model ID] [--backend NAME] [--emotions joy,anger,...] [--method M]
+                        [--corpus fixed|self] [--max-queries N] [--vector-cache DIR] [--out DIR]
 
-Extracts emotion vectors on the llama.cpp backend (cached by model fingerprint, method and corpus)
-and, with --out, also writes them as llama.cpp control-vector files DIR/<emotion>.gguf.`;
+Extracts emotion vectors on the chosen engine (cached by model fingerprint, engine, method and
+corpus) and, with --out, also writes them as llama.cpp control-vector files DIR/<emotion>.gguf,
+which every engine (and llama.cpp's own --control-vector) reads.
+
+${ENGINE_HELP}
+  --emotions LIST       core emotions to extract, comma-separated (default: joy,anger,disgust,fear,sadness)
+  --method M            mean-diff (the paper's, default), last-token, pca or fisher
+  --corpus C            fixed (the repo's contrast corpus, default) or self (the model writes its own responses)
+  --max-queries N       use the first N ≥ 2 contrast pairs (default: all)
+  --out DIR             also write DIR/<emotion>.gguf`;
 
 export const extract: Command = {
   summary: "extract emotion vectors for a model and save them as control-vector GGUF files",
@@ -20,33 +27,33 @@ export const extract: Command = {
     const { values } = parseArgs({
       args: argv,
       options: {
-        model: { type: "string", default: DEFAULT_MODEL_ID },
+        ...ENGINE_OPTIONS,
         emotions: { type: "string" },
         method: { type: "string", default: "mean-diff" },
         corpus: { type: "string", default: "fixed" },
         "max-queries": { type: "string" },
         out: { type: "string" },
-        help: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
       },
     });
     if (values.help) {
       console.log(HELP);
       return 0;
     }
-    const method = parseMethod(values.method!);
-    const corpus = parseCorpus(values.corpus!);
+    const engine = parseEngineOptions(values);
+    const method = parseMethod(values.method);
+    const corpus = parseCorpus(values.corpus);
     const emotions = parseEmotions(values.emotions);
-    const maxQueries = values["max-queries"] === undefined ? undefined : Number(values["max-queries"]);
-    if (maxQueries !== undefined && !(Number.isInteger(maxQueries) && maxQueries > 1)) throw new RangeError(`--max-queries must be an integer ≥ 2`);
+    const maxQueries = values["max-queries"] === undefined ? undefined : parseInteger("max-queries", values["max-queries"], 2);
 
-    const model = await ensureModel(values.model!, { onProgress: (p) => progressLine(`model ${p.modelId}: ${p.stage} ${p.part}/${p.parts}`) });
-    await using backend = await createLlamaCppBackend({ modelPath: model.path });
+    await using backend = await openEngine(engine, await modelFile(engine));
     const started = Date.now();
     const vectors = await cachedEmotionVectors(backend, {
       emotions,
       method,
       corpus,
       ...(maxQueries !== undefined ? { maxQueries } : {}),
+      ...(engine.vectorCache !== undefined ? { cacheDir: engine.vectorCache } : {}),
       onProgress: (p) => progressLine(progressBar(p.done, p.total, started, `${p.phase} `)),
     });
     progressLine("");
@@ -54,7 +61,7 @@ export const extract: Command = {
     for (const [emotion, vector] of vectors) {
       const norms = vector.norms();
       const peak = norms.reduce((best, n, l) => (n > norms[best]! ? l : best), 0);
-      const line = `${emotion.padEnd(10)} ${vector.provenance.samples} pairs, largest norm ${norms[peak]!.toFixed(2)} at layer ${peak}`;
+      const line = `${emotion.padEnd(10)} ${vector.provenance.samples} pairs on ${backend.name}, largest norm ${norms[peak]!.toFixed(2)} at layer ${peak}`;
       if (values.out) {
         const path = join(values.out, `${emotion}.gguf`);
         await saveVectorFile(path, vector);

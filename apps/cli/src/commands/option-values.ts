@@ -1,0 +1,70 @@
+import { BACKEND_NAMES, isBackendName, type BackendName } from "@emosteer/backends";
+import { CORE_EMOTIONS, isCoreEmotion, type CoreEmotion, type ExtractionMethod } from "@emosteer/core";
+import { UsageError } from "../usage-error.js";
+
+// Every parser here checks one option's value and names the option and the value it refuses.
+
+const METHODS: readonly ExtractionMethod[] = ["mean-diff", "last-token", "pca", "fisher"];
+
+/** A finite decimal number: `1`, `-1.5`, `.5`, `2e-1`. Stricter than Number(), which reads "" and " " as 0 and accepts "0x10". */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+export function parseBackend(value: string): BackendName {
+  if (isBackendName(value)) return value;
+  throw new UsageError(`--backend must be one of ${BACKEND_NAMES.join(", ")}; got "${value}"`);
+}
+
+export function parseMethod(value: string): ExtractionMethod {
+  if ((METHODS as readonly string[]).includes(value)) return value as ExtractionMethod;
+  throw new UsageError(`--method must be one of ${METHODS.join(", ")}; got "${value}"`);
+}
+
+export function parseCorpus(value: string): "fixed" | "self" {
+  if (value === "fixed" || value === "self") return value;
+  throw new UsageError(`--corpus must be "fixed" (the repo's contrast corpus) or "self" (the model writes its own responses); got "${value}"`);
+}
+
+/** `joy,fear` → the core emotions named; all five when `value` is undefined. */
+export function parseEmotions(value: string | undefined): CoreEmotion[] {
+  if (value === undefined) return [...CORE_EMOTIONS];
+  const names = value.split(",").map((e) => e.trim());
+  const emotions: CoreEmotion[] = [];
+  for (const name of names) {
+    if (!isCoreEmotion(name)) throw new UsageError(`--emotions: unknown emotion "${name}"; choose from ${CORE_EMOTIONS.join(", ")}`);
+    if (!emotions.includes(name)) emotions.push(name);
+  }
+  return emotions;
+}
+
+/** `joy=1.5,fear=-1` → `{ joy: 1.5, fear: -1 }`. Which emotions exist is checked against the vectors later. */
+export function parseWeights(value: string | undefined): Record<string, number> {
+  const weights: Record<string, number> = {};
+  if (value === undefined) return weights;
+  for (const part of value.split(",")) {
+    const [name = "", alpha, ...extra] = part.split("=").map((s) => s.trim());
+    if (alpha === undefined || extra.length > 0 || !/^[a-z][a-z0-9_-]*$/.test(name)) {
+      throw new UsageError(`--steer takes emotion=α pairs separated by commas (e.g. joy=1.5,fear=-1); cannot read "${part}"`);
+    }
+    if (!DECIMAL.test(alpha)) throw new UsageError(`--steer: α for "${name}" must be a number (e.g. ${name}=1.5); got "${alpha}"`);
+    if (name in weights) throw new UsageError(`--steer names "${name}" twice`);
+    weights[name] = Number(alpha);
+  }
+  return weights;
+}
+
+/** An integer option in [min, max]. */
+export function parseInteger(option: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(value);
+  if (!/^[+-]?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
+    throw new UsageError(`--${option} must be ${range}; got "${value}"`);
+  }
+  return n;
+}
+
+/** A finite number option ≥ min. */
+export function parseNumber(option: string, value: string, min: number): number {
+  const n = Number(value.trim());
+  if (!DECIMAL.test(value.trim()) || !Number.isFinite(n) || n < min) throw new UsageError(`--${option} must be a number ≥ ${min}; got "${value}"`);
+  return n;
+}
