@@ -1,3 +1,3 @@
 import { defineEmosteerProject } from "../../vitest.shared.ts";
 
-export default defineEmosteerProject("engine-parity");
+export default defineEmosteerProject("engine-parity", { globalSetup: ["./test/global-setup.ts"] });

@@ -9,7 +9,7 @@ declare module "vitest" {
 }
 
 /**
- * Builds llama.cpp's own tools (llama-completion, llama-cvector-generator) for the oracle tests
+ * Builds llama.cpp's own tools (llama-completion, llama-cvector-generator, llama-quantize) for the oracle tests
  * from the source bundled in node-llama-cpp; cached outside the repo, so only the first run builds.
  */
 export default async function setup(project: TestProject): Promise<void> {

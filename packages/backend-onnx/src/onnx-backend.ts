@@ -19,7 +19,7 @@ import {
   type SteeringSpec,
   TokenSampler,
 } from "@emosteer/core";
-import { exportGgufToOnnx, GRAPH_IO, type EmosteerExportInfo, type ExportProgress, type Precision } from "@emosteer/onnx-export";
+import { exportGgufToOnnx, GRAPH_IO, type EmosteerExportInfo, type ExportProgress, type Numerics, type Precision } from "@emosteer/onnx-export";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
@@ -33,6 +33,11 @@ export interface OnnxBackendOptions {
   readonly modelPath?: string;
   /** Precision of the on-demand export. Defaults to `"fp32"`. Ignored with `modelDir`. */
   readonly precision?: Precision;
+  /**
+   * Numerics of the on-demand export (fp32 only). Defaults to `"exact"`; `"llama.cpp"` reproduces
+   * llama.cpp's roundings, in a cache folder of its own. Ignored with `modelDir`.
+   */
+  readonly numerics?: Numerics;
   /** onnxruntime intra-op threads. Defaults to onnxruntime's choice (the physical cores). */
   readonly threads?: number;
   /** Let idle onnxruntime worker threads spin (faster on an otherwise idle machine). Defaults to false. */
@@ -46,6 +51,8 @@ export interface OnnxSteeringBackend extends SteeringBackend {
   /** The exported folder in use. */
   readonly modelDir: string;
   readonly precision: Precision;
+  /** The export's numerics (`"custom"`: a measurement export with its own rounding table). */
+  readonly numerics: Numerics | "custom";
   /**
    * Forward pass over `tokens`; returns `tokens.length × vocabSize` logits (row p predicts token
    * p + 1).
@@ -87,6 +94,7 @@ export async function createOnnxBackend(options: OnnxBackendOptions): Promise<On
     const exported = await exportGgufToOnnx({
       ggufPath: options.modelPath,
       precision: options.precision ?? "fp32",
+      numerics: options.numerics ?? "exact",
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -121,6 +129,7 @@ class OnnxBackend implements OnnxSteeringBackend {
   readonly model: ModelInfo;
   readonly capabilities: BackendCapabilities;
   readonly precision: Precision;
+  readonly numerics: Numerics | "custom";
   private readonly chatTemplate: Template | undefined;
   private readonly endOfGeneration: ReadonlySet<number>;
   private readonly zeroSteering: Float32Array;
@@ -147,6 +156,7 @@ class OnnxBackend implements OnnxSteeringBackend {
       ...(typeof chatTemplate === "string" ? { chatTemplate } : {}),
     };
     this.precision = info.precision;
+    this.numerics = info.numerics ?? "exact";
     this.capabilities = {
       steering: true,
       capture: true,

@@ -1,5 +1,8 @@
+import type { GgmlType } from "@emosteer/core";
+import { roundActivation, roundToF16, type RoundedActivation } from "./activation-rounding.js";
 import type { DecoderConfig } from "./decoder-config.js";
 import { GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
+import { NUMERICS, type ActivationRounding, type NumericsFacts } from "./numerics.js";
 import { Q4_BLOCK_SIZE, quantizeQ4, quantizeQ8, type ZeroPointMode } from "./quantize-4bit.js";
 
 /** `"fp32"`: the GGUF weights dequantized exactly. `"q4"`: linear layers re-quantized to 4 bits (MatMulNBits, int8 activations), LM head 8 bits. */
@@ -11,6 +14,10 @@ export const PRECISIONS: readonly Precision[] = ["fp32", "q4"];
 export interface WeightSource {
   has(name: string): boolean;
   read(name: string): Promise<Float32Array>;
+  /** The tensor's type in the GGUF (decides how llama.cpp rounds the activations it multiplies). */
+  type(name: string): GgmlType;
+  /** Q4_1/Q5_1: each block's minimum `m`, `rows × (cols/32)`, GGML order. */
+  readBlockMinima(name: string): Promise<Float32Array>;
 }
 
 /** Names of the graph's inputs and outputs (the transformers.js decoder convention, plus steering). */
@@ -44,6 +51,8 @@ export interface BuildDecoderOptions {
    * the agreement with fp32 on small models (top-1 92 % → 71 % on SmolLM2-135M).
    */
   readonly q4Head?: "q8" | "q4" | "fp32";
+  /** Where the graph rounds (fp32 precision only). Defaults to {@link NUMERICS}.exact. */
+  readonly numerics?: NumericsFacts;
   readonly onLayer?: (done: number, total: number) => void;
   readonly signal?: AbortSignal;
 }
@@ -52,13 +61,16 @@ export interface BuildDecoderOptions {
  * Builds the steerable decoder graph into `g`. Numerics follow llama.cpp's graph for the same GGUF
  * (src/models/{llama,qwen2,gemma3}.cpp): RMS norms, NEOX RoPE (llama's permuted q/k rows undone),
  * grouped-query attention with causal (and sliding-window) masks, gated MLP, and the steering row
- * of each block added to its output, where llama.cpp applies a control vector.
+ * of each block added to its output, where llama.cpp applies a control vector. `numerics` adds
+ * llama.cpp's roundings (matmul activations, fp16 attention operands, fp16 GELU table).
  */
 export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, weights: WeightSource, options: BuildDecoderOptions): Promise<void> {
   const { facts, hiddenSize: H, headCount: nh, kvHeadCount: nkv, headDim: hd, layerCount: L } = config;
   const q4 = options.precision === "q4";
   const accuracyLevel = options.q4AccuracyLevel ?? 4;
   const zeroPointMode: ZeroPointMode = options.q4ZeroPoints ?? "float";
+  const numerics = options.numerics ?? NUMERICS.exact;
+  if (q4 && numerics !== NUMERICS.exact) throw new RangeError("numerics other than exact apply to the fp32 precision only (the q4 graph has its own int8 activations).");
   // ---- inputs
   const inputIds = g.input(GRAPH_IO.inputIds, "int64", ["batch_size", "sequence_length"]);
   const attentionMask = g.input(GRAPH_IO.attentionMask, "int64", ["batch_size", "total_sequence_length"]);
@@ -116,23 +128,49 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
     const offsetsT = g.initializer(`${base}.block_min`, "float32", [packed.kBlocks, outF], transpose(packed.offsets, outF, packed.kBlocks));
     return g.op("Add", [y, g.op("MatMul", [blockSumsOf(x, inF), offsetsT])]);
   };
+  /** x as the matmul with `weightName` sees it under `numerics`; computed once per input and rounding. */
+  const roundedInputs = new Map<string, RoundedActivation>();
+  const matmulInput = (x: string, weightName: string, inF: number): RoundedActivation => {
+    const rounding: ActivationRounding = numerics.matmulInput(weights.type(weightName));
+    const key = `${x}|${rounding}`;
+    let rounded = roundedInputs.get(key);
+    if (!rounded) {
+      rounded = roundActivation(g, x, rounding, inF);
+      roundedInputs.set(key, rounded);
+    }
+    return rounded;
+  };
+  /** Adds blockSumError · minimaᵀ (Q4_1/Q5_1 weights under Q8_1 activations) to y = x · Wᵀ. */
+  const withBlockSums = async (y: string, input: RoundedActivation, weightName: string, outF: number, inF: number, rowOrder?: RowOrder): Promise<string> => {
+    if (!input.blockSumError) return y;
+    const blockCount = inF / 32;
+    let minima = await weights.readBlockMinima(weightName);
+    if (rowOrder) minima = rowOrder(minima, blockCount);
+    const minimaT = g.initializer(`${weightName}.block_minima`, "float32", [blockCount, outF], transpose(minima, outF, blockCount));
+    return g.op("Add", [y, g.op("MatMul", [input.blockSumError, minimaT])]);
+  };
   /** x[..., inF] · Wᵀ (+ bias) → [..., outF]; W in GGML order (outF rows of inF). */
-  const linear = async (x: string, weightName: string, outF: number, inF: number, rowOrder?: (w: Float32Array) => Float32Array): Promise<string> => {
+  const linear = async (x: string, weightName: string, outF: number, inF: number, rowOrder?: RowOrder): Promise<string> => {
     let w = await weights.read(weightName);
     if (w.length !== outF * inF) throw new RangeError(`${weightName}: expected ${outF}x${inF} values, got ${w.length}`);
-    if (rowOrder) w = rowOrder(w);
+    if (rowOrder) w = rowOrder(w, inF);
     let y: string;
     if (q4 && inF % Q4_BLOCK_SIZE === 0) {
       y = matMulNBits(x, weightName.replace(/\.weight$/, ""), w, outF, inF);
     } else {
-      y = g.op("MatMul", [x, g.initializer(weightName, "float32", [inF, outF], transpose(w, outF, inF))]);
+      const input = matmulInput(x, weightName, inF);
+      y = g.op("MatMul", [input.value, g.initializer(weightName, "float32", [inF, outF], transpose(w, outF, inF))]);
+      y = await withBlockSums(y, input, weightName, outF, inF, rowOrder);
     }
     const biasName = weightName.replace(/\.weight$/, ".bias");
     if (weights.has(biasName)) y = g.op("Add", [y, g.initializer(biasName, "float32", [outF], await weights.read(biasName))]);
     return y;
   };
 
-  const unpermuteRows = (heads: number) => (w: Float32Array) => (facts.qkRowLayout === "interleaved" ? interleavedToHalves(w, heads, hd, H) : w);
+  const unpermuteRows =
+    (heads: number): RowOrder =>
+    (w, cols) =>
+      facts.qkRowLayout === "interleaved" ? interleavedToHalves(w, heads, hd, cols) : w;
 
   // ---- shared values: embeddings, RoPE tables, masks
   const embedding = await weights.read("token_embd.weight");
@@ -145,9 +183,16 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
   const ropeFor = (base: number) => {
     let t = ropeTables.get(base);
     if (!t) {
-      const freqs = g.op("Mul", [positions, g.constFloat(inverseFrequencies(base, config.ropeFreqScale, hd), [hd / 2])]); // [B,S,hd/2]
       const toHeads = (x: string) => g.op("Unsqueeze", [x, g.constInt64([1])]); // [B,1,S,hd/2]
-      t = { cos: toHeads(g.op("Cos", [freqs])), sin: toHeads(g.op("Sin", [freqs])) };
+      if (numerics.rope === "ggml-table") {
+        const table = ggmlRopeTable(base, config.ropeFreqScale, hd, config.contextLength);
+        const lookup = (name: string, data: Float32Array) =>
+          toHeads(g.op("Gather", [g.initializer(`rope_${name}_${base}`, "float32", [config.contextLength, hd / 2], data), positionIds], { axis: 0 }));
+        t = { cos: lookup("cos", table.cos), sin: lookup("sin", table.sin) };
+      } else {
+        const freqs = g.op("Mul", [positions, g.constFloat(inverseFrequencies(base, config.ropeFreqScale, hd), [hd / 2])]); // [B,S,hd/2]
+        t = { cos: toHeads(g.op("Cos", [freqs])), sin: toHeads(g.op("Sin", [freqs])) };
+      }
       ropeTables.set(base, t);
     }
     return t;
@@ -182,9 +227,12 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
   };
 
   const group = nh / nkv;
+  /** Q, K, V and softmax probabilities as the attention matmuls see them (fp16 in llama.cpp's KV cache). */
+  const attentionOperand = (x: string): string => (numerics.attentionOperands === "f16" ? roundToF16(g, x) : x);
   const shapeHeads = (heads: number) => g.constInt64([0, 0, heads, hd]);
   const activation = (x: string): string => {
     if (facts.activation === "silu") return g.op("Mul", [x, g.op("Sigmoid", [x])]);
+    if (numerics.gelu === "f16-table") return geluF16Table(g, x);
     // ggml_gelu: 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²)))
     const x2 = g.op("Mul", [x, x]);
     const inner = g.op("Mul", [g.op("Mul", [x, g.constFloat([0.7978845608028654], [])]), g.op("Add", [g.constFloat([1], []), g.op("Mul", [x2, g.constFloat([0.044715], [])])])]);
@@ -207,10 +255,10 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
     }
     const toBnsh = (x: string) => g.op("Transpose", [x], { perm: [0, 2, 1, 3] });
     const base = config.ropeBaseByLayer[il]!;
-    q = rope(toBnsh(q), base);
-    k = rope(toBnsh(k), base);
+    q = attentionOperand(rope(toBnsh(q), base));
+    k = attentionOperand(rope(toBnsh(k), base));
     const presentK = g.op("Concat", [pastKeys[il]!, k], { axis: 2 }, { output: GRAPH_IO.presentKey(il) });
-    const presentV = g.op("Concat", [pastValues[il]!, toBnsh(v0)], { axis: 2 }, { output: GRAPH_IO.presentValue(il) });
+    const presentV = g.op("Concat", [pastValues[il]!, attentionOperand(toBnsh(v0))], { axis: 2 }, { output: GRAPH_IO.presentValue(il) });
     g.output(presentK, "float32", ["batch_size", nkv, "total_sequence_length", hd]);
     g.output(presentV, "float32", ["batch_size", nkv, "total_sequence_length", hd]);
 
@@ -219,7 +267,7 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
     const qGrouped = g.op("Reshape", [q, g.constInt64([0, nkv, -1, hd])]); // [B,nkv,group·S,hd]
     const scores = g.op("MatMul", [qGrouped, g.op("Transpose", [presentK], { perm: [0, 1, 3, 2] })]); // [B,nkv,group·S,T]
     const scaled = g.op("Mul", [g.op("Reshape", [scores, g.constInt64([0, nh, -1, 0])]), g.constFloat([config.attentionScale], [])]); // [B,nh,S,T]
-    const probs = g.op("Softmax", [g.op("Add", [scaled, maskFor(config.slidingWindowByLayer[il]!)])], { axis: -1 });
+    const probs = attentionOperand(g.op("Softmax", [g.op("Add", [scaled, maskFor(config.slidingWindowByLayer[il]!)])], { axis: -1 }));
     const context = g.op("MatMul", [g.op("Reshape", [probs, g.constInt64([0, nkv, -1, 0])]), presentV]); // [B,nkv,group·S,hd]
     const merged = g.op("Reshape", [g.op("Transpose", [g.op("Reshape", [context, g.constInt64([0, nh, -1, hd])])], { perm: [0, 2, 1, 3] }), g.constInt64([0, 0, nh * hd])]);
     let attnOut = await linear(merged, `${p}attn_output.weight`, H, nh * hd);
@@ -264,10 +312,11 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
   } else {
     // Gemm with transB reads the [vocab, hidden] table as stored, so a tied head shares the embedding.
     const head = config.tiedEmbeddings ? embeddingName : g.initializer(headName, "float32", [config.vocabSize, H], await weights.read(headName));
-    const flat = g.op("Reshape", [finalNormed, g.constInt64([-1, H])]);
+    const input = matmulInput(finalNormed, headName, H);
+    const flat = g.op("Reshape", [input.value, g.constInt64([-1, H])]);
     const gemm = g.op("Gemm", [flat, head], { transB: 1 });
     const outShape = g.op("Concat", [g.op("Slice", [g.op("Shape", [finalNormed]), g.constInt64([0]), g.constInt64([2])]), g.constInt64([config.vocabSize])], { axis: 0 });
-    logits = g.op("Reshape", [gemm, outShape]);
+    logits = await withBlockSums(g.op("Reshape", [gemm, outShape]), input, headName, config.vocabSize, H);
   }
   if (config.finalLogitSoftcap > 0) {
     const cap = config.finalLogitSoftcap;
@@ -275,6 +324,24 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
   }
   g.op("Identity", [logits], {}, { output: GRAPH_IO.logits });
   g.output(GRAPH_IO.logits, "float32", ["batch_size", "sequence_length", config.vocabSize]);
+}
+
+/** Reorders the rows of a `rows × cols` GGML-order matrix. */
+type RowOrder = (w: Float32Array, cols: number) => Float32Array;
+
+/**
+ * GELU (tanh form) as ggml's CPU backend evaluates it with GGML_GELU_FP16: the fp32 formula, in
+ * ggml_gelu_f32's operation order, at the fp16-rounded input, rounded to fp16 (its lookup table);
+ * 0 for x ≤ −10 and x for x ≥ 10.
+ */
+function geluF16Table(g: GraphBuilder, x: string): string {
+  const xh = roundToF16(g, x);
+  const c = (v: number) => g.constFloat([v], []);
+  // 0.5f*x*(1.0f + tanhf(SQRT_2_OVER_PI*x*(1.0f + GELU_COEF_A*x*x)))
+  const inner = g.op("Mul", [g.op("Mul", [c(0.7978845608028654), xh]), g.op("Add", [c(1), g.op("Mul", [g.op("Mul", [c(0.044715), xh]), xh])])]);
+  const table = roundToF16(g, g.op("Mul", [g.op("Mul", [c(0.5), xh]), g.op("Add", [c(1), g.op("Tanh", [inner])])]));
+  const aboveRange = g.op("Where", [g.op("GreaterOrEqual", [x, c(10)]), x, table]);
+  return g.op("Where", [g.op("LessOrEqual", [x, c(-10)]), c(0), aboveRange]);
 }
 
 /**
@@ -290,6 +357,29 @@ function inverseFrequencies(base: number, freqScale: number, headDim: number): n
     theta = Math.fround(theta * step);
   }
   return out;
+}
+
+/**
+ * cos and sin of every position's RoPE angles exactly as ggml_rope_cache_init computes them:
+ * θ starts at the position and is multiplied by powf(base, −2/d) in float32 from pair to pair,
+ * then cosf/sinf(freq_scale·θ). `positions × headDim/2` each.
+ */
+function ggmlRopeTable(base: number, freqScale: number, headDim: number, positions: number): { cos: Float32Array; sin: Float32Array } {
+  const f = Math.fround;
+  const thetaScale = f(Math.pow(base, f(-2 / headDim)));
+  const half = headDim / 2;
+  const cos = new Float32Array(positions * half);
+  const sin = new Float32Array(positions * half);
+  for (let p = 0; p < positions; p++) {
+    let theta = f(p);
+    for (let i = 0; i < half; i++) {
+      const angle = f(f(freqScale) * theta);
+      cos[p * half + i] = Math.cos(angle);
+      sin[p * half + i] = Math.sin(angle);
+      theta = f(theta * thetaScale);
+    }
+  }
+  return { cos, sin };
 }
 
 /** [rows, cols] → [cols, rows]. */

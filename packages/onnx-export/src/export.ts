@@ -2,11 +2,12 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { AbortedError, openGguf, type GgufFile } from "@emosteer/core";
+import { AbortedError, GgmlType, ggmlTypeName, halfToFloat, InvalidFileError, openGguf, type GgufFile } from "@emosteer/core";
 import { fileByteSource, fileFingerprint } from "@emosteer/core/node";
 import { readDecoderConfig, type DecoderConfig } from "./decoder-config.js";
 import { buildDecoderGraph, GRAPH_IO, OPSET, PRECISIONS, type Precision, type WeightSource } from "./decoder-graph.js";
 import { GraphBuilder } from "./graph-builder.js";
+import { NUMERICS, NUMERICS_MODES, type Numerics, type NumericsFacts } from "./numerics.js";
 import { buildTokenizerFiles } from "./tokenizer-files.js";
 
 /** Bumped whenever the graph or folder layout changes, so stale cached exports are rebuilt. */
@@ -25,8 +26,18 @@ export interface ExportOptions {
   /** Defaults to `"fp32"`. */
   readonly precision?: Precision;
   /**
-   * Where the folder goes. Defaults to `<cache>/onnx/<fingerprint>-<precision>/`, with `<cache>` =
-   * `$EMOSTEER_CACHE_DIR`, else `$XDG_CACHE_HOME/emosteer`, else `~/.cache/emosteer`.
+   * Defaults to `"exact"`. `"llama.cpp"` (fp32 only) rounds where llama.cpp's CPU backend rounds, so
+   * the graph reproduces llama.cpp's logits on the same GGUF; see {@link NUMERICS}.
+   */
+  readonly numerics?: Numerics;
+  /**
+   * For measurements only, with `outDir`: a table row of one's own in place of
+   * `NUMERICS[numerics]` (e.g. one rounding at a time). Recorded as numerics `"custom"`.
+   */
+  readonly numericsFacts?: NumericsFacts;
+  /**
+   * Where the folder goes. Defaults to `<cache>/onnx/<fingerprint>-<precision>[-llamacpp]/`, with
+   * `<cache>` = `$EMOSTEER_CACHE_DIR`, else `$XDG_CACHE_HOME/emosteer`, else `~/.cache/emosteer`.
    */
   readonly outDir?: string;
   /**
@@ -44,6 +55,7 @@ export interface ExportResult {
   readonly modelDir: string;
   readonly fingerprint: string;
   readonly precision: Precision;
+  readonly numerics: Numerics | "custom";
   /** True when an existing export was reused. */
   readonly cached: boolean;
   /** Size of onnx/model.onnx + onnx/model.onnx_data. */
@@ -57,6 +69,8 @@ export interface EmosteerExportInfo {
   readonly architecture: string;
   readonly name: string;
   readonly precision: Precision;
+  /** Absent in folders written before numerics existed: those are `"exact"`. */
+  readonly numerics?: Numerics | "custom";
   readonly layerCount: number;
   readonly hiddenSize: number;
   readonly contextLength: number;
@@ -73,9 +87,15 @@ export function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME ? resolve(process.env.XDG_CACHE_HOME) : join(homedir(), ".cache"), "emosteer");
 }
 
+/**
+ * Folder name suffix per numerics mode. "exact" keeps the name it had before numerics existed, so
+ * folders already in the cache stay valid; every other mode gets a folder of its own.
+ */
+const NUMERICS_FOLDER_SUFFIX: Readonly<Record<Numerics, string>> = { exact: "", "llama.cpp": "-llamacpp" };
+
 /** The cache folder of one export. */
-export function exportDir(fingerprint: string, precision: Precision, cacheDir = defaultCacheDir()): string {
-  return join(cacheDir, "onnx", `${fingerprint}-${precision}`);
+export function exportDir(fingerprint: string, precision: Precision, cacheDir = defaultCacheDir(), numerics: Numerics = "exact"): string {
+  return join(cacheDir, "onnx", `${fingerprint}-${precision}${NUMERICS_FOLDER_SUFFIX[numerics]}`);
 }
 
 /**
@@ -88,6 +108,11 @@ export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportRe
   const precision = options.precision ?? "fp32";
   if (!PRECISIONS.includes(precision)) throw new RangeError(`precision "${String(precision)}" is not one of ${PRECISIONS.join(", ")}`);
   if (options.steerable === false && !options.outDir) throw new TypeError("steerable: false exports need an explicit outDir (the cache holds steerable exports only).");
+  const mode = options.numerics ?? "exact";
+  if (!NUMERICS_MODES.includes(mode)) throw new RangeError(`numerics "${String(mode)}" is not one of ${NUMERICS_MODES.join(", ")}`);
+  if (options.numericsFacts && !options.outDir) throw new TypeError("numericsFacts exports need an explicit outDir (the cache holds the named numerics modes only).");
+  const numerics: Numerics | "custom" = options.numericsFacts ? "custom" : mode;
+  if (precision !== "fp32" && numerics !== "exact") throw new RangeError(`numerics "${numerics}" applies to the fp32 precision only, not "${precision}".`);
   const progress = options.onProgress ?? (() => {});
   const checkAbort = () => {
     if (options.signal?.aborted) throw new AbortedError(`ONNX export of ${options.ggufPath}`);
@@ -96,11 +121,18 @@ export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportRe
     onProgress: ({ bytes, totalBytes }) => progress({ stage: "fingerprint", done: bytes, total: totalBytes }),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const modelDir = resolve(options.outDir ?? exportDir(fingerprint, precision));
-  if (!options.force) {
+  const modelDir = resolve(options.outDir ?? exportDir(fingerprint, precision, defaultCacheDir(), mode));
+  if (!options.force && numerics !== "custom") {
     const existing = await readExportInfo(modelDir);
-    if (existing && existing.steeringInput === (options.steerable === false ? null : GRAPH_IO.steering) && existing.fingerprint === fingerprint && existing.precision === precision && existing.formatVersion === EXPORT_FORMAT_VERSION) {
-      return { modelDir, fingerprint, precision, cached: true, bytes: await onnxBytes(modelDir) };
+    if (
+      existing &&
+      existing.steeringInput === (options.steerable === false ? null : GRAPH_IO.steering) &&
+      existing.fingerprint === fingerprint &&
+      existing.precision === precision &&
+      (existing.numerics ?? "exact") === numerics &&
+      existing.formatVersion === EXPORT_FORMAT_VERSION
+    ) {
+      return { modelDir, fingerprint, precision, numerics, cached: true, bytes: await onnxBytes(modelDir) };
     }
   }
 
@@ -119,6 +151,7 @@ export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportRe
     builder = new GraphBuilder(join(temp, "onnx", "model.onnx_data"), "model.onnx_data");
     await buildDecoderGraph(builder, config, weightSource(gguf), {
       precision,
+      numerics: options.numericsFacts ?? NUMERICS[mode],
       steerable: options.steerable ?? true,
       onLayer: (done, total) => progress({ stage: "layers", done, total }),
       ...(options.signal ? { signal: options.signal } : {}),
@@ -133,6 +166,7 @@ export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportRe
       architecture: config.architecture,
       name: config.name,
       precision,
+      numerics,
       layerCount: config.layerCount,
       hiddenSize: config.hiddenSize,
       contextLength: config.contextLength,
@@ -155,7 +189,7 @@ export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportRe
     await mkdir(resolve(modelDir, ".."), { recursive: true });
     await rename(temp, modelDir);
     progress({ stage: "done", done: 1, total: 1 });
-    return { modelDir, fingerprint, precision, cached: false, bytes: await onnxBytes(modelDir) };
+    return { modelDir, fingerprint, precision, numerics, cached: false, bytes: await onnxBytes(modelDir) };
   } catch (error) {
     builder?.abandon();
     await rm(temp, { recursive: true, force: true });
@@ -183,10 +217,31 @@ async function onnxBytes(modelDir: string): Promise<number> {
   return total;
 }
 
+/** Bytes per block of the types whose blocks start with fp16 d, fp16 m (ggml-common.h). */
+const BLOCK_BYTES_WITH_MINIMUM: ReadonlyMap<GgmlType, number> = new Map<GgmlType, number>([
+  [GgmlType.Q4_1, 20],
+  [GgmlType.Q5_1, 24],
+]);
+
 function weightSource(gguf: GgufFile): WeightSource {
+  const info = (name: string) => {
+    const tensor = gguf.tensor(name);
+    if (!tensor) throw new InvalidFileError(gguf.source.name, `tensor ${name} is missing`);
+    return tensor;
+  };
   return {
     has: (name) => gguf.tensor(name) !== undefined,
     read: (name) => gguf.readTensor(name),
+    type: (name) => info(name).type,
+    readBlockMinima: async (name) => {
+      const tensor = info(name);
+      const blockBytes = BLOCK_BYTES_WITH_MINIMUM.get(tensor.type);
+      if (blockBytes === undefined) throw new RangeError(`${name} is ${ggmlTypeName(tensor.type)}, which has no block minima (only Q4_1, Q5_1)`);
+      const bytes = await gguf.readTensorBytes(tensor);
+      const minima = new Float32Array(tensor.elementCount / 32);
+      for (let b = 0; b < minima.length; b++) minima[b] = halfToFloat(bytes[b * blockBytes + 2]! | (bytes[b * blockBytes + 3]! << 8));
+      return minima;
+    },
   };
 }
 

@@ -3,4 +3,6 @@ export type { ExportOptions, ExportProgress, ExportResult, EmosteerExportInfo } 
 export { GRAPH_IO, PRECISIONS } from "./decoder-graph.js";
 export type { Precision } from "./decoder-graph.js";
 export { ARCHITECTURES, SUPPORTED_ARCHITECTURES } from "./architecture.js";
+export { NUMERICS, NUMERICS_MODES, llamaCppMatmulInput } from "./numerics.js";
+export type { Numerics, NumericsFacts, ActivationRounding } from "./numerics.js";
 export type { ArchitectureFacts } from "./architecture.js";
