@@ -38,6 +38,11 @@ export interface LlamaCppBackendOptions {
   readonly batchSize?: number;
   /** CPU threads. Defaults to the number of available cores. */
   readonly threads?: number;
+  /**
+   * Jinja chat template (Hugging Face format) used instead of the GGUF's own; needed for files that
+   * carry none (the model registry supplies one for those: `ModelSpec.chatTemplate`).
+   */
+  readonly chatTemplate?: string;
   readonly onProgress?: (progress: LlamaCppBackendProgress) => void;
   readonly signal?: AbortSignal;
 }
@@ -59,15 +64,28 @@ interface ContextSlot {
   readonly native: NativeContext;
   /** Rows 1..layerCount-1 of the installed steering tensor and the steered range, or null. */
   installed: { readonly rows: Float32Array; readonly from: number; readonly to: number } | null;
+  /** What the KV cache of SEQUENCE holds after the last capture, for the next one to reuse; null: nothing reusable. */
+  kept: KeptSequence | null;
+}
+
+/**
+ * Tokens at positions 0… in the KV cache, computed under the slot's installed control vector; the
+ * cache is written for layers 0..throughLayer only (a capture stops the graph after its last layer).
+ */
+interface KeptSequence {
+  readonly tokens: readonly number[];
+  readonly throughLayer: number;
 }
 
 /**
  * Creates a {@link SteeringBackend} on llama.cpp (CPU) through the patched node-llama-cpp.
  *
- * Steering is a llama.cpp control vector on the context. Every operation starts from an empty KV
- * cache (no prefix computed under other steering is ever reused) and operations run one at a time
- * per backend, so concurrent `generate` calls with different steering never leak into each other;
- * for real parallelism create several backends.
+ * Steering is a llama.cpp control vector on the context. Operations run one at a time per backend
+ * and start from an empty KV cache, so concurrent `generate` calls with different steering never
+ * leak into each other; for real parallelism create several backends. The one exception is
+ * `captureResiduals`, on its own context: it keeps the KV cache of the tokens it decoded and the
+ * next capture under the same control vector reuses their common prefix up to its span (texts
+ * that share a chat prompt share its KV rows), so the prompt is not evaluated again.
  */
 export async function createLlamaCppBackend(options: LlamaCppBackendOptions): Promise<LlamaCppBackend> {
   const { modelPath, signal, onProgress } = options;
@@ -85,7 +103,7 @@ export async function createLlamaCppBackend(options: LlamaCppBackendOptions): Pr
     onLoadProgress: (fraction) => onProgress?.({ stage: "load", fraction }),
   });
   try {
-    return await LlamaCppEngine.open(llama, model, info, options);
+    return await LlamaCppEngine.open(llama, model, options.chatTemplate ? { ...info, chatTemplate: options.chatTemplate } : info, options);
   } catch (err) {
     await model.dispose();
     throw err;
@@ -143,7 +161,7 @@ class LlamaCppEngine implements LlamaCppBackend {
   formatChat(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): string {
     this.assertAlive();
     if (!this.chatTemplate) {
-      throw new UnsupportedCapabilityError(ENGINE, "format chat messages", `model ${this.model.name} has no chat template in its GGUF; pass an already formatted prompt string`);
+      throw new UnsupportedCapabilityError(ENGINE, "format chat messages", `model ${this.model.name} has no chat template in its GGUF; pass an already formatted prompt string, or a template as the chatTemplate option`);
     }
     return this.chatTemplate.render(messages, options.addGenerationPrompt ?? true);
   }
@@ -181,26 +199,37 @@ class LlamaCppEngine implements LlamaCppBackend {
       this.assertAlive();
       const slot = (this.captureSlot ??= await createSlot(this.llama, this.llamaModel, { ...this.contextOptions, captureActivations: true }));
       const ctx = slot.native;
-      ctx.disposeSequence(SEQUENCE);
       installSteering(slot, steering, this.model);
+      const lastLayer = Math.max(...layers);
+      let reused = reusableTokens(slot.kept, tokens, spanStart, lastLayer);
+      slot.kept = null;
+      if (reused === 0 || !ctx.removeTokenCellsFromSequence(SEQUENCE, reused, -1)) {
+        reused = 0;
+        ctx.disposeSequence(SEQUENCE);
+      }
       ctx.setActivationCapture(Int32Array.from(layers));
       try {
         // The last block's output only has rows for tokens that request logits, so the span's
-        // tokens do; every other block has rows for every token.
-        const outputs = layers.includes(layerCount - 1) ? range(spanStart, spanEnd) : [];
-        await this.decode(ctx, tokens, 0, outputs, signal);
+        // tokens do; every other block has rows for every decoded token. (No logits are computed:
+        // the capture stops the graph after the last captured layer.)
+        const outputs = layers.includes(layerCount - 1) ? range(spanStart - reused, spanEnd - reused) : [];
+        await this.decode(ctx, tokens.slice(reused), reused, outputs, signal);
         const captured = ctx.takeActivationCapture();
+        const decoded = tokens.length - reused;
         const positions = spanEnd - spanStart;
         const data = captured.map((rows, i) => {
           const count = rows.length / hiddenSize;
-          if (count === tokens.length) return rows.slice(spanStart * hiddenSize, spanEnd * hiddenSize);
+          if (count === decoded) return rows.slice((spanStart - reused) * hiddenSize, (spanEnd - reused) * hiddenSize);
           if (count === positions) return rows;
-          throw new Error(`llama.cpp produced ${count} rows for layer ${layers[i]}, expected ${tokens.length} or ${positions}: this architecture names its residual stream differently.`);
+          throw new Error(`llama.cpp produced ${count} rows for layer ${layers[i]}, expected ${decoded} or ${positions}: this architecture names its residual stream differently.`);
         });
+        slot.kept = { tokens: [...tokens], throughLayer: lastLayer };
         return { layers, positions, hiddenSize, data };
+      } catch (err) {
+        ctx.disposeSequence(SEQUENCE);
+        throw err;
       } finally {
         ctx.setActivationCapture(null);
-        ctx.disposeSequence(SEQUENCE);
       }
     });
   }
@@ -436,7 +465,20 @@ async function createSlot(
     captureActivations: options.captureActivations,
   });
   if (!(await native.init())) throw new Error(`llama.cpp could not create a context of ${options.contextSize} tokens for this model.`);
-  return { native, installed: null };
+  return { native, installed: null, kept: null };
+}
+
+/**
+ * How many leading tokens of a capture of `tokens` can come from the kept KV cache: their common
+ * prefix, but never past the span (its rows must be computed to be captured) nor the last token
+ * (a decode needs one), and none if the kept cache lacks layers this capture needs.
+ */
+function reusableTokens(kept: KeptSequence | null, tokens: readonly number[], spanStart: number, lastLayer: number): number {
+  if (!kept || kept.throughLayer < lastLayer) return 0;
+  const limit = Math.min(kept.tokens.length, spanStart, tokens.length - 1);
+  let n = 0;
+  while (n < limit && kept.tokens[n] === tokens[n]) n++;
+  return n;
 }
 
 /**
@@ -447,7 +489,10 @@ async function createSlot(
  */
 function installSteering(slot: ContextSlot, tensor: SteeringTensor | null, model: ModelInfo): void {
   if (!tensor) {
-    if (slot.installed) slot.native.setControlVector(null);
+    if (slot.installed) {
+      slot.native.setControlVector(null);
+      slot.kept = null; // computed under the previous vector
+    }
     slot.installed = null;
     return;
   }
@@ -466,6 +511,7 @@ function installSteering(slot: ContextSlot, tensor: SteeringTensor | null, model
   if (current && current.from === from && current.to === to && sameValues(current.rows, rows)) return;
   slot.native.setControlVector(rows, from, to);
   slot.installed = { rows, from, to };
+  slot.kept = null; // computed under the previous vector
 }
 
 function sameValues(a: Float32Array, b: Float32Array): boolean {

@@ -38,8 +38,11 @@ export interface NativeContext {
   decodeBatch(): Promise<void>;
   sampleToken(batchLogitIndex: BatchLogitIndex, sampler: NativeSampler): Promise<number | -1>;
   disposeSequence(sequenceId: number): void;
+  /** Removes the sequence's cells at positions [startPos, endPos) (endPos -1: to the end); false if it could not. */
+  removeTokenCellsFromSequence(sequenceId: number, startPos: number, endPos: number): boolean;
   // emosteer patch:
   setControlVector(data: Float32Array | null, ilStart?: number, ilEnd?: number): void;
+  /** While on, a decode stops after the highest selected layer: no logits, later layers' KV cache not written. */
   setActivationCapture(layers: Int32Array | null): void;
   takeActivationCapture(): Float32Array[];
   getBatchLogits(): Float32Array;

@@ -97,6 +97,45 @@ describe("captureResiduals", () => {
     }
   });
 
+  it("reusing the previous capture's prompt changes no value; a prefix cut short or computed under other steering is not reused", async () => {
+    const question = "What should I pack for a weekend hike?";
+    const first = await chatSample(backend, question, "Water, snacks, a map and a warm layer.");
+    const second = await chatSample(backend, question, "Oh, how exciting! Bring water, snacks and a camera!");
+    expect(second.tokens.slice(0, second.spanStart)).toEqual(first.tokens.slice(0, first.spanStart));
+    // The reference: `second` captured by a backend whose KV cache never held anything else.
+    const fresh = await openSmolLm();
+    let reference: Awaited<ReturnType<LlamaCppBackend["captureResiduals"]>>;
+    try {
+      reference = await fresh.captureResiduals(second);
+    } finally {
+      await fresh.dispose();
+    }
+    // Largest difference to the reference over all layers and rows (a failing toEqual would spend
+    // minutes printing a diff of megabytes of floats).
+    const deviation = async () => {
+      const { data } = await backend.captureResiduals(second);
+      let max = 0;
+      data.forEach((rows, layer) => {
+        const expected = reference.data[layer]!;
+        if (rows.length !== expected.length) max = Infinity;
+        else for (let i = 0; i < rows.length; i++) max = Math.max(max, Math.abs(rows[i]! - expected[i]!));
+      });
+      return max;
+    };
+    await backend.captureResiduals(first); // leaves the shared prompt in the KV cache
+    expect(await deviation()).toBe(0);
+    // After a capture of another question, `first` decodes its own question: a capture of layer 3
+    // only stops the graph there, so those cache rows are stale in later layers…
+    const other = await chatSample(backend, "Name a river.", "The Nile.");
+    await backend.captureResiduals(other);
+    await backend.captureResiduals({ ...first, layers: [3] });
+    expect(await deviation()).toBe(0);
+    // …and under steering they hold the steered residual stream.
+    await backend.captureResiduals(other);
+    await backend.captureResiduals({ ...first, steering: joyful });
+    expect(await deviation()).toBe(0);
+  });
+
   it("with steering, the first steered layer equals the unsteered one plus the vector; earlier layers are untouched", async () => {
     const sample = await chatSample(backend, "Describe the sea.", "The sea is wide and grey today.");
     const layers = [7, 8, 9];
