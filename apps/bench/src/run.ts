@@ -128,7 +128,7 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
         let backend: SteeringBackend;
         try {
           progress.log(`${spec.id} on ${backendName}: loading`);
-          backend = await openBackend(backendName, { modelPath: local.path, onProgress: () => {}, ...(signal ? { signal } : {}) });
+          backend = await openBackend(backendName, { modelPath: local.path, onProgress: () => {}, ...(local.spec.chatTemplate ? { chatTemplate: local.spec.chatTemplate } : {}), ...(signal ? { signal } : {}) });
         } catch (error) {
           skipped.push({ model: spec.id, backend: backendName, reason: `backend failed to load: ${firstLine(error)}` });
           progress.log(`  skipped: ${firstLine(error)}`);

@@ -42,6 +42,8 @@ export interface OnnxBackendOptions {
   readonly threads?: number;
   /** Let idle onnxruntime worker threads spin (faster on an otherwise idle machine). Defaults to false. */
   readonly spinning?: boolean;
+  /** Jinja chat template used instead of the folder's `tokenizer_config.json` one (needed when it has none). */
+  readonly chatTemplate?: string;
   readonly onProgress?: (progress: ExportProgress) => void;
   readonly signal?: AbortSignal;
 }
@@ -116,7 +118,8 @@ export async function createOnnxBackend(options: OnnxBackendOptions): Promise<On
     await session.release();
     throw notSteerable(modelDir);
   }
-  return new OnnxBackend(modelDir, session, config, info, new Tokenizer(tokenizerJson as object, tokenizerConfig), tokenizerConfig);
+  const withTemplate = options.chatTemplate ? { ...tokenizerConfig, chat_template: options.chatTemplate } : tokenizerConfig;
+  return new OnnxBackend(modelDir, session, config, info, new Tokenizer(tokenizerJson as object, withTemplate), withTemplate);
 }
 
 interface KvCache {

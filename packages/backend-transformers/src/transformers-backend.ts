@@ -39,6 +39,8 @@ interface CommonOptions {
   readonly device?: DeviceType;
   /** Accept steering vectors whose fingerprint differs from the model's. Defaults to false. */
   readonly allowFingerprintMismatch?: boolean;
+  /** Jinja chat template used instead of the tokenizer's own (needed when the folder has none). */
+  readonly chatTemplate?: string;
   /**
    * Download / read progress of the model files. In browsers, leave it unset for a local folder:
    * to size the files up front, transformers.js then fetches each of them one extra time.
@@ -80,7 +82,10 @@ export async function createTransformersBackend(options: TransformersBackendOpti
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const chatTemplate = (loaded.tokenizer as unknown as { chat_template: unknown }).chat_template;
+  const tokenizer = loaded.tokenizer as unknown as { chat_template: unknown };
+  // apply_chat_template reads the tokenizer's own field, so an override goes there.
+  if (options.chatTemplate) tokenizer.chat_template = options.chatTemplate;
+  const chatTemplate = tokenizer.chat_template;
   const model = modelInfoFromConfig(
     loaded.model.config as unknown as Record<string, unknown>,
     source,

