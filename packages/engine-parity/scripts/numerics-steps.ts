@@ -16,7 +16,6 @@ import { exportGgufToOnnx, llamaCppMatmulInput, NUMERICS, type NumericsFacts } f
 // @ts-expect-error: a plain .mjs script without type declarations
 import { buildLlamaTools } from "../../backend-llamacpp/scripts/build-llama-tools.mjs";
 import { f32Gguf } from "../src/f32-gguf.js";
-import { llamaCppLogits } from "../src/llama-cpp-logits.js";
 import { compareLogits, type LogitParity } from "../src/logit-parity.js";
 import { parityText, PARITY_POSITIONS } from "../src/parity-text.js";
 
@@ -47,7 +46,7 @@ try {
     const llama = await createLlamaCppBackend({ modelPath: path, contextSize: 1024, threads: THREADS });
     const tokens = (await llama.tokenize(await parityText())).slice(0, PARITY_POSITIONS);
     const vocab = llama.model.vocabSize;
-    const reference = await llamaCppLogits(llama, tokens);
+    const reference = await llama.evaluateLogits({ tokens });
     await llama.dispose();
     const next = tokens.slice(1);
 
@@ -64,7 +63,7 @@ try {
     }
 
     const f32 = await createLlamaCppBackend({ modelPath: await f32Gguf(path, toolsDir), contextSize: 1024, threads: THREADS });
-    const f32Logits = await llamaCppLogits(f32, tokens);
+    const f32Logits = await f32.evaluateLogits({ tokens });
     await f32.dispose();
     report({ model: id, reference: "llama.cpp F32 GGUF", variant: "llama.cpp GGUF" }, compareLogits(f32Logits, reference, vocab, next));
     for (const [name, logits] of graphLogits) report({ model: id, reference: "llama.cpp F32 GGUF", variant: name }, compareLogits(f32Logits, logits, vocab, next));

@@ -24,13 +24,11 @@
 // 91.9; + int8 activations 94.4 / 96.3 / 91.5; + Q8_1 block sums 96.0 / – / –; + fp16 attention
 // 95.0 / 98.3 / 91.7; + fp16 GELU table – / – / 91.7; + RoPE table ("llama.cpp") 95.6 / 97.9 /
 // 92.3. The steps move top-1 by ±1–2 points either way: the size of the flip noise, not a trend.
-import type { SteeringBackend } from "@emosteer/core";
-import { createLlamaCppBackend } from "@emosteer/backend-llamacpp";
+import { createLlamaCppBackend, type LlamaCppBackend } from "@emosteer/backend-llamacpp";
 import { createOnnxBackend, type OnnxSteeringBackend } from "@emosteer/backend-onnx";
 import { ensureModel } from "@emosteer/models";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { f32Gguf } from "../src/f32-gguf.js";
-import { llamaCppLogits } from "../src/llama-cpp-logits.js";
 import { compareLogits, type LogitParity } from "../src/logit-parity.js";
 import { parityText, PARITY_POSITIONS } from "../src/parity-text.js";
 import { tokenizerStressStrings } from "../src/tokenizer-strings.js";
@@ -94,7 +92,7 @@ function expectWithin(parity: LogitParity, floors: Floors): void {
 
 describe.each(MODELS)("$id ($architecture): ONNX fp32 vs llama.cpp", (m) => {
   let path: string;
-  let llama: SteeringBackend;
+  let llama: LlamaCppBackend;
   let exact: OnnxSteeringBackend;
   let emulated: OnnxSteeringBackend;
   let tokens: number[];
@@ -106,7 +104,7 @@ describe.each(MODELS)("$id ($architecture): ONNX fp32 vs llama.cpp", (m) => {
     exact = await createOnnxBackend({ modelPath: path, precision: "fp32", threads: 2 });
     emulated = await createOnnxBackend({ modelPath: path, precision: "fp32", numerics: "llama.cpp", threads: 2 });
     tokens = (await llama.tokenize(await parityText())).slice(0, PARITY_POSITIONS);
-    reference = await llamaCppLogits(llama, tokens);
+    reference = await llama.evaluateLogits({ tokens });
   });
 
   afterAll(async () => {
@@ -158,7 +156,7 @@ describe.each(MODELS)("$id ($architecture): ONNX fp32 vs llama.cpp", (m) => {
     try {
       expect(f32.model.vocabSize).toBe(llama.model.vocabSize);
       expect(await f32.tokenize("Hello there, how are you?")).toEqual(await llama.tokenize("Hello there, how are you?"));
-      f32Logits = await llamaCppLogits(f32, tokens);
+      f32Logits = await f32.evaluateLogits({ tokens });
     } finally {
       await f32.dispose();
     }
