@@ -151,7 +151,7 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
           });
           engines.push({ model: spec.id, backend: backend.name, seconds: (performance.now() - engineStarted) / 1000 });
         } catch (error) {
-          if (signal?.aborted) throw error;
+          if (signal?.aborted || error instanceof BenchUsageError) throw error;
           skipped.push({ model: spec.id, backend: backendName, reason: `failed during the run: ${firstLine(error)}`, failed: true });
           progress.log(`  ${spec.id} on ${backendName} failed: ${(error as Error).stack ?? String(error)}`);
         } finally {
@@ -190,6 +190,7 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
   const mix = options.mix && mixEmotions.every((e) => knownEmotions.has(e)) ? options.mix : null;
   if (options.mix && !mix) progress.log(`  mix ${JSON.stringify(options.mix)} skipped: ${mixEmotions.filter((e) => !knownEmotions.has(e)).join(", ")} has no definition`);
 
+  assertSameVectorSettings(store, spec.id, backend.name, options);
   const cells = planCells(ctx, steerable ? mix : null, steerable);
   if (!steerable) progress.log(`  ${label} cannot steer/capture (capabilities ${JSON.stringify(backend.capabilities)}): only unsteered and prompt cells`);
 
@@ -483,4 +484,23 @@ function readText(path: string): string {
 
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
+}
+
+/**
+ * Steered cells are keyed by extraction method and corpus, not by how many contrast pairs made the
+ * vectors, so a run with another `--extraction-queries` would silently reuse cells steered by other
+ * vectors. Refuse instead, naming both settings.
+ */
+function assertSameVectorSettings(store: BenchStore, model: string, backend: string, options: BenchOptions): void {
+  const pairsOf = new Map(store.runs().map((r) => [r.runId, (r.options as { extractionQueries?: number | "all" } | null)?.extractionQueries ?? "all"]));
+  for (const cell of store.cells({ model, backend })) {
+    if (cell.extraction !== options.method || !(options.corpora as readonly string[]).includes(cell.corpus)) continue;
+    const stored = pairsOf.get(cell.runId);
+    if (stored !== undefined && stored !== options.extractionQueries) {
+      throw new BenchUsageError(
+        `${store.path} already holds ${model} on ${backend} cells steered by vectors from ${stored} contrast pairs, and this run asks for ${options.extractionQueries}: ` +
+          `use --extraction-queries ${stored} to extend those results, or another --db for the new setting.`,
+      );
+    }
+  }
 }

@@ -17,9 +17,9 @@ const TOTAL_CELLS = 9;
 const work = mkdtempSync(join(tmpdir(), "emosteer-bench-run-"));
 const uninterruptedDb = join(work, "uninterrupted.sqlite");
 
-function startBench(db: string): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
+function startBench(db: string, extraArgs: readonly string[] = []): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
   // node itself (not the tsx CLI, which runs the script in a grandchild) so SIGKILL hits the bench.
-  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...TINY_GRID, "--db", db, "--no-report"], {
+  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...TINY_GRID, ...extraArgs, "--db", db, "--no-report"], {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -120,6 +120,17 @@ describe("a real tiny bench run (smollm2-135m-instruct on llama.cpp)", () => {
     expect(plots).toEqual(expect.arrayContaining(["eps-vs-alpha-smollm2-135m-instruct.svg", "eas-vs-alpha-smollm2-135m-instruct.svg", "overhead-by-backend.svg"]));
     for (const p of plots) expect(readFileSync(join(out, "plots", p), "utf8")).toMatch(/^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   }, 120_000);
+
+  it("refuses to extend stored results with vectors from another number of contrast pairs", async () => {
+    // Later options win in parseArgs, so this overrides the grid's --extraction-queries 4.
+    const { done } = startBench(uninterruptedDb, ["--extraction-queries", "6"]);
+    const result = await done;
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/vectors from 4 contrast pairs, and this run asks for 6: use --extraction-queries 4/);
+    const store = BenchStore.open(uninterruptedDb, { readonly: true });
+    expect(store.countCells()).toBe(TOTAL_CELLS);
+    store.close();
+  }, 300_000);
 
   it("loses and duplicates nothing when killed with SIGKILL mid-run and restarted", async () => {
     const db = join(work, "killed.sqlite");
