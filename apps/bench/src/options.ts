@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { isExtractionMethod, type ExtractionMethod } from "@emosteer/core";
 
 /** Everything that decides what a bench run does. */
 export interface BenchOptions {
@@ -20,7 +21,7 @@ export interface BenchOptions {
   /** Tokens per generation. Defaults to 64. */
   readonly maxTokens: number;
   /** Extraction method. Defaults to `"mean-diff"` (the paper). */
-  readonly method: string;
+  readonly method: ExtractionMethod;
   /** The primary corpus: `corpora[0]`. Main table, plots, claims and summary rows use it. */
   readonly corpus: ContrastCorpus;
   /**
@@ -162,7 +163,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
   const list = (s: string | undefined) => (s === undefined ? undefined : s.split(",").map((x) => x.trim()).filter(Boolean));
   const corpora = parseCorpora(values.corpus, list(values.corpora));
   const method = values.method ?? "mean-diff";
-  if (!["mean-diff", "last-token", "pca", "fisher"].includes(method)) throw new BenchUsageError(`--method must be mean-diff, last-token, pca or fisher, got "${method}".`);
+  if (!isExtractionMethod(method)) throw new BenchUsageError(`--method must be mean-diff, last-token, pca or fisher, got "${method}".`);
   const alphas = values.alphas === undefined ? [...DEFAULT_ALPHAS] : list(values.alphas)!.map((a) => number("--alphas", a));
   if (alphas.length === 0) throw new BenchUsageError("--alphas needs at least one value, e.g. --alphas 0,1,2.");
   const queries = values.queries === undefined ? (quick ? 3 : "all") : integer("--queries", values.queries, 1);

@@ -11,7 +11,6 @@ import {
   type ChatMessage,
   type Emotion,
   type EmotionVector,
-  type ExtractionMethod,
   type Generation,
   type SteeringBackend,
   type SteeringSpec,
@@ -203,7 +202,7 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
     const vectors = await cachedEmotionVectors(backend, {
       emotions: wanted,
       userEmotions: ctx.userEmotions,
-      method: options.method as ExtractionMethod,
+      method: options.method,
       corpus,
       ...(options.extractionQueries !== "all" ? { maxQueries: options.extractionQueries } : {}),
       cacheDir: join(defaultCacheDir(), "bench", "vectors"),

@@ -3,7 +3,13 @@ import { FingerprintMismatchError, HiddenSizeMismatchError, LayerCountMismatchEr
 import type { ModelIdentity, ModelInfo } from "./model-info.js";
 
 /** Names of the extraction methods in `extraction.ts`. `"mean-diff"` is the paper's. */
-export type ExtractionMethod = "mean-diff" | "last-token" | "pca" | "fisher";
+export const EXTRACTION_METHODS = ["mean-diff", "last-token", "pca", "fisher"] as const;
+
+export type ExtractionMethod = (typeof EXTRACTION_METHODS)[number];
+
+export function isExtractionMethod(name: string): name is ExtractionMethod {
+  return (EXTRACTION_METHODS as readonly string[]).includes(name);
+}
 
 /** How an {@link EmotionVector} was made. Stored in vector files. */
 export interface VectorProvenance {

@@ -1,10 +1,8 @@
 import { BACKEND_NAMES, isBackendName, type BackendName } from "@emosteer/backends";
-import { CORE_EMOTIONS, isCoreEmotion, type CoreEmotion, type ExtractionMethod } from "@emosteer/core";
+import { CORE_EMOTIONS, EXTRACTION_METHODS, isCoreEmotion, isExtractionMethod, type CoreEmotion, type ExtractionMethod } from "@emosteer/core";
 import { UsageError } from "../usage-error.js";
 
 // Every parser here checks one option's value and names the option and the value it refuses.
-
-const METHODS: readonly ExtractionMethod[] = ["mean-diff", "last-token", "pca", "fisher"];
 
 /** A finite decimal number: `1`, `-1.5`, `.5`, `2e-1`. Stricter than Number(), which reads "" and " " as 0 and accepts "0x10". */
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -15,8 +13,8 @@ export function parseBackend(value: string): BackendName {
 }
 
 export function parseMethod(value: string): ExtractionMethod {
-  if ((METHODS as readonly string[]).includes(value)) return value as ExtractionMethod;
-  throw new UsageError(`--method must be one of ${METHODS.join(", ")}; got "${value}"`);
+  if (isExtractionMethod(value)) return value;
+  throw new UsageError(`--method must be one of ${EXTRACTION_METHODS.join(", ")}; got "${value}"`);
 }
 
 export function parseCorpus(value: string): "fixed" | "self" {
