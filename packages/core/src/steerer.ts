@@ -51,9 +51,11 @@ export class Steerer {
 
   /** The steering spec for `weights`; throws `UnknownEmotionError` for an emotion without a vector. */
   steering(weights: EmotionWeights, options: SteeringFromWeightsOptions = {}): SteeringSpec {
-    const spec = steeringFromWeights(this.vectors, weights, options);
+    const built = steeringFromWeights(this.vectors, weights, options);
+    // The acceptance goes into the spec: every engine resolves it again, and must accept it too.
+    const spec: SteeringSpec = this.allowFingerprintMismatch ? { ...built, allowFingerprintMismatch: true } : built;
     // Resolve once here so that a bad spec fails before the backend starts work.
-    resolveSteering(spec, this.backend.model, { allowFingerprintMismatch: this.allowFingerprintMismatch });
+    resolveSteering(spec, this.backend.model);
     return spec;
   }
 

@@ -48,6 +48,12 @@ export interface SteeringSpec {
   readonly layerScale?: ArrayLike<number>;
   /** Defaults to `"net-shift"`. */
   readonly injection?: Injection;
+  /**
+   * Accept terms whose vectors were made for other weights of the same shape (another fingerprint,
+   * e.g. a requantization). Defaults to false. It travels with the spec so that every engine's
+   * {@link resolveSteering} honours what the caller accepted (`Steerer` sets it from its option).
+   */
+  readonly allowFingerprintMismatch?: boolean;
 }
 
 /**

@@ -6,7 +6,10 @@ import type { Injection, LayerRange, Normalization, SteeringSpec, SteeringTensor
 import { l2Norm } from "./vector-math.js";
 
 export interface ResolveSteeringOptions {
-  /** Accept vectors whose fingerprint differs from the model's (e.g. a requantization). Defaults to false. */
+  /**
+   * Accept vectors whose fingerprint differs from the model's (e.g. a requantization), as the
+   * spec's own `allowFingerprintMismatch` does; either one set is enough. Defaults to false.
+   */
   readonly allowFingerprintMismatch?: boolean;
 }
 
@@ -32,9 +35,10 @@ export function resolveSteering(spec: SteeringSpec, model: ModelInfo | ModelIden
       if (!Number.isFinite(layerScale[l])) throw new InvalidSteeringError("layerScale", `entry ${l} is ${layerScale[l]}; every factor must be finite.`);
     }
   }
+  const allowFingerprintMismatch = options.allowFingerprintMismatch === true || spec.allowFingerprintMismatch === true;
   spec.terms.forEach(({ vector, alpha }, k) => {
     if (!Number.isFinite(alpha)) throw new InvalidSteeringError("alpha", `term ${k} ("${vector.emotion}") has α = ${alpha}; α must be a finite number.`);
-    vector.assertCompatible(model, options);
+    vector.assertCompatible(model, { allowFingerprintMismatch });
     if (typeof normalization === "object" && !vector.residualNorms) throw new MissingResidualNormsError(vector.emotion);
   });
 

@@ -36,7 +36,15 @@ describe("Steerer", () => {
     const other = new LinearBackend();
     Object.defineProperty(other, "model", { value: { ...linearModel, fingerprint: "ffffffffffffffff" } });
     await expect(Steerer.create(other, { vectors })).rejects.toThrow(FingerprintMismatchError);
-    expect((await Steerer.create(other, { vectors, allowFingerprintMismatch: true })).vectors.size).toBe(1);
+    const accepting = await Steerer.create(other, { vectors, allowFingerprintMismatch: true });
+    expect(accepting.vectors.size).toBe(1);
+    // What the backend receives must pass the backend's own check against its model too.
+    await accepting.generate("Hi", { anger: 1 }, { maxTokens: 2 });
+    const spec = other.generations.at(-1)!.options.steering!;
+    expect(resolveSteering(spec, other.model).isZero).toBe(false);
+    // Without the option the spec carries no acceptance: an engine resolving it refuses it.
+    const strict = await Steerer.create(new LinearBackend(), { vectors });
+    expect(() => resolveSteering(strict.steering({ anger: 1 }), other.model)).toThrow(FingerprintMismatchError);
   });
 
   it("names unknown emotions and missing capabilities", async () => {

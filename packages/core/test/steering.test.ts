@@ -111,6 +111,9 @@ describe("resolveSteering", () => {
     );
     expect(() => resolveSteering({ terms: [term] }, { ...model, fingerprint: "ffffffffffffffff" })).toThrow(FingerprintMismatchError);
     expect(resolveSteering({ terms: [term] }, { ...model, fingerprint: "ffffffffffffffff" }, { allowFingerprintMismatch: true }).isZero).toBe(false);
+    // The spec itself can carry the acceptance (Steerer sets it), so engines that resolve it again accept it too.
+    expect(resolveSteering({ terms: [term], allowFingerprintMismatch: true }, { ...model, fingerprint: "ffffffffffffffff" }).isZero).toBe(false);
+    expect(() => resolveSteering({ terms: [term], allowFingerprintMismatch: false }, { ...model, fingerprint: "ffffffffffffffff" })).toThrow(FingerprintMismatchError);
     expect(() => resolveSteering({ terms: [term] }, { ...model, hiddenSize: 8 })).toThrow(HiddenSizeMismatchError);
   });
 });
