@@ -1,0 +1,293 @@
+/**
+ * all-MiniLM-L6-v2 on onnxruntime-node: the BERT graph is written by the project's own protobuf
+ * graph writer (`GraphBuilder` of @emosteer/onnx-export) from the wheel's safetensors, cached next
+ * to the unpacked model, and run in length-sorted batches. The plain-TypeScript {@link BertEncoder}
+ * stays the reference it is checked against (test/embedding-onnx.test.ts).
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { AbortedError, EmosteerError, InvalidFileError } from "@emosteer/core";
+import { GraphBuilder } from "@emosteer/onnx-export";
+import type { BertConfig } from "./bert.js";
+import { readSafetensors } from "./safetensors.js";
+import { ensureEmbeddingModel, type EnsureEmbeddingModelOptions } from "./sentence-embedder.js";
+import { WordPieceTokenizer } from "./wordpiece.js";
+
+/** Bump when the graph changes, so a cached graph of another layout is rebuilt. */
+const GRAPH_VERSION = 1;
+const OPSET = 17;
+/** Additive attention bias of padded keys (finite: no NaN, exp underflows to exactly 0). */
+const MASKED = -1e9;
+
+type Tensors = Map<string, { shape: number[]; data: Float32Array }>;
+
+/** `[out, in]` (PyTorch) → `[in, out]` (MatMul's right operand). */
+function transpose(w: Float32Array, out: number, inp: number): Float32Array {
+  const t = new Float32Array(w.length);
+  for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) t[i * out + o] = w[o * inp + i]!;
+  return t;
+}
+
+/**
+ * Writes the sentence-embedding graph: input_ids, attention_mask `[batch, seq]` (int64) →
+ * sentence_embedding `[batch, hidden]`, mean-pooled over unmasked tokens and L2-normalised,
+ * as sentence-transformers' pipeline for this model. Token type ids are all 0 (single sentences).
+ */
+export function buildMiniLmGraph(
+  config: BertConfig,
+  tensors: Tensors,
+  weightsPath: string,
+  dataPath: string,
+  dataLocation: string,
+): Uint8Array {
+  const get = (name: string, shape?: number[]) => {
+    const t = tensors.get(name) ?? tensors.get(`bert.${name}`);
+    if (!t) throw new InvalidFileError(weightsPath, `missing tensor ${name}`);
+    if (shape && t.shape.join("x") !== shape.join("x"))
+      throw new InvalidFileError(weightsPath, `tensor ${name} has shape ${t.shape.join("x")}, expected ${shape.join("x")}`);
+    return t;
+  };
+  const H = config.hidden_size;
+  const heads = config.num_attention_heads;
+  const d = H / heads;
+  const I = config.intermediate_size;
+  const eps = { float: config.layer_norm_eps };
+  const g = new GraphBuilder(dataPath, dataLocation);
+  try {
+    const ids = g.input("input_ids", "int64", ["batch_size", "sequence_length"]);
+    const mask = g.input("attention_mask", "int64", ["batch_size", "sequence_length"]);
+    const words = get("embeddings.word_embeddings.weight");
+    const wordTable = g.initializer("word_embeddings", "float32", words.shape, words.data);
+    const positionTable = g.initializer(
+      "position_embeddings",
+      "float32",
+      [config.max_position_embeddings, H],
+      get("embeddings.position_embeddings.weight", [config.max_position_embeddings, H]).data,
+    );
+    const typeRow = g.initializer(
+      "token_type_row0",
+      "float32",
+      [H],
+      get("embeddings.token_type_embeddings.weight", [2, H]).data.slice(0, H),
+    );
+    const seqLen = g.op("Slice", [g.op("Shape", [ids]), g.constInt64([1]), g.constInt64([2])]);
+    const positions = g.op("Slice", [positionTable, g.constInt64([0]), seqLen, g.constInt64([0])]);
+    const norm = (x: string, name: string) =>
+      g.op(
+        "LayerNormalization",
+        [
+          x,
+          g.initializer(`${name}.weight`, "float32", [H], get(`${name}.weight`, [H]).data),
+          g.initializer(`${name}.bias`, "float32", [H], get(`${name}.bias`, [H]).data),
+        ],
+        { axis: -1, epsilon: eps },
+      );
+    const linear = (x: string, name: string, out: number, inp: number) => {
+      const w = get(`${name}.weight`, [out, inp]).data;
+      const y = g.op("MatMul", [x, g.initializer(`${name}.weight_t`, "float32", [inp, out], transpose(w, out, inp))]);
+      return g.op("Add", [y, g.initializer(`${name}.bias`, "float32", [out], get(`${name}.bias`, [out]).data)]);
+    };
+    let x = norm(g.op("Add", [g.op("Add", [g.op("Gather", [wordTable, ids], { axis: 0 }), positions]), typeRow]), "embeddings.LayerNorm");
+
+    const maskF = g.op("Cast", [mask], { to: 1 });
+    // [B, T] → [B, 1, 1, T]: 0 for real tokens, MASKED for padding.
+    const bias = g.op("Unsqueeze", [
+      g.op("Mul", [g.op("Sub", [maskF, g.constFloat([1], [])]), g.constFloat([-MASKED], [])]),
+      g.constInt64([1, 2]),
+    ]);
+    const splitHeads = g.constInt64([0, 0, heads, d]);
+    const mergeHeads = g.constInt64([0, 0, H]);
+    const scale = g.constFloat([1 / Math.sqrt(d)], []);
+    for (let l = 0; l < config.num_hidden_layers; l++) {
+      const p = `encoder.layer.${l}`;
+      const q = g.op("Transpose", [g.op("Reshape", [linear(x, `${p}.attention.self.query`, H, H), splitHeads])], { perm: [0, 2, 1, 3] });
+      const k = g.op("Transpose", [g.op("Reshape", [linear(x, `${p}.attention.self.key`, H, H), splitHeads])], { perm: [0, 2, 3, 1] });
+      const v = g.op("Transpose", [g.op("Reshape", [linear(x, `${p}.attention.self.value`, H, H), splitHeads])], { perm: [0, 2, 1, 3] });
+      const scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, k]), scale]), bias]);
+      const context = g.op("Reshape", [
+        g.op("Transpose", [g.op("MatMul", [g.op("Softmax", [scores], { axis: -1 }), v])], { perm: [0, 2, 1, 3] }),
+        mergeHeads,
+      ]);
+      const attention = norm(g.op("Add", [linear(context, `${p}.attention.output.dense`, H, H), x]), `${p}.attention.output.LayerNorm`);
+      const inner = linear(attention, `${p}.intermediate.dense`, I, H);
+      // Exact GELU, as the model was trained: 0.5·x·(1 + erf(x/√2)).
+      const gelu = g.op("Mul", [
+        g.op("Mul", [inner, g.op("Add", [g.op("Erf", [g.op("Mul", [inner, g.constFloat([Math.SQRT1_2], [])])]), g.constFloat([1], [])])]),
+        g.constFloat([0.5], []),
+      ]);
+      x = norm(g.op("Add", [linear(gelu, `${p}.output.dense`, H, I), attention]), `${p}.output.LayerNorm`);
+    }
+    const m3 = g.op("Unsqueeze", [maskF, g.constInt64([2])]);
+    const summed = g.op("ReduceSum", [g.op("Mul", [x, m3]), g.constInt64([1])], { keepdims: 0 });
+    g.op("LpNormalization", [summed], { axis: -1, p: 2 }, { output: "sentence_embedding" });
+    g.output("sentence_embedding", "float32", ["batch_size", H]);
+    return g.encode("all-MiniLM-L6-v2", OPSET);
+  } catch (error) {
+    g.abandon();
+    throw error;
+  }
+}
+
+/** Folder of the cached graph for the model in `modelDir` (keyed by the weights' sha256 and the graph version). */
+function graphDir(modelDir: string, weights: Buffer): string {
+  const key = createHash("sha256").update(`minilm-graph ${GRAPH_VERSION}\n`).update(weights).digest("hex").slice(0, 16);
+  return join(modelDir, `onnx-${key}`);
+}
+
+/**
+ * The cached `model.onnx` (+ `model.onnx.data`) for the model folder: built once into a temporary
+ * folder and renamed into place, so a crash never leaves a half-written graph behind.
+ */
+export function ensureMiniLmGraph(modelDir: string, onProgress: (message: string) => void = () => {}): string {
+  const weightsPath = join(modelDir, "model.safetensors");
+  if (!existsSync(weightsPath))
+    throw new InvalidFileError(weightsPath, "missing embedding-model file: delete the folder to fetch it again");
+  const weights = readFileSync(weightsPath);
+  const dir = graphDir(modelDir, weights);
+  const modelPath = join(dir, "model.onnx");
+  if (existsSync(modelPath)) return modelPath;
+  onProgress(`building the all-MiniLM-L6-v2 ONNX graph into ${dir}`);
+  const config = JSON.parse(readFileSync(join(modelDir, "config.json"), "utf8")) as BertConfig;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    const bytes = buildMiniLmGraph(
+      config,
+      readSafetensors(weights, weightsPath),
+      weightsPath,
+      join(tmp, "model.onnx.data"),
+      "model.onnx.data",
+    );
+    writeFileSync(join(tmp, "model.onnx"), bytes);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } catch (error) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw error;
+  }
+  return modelPath;
+}
+
+type Ort = typeof import("onnxruntime-node");
+type Session = import("onnxruntime-node").InferenceSession;
+
+export interface OnnxSentenceEmbedderOptions extends EnsureEmbeddingModelOptions {
+  readonly modelDir?: string;
+  /** onnxruntime intra-op threads. Defaults to 2. */
+  readonly threads?: number;
+  /** Texts per session run (after sorting by length). Defaults to 32. */
+  readonly batchSize?: number;
+}
+
+/**
+ * all-MiniLM-L6-v2 sentence embeddings on onnxruntime: same tokenizer and outputs as
+ * {@link import("./sentence-embedder.js").SentenceEmbedder}, many times faster. Texts are sorted
+ * by token count and run in batches, so padding stays small; results come back in input order.
+ */
+export class OnnxSentenceEmbedder {
+  readonly dimensions: number;
+  #session: Session | null;
+
+  /** @internal use {@link loadOnnxSentenceEmbedder}. */
+  constructor(
+    private readonly ort: Ort,
+    session: Session,
+    private readonly tokenizer: WordPieceTokenizer,
+    readonly maxTokens: number,
+    dimensions: number,
+    readonly batchSize: number,
+    /** sha256 prefix of the graph's weights and version: embeddings are equal only under equal ids. */
+    readonly modelId: string,
+  ) {
+    this.#session = session;
+    this.dimensions = dimensions;
+  }
+
+  tokenize(text: string): number[] {
+    return this.tokenizer.encode(text, this.maxTokens);
+  }
+
+  /** Unit-length embeddings in input order; checks `signal` and reports progress between batches. */
+  async embedMany(
+    texts: readonly string[],
+    options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
+  ): Promise<Float32Array[]> {
+    const session = this.#session;
+    if (!session) throw new EmosteerError("OnnxSentenceEmbedder was used after dispose(); load a new one.");
+    const tokens = texts.map((t) => {
+      if (typeof t !== "string") throw new TypeError(`Embedding input must be a string, got ${typeof t}`);
+      return this.tokenize(t);
+    });
+    const order = tokens.map((_, i) => i).sort((a, b) => tokens[a]!.length - tokens[b]!.length || a - b);
+    const out = new Array<Float32Array>(texts.length);
+    const H = this.dimensions;
+    for (let start = 0; start < order.length; start += this.batchSize) {
+      if (options.signal?.aborted) throw new AbortedError("Embedding");
+      const batch = order.slice(start, start + this.batchSize);
+      const T = tokens[batch.at(-1)!]!.length;
+      const ids = new BigInt64Array(batch.length * T);
+      const mask = new BigInt64Array(batch.length * T);
+      batch.forEach((idx, b) => {
+        const seq = tokens[idx]!;
+        for (let t = 0; t < seq.length; t++) {
+          ids[b * T + t] = BigInt(seq[t]!);
+          mask[b * T + t] = 1n;
+        }
+      });
+      const result = await session.run({
+        input_ids: new this.ort.Tensor("int64", ids, [batch.length, T]),
+        attention_mask: new this.ort.Tensor("int64", mask, [batch.length, T]),
+      });
+      const data = result.sentence_embedding!.data as Float32Array;
+      batch.forEach((idx, b) => {
+        out[idx] = data.slice(b * H, (b + 1) * H);
+      });
+      options.onProgress?.(Math.min(start + this.batchSize, order.length), order.length);
+    }
+    return out;
+  }
+
+  async embed(text: string): Promise<Float32Array> {
+    return (await this.embedMany([text]))[0]!;
+  }
+
+  /** Releases the session. Idempotent. */
+  async dispose(): Promise<void> {
+    const s = this.#session;
+    this.#session = null;
+    await s?.release();
+  }
+}
+
+/** Load (building and caching the graph on first use) the onnxruntime MiniLM embedder. */
+export async function loadOnnxSentenceEmbedder(options: OnnxSentenceEmbedderOptions = {}): Promise<OnnxSentenceEmbedder> {
+  const dir = options.modelDir ?? (await ensureEmbeddingModel(options));
+  const modelPath = ensureMiniLmGraph(dir, options.onProgress);
+  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as BertConfig;
+  const sbert = JSON.parse(readFileSync(join(dir, "sentence_bert_config.json"), "utf8")) as { max_seq_length: number };
+  const vocab = readFileSync(join(dir, "vocab.txt"), "utf8").split("\n");
+  if (vocab.at(-1) === "") vocab.pop();
+  const ort = await import("onnxruntime-node");
+  const threads = options.threads ?? 2;
+  const session = await ort.InferenceSession.create(modelPath, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+    executionMode: "sequential",
+  });
+  const modelId = modelPath
+    .split("/")
+    .at(-2)!
+    .replace(/^onnx-/, "");
+  return new OnnxSentenceEmbedder(
+    ort,
+    session,
+    new WordPieceTokenizer(vocab),
+    sbert.max_seq_length,
+    config.hidden_size,
+    options.batchSize ?? 32,
+    modelId,
+  );
+}

@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EmbeddingCache } from "../src/embedding/embedding-cache.js";
+import { loadOnnxSentenceEmbedder, type OnnxSentenceEmbedder } from "../src/embedding/minilm-onnx.js";
+import { loadSentenceEmbedder, type SentenceEmbedder } from "../src/embedding/sentence-embedder.js";
+import { cosineSimilarity } from "../src/metrics.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "emosteer-eval-onnx-"));
+let onnx: OnnxSentenceEmbedder;
+let reference: SentenceEmbedder;
+
+beforeAll(async () => {
+  onnx = await loadOnnxSentenceEmbedder({ batchSize: 4, onProgress: (m) => console.log(`[minilm] ${m}`) });
+  reference = await loadSentenceEmbedder();
+}, 900_000);
+afterAll(async () => {
+  await onnx?.dispose();
+  reference?.dispose();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const TEXTS = [
+  "A man is eating food.",
+  "I am furious, this is the worst service I have ever had!",
+  "",
+  "Sure. Descale the kettle with equal parts white vinegar and water, boil it, let it sit for an hour, then rinse twice.",
+  "Ugh, the fridge smells vile, like something died in there; I can barely open the door without gagging.",
+  "I keep thinking about the results and I can't sleep, what if the scan shows something bad, what if",
+  "word ".repeat(400),
+];
+
+describe("all-MiniLM-L6-v2 on onnxruntime (graph built by GraphBuilder from the wheel's safetensors)", () => {
+  it("agrees with the plain-TypeScript forward (cosine ≥ 0.9999), in batches with padding, in input order", async () => {
+    const batched = await onnx.embedMany(TEXTS);
+    expect(batched).toHaveLength(TEXTS.length);
+    TEXTS.forEach((t, i) => {
+      const cos = cosineSimilarity(batched[i]!, reference.embed(t));
+      expect(cos).toBeGreaterThanOrEqual(0.9999);
+      expect(Math.hypot(...batched[i]!)).toBeCloseTo(1, 5);
+    });
+    // One text alone (no padding) gives the same vector as inside a padded batch.
+    const alone = await onnx.embed(TEXTS[1]!);
+    expect(cosineSimilarity(alone, batched[1]!)).toBeGreaterThan(0.99999);
+  });
+
+  it("caches embeddings by text hash and ignores a record cut short", async () => {
+    const cache = EmbeddingCache.open(tmp, onnx.modelId, onnx.dimensions);
+    const first = await cache.embedAll(onnx, [TEXTS[0]!, TEXTS[1]!, TEXTS[0]!]);
+    expect(cache.size).toBe(2);
+    expect(Array.from(first[2]!)).toEqual(Array.from(first[0]!));
+    const reopened = EmbeddingCache.open(tmp, onnx.modelId, onnx.dimensions);
+    expect(reopened.size).toBe(2);
+    expect(Array.from(reopened.get(TEXTS[1]!)!)).toEqual(Array.from(first[1]!));
+    writeFileSync(cache.path, Buffer.alloc(100, 1), { flag: "a" }); // a crash mid-append
+    const size = statSync(cache.path).size;
+    const again = EmbeddingCache.open(tmp, onnx.modelId, onnx.dimensions);
+    expect(again.size).toBe(2);
+    expect(size % (32 + 4 * onnx.dimensions)).toBe(100);
+  });
+});
