@@ -1,16 +1,51 @@
 import { defineProject } from "vitest/config";
 
+const ALL_TESTS = ["test/**/*.test.ts", "src/**/*.test.ts"];
+
+const SOURCE_CONDITIONS = {
+  resolve: { conditions: ["@emosteer/source"] },
+  ssr: { resolve: { conditions: ["@emosteer/source"] } },
+} as const;
+
+export interface EmosteerProjectOptions {
+  readonly setupFiles?: string[];
+  readonly globalSetup?: string[];
+  /**
+   * The package's model-free test files (no model, no network, no labelled data, no native tools
+   * to build): pure math, files, parsers, options, report logic. They form the project
+   * `<name>:unit` (`pnpm test:unit`, declared in the package's `vitest.unit.config.ts`) and are
+   * left out of `<name>`, so `pnpm test` runs every file exactly once.
+   */
+  readonly unit?: readonly string[];
+}
+
 /** Test settings shared by every package: resolve workspace packages to their TypeScript sources. */
-export function defineEmosteerProject(name: string, extra: { setupFiles?: string[]; globalSetup?: string[] } = {}) {
+export function defineEmosteerProject(name: string, options: EmosteerProjectOptions = {}) {
+  const { unit = [], ...extra } = options;
   return defineProject({
-    resolve: { conditions: ["@emosteer/source"] },
-    ssr: { resolve: { conditions: ["@emosteer/source"] } },
+    ...SOURCE_CONDITIONS,
     test: {
       name,
-      include: ["test/**/*.test.ts", "src/**/*.test.ts"],
+      include: ALL_TESTS,
+      exclude: ["**/node_modules/**", ...unit],
       testTimeout: 120_000,
       hookTimeout: 900_000,
       ...extra,
+    },
+  });
+}
+
+/**
+ * The `<name>:unit` project: only the model-free files, without the package's global setup (which
+ * builds tools or fetches models). The root `vitest.config.ts` finds it as `vitest.unit.config.ts`.
+ */
+export function defineEmosteerUnitProject(name: string, unit: readonly string[]) {
+  return defineProject({
+    ...SOURCE_CONDITIONS,
+    test: {
+      name: `${name}:unit`,
+      include: [...unit],
+      testTimeout: 30_000,
     },
   });
 }
