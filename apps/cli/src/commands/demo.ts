@@ -1,10 +1,9 @@
 import { parseArgs } from "node:util";
 import { CORE_EMOTIONS, Steerer, type EmotionWeights } from "@emosteer/core";
-import { cachedEmotionVectors } from "@emosteer/core/node";
 import type { Command } from "./command.js";
+import { coreEmotionVectors } from "./emotion-vectors.js";
 import { ENGINE_HELP, ENGINE_OPTIONS, modelFile, openEngine, parseEngineOptions } from "./engine-options.js";
 import { parseInteger } from "./option-values.js";
-import { progressBar, progressLine } from "../progress.js";
 
 const HELP = `Usage: emosteer demo [--model ID] [--backend NAME] [--vector-cache DIR] [--question TEXT] [--max-tokens N]
 
@@ -43,18 +42,7 @@ export const demo: Command = {
     await using backend = await openEngine(engine, await modelFile(engine));
     console.log(`model: ${backend.model.name} (${backend.model.architecture}, ${backend.model.layerCount} layers, hidden ${backend.model.hiddenSize}) on ${backend.name}`);
 
-    const extractionStart = Date.now();
-    let extracted = false;
-    const vectors = await cachedEmotionVectors(backend, {
-      ...(engine.vectorCache !== undefined ? { cacheDir: engine.vectorCache } : {}),
-      onProgress: (p) => progressLine(progressBar(p.done, p.total, extractionStart, `extracting ${p.emotions.length} EVs (${p.phase}) `)),
-      onExtracted: (b) => {
-        extracted = true;
-        progressLine("");
-        console.log(`extracted ${b.emotions.join(", ")} from ${b.queries} contrast pairs in ${b.seconds.toFixed(1)} s; saved to ${b.paths[0]?.replace(/\/[^/]+$/, "")}`);
-      },
-    });
-    if (!extracted) console.log("EVs loaded from cache.");
+    const vectors = await coreEmotionVectors(backend, engine.vectorCache);
     const steerer = await Steerer.create(backend, { vectors });
 
     const show = async (title: string, question: string, weights: EmotionWeights) => {

@@ -4,5 +4,6 @@ import { extract } from "./extract.js";
 import { generate } from "./generate.js";
 import { judge } from "./judge.js";
 import { models } from "./models.js";
+import { serve } from "./serve.js";
 
-export const COMMANDS: Readonly<Record<string, Command>> = { demo, extract, generate, judge, models };
+export const COMMANDS: Readonly<Record<string, Command>> = { demo, extract, generate, judge, models, serve };

@@ -1,0 +1,35 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Scheduler } from "./scheduler.js";
+
+/** The server's Prometheus metrics, in a registry of its own (two servers in one process do not mix). */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({ name: "emosteer_requests_total", help: "HTTP requests answered, by route and status code.", labelNames: ["route", "status"], registers: [this.registry] });
+  readonly tokens = new Counter({ name: "emosteer_tokens_total", help: "Tokens processed, by kind (prompt or completion).", labelNames: ["kind"], registers: [this.registry] });
+  readonly requestSeconds = new Histogram({
+    name: "emosteer_request_duration_seconds",
+    help: "Time from receiving a request to the end of its response, by route.",
+    labelNames: ["route"],
+    buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+  readonly firstTokenSeconds = new Histogram({
+    name: "emosteer_time_to_first_token_seconds",
+    help: "Time from receiving a generation request to its first generated token (queue wait included).",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly queueSeconds = new Histogram({
+    name: "emosteer_queue_wait_seconds",
+    help: "Time a generation request waited for a slot.",
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly generations = new Counter({ name: "emosteer_generations_total", help: "Generations finished, by finish reason (stop, length, abort, timeout, error).", labelNames: ["reason"], registers: [this.registry] });
+
+  constructor(scheduler: Scheduler) {
+    new Gauge({ name: "emosteer_queue_depth", help: "Generation requests waiting for a slot.", registers: [this.registry], collect() { this.set(scheduler.queued); } });
+    new Gauge({ name: "emosteer_active_generations", help: "Generations holding a slot.", registers: [this.registry], collect() { this.set(scheduler.running); } });
+    new Gauge({ name: "emosteer_slots", help: "Generations that can run at once.", registers: [this.registry], collect() { this.set(scheduler.options.slots); } });
+  }
+}
