@@ -1,4 +1,8 @@
 import { defineConfig } from "vitest/config";
+import { WORKSPACE_RUN } from "./vitest.shared.ts";
+
+// Read by every package's vitest.config.ts as it loads (see vitest.shared.ts).
+process.env[WORKSPACE_RUN] = "1";
 
 export default defineConfig({
   test: {
