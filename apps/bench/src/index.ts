@@ -5,3 +5,4 @@ export type { CorpusComparison, CorpusComparisonRow, VectorCosine } from "./corp
 export type { SummaryRow, ExtractionRow, LatencyRow, LongTextRow } from "./aggregate.js";
 export { parseBenchArgs, BenchUsageError, DEFAULT_ALPHAS, type BenchOptions } from "./options.js";
 export { ProgressBar } from "./progress.js";
+export { benchVectorSource } from "./vectors.js";

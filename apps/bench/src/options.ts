@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isExtractionMethod, type ExtractionMethod } from "@emosteer/core";
+import { defaultVectorCacheDir } from "@emosteer/core/node";
 
 /** Everything that decides what a bench run does. */
 export interface BenchOptions {
@@ -53,6 +54,8 @@ export interface BenchOptions {
   readonly latencyTokens: number;
   /** Extraction queries (spread over the corpus). Defaults to all. */
   readonly extractionQueries: number | "all";
+  /** Root of the vector cache. Defaults to `<cache>/vectors`, the one the CLI and the library use. */
+  readonly vectorCache: string;
   /** SQLite results. Defaults to `<cache>/bench/bench.sqlite`. */
   readonly db: string;
   /** Where REPORT.md, summary.json and plots/ go. Defaults to `benchmarks/`. */
@@ -100,6 +103,7 @@ const USAGE = `Usage: pnpm bench [options]
   --long-alpha A        α of the steered long texts (default: 1)
   --latency-reps N      interleaved unsteered/steered latency pairs (default: 3; 0 skips)
   --extraction-queries N  contrast pairs used for extraction (default: all)
+  --vector-cache DIR    where vectors are cached (default: <cache>/vectors, shared with the CLI and the library)
   --quick               default model, llama.cpp, 3 queries, 48 tokens, 20 extraction pairs (≤ 10 min on 2 cores)
   --db PATH             results database (default: <cache>/bench/bench.sqlite; --quick: <cache>/bench/quick.sqlite)
   --out DIR             report directory (default: benchmarks/; --quick: <cache>/bench/quick-report/)
@@ -146,6 +150,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
         "latency-reps": { type: "string" },
         "latency-tokens": { type: "string" },
         "extraction-queries": { type: "string" },
+        "vector-cache": { type: "string" },
         quick: { type: "boolean" },
         db: { type: "string" },
         out: { type: "string" },
@@ -191,6 +196,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
     latencyReps: values["latency-reps"] === undefined ? (quick ? 2 : 3) : integer("--latency-reps", values["latency-reps"], 0),
     latencyTokens: values["latency-tokens"] === undefined ? 64 : integer("--latency-tokens", values["latency-tokens"], 1),
     extractionQueries: values["extraction-queries"] === undefined ? (quick ? 20 : "all") : integer("--extraction-queries", values["extraction-queries"], 1),
+    vectorCache: values["vector-cache"] === undefined ? defaultVectorCacheDir(env.cacheDir) : resolve(env.cwd, values["vector-cache"]),
     // --quick keeps its own database and report, so a smoke run never replaces the committed benchmarks/ report.
     db: values.db === undefined ? join(env.cacheDir, "bench", quick ? "quick.sqlite" : "bench.sqlite") : resolve(env.cwd, values.db),
     out: values.out === undefined ? (quick ? join(env.cacheDir, "bench", "quick-report") : resolve(env.cwd, "benchmarks")) : resolve(env.cwd, values.out),

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import {
   CORE_EMOTIONS,
   isCoreEmotion,
@@ -19,13 +19,14 @@ import {
 import { BACKEND_NAMES, isBackendName, openBackend } from "@emosteer/backends";
 import { cachedEmotionVectors } from "@emosteer/core/node";
 import { distinct2, responsePerplexity } from "@emosteer/eval";
-import { defaultCacheDir, ensureModel, findModelSpec, hasOfflineSource, MODEL_REGISTRY, type LocalModel, type ModelSpec } from "@emosteer/models";
+import { ensureModel, findModelSpec, hasOfflineSource, MODEL_REGISTRY, type LocalModel, type ModelSpec } from "@emosteer/models";
 import { conditionKey, conditionWeights, isSteered, methodOf, type ConditionSpec } from "./condition.js";
 import type { BenchOptions, ContrastCorpus } from "./options.js";
 import { BenchUsageError } from "./options.js";
 import type { ProgressBar } from "./progress.js";
 import { evaluationQueries, type BenchQuery } from "./queries.js";
 import { Scorer } from "./scorer.js";
+import { benchVectorSource } from "./vectors.js";
 import type { BenchStore, CellKey, LongSegment, LongTextKey } from "./store.js";
 
 /** The part of the options that decides which stored cells a report covers. */
@@ -202,10 +203,7 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
     const vectors = await cachedEmotionVectors(backend, {
       emotions: wanted,
       userEmotions: ctx.userEmotions,
-      method: options.method,
-      corpus,
-      ...(options.extractionQueries !== "all" ? { maxQueries: options.extractionQueries } : {}),
-      cacheDir: join(defaultCacheDir(), "bench", "vectors"),
+      ...benchVectorSource(options, corpus),
       onCacheHit: (batch) => progress.log(`  loaded cached vectors ${batch.emotions.join(", ")} from ${dirname(batch.paths[0]!)}`),
       onProgress: (p) => {
         if (p.done === 1) progress.start(`${label} extracting ${p.emotions.join(",")} (${corpus} corpus)`, p.total);

@@ -10,6 +10,9 @@ describe("parseBenchArgs", () => {
   it("defaults to the paper's grid, greedy decoding and benchmarks/ as output", () => {
     const o = parse([]);
     expect(o).toMatchObject({ models: "all", backends: "all", emotions: "default", alphas: [-1, 0, 0.5, 1, 2, 4], queries: "all", maxTokens: 64, method: "mean-diff", corpus: "fixed", temperature: 0, seed: 0, mix: { joy: 1, fear: 1 }, baseline: true, out: "/repo/benchmarks", db: "/cache/bench/bench.sqlite" });
+    // The CLI's and the library's vector cache, not one of its own.
+    expect(o.vectorCache).toBe("/cache/vectors");
+    expect(parse(["--vector-cache", "v"]).vectorCache).toBe("/repo/v");
   });
 
   it("--quick picks the default model on llama.cpp with few queries and its own database", () => {

@@ -1,5 +1,5 @@
 import { BACKEND_NAMES, isBackendName, type BackendName } from "@emosteer/backends";
-import { CORE_EMOTIONS, EXTRACTION_METHODS, isCoreEmotion, isExtractionMethod, type CoreEmotion, type ExtractionMethod } from "@emosteer/core";
+import { EXTRACTION_METHODS, isExtractionMethod, type ExtractionMethod, type Injection } from "@emosteer/core";
 import { UsageError } from "../usage-error.js";
 
 // Every parser here checks one option's value and names the option and the value it refuses.
@@ -22,16 +22,9 @@ export function parseCorpus(value: string): "fixed" | "self" {
   throw new UsageError(`--corpus must be "fixed" (the repo's contrast corpus) or "self" (the model writes its own responses); got "${value}"`);
 }
 
-/** `joy,fear` → the core emotions named; all five when `value` is undefined. */
-export function parseEmotions(value: string | undefined): CoreEmotion[] {
-  if (value === undefined) return [...CORE_EMOTIONS];
-  const names = value.split(",").map((e) => e.trim());
-  const emotions: CoreEmotion[] = [];
-  for (const name of names) {
-    if (!isCoreEmotion(name)) throw new UsageError(`--emotions: unknown emotion "${name}"; choose from ${CORE_EMOTIONS.join(", ")}`);
-    if (!emotions.includes(name)) emotions.push(name);
-  }
-  return emotions;
+export function parseInjection(value: string): Injection {
+  if (value === "net-shift" || value === "per-layer") return value;
+  throw new UsageError(`--injection must be "net-shift" (α = 1 is the measured shift) or "per-layer" (α·EV added at every layer, as llama.cpp does); got "${value}"`);
 }
 
 /** `joy=1.5,fear=-1` → `{ joy: 1.5, fear: -1 }`. Which emotions exist is checked against the vectors later. */

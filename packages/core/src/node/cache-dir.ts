@@ -10,3 +10,11 @@ export function defaultCacheDir(): string {
   const xdg = process.env.XDG_CACHE_HOME;
   return join(xdg && xdg.length > 0 ? xdg : join(homedir(), ".cache"), "emosteer");
 }
+
+/**
+ * The one vector cache the CLI, the library (`cachedEmotionVectors`) and the bench share, so the
+ * same model, engine, method and corpus are extracted once: `<cacheDir>/vectors`.
+ */
+export function defaultVectorCacheDir(cacheDir: string = defaultCacheDir()): string {
+  return join(cacheDir, "vectors");
+}

@@ -8,7 +8,7 @@ import { extractEmotionVectors, type ExtractionProgress } from "../extract-emoti
 import { loadContrastCorpus, loadQueries, loadSystemPrompts } from "../prompts.js";
 import type { SteeringBackend } from "../steering-backend.js";
 import type { UserEmotion } from "../user-emotion.js";
-import { defaultCacheDir } from "./cache-dir.js";
+import { defaultVectorCacheDir } from "./cache-dir.js";
 import { loadVectorFile, saveVectorFile } from "./vector-file.js";
 
 export interface CachedEmotionVectorsOptions {
@@ -23,7 +23,7 @@ export interface CachedEmotionVectorsOptions {
   readonly maxQueries?: number;
   /** Length of self-written responses. Defaults to 64. */
   readonly selfTokens?: number;
-  /** Root of the cache. Defaults to `<defaultCacheDir()>/vectors`. */
+  /** Root of the cache. Defaults to {@link defaultVectorCacheDir} (`<defaultCacheDir()>/vectors`), shared by the CLI and the bench. */
   readonly cacheDir?: string;
   readonly onProgress?: (progress: ExtractionProgress & { readonly emotions: readonly Emotion[] }) => void;
   /** Called once per extraction that actually ran (not for cache hits). */
@@ -57,7 +57,7 @@ export async function cachedEmotionVectors(backend: SteeringBackend, options: Ca
   const corpus = options.corpus ?? "fixed";
   const selfTokens = options.selfTokens ?? 64;
   const maxQueries = options.maxQueries ?? null;
-  const root = options.cacheDir ?? join(defaultCacheDir(), "vectors");
+  const root = options.cacheDir ?? defaultVectorCacheDir();
   const emotions = options.emotions ?? CORE_EMOTIONS;
 
   const batches: { emotions: Emotion[]; label: string; hash: string; corpus: "fixed" | "self" | { userEmotions: UserEmotion[] } }[] = [];

@@ -4,6 +4,6 @@ export type { FileByteSource } from "./file-byte-source.js";
 export { fileFingerprint, readModelInfo } from "./model-file.js";
 export type { FingerprintOptions } from "./model-file.js";
 export { loadVectorFile, saveVectorFile } from "./vector-file.js";
-export { defaultCacheDir } from "./cache-dir.js";
+export { defaultCacheDir, defaultVectorCacheDir } from "./cache-dir.js";
 export { cachedEmotionVectors } from "./emotion-vector-cache.js";
 export type { CachedBatch, CachedEmotionVectorsOptions } from "./emotion-vector-cache.js";
