@@ -10,7 +10,8 @@ import { UsageError } from "../usage-error.js";
 
 const HELP = `Usage: emosteer serve [--model ID|FILE.gguf] [--backend NAME] [--vectors DIR] [--host ADDR] [--port N]
                       [--api-key KEY] [--max-queue N] [--max-tokens N] [--max-alpha A]
-                      [--body-limit BYTES] [--timeout SECONDS] [--no-playground]
+                      [--body-limit BYTES] [--timeout SECONDS] [--receive-timeout SECONDS]
+                      [--no-playground]
 
 Serves the model over an OpenAI-compatible HTTP API with per-request emotions: POST
 /v1/chat/completions and /v1/completions (streamed or not) take "emotions": {"joy": 1.5} or the
@@ -30,6 +31,7 @@ ${ENGINE_HELP}
   --max-alpha A         the largest |α| per emotion (default 4)
   --body-limit BYTES    the largest request body (default 1048576)
   --timeout SECONDS     a generation request's limit, queue wait included; then 504 (default 120)
+  --receive-timeout SECONDS  time a client has to send its whole request; then 408 (default 30)
   --no-playground       do not serve the playground page at /`;
 
 export const serve: Command = {
@@ -48,6 +50,7 @@ export const serve: Command = {
         "max-alpha": { type: "string", default: "4" },
         "body-limit": { type: "string", default: String(1024 * 1024) },
         timeout: { type: "string", default: "120" },
+        "receive-timeout": { type: "string", default: "30" },
         "no-playground": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -63,6 +66,7 @@ export const serve: Command = {
     const maxAlpha = parseNumber("max-alpha", values["max-alpha"], 0);
     const bodyLimit = parseInteger("body-limit", values["body-limit"], 1024);
     const timeoutMs = parseNumber("timeout", values.timeout, 0.001) * 1000;
+    const receiveTimeoutMs = parseNumber("receive-timeout", values["receive-timeout"], 0.1) * 1000;
     const apiKey = values["api-key"] ?? process.env.EMOSTEER_API_KEY;
     if (apiKey !== undefined && apiKey.trim().length < 8) throw new UsageError("--api-key must have at least 8 characters");
     const host = values.host.trim();
@@ -86,6 +90,7 @@ export const serve: Command = {
       maxAlpha,
       bodyLimit,
       timeoutMs,
+      receiveTimeoutMs,
       ...(apiKey !== undefined ? { apiKey } : {}),
       playground: !values["no-playground"],
     });

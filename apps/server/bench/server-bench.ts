@@ -1,0 +1,289 @@
+// The server benchmark (not a test): the real `emosteer serve` as a child process, driven over
+// HTTP. 1, 4 and 8 concurrent clients, each with its own emotion mix, stream greedy answers (TTFT,
+// aggregate tok/s, errors, and how many answers equal the same request served alone); then 10,000
+// malformed or hostile requests (each must be a 4xx; the server's RSS before and after); then a
+// SIGTERM while a stream is in flight (it must finish, and the server exit 0).
+// Writes benchmarks/SERVER.md and benchmarks/server.json.
+//
+//   pnpm --filter @emosteer/server bench [-- --requests 200 --hostile 10000 --max-tokens 32 --backend llama.cpp]
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { writeFileAtomic } from "@emosteer/core/node";
+import { hostileCases } from "./hostile.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(here, "..", "..", "..");
+const { values } = parseArgs({
+  options: {
+    requests: { type: "string", default: "200" },
+    hostile: { type: "string", default: "10000" },
+    "max-tokens": { type: "string", default: "32" },
+    backend: { type: "string", default: "llama.cpp" },
+    out: { type: "string", default: join(repoRoot, "benchmarks") },
+  },
+});
+const REQUESTS = Number(values.requests);
+const HOSTILE = Number(values.hostile);
+const MAX_TOKENS = Number(values["max-tokens"]);
+const CLIENT_COUNTS = [1, 4, 8];
+const RECEIVE_TIMEOUT_S = 2;
+const BODY_LIMIT = 1024 * 1024;
+const MIXES: readonly Record<string, number>[] = [{}, { joy: 1.5 }, { anger: 1.5 }, { fear: 1, joy: -0.5 }, { sadness: 2 }, { disgust: 1 }, { joy: 0.5, sadness: 0.5 }, { anger: -1, fear: 0.5 }];
+const QUESTIONS = [
+  "How do I bake bread?",
+  "I start a new job on Monday. Any advice for my first week?",
+  "What should I pack for a weekend hike?",
+  "Can you explain how rain forms?",
+  "My friend forgot my birthday. What should I do?",
+  "What is a good way to learn a new language?",
+  "Describe your ideal weekend.",
+  "How do I fix a flat bicycle tyre?",
+];
+const log = (line: string) => process.stderr.write(`[server-bench] ${line}\n`);
+
+interface Answer {
+  readonly ok: boolean;
+  readonly ttftMs: number;
+  readonly tokens: number;
+  readonly text: string;
+  readonly error?: string;
+}
+
+async function main(): Promise<void> {
+  const { child, url } = await startServe();
+  const results: Record<string, unknown> = { command: "pnpm --filter @emosteer/server bench", backend: values.backend, model: "smollm2-135m-instruct", max_tokens: MAX_TOKENS, requests_per_run: REQUESTS, date: new Date().toISOString() };
+  try {
+    for (let i = 0; i < 2; i++) await streamChat(url, QUESTIONS[0]!, {});
+    // Each (question, mix) answered alone first: greedy answers that the concurrent runs compare with.
+    log(`references: ${QUESTIONS.length} questions × ${MIXES.length} mixes served alone`);
+    const alone = new Map<string, string>();
+    for (const [q, question] of QUESTIONS.entries()) for (const [m, mix] of MIXES.entries()) alone.set(`${q}/${m}`, (await streamChat(url, question, mix)).text);
+
+    for (const clients of CLIENT_COUNTS) {
+      log(`${clients} client(s), ${REQUESTS} requests`);
+      const answers: { answer: Answer; key: string }[] = [];
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: clients }, async (_, c) => {
+          for (let j = next++; j < REQUESTS; j = next++) {
+            // Client c always steers with mix c (8 clients: 8 different mixes side by side).
+            const q = j % QUESTIONS.length;
+            const m = clients === 1 ? j % MIXES.length : c % MIXES.length;
+            answers.push({ answer: await streamChat(url, QUESTIONS[q]!, MIXES[m]!), key: `${q}/${m}` });
+          }
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const ok = answers.filter((a) => a.answer.ok);
+      const ttft = ok.map((a) => a.answer.ttftMs).sort((a, b) => a - b);
+      const tokens = ok.reduce((n, a) => n + a.answer.tokens, 0);
+      const equalAlone = ok.filter((a) => a.answer.text === alone.get(a.key)).length;
+      results[`clients_${clients}`] = {
+        requests: answers.length,
+        errors: answers.length - ok.length,
+        ttft_p50_ms: round(quantile(ttft, 0.5)),
+        ttft_p95_ms: round(quantile(ttft, 0.95)),
+        tok_s: round(tokens / seconds),
+        seconds: round(seconds),
+        completion_tokens: tokens,
+        equal_alone: equalAlone,
+        // On a serialised engine every request runs alone, so an answer that differs from the same request served alone is the only cross-talk there can be.
+        crosstalk: ok.length - equalAlone,
+        error_samples: [...new Set(answers.filter((a) => !a.answer.ok).map((a) => a.answer.error))].slice(0, 3),
+      };
+      log(JSON.stringify(results[`clients_${clients}`]));
+    }
+
+    results.hostile = await hostileRun(url, child.pid!);
+    log(JSON.stringify(results.hostile));
+    results.drain = await drainRun(url, child);
+    log(JSON.stringify(results.drain));
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+  await writeFileAtomic(join(values.out!, "server.json"), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFileAtomic(join(values.out!, "SERVER.md"), report(results));
+  log(`wrote ${join(values.out!, "SERVER.md")} and server.json`);
+}
+
+/** `emosteer serve` on a free port, as a user would start it (plus the bench's queue and receive limits). */
+async function startServe(): Promise<{ child: ChildProcess; url: string }> {
+  const args = ["--conditions=@emosteer/source", "--import", "tsx", join(repoRoot, "apps", "cli", "src", "main.ts"), "serve", "--port", "0", "--backend", values.backend!, "--max-queue", "64", "--receive-timeout", String(RECEIVE_TIMEOUT_S), "--body-limit", String(BODY_LIMIT)];
+  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      process.stderr.write(d);
+      const match = /listening on (http:\/\/\S+?) /.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.on("exit", (code) => reject(new Error(`emosteer serve exited with ${code} before listening`)));
+  });
+  return { child, url };
+}
+
+/** One streamed greedy chat request; TTFT is the time to the first content chunk. */
+async function streamChat(url: string, question: string, emotions: Record<string, number>): Promise<Answer> {
+  const started = performance.now();
+  try {
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ messages: [{ role: "user", content: question }], max_tokens: MAX_TOKENS, temperature: 0, stream: true, stream_options: { include_usage: true }, ...(Object.keys(emotions).length ? { emotions } : {}) }),
+    });
+    if (!response.ok) return { ok: false, ttftMs: 0, tokens: 0, text: "", error: `${response.status} ${(await response.text()).slice(0, 200)}` };
+    let buffer = "";
+    let text = "";
+    let tokens = 0;
+    let ttftMs = 0;
+    const decoder = new TextDecoder();
+    const reader = response.body!.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) !== -1) {
+        const data = buffer.slice(0, end).replace(/^data: /, "");
+        buffer = buffer.slice(end + 2);
+        if (data === "[DONE]") continue;
+        const chunk = JSON.parse(data);
+        if (chunk.error) return { ok: false, ttftMs, tokens, text, error: chunk.error.message };
+        const content = chunk.choices?.[0]?.delta?.content;
+        if (content) {
+          if (!ttftMs) ttftMs = performance.now() - started;
+          text += content;
+        }
+        if (chunk.usage) tokens = chunk.usage.completion_tokens;
+      }
+    }
+    return { ok: true, ttftMs, tokens, text };
+  } catch (error) {
+    return { ok: false, ttftMs: 0, tokens: 0, text: "", error: (error as Error).message };
+  }
+}
+
+/** The hostile run: warm-up, RSS, HOSTILE requests 16 at a time, RSS again (after a short idle), then a valid request. */
+async function hostileRun(url: string, pid: number) {
+  const cases = hostileCases({ bodyLimit: BODY_LIMIT, receiveTimeoutMs: RECEIVE_TIMEOUT_S * 1000 });
+  const byCase = new Map<string, { sent: number; non4xx: number; unclear: number }>();
+  const runBatch = async (count: number) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let i = next++; i < count; i = next++) {
+          const hostile = cases[i % cases.length]!;
+          const stats = byCase.get(hostile.name) ?? { sent: 0, non4xx: 0, unclear: 0 };
+          byCase.set(hostile.name, stats);
+          stats.sent++;
+          try {
+            const { status, message } = await hostile.send(url, undefined);
+            if (status < 400 || status >= 500) stats.non4xx++;
+            else if (!hostile.message.test(message)) stats.unclear++;
+          } catch {
+            stats.non4xx++;
+          }
+        }
+      }),
+    );
+  };
+  await runBatch(1000);
+  await sleep(2000);
+  const rssWarm = rssBytes(pid);
+  byCase.clear();
+  const started = performance.now();
+  await runBatch(HOSTILE);
+  const seconds = (performance.now() - started) / 1000;
+  await sleep(2000);
+  const rssAfter = rssBytes(pid);
+  const alive = await streamChat(url, QUESTIONS[0]!, { joy: 1 });
+  const stats = [...byCase.values()];
+  return {
+    requests: stats.reduce((n, s) => n + s.sent, 0),
+    non_4xx: stats.reduce((n, s) => n + s.non4xx, 0),
+    unclear_message: stats.reduce((n, s) => n + s.unclear, 0),
+    seconds: round(seconds),
+    rss_warm_mb: round(rssWarm / 2 ** 20),
+    rss_after_mb: round(rssAfter / 2 ** 20),
+    rss_ratio: round(rssAfter / rssWarm, 3),
+    alive_after: alive.ok,
+    cases: Object.fromEntries(byCase),
+  };
+}
+
+/** SIGTERM while a stream is in flight: the stream must end normally and the process exit 0. */
+async function drainRun(url: string, child: ChildProcess) {
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const inFlight = streamChat(url, QUESTIONS[1]!, { joy: 1 });
+  await sleep(300);
+  child.kill("SIGTERM");
+  const answer = await inFlight;
+  const code = await exited;
+  return { in_flight_completed: answer.ok && answer.tokens > 0, exit_code: code };
+}
+
+function rssBytes(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return Number(kb) * 1024;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function report(r: Record<string, any>): string {
+  const rows = CLIENT_COUNTS.map((c) => {
+    const x = r[`clients_${c}`];
+    return `| ${c} | ${x.requests} | ${x.errors} | ${x.ttft_p50_ms} | ${x.ttft_p95_ms} | ${x.tok_s} | ${x.equal_alone}/${x.requests - x.errors} | ${x.crosstalk} |`;
+  });
+  const h = r.hostile;
+  const cases = Object.entries(h.cases as Record<string, { sent: number; non4xx: number; unclear: number }>).map(([name, s]) => `| ${name} | ${s.sent} | ${s.non4xx} | ${s.unclear} |`);
+  return `# Server benchmark
+
+Produced by \`${r.command}\` (${r.date}; ${r.backend}, ${r.model}, greedy, max_tokens ${r.max_tokens}, streamed).
+The real \`emosteer serve\` runs as a child process; clients are plain \`fetch\` streams on the same
+2-core machine (which other work shared during the run: absolute figures vary, compare within a run).
+
+## Concurrent clients, each with its own emotion mix
+
+${REQUESTS} requests per row; with 4 and 8 clients client *c* always steers with mix *c* of
+${MIXES.map((m) => JSON.stringify(m)).join(", ")}. TTFT includes the wait in the queue.
+
+| clients | requests | errors | TTFT p50 (ms) | TTFT p95 (ms) | aggregate tok/s | equal to the request served alone | cross-talk |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.join("\n")}
+
+The engines serve one generation at a time today, so the server queues and concurrency buys no
+throughput: aggregate tok/s stays flat while TTFT grows with the queue. Cross-talk is counted as
+answers that differ from the same greedy request served alone; on this serialised path it can only
+be 0 or a bug. The issue's cross-talk target (neighbours' mixes changed in one batched decode) needs
+the batched engine sessions of issue 13, which the scheduler's slot count is ready for.
+
+## Hostile requests
+
+${h.requests} malformed or hostile requests, 16 at a time, cycling through ${cases.length} kinds
+(after a warm-up of 1,000): **${h.non_4xx} answered with anything but a 4xx**, ${h.unclear_message}
+with a message that did not say what was wrong. RSS ${h.rss_warm_mb} MB after the warm-up,
+${h.rss_after_mb} MB after the run (ratio ${h.rss_ratio}); a steered request afterwards ${h.alive_after ? "succeeded" : "FAILED"}.
+The run took ${h.seconds} s.
+
+| kind | sent | not 4xx | unclear message |
+| --- | --- | --- | --- |
+${cases.join("\n")}
+
+## Drain
+
+SIGTERM with a stream in flight: the stream ${r.drain.in_flight_completed ? "completed" : "did NOT complete"}, and the process exited with ${r.drain.exit_code}.
+`;
+}
+
+await main();
