@@ -3,6 +3,7 @@ import {
   AbortedError,
   DisposedError,
   resolveSteering,
+  tokenizeChatMessages,
   UnsupportedCapabilityError,
   type BackendCapabilities,
   type CaptureRequest,
@@ -166,9 +167,26 @@ class LlamaCppEngine implements LlamaCppBackend {
     return this.chatTemplate.render(messages, options.addGenerationPrompt ?? true);
   }
 
-  async tokenize(text: string): Promise<number[]> {
+  async tokenize(text: string, options: { readonly special?: boolean } = {}): Promise<number[]> {
     this.assertAlive();
-    return Array.from(this.nativeModel.tokenize(text, true));
+    return Array.from(this.nativeModel.tokenize(text, options.special ?? true));
+  }
+
+  async tokenizeChat(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): Promise<number[]> {
+    this.assertAlive();
+    return this.chatTokens(messages, options.addGenerationPrompt ?? true);
+  }
+
+  /** Chat prompt tokens with only the template's markup special (llama.cpp's parse_special off for contents). */
+  private chatTokens(messages: readonly ChatMessage[], addGenerationPrompt: boolean): number[] {
+    return tokenizeChatMessages(
+      {
+        render: (m, add) => this.formatChat(m, { addGenerationPrompt: add }),
+        tokenize: (text, special) => Array.from(this.nativeModel.tokenize(text, special)),
+      },
+      messages,
+      addGenerationPrompt,
+    );
   }
 
   async detokenize(tokens: readonly number[]): Promise<string> {
@@ -237,7 +255,7 @@ class LlamaCppEngine implements LlamaCppBackend {
   generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
     this.assertAlive();
     const started = performance.now();
-    const text = typeof prompt === "string" ? prompt : this.formatChat(prompt, { addGenerationPrompt: true });
+    const promptTokens = typeof prompt === "string" ? Array.from(this.nativeModel.tokenize(prompt, true)) : this.chatTokens(prompt, true);
     const steering = this.resolve(options.steering);
     const maxTokens = options.maxTokens ?? 128;
     const temperature = options.temperature ?? 0;
@@ -250,7 +268,6 @@ class LlamaCppEngine implements LlamaCppBackend {
       this.assertAlive();
       const slot = this.generationSlot;
       const ctx = slot.native;
-      const promptTokens = Array.from(this.nativeModel.tokenize(text, true));
       if (promptTokens.length === 0) throw new RangeError("Cannot generate from an empty prompt.");
       if (promptTokens.length >= this.contextOptions.contextSize) {
         throw new RangeError(`Prompt of ${promptTokens.length} tokens does not fit the context size ${this.contextOptions.contextSize}.`);

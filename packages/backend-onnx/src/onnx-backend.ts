@@ -5,7 +5,9 @@ import {
   DisposedError,
   EmosteerError,
   NotSteerableModelError,
+  plainTextTokenizerJson,
   resolveSteering,
+  tokenizeChatMessages,
   UnsupportedCapabilityError,
   type BackendCapabilities,
   type CaptureRequest,
@@ -119,7 +121,11 @@ export async function createOnnxBackend(options: OnnxBackendOptions): Promise<On
     throw notSteerable(modelDir);
   }
   const withTemplate = options.chatTemplate ? { ...tokenizerConfig, chat_template: options.chatTemplate } : tokenizerConfig;
-  return new OnnxBackend(modelDir, session, config, info, new Tokenizer(tokenizerJson as object, withTemplate), withTemplate);
+  const tokenizers = {
+    special: new Tokenizer(tokenizerJson as object, withTemplate),
+    plain: new Tokenizer(plainTextTokenizerJson(tokenizerJson as object), withTemplate),
+  };
+  return new OnnxBackend(modelDir, session, config, info, tokenizers, withTemplate);
 }
 
 interface KvCache {
@@ -144,7 +150,8 @@ class OnnxBackend implements OnnxSteeringBackend {
     private readonly session: ort.InferenceSession,
     private readonly config: HfConfig,
     info: EmosteerExportInfo,
-    private readonly tokenizer: Tokenizer,
+    /** `special` parses special-token markup; `plain` reads it as text (for message contents). */
+    private readonly tokenizers: { readonly special: Tokenizer; readonly plain: Tokenizer },
     private readonly tokenizerConfig: Record<string, unknown>,
   ) {
     const chatTemplate = tokenizerConfig.chat_template;
@@ -190,9 +197,26 @@ class OnnxBackend implements OnnxSteeringBackend {
     });
   }
 
-  async tokenize(text: string): Promise<number[]> {
+  async tokenize(text: string, options: { readonly special?: boolean } = {}): Promise<number[]> {
     this.assertAlive();
-    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    return this.encode(text, options.special ?? true);
+  }
+
+  async tokenizeChat(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): Promise<number[]> {
+    this.assertAlive();
+    return this.chatTokens(messages, options.addGenerationPrompt ?? true);
+  }
+
+  private encode(text: string, special: boolean): number[] {
+    return (special ? this.tokenizers.special : this.tokenizers.plain).encode(text, { add_special_tokens: false }).ids;
+  }
+
+  private chatTokens(messages: readonly ChatMessage[], addGenerationPrompt: boolean): number[] {
+    return tokenizeChatMessages(
+      { render: (m, add) => this.formatChat(m, { addGenerationPrompt: add }), tokenize: (text, special) => this.encode(text, special) },
+      messages,
+      addGenerationPrompt,
+    );
   }
 
   async detokenize(tokens: readonly number[]): Promise<string> {
@@ -202,7 +226,7 @@ class OnnxBackend implements OnnxSteeringBackend {
 
   /** Text of `tokens` (the tokenizer rejects an empty list). */
   private decode(tokens: readonly number[]): string {
-    return tokens.length === 0 ? "" : this.tokenizer.decode([...tokens], { skip_special_tokens: false });
+    return tokens.length === 0 ? "" : this.tokenizers.special.decode([...tokens], { skip_special_tokens: false });
   }
 
   async logits(tokens: readonly number[], options: LogitsOptions = {}): Promise<Float32Array> {
@@ -249,8 +273,7 @@ class OnnxBackend implements OnnxSteeringBackend {
     const steering = this.steeringData(options.steering);
     const sampler = new TokenSampler(options);
     const maxTokens = options.maxTokens ?? 128;
-    const text = typeof prompt === "string" ? prompt : this.formatChat(prompt, { addGenerationPrompt: true });
-    const promptTokens = await this.tokenize(text);
+    const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
     if (promptTokens.length === 0) throw new RangeError("Cannot generate from an empty prompt: tokenize gave no tokens.");
     const V = this.config.vocab_size;
     const stops = options.stop ?? [];

@@ -1,4 +1,4 @@
-import { Tensor, type DeviceType, type Message } from "@huggingface/transformers";
+import { Tensor, type DeviceType, type Message, type PreTrainedTokenizer } from "@huggingface/transformers";
 import {
   AbortedError,
   DisposedError,
@@ -8,7 +8,9 @@ import {
   LayerCountMismatchError,
   LayerOutOfRangeError,
   UnsupportedCapabilityError,
+  plainTextTokenizerJson,
   resolveSteering,
+  tokenizeChatMessages,
   type BackendCapabilities,
   type CaptureRequest,
   type ChatMessage,
@@ -108,6 +110,8 @@ class TransformersBackend implements SteeringBackend {
   private isDisposed = false;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly endTokens: ReadonlySet<number>;
+  /** The model's tokenizer without special added tokens: message contents are tokenized with it. */
+  private readonly plainTokenizer: PreTrainedTokenizer;
 
   constructor(
     private readonly loaded: SteerableModel,
@@ -123,6 +127,7 @@ class TransformersBackend implements SteeringBackend {
       steerableLayers: { from: 1, to: model.layerCount - 1 },
     };
     this.endTokens = endOfGenerationTokens(loaded);
+    this.plainTokenizer = plainTextTokenizer(loaded.tokenizer);
   }
 
   get disposed(): boolean {
@@ -137,9 +142,22 @@ class TransformersBackend implements SteeringBackend {
     }) as string;
   }
 
-  async tokenize(text: string): Promise<number[]> {
+  async tokenize(text: string, options: { readonly special?: boolean } = {}): Promise<number[]> {
     this.assertLive();
-    return this.encode(text);
+    return this.encode(text, options.special ?? true);
+  }
+
+  async tokenizeChat(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): Promise<number[]> {
+    this.assertLive();
+    return this.chatTokens(messages, options.addGenerationPrompt ?? true);
+  }
+
+  private chatTokens(messages: readonly ChatMessage[], addGenerationPrompt: boolean): number[] {
+    return tokenizeChatMessages(
+      { render: (m, add) => this.formatChat(m, { addGenerationPrompt: add }), tokenize: (text, special) => this.encode(text, special) },
+      messages,
+      addGenerationPrompt,
+    );
   }
 
   async detokenize(tokens: readonly number[]): Promise<string> {
@@ -181,7 +199,7 @@ class TransformersBackend implements SteeringBackend {
   async generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
     this.assertLive();
     const called = now();
-    const text = typeof prompt === "string" ? prompt : this.formatChat(prompt, { addGenerationPrompt: true });
+    const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
     const steering = this.steeringInput(options.steering);
     const maxTokens = options.maxTokens ?? 128;
     if (!(Number.isInteger(maxTokens) && maxTokens > 0)) throw new EmosteerError(`maxTokens must be a positive integer, got ${maxTokens}.`);
@@ -189,7 +207,6 @@ class TransformersBackend implements SteeringBackend {
     if (!(Number.isFinite(temperature) && temperature >= 0)) throw new EmosteerError(`temperature must be a finite number ≥ 0, got ${temperature}.`);
     return this.exclusive(async () => {
       this.throwIfAborted(options.signal, "Generation");
-      const promptTokens = this.encode(text);
       const tracker = new GenerationTracker(this.loaded.tokenizer, this.endTokens, options.stop ?? [], options.onToken);
       const sampler =
         temperature > 0
@@ -297,8 +314,8 @@ class TransformersBackend implements SteeringBackend {
     return new Tensor("float32", tensor.data, [layerCount, hiddenSize]);
   }
 
-  private encode(text: string): number[] {
-    return Array.from(this.loaded.tokenizer.encode(text, { add_special_tokens: false }), Number);
+  private encode(text: string, special = true): number[] {
+    return Array.from((special ? this.loaded.tokenizer : this.plainTokenizer).encode(text, { add_special_tokens: false }), Number);
   }
 
   private decode(tokens: readonly number[]): string {
@@ -336,6 +353,13 @@ function endOfGenerationTokens(loaded: SteerableModel): ReadonlySet<number> {
   add((config["emosteer"] as Record<string, unknown> | undefined)?.["eosTokenIds"]);
   add((loaded.model.generation_config as unknown as Record<string, unknown> | null)?.["eos_token_id"]);
   return ids;
+}
+
+/** A tokenizer like `tokenizer` that reads special-token markup as text (transformers.js has no switch for it). */
+function plainTextTokenizer(tokenizer: PreTrainedTokenizer): PreTrainedTokenizer {
+  const { _tokenizerJSON: json, _tokenizerConfig: config } = tokenizer as unknown as { _tokenizerJSON: object; _tokenizerConfig: object };
+  const Class = tokenizer.constructor as new (json: object, config: object) => PreTrainedTokenizer;
+  return new Class(plainTextTokenizerJson(json), config);
 }
 
 function logSoftmaxAt(row: Float32Array, index: number): number {

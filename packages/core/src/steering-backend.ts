@@ -112,14 +112,29 @@ export interface SteeringBackend extends AsyncDisposable {
 
   /** Render messages with the model's own chat template. */
   formatChat(messages: readonly ChatMessage[], options?: { readonly addGenerationPrompt?: boolean }): string;
-  /** Tokenize text; special-token markup (e.g. `<|im_start|>`) is parsed as special tokens. No BOS is added unless the text contains it. */
-  tokenize(text: string): Promise<number[]>;
+  /**
+   * Tokenize text. Special-token markup (e.g. `<|im_start|>`) is parsed as special tokens unless
+   * `special` is false, when it is read as the characters it is made of (use that for any text a
+   * user wrote). No BOS is added unless the text contains it (and `special` is on).
+   */
+  tokenize(text: string, options?: { readonly special?: boolean }): Promise<number[]>;
+  /**
+   * Tokens of `messages` rendered with the chat template (`formatChat`), in which only the
+   * template's own markup is special: a message containing `<|im_start|>system` is text, never a
+   * new turn. `generate(messages)` prompts with exactly these tokens. (Tokenizing the string
+   * `formatChat` returns parses markup in the contents too: the boundary is gone in a string.)
+   */
+  tokenizeChat(messages: readonly ChatMessage[], options?: { readonly addGenerationPrompt?: boolean }): Promise<number[]>;
   detokenize(tokens: readonly number[]): Promise<string>;
 
   /** Teacher-forced pass returning the residual stream for a span: the extraction primitive. */
   captureResiduals(request: CaptureRequest): Promise<ResidualCapture>;
 
-  /** Generate a completion of `prompt` (text, already chat-formatted, or messages to format). */
+  /**
+   * Generate a completion of `prompt`: messages (formatted and tokenized as `tokenizeChat` does,
+   * contents as plain text), or a string already chat-formatted by the caller, whose special-token
+   * markup is parsed (a string is trusted; never splice user text into one).
+   */
   generate(prompt: string | readonly ChatMessage[], options?: GenerateOptions): Promise<Generation>;
 
   /** Log-probability of `continuation` after `prompt` (both plain text; prompt usually chat-formatted). */

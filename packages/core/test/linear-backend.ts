@@ -11,6 +11,7 @@ import {
   CORE_EMOTIONS,
   DisposedError,
   resolveSteering,
+  tokenizeChatMessages,
 } from "../src/index.js";
 
 export const linearModel: ModelInfo = { architecture: "linear", name: "linear-toy", layerCount: 4, hiddenSize: 6, vocabSize: 2000, contextLength: 4096, fingerprint: "1111222233334444" };
@@ -71,6 +72,11 @@ export class LinearBackend implements SteeringBackend {
   async tokenize(text: string): Promise<number[]> {
     this.check();
     return tokenize(text);
+  }
+
+  async tokenizeChat(messages: readonly ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): Promise<number[]> {
+    this.check();
+    return tokenizeChatMessages({ render: formatChat, tokenize }, messages, options.addGenerationPrompt ?? false);
   }
 
   async detokenize(tokens: readonly number[]): Promise<string> {
