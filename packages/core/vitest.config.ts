@@ -7,6 +7,7 @@ export const UNIT_TESTS = [
   "test/emotion-vector.test.ts",
   "test/extract-emotion-vectors.test.ts",
   "test/extraction.test.ts",
+  "test/foreign-vector-file.test.ts",
   "test/fuzz-vector-file.test.ts",
   "test/prompt-data.test.ts",
   "test/prompts.test.ts",

@@ -53,6 +53,26 @@ export class InvalidFileError extends EmosteerError {
   }
 }
 
+/**
+ * A control-vector file without emosteer metadata (written by repeng's `export_gguf` or
+ * llama-cvector-generator) was read without what importing it takes: the model it is for
+ * (`expectedModel`) or the emotion it encodes (`emotion`). `missing` names which, so that a
+ * front end can name its own option for it.
+ */
+export class ForeignVectorFileError extends InvalidFileError {
+  constructor(
+    path: string,
+    readonly missing: "expectedModel" | "emotion",
+  ) {
+    super(
+      path,
+      missing === "expectedModel"
+        ? "this control-vector file has no emosteer metadata (made by repeng or llama-cvector-generator?): pass the model it was made for (expectedModel) to import it"
+        : "this control-vector file has no emosteer metadata: pass the emotion it encodes (emotion) to import it",
+    );
+  }
+}
+
 /** A value that must be finite was NaN or ±Infinity. */
 export class NonFiniteValueError extends EmosteerError {
   constructor(
@@ -172,5 +192,27 @@ export class NotSteerableModelError extends EmosteerError {
     readonly hint: string,
   ) {
     super(`${model} cannot be steered: ${hint}`);
+  }
+}
+
+/** An argument of a backend call is out of its range (`maxTokens: 0`, a negative temperature, …); `argument` names it. */
+export class InvalidArgumentError extends EmosteerError {
+  constructor(
+    readonly argument: string,
+    readonly value: unknown,
+    readonly expected: string,
+  ) {
+    super(`${argument} must be ${expected}, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}.`);
+  }
+}
+
+/** Tokens that do not fit the backend's context (prompt, prompt + continuation, or a captured sequence). */
+export class ContextOverflowError extends EmosteerError {
+  constructor(
+    readonly what: string,
+    readonly tokens: number,
+    readonly contextSize: number,
+  ) {
+    super(`${what} of ${tokens} tokens does not fit the context of ${contextSize} tokens: shorten it, or open the backend with a larger contextSize.`);
   }
 }

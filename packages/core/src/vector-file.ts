@@ -18,7 +18,7 @@ import { GgufValueType, ggufValueTypeName, type GgufEntry } from "./gguf/gguf-va
 import { openGguf } from "./gguf/reader.js";
 import { encodeGguf } from "./gguf/writer.js";
 import { EmotionVector, assertFinite, type VectorProvenance } from "./emotion-vector.js";
-import { HiddenSizeMismatchError, InvalidFileError, LayerCountMismatchError } from "./errors.js";
+import { ForeignVectorFileError, HiddenSizeMismatchError, InvalidFileError, LayerCountMismatchError } from "./errors.js";
 import type { ModelIdentity, ModelInfo } from "./model-info.js";
 
 /** Version of the `emosteer.*` keys; bump when their meaning changes. */
@@ -139,8 +139,8 @@ export async function decodeVectorFile(file: Uint8Array | ByteSource, options: D
     provenance = parseProvenance(string(KEY.provenance), invalid);
   } else {
     const expected = options.expectedModel;
-    if (!expected) throw invalid("this control-vector file has no emosteer metadata (made by repeng or llama-cvector-generator?): pass the model it was made for (expectedModel) to import it");
-    if (!options.emotion) throw invalid("this control-vector file has no emosteer metadata: pass the emotion it encodes (emotion) to import it");
+    if (!expected) throw new ForeignVectorFileError(where, "expectedModel");
+    if (!options.emotion) throw new ForeignVectorFileError(where, "emotion");
     model = { architecture: expected.architecture, name: expected.name, fingerprint: expected.fingerprint, layerCount: expected.layerCount, hiddenSize: expected.hiddenSize };
     emotion = options.emotion;
     const hint = gguf.get("controlvector.model_hint");
