@@ -1,17 +1,23 @@
 import { parseArgs } from "node:util";
 import { CORE_EMOTIONS, Steerer, type EmotionWeights } from "@emosteer/core";
+import { cachedEmotionVectors } from "@emosteer/core/node";
 import type { Command } from "./command.js";
+import { EMOTION_FILE_HELP, readEmotionFiles } from "./emotion-files.js";
 import { coreEmotionVectors } from "./emotion-vectors.js";
 import { ENGINE_HELP, ENGINE_OPTIONS, modelFile, openEngine, parseEngineOptions } from "./engine-options.js";
 import { parseInteger } from "./option-values.js";
+import { progressBar, progressLine } from "../progress.js";
 
-const HELP = `Usage: emosteer demo [--model ID] [--backend NAME] [--vector-cache DIR] [--question TEXT] [--max-tokens N]
+const HELP = `Usage: emosteer demo [--model ID] [--backend NAME] [--vector-cache DIR] [--emotion-file FILE ...]
+                     [--question TEXT] [--max-tokens N]
 
 Fetches the model, extracts (or loads cached) EVs for the five core emotions with the paper's
 method on the fixed contrast corpus, then answers one question unsteered, with each emotion at
-α = 1 and 2, and with an emotion suppressed at α = −1.
+α = 1 and 2, and with an emotion suppressed at α = −1. The emotions of --emotion-file files are
+extracted too (cached like the core ones) and shown at α = 1 and 2 after them.
 
 ${ENGINE_HELP}
+${EMOTION_FILE_HELP}
   --question TEXT       the question to answer (default: advice for a first week at a new job)
   --max-tokens N        longest answer in tokens (default 48)`;
 
@@ -26,6 +32,7 @@ export const demo: Command = {
       args: argv,
       options: {
         ...ENGINE_OPTIONS,
+        "emotion-file": { type: "string", multiple: true },
         question: { type: "string", default: DEFAULT_QUESTION },
         "max-tokens": { type: "string", default: "48" },
         help: { type: "boolean", short: "h" },
@@ -37,12 +44,28 @@ export const demo: Command = {
     }
     const engine = parseEngineOptions(values);
     const maxTokens = parseInteger("max-tokens", values["max-tokens"], 1);
+    const userEmotions = readEmotionFiles(values["emotion-file"]);
 
     const started = Date.now();
     await using backend = await openEngine(engine, await modelFile(engine));
     console.log(`model: ${backend.model.name} (${backend.model.architecture}, ${backend.model.layerCount} layers, hidden ${backend.model.hiddenSize}) on ${backend.name}`);
 
     const vectors = await coreEmotionVectors(backend, engine.vectorCache);
+    if (userEmotions.length > 0) {
+      const extractionStart = Date.now();
+      const own = await cachedEmotionVectors(backend, {
+        emotions: userEmotions.map((e) => e.name),
+        userEmotions,
+        ...(engine.vectorCache !== undefined ? { cacheDir: engine.vectorCache } : {}),
+        onProgress: (p) => progressLine(progressBar(p.done, p.total, extractionStart, `extracting ${p.emotions.join(",")} (${p.phase}) `)),
+        onExtracted: (b) => {
+          progressLine("");
+          console.log(`extracted ${b.emotions.join(", ")} from ${b.queries} pairs in ${b.seconds.toFixed(1)} s`);
+        },
+        onCacheHit: (b) => console.log(`${b.emotions.join(", ")} loaded from cache.`),
+      });
+      for (const [emotion, vector] of own) vectors.set(emotion, vector);
+    }
     const steerer = await Steerer.create(backend, { vectors });
 
     const show = async (title: string, question: string, weights: EmotionWeights) => {
@@ -51,7 +74,7 @@ export const demo: Command = {
     };
     console.log(`\nQ: ${values.question}`);
     await show("unsteered", values.question, {});
-    for (const emotion of CORE_EMOTIONS) {
+    for (const emotion of [...CORE_EMOTIONS, ...userEmotions.map((e) => e.name)]) {
       for (const alpha of [1, 2]) await show(`${emotion} α=${alpha}`, values.question, { [emotion]: alpha });
     }
     console.log(`\nQ: ${FEARFUL_QUESTION}`);

@@ -1,26 +1,32 @@
 import { parseArgs } from "node:util";
-import { CORE_EMOTIONS, EmosteerError, InvalidFileError, isCoreEmotion, Steerer, type Emotion, type EmotionVector, type ModelInfo } from "@emosteer/core";
-import { existsSync } from "node:fs";
-import { cachedEmotionVectors, loadVectorFile, readModelInfo } from "@emosteer/core/node";
+import { Steerer, type Emotion, type EmotionVector, type Injection } from "@emosteer/core";
+import { cachedEmotionVectors, readModelInfo } from "@emosteer/core/node";
 import type { Command } from "./command.js";
+import { assertKnown, EMOTION_FILE_HELP, readEmotionFiles } from "./emotion-files.js";
 import { ENGINE_HELP, ENGINE_OPTIONS, modelFile, openEngine, parseEngineOptions } from "./engine-options.js";
-import { parseCorpus, parseInteger, parseMethod, parseNumber, parseWeights } from "./option-values.js";
+import { parseCorpus, parseInjection, parseInteger, parseMethod, parseNumber, parseWeights } from "./option-values.js";
+import { describeImport, loadVectorArgument, parseVectorArgument, VECTOR_HELP, type LoadedVector } from "./vector-files.js";
 import { progressBar, progressLine } from "../progress.js";
 import { UsageError } from "../usage-error.js";
 
-const HELP = `Usage: emosteer generate [--model ID] [--backend NAME] [--steer joy=1.5,fear=-1] [--vector FILE ...]
-                         [--method M] [--corpus fixed|self] [--max-queries N] [--vector-cache DIR]
+const HELP = `Usage: emosteer generate [--model ID] [--backend NAME] [--steer joy=1.5,fear=-1] [--vector [EMOTION=]FILE ...]
+                         [--emotion-file FILE ...] [--injection net-shift|per-layer] [--method M]
+                         [--corpus fixed|self] [--max-queries N] [--vector-cache DIR]
                          [--max-tokens N] [--temperature T] [--seed S] PROMPT
 
 Answers PROMPT with the emotions given by --steer (α per emotion; 1 reproduces the measured
-shift, 2 doubles it, negative suppresses). Vectors come from the cache (extracted on first use,
-as "emosteer extract" would with the same --method, --corpus and --max-queries) or from --vector
-files (control-vector GGUF written by "emosteer extract --out"); a file made for another model is
+shift, 2 doubles it, negative suppresses). Each emotion's vector comes from a --vector file
+when one holds it, else from the cache (extracted on first use, as "emosteer extract" would with
+the same --method, --corpus, --max-queries and --emotion-file). A file made for another model is
 refused.
 
 ${ENGINE_HELP}
   --steer LIST          emotion=α pairs, comma-separated; without it the answer is unsteered
-  --vector FILE         use this vector file instead of the cache (repeat for several emotions)
+${VECTOR_HELP}
+${EMOTION_FILE_HELP}
+  --injection I         net-shift (default for emosteer's vectors: α·EV[l] is the total shift at
+                        layer l) or per-layer (α·EV[l] added at every layer; the default when the
+                        steered vectors come from other tools' files)
   --method M, --corpus C, --max-queries N   which cached vectors to use (see "emosteer extract --help")
   --max-tokens N        longest answer in tokens (default 128)
   --temperature T       0 (default) decodes greedily; above 0 samples
@@ -36,6 +42,8 @@ export const generate: Command = {
         ...ENGINE_OPTIONS,
         steer: { type: "string" },
         vector: { type: "string", multiple: true },
+        "emotion-file": { type: "string", multiple: true },
+        injection: { type: "string" },
         method: { type: "string", default: "mean-diff" },
         corpus: { type: "string", default: "fixed" },
         "max-queries": { type: "string" },
@@ -59,46 +67,60 @@ export const generate: Command = {
     const maxTokens = parseInteger("max-tokens", values["max-tokens"], 1);
     const temperature = parseNumber("temperature", values.temperature, 0);
     const seed = parseInteger("seed", values.seed, 0, 2 ** 32 - 1);
-    const vectorFiles = values.vector ?? [];
+    const chosenInjection = values.injection === undefined ? undefined : parseInjection(values.injection);
+    const userEmotions = readEmotionFiles(values["emotion-file"]);
+    const vectorArguments = (values.vector ?? []).map(parseVectorArgument);
     const steered = Object.keys(weights);
-    if (vectorFiles.length === 0) {
-      for (const emotion of steered) {
-        if (!isCoreEmotion(emotion)) throw new UsageError(`--steer: unknown emotion "${emotion}"; choose from ${CORE_EMOTIONS.join(", ")}, or pass its --vector FILE`);
-      }
+    // Which emotion an unnamed file holds is known only once it is read, so names are checked here
+    // only when every steered emotion must come from the cache.
+    const named = new Set(vectorArguments.map((a) => a.emotion));
+    if (vectorArguments.every((a) => a.emotion !== undefined)) {
+      for (const emotion of steered) if (!named.has(emotion)) assertKnown("--steer", emotion, userEmotions, ", or pass its --vector FILE");
     }
-    for (const path of vectorFiles) if (!existsSync(path)) throw new UsageError(`--vector: no such file "${path}"`);
 
     const modelPath = await modelFile(engine);
-    let vectors = new Map<Emotion, EmotionVector>();
-    if (vectorFiles.length > 0) {
+    const fromFiles = new Map<Emotion, LoadedVector>();
+    if (vectorArguments.length > 0) {
       // Checked against the model file before the engine loads (an ONNX export can take minutes), so a wrong file fails at once.
       const model = await readModelInfo(modelPath);
-      for (const path of vectorFiles) {
-        const vector = await loadVector(path, model);
-        if (vectors.has(vector.emotion)) throw new UsageError(`--vector: two files hold "${vector.emotion}"; pass one per emotion`);
-        vectors.set(vector.emotion, vector);
+      for (const argument of vectorArguments) {
+        const loaded = await loadVectorArgument(argument, model);
+        if (fromFiles.has(loaded.vector.emotion)) throw new UsageError(`--vector: two files hold "${loaded.vector.emotion}"; pass one per emotion`);
+        fromFiles.set(loaded.vector.emotion, loaded);
       }
-      const missing = steered.filter((e) => !vectors.has(e));
-      if (missing.length > 0) throw new UsageError(`--steer: no --vector file holds ${missing.map((e) => `"${e}"`).join(", ")}; the files hold ${[...vectors.keys()].join(", ")}`);
+      for (const emotion of steered) {
+        if (!fromFiles.has(emotion)) assertKnown("--steer", emotion, userEmotions, `; the --vector files hold ${[...fromFiles.keys()].join(", ")}`);
+      }
     }
+    const injection = chooseInjection(steered.filter((e) => fromFiles.has(e)).map((e) => fromFiles.get(e)!), steered.filter((e) => !fromFiles.has(e)), chosenInjection);
+
     await using backend = await openEngine(engine, modelPath);
-    if (vectorFiles.length === 0 && steered.length > 0) {
+    const vectors = new Map<Emotion, EmotionVector>([...fromFiles].map(([emotion, loaded]) => [emotion, loaded.vector]));
+    const fromCache = steered.filter((e) => !vectors.has(e));
+    if (fromCache.length > 0) {
       const started = Date.now();
-      vectors = await cachedEmotionVectors(backend, {
-        emotions: steered,
+      const cached = await cachedEmotionVectors(backend, {
+        emotions: fromCache,
+        userEmotions,
         method,
         corpus,
         ...(maxQueries !== undefined ? { maxQueries } : {}),
         ...(engine.vectorCache !== undefined ? { cacheDir: engine.vectorCache } : {}),
-        onProgress: (p) => progressLine(progressBar(p.done, p.total, started, `extracting (${p.phase}) `)),
+        onProgress: (p) => progressLine(progressBar(p.done, p.total, started, `extracting ${p.emotions.join(",")} (${p.phase}) `)),
       });
       progressLine("");
+      for (const [emotion, vector] of cached) vectors.set(emotion, vector);
+    }
+    for (const emotion of steered) {
+      const loaded = fromFiles.get(emotion);
+      if (loaded?.foreign) console.error(describeImport(loaded, injection, chosenInjection !== undefined));
     }
     const steerer = await Steerer.create(backend, { vectors });
     await steerer.generate(prompt, weights, {
       maxTokens,
       temperature,
       seed,
+      injection,
       onToken: (t) => process.stdout.write(t.text),
     });
     process.stdout.write("\n");
@@ -106,13 +128,21 @@ export const generate: Command = {
   },
 };
 
-/** Core's checks (format, model fingerprint, shape) with the file named, so it is clear which --vector is wrong. */
-async function loadVector(path: string, model: ModelInfo): Promise<EmotionVector> {
-  try {
-    return await loadVectorFile(path, { expectedModel: model });
-  } catch (error) {
-    // InvalidFileError and file-system errors already carry the path.
-    if (error instanceof EmosteerError && !(error instanceof InvalidFileError)) throw new EmosteerError(`--vector ${path}: ${error.message}`, { cause: error });
-    throw error;
+/**
+ * Files of other tools (repeng, llama-cvector-generator) mean "add direction.k at layer k", so
+ * they are applied per layer unless the user chooses; emosteer's vectors are net-shift. One
+ * injection serves the whole generation, so a mix of both kinds needs the user's choice.
+ */
+function chooseInjection(steeredFiles: readonly LoadedVector[], steeredFromCache: readonly Emotion[], chosen: Injection | undefined): Injection {
+  if (chosen) return chosen;
+  const foreign = steeredFiles.filter((f) => f.foreign);
+  if (foreign.length === 0) return "net-shift";
+  const ours = [...steeredFiles.filter((f) => !f.foreign).map((f) => f.vector.emotion), ...steeredFromCache];
+  if (ours.length > 0) {
+    throw new UsageError(
+      `--steer mixes other tools' control vectors (${foreign.map((f) => f.vector.emotion).join(", ")}; applied per layer) with emosteer's (${ours.join(", ")}; net-shift): ` +
+        `choose one injection for all with --injection per-layer or --injection net-shift`,
+    );
   }
+  return "per-layer";
 }
