@@ -80,13 +80,13 @@ export function hostileCases(options: { bodyLimit: number; receiveTimeoutMs: num
     {
       name: "slow client",
       message: /408 Request Timeout/,
-      send: (baseUrl) => slowClient(baseUrl, options.receiveTimeoutMs),
+      send: (baseUrl, apiKey) => slowClient(baseUrl, apiKey, options.receiveTimeoutMs),
     },
   ];
 }
 
 /** Sends the headers and half the announced body, then stalls: the server must give up with a 408. */
-function slowClient(baseUrl: string, receiveTimeoutMs: number): Promise<{ status: number; message: string }> {
+function slowClient(baseUrl: string, apiKey: string | undefined, receiveTimeoutMs: number): Promise<{ status: number; message: string }> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: hostname, port: Number(port) });
@@ -95,7 +95,7 @@ function slowClient(baseUrl: string, receiveTimeoutMs: number): Promise<{ status
       socket.destroy();
       reject(new Error(`the server did not time out a stalled request within ${receiveTimeoutMs * 3} ms`));
     }, receiveTimeoutMs * 3 + 2000);
-    socket.on("connect", () => socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"messages":`));
+    socket.on("connect", () => socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n${apiKey ? `Authorization: Bearer ${apiKey}\r\n` : ""}Content-Length: 100\r\n\r\n{"messages":`));
     socket.on("data", (d) => (answer += d.toString()));
     socket.on("error", () => undefined); // the server may reset after its answer
     socket.on("close", () => {

@@ -95,6 +95,9 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, strictNumbers: true } },
   });
 
+  // JSON only: Fastify would otherwise hand a text/plain body to the schema as a string.
+  app.removeContentTypeParser("text/plain");
+
   app.addHook("onRequest", async (request, reply) => {
     started.set(request.raw, performance.now());
     reply.raw.once("close", () => {
