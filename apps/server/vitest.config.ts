@@ -1,3 +1,6 @@
 import { defineEmosteerProject } from "../../vitest.shared.ts";
 
-export default defineEmosteerProject("server");
+/** Model-free files: the "server:unit" project (vitest.unit.config.ts); the "server" project runs the rest. */
+export const UNIT_TESTS = ["test/request-steering.test.ts"];
+
+export default defineEmosteerProject("server", { unit: UNIT_TESTS });
