@@ -5,7 +5,7 @@
 // SIGTERM while a stream is in flight (it must finish, and the server exit 0).
 // Writes benchmarks/SERVER.md and benchmarks/server.json.
 //
-//   pnpm --filter @emosteer/server bench [-- --requests 200 --hostile 10000 --max-tokens 32 --backend llama.cpp]
+//   pnpm --filter @emosteer/server bench [-- --requests 200 --requests-few 200 --hostile 10000 --max-tokens 32 --backend llama.cpp]
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -19,13 +19,16 @@ const repoRoot = join(here, "..", "..", "..");
 const { values } = parseArgs({
   options: {
     requests: { type: "string", default: "200" },
+    "requests-few": { type: "string", default: "200" },
     hostile: { type: "string", default: "10000" },
     "max-tokens": { type: "string", default: "32" },
     backend: { type: "string", default: "llama.cpp" },
     out: { type: "string", default: join(repoRoot, "benchmarks") },
   },
 });
+/** Requests in the 8-client row (the issue's target), and in the 1- and 4-client rows. */
 const REQUESTS = Number(values.requests);
+const REQUESTS_FEW = Number(values["requests-few"]);
 const HOSTILE = Number(values.hostile);
 const MAX_TOKENS = Number(values["max-tokens"]);
 const CLIENT_COUNTS = [1, 4, 8];
@@ -54,7 +57,7 @@ interface Answer {
 
 async function main(): Promise<void> {
   const { child, url } = await startServe();
-  const results: Record<string, unknown> = { command: "pnpm --filter @emosteer/server bench", backend: values.backend, model: "smollm2-135m-instruct", max_tokens: MAX_TOKENS, requests_per_run: REQUESTS, date: new Date().toISOString() };
+  const results: Record<string, unknown> = { command: `pnpm --filter @emosteer/server bench -- ${commandLine()}`, backend: values.backend, model: "smollm2-135m-instruct", max_tokens: MAX_TOKENS, requests_8_clients: REQUESTS, requests_1_and_4_clients: REQUESTS_FEW, date: new Date().toISOString() };
   try {
     for (let i = 0; i < 2; i++) await streamChat(url, QUESTIONS[0]!, {});
     // Each (question, mix) answered alone first: greedy answers that the concurrent runs compare with.
@@ -63,13 +66,14 @@ async function main(): Promise<void> {
     for (const [q, question] of QUESTIONS.entries()) for (const [m, mix] of MIXES.entries()) alone.set(`${q}/${m}`, (await streamChat(url, question, mix)).text);
 
     for (const clients of CLIENT_COUNTS) {
-      log(`${clients} client(s), ${REQUESTS} requests`);
+      const total = clients === 8 ? REQUESTS : REQUESTS_FEW;
+      log(`${clients} client(s), ${total} requests`);
       const answers: { answer: Answer; key: string }[] = [];
       let next = 0;
       const started = performance.now();
       await Promise.all(
         Array.from({ length: clients }, async (_, c) => {
-          for (let j = next++; j < REQUESTS; j = next++) {
+          for (let j = next++; j < total; j = next++) {
             // Client c always steers with mix c (8 clients: 8 different mixes side by side).
             const q = j % QUESTIONS.length;
             const m = clients === 1 ? j % MIXES.length : c % MIXES.length;
@@ -227,6 +231,14 @@ async function drainRun(url: string, child: ChildProcess) {
   return { in_flight_completed: answer.ok && answer.tokens > 0, exit_code: code };
 }
 
+/** The options this run was given, but --out (a run writes to benchmarks/ by default). */
+function commandLine(): string {
+  const args = process.argv.slice(2);
+  const at = args.indexOf("--out");
+  if (at !== -1) args.splice(at, 2);
+  return args.join(" ");
+}
+
 function rssBytes(pid: number): number {
   const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
   return Number(kb) * 1024;
@@ -255,7 +267,7 @@ The real \`emosteer serve\` runs as a child process; clients are plain \`fetch\`
 
 ## Concurrent clients, each with its own emotion mix
 
-${REQUESTS} requests per row; with 4 and 8 clients client *c* always steers with mix *c* of
+${REQUESTS} requests with 8 clients, ${REQUESTS_FEW} with 1 and with 4; with 4 and 8 clients client *c* always steers with mix *c* of
 ${MIXES.map((m) => JSON.stringify(m)).join(", ")}. TTFT includes the wait in the queue.
 
 | clients | requests | errors | TTFT p50 (ms) | TTFT p95 (ms) | aggregate tok/s | equal to the request served alone | cross-talk |
