@@ -1,7 +1,7 @@
-// Every command line README.md documents must parse: each is run with --help appended, which the
+// Every command line the READMEs document (the root one, the apps' and the packages') must parse: each is run with --help appended, which the
 // commands answer only after parseArgs accepted every option (an unknown or misspelt option fails
 // with exit 2). Model-free and quick: no command does its work.
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -36,10 +36,15 @@ export function shellWords(line: string): string[] {
   return words;
 }
 
-/** The `pnpm emosteer|demo|bench …` lines of README.md's sh blocks, as the script they run and its arguments. */
+/** README.md at the root and in every package and app. */
+function readmes(): string[] {
+  const nested = ["apps", "packages"].flatMap((dir) => readdirSync(join(repoRoot, dir)).map((name) => join(dir, name, "README.md")));
+  return ["README.md", ...nested].filter((path) => existsSync(join(repoRoot, path)));
+}
+
+/** The `pnpm emosteer|demo|bench …` lines of the READMEs' sh blocks, as the script they run and its arguments. */
 function documentedCommands(): { line: string; script: string; args: string[] }[] {
-  const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
-  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const blocks = readmes().flatMap((path) => [...readFileSync(join(repoRoot, path), "utf8").matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!));
   const commands = [];
   for (const line of blocks.flatMap((b) => b.split("\n")).map((l) => l.trim())) {
     for (const part of line.split("&&").map((p) => p.trim())) {
@@ -55,7 +60,7 @@ function documentedCommands(): { line: string; script: string; args: string[] }[
   return commands;
 }
 
-describe("README.md's command lines", () => {
+describe("the READMEs' command lines", () => {
   const commands = documentedCommands();
 
   it("are found (the CLI section, the quick start, your own emotions, other tools' vectors)", () => {
@@ -66,7 +71,7 @@ describe("README.md's command lines", () => {
   });
 
   // Concurrent: each is a process start (about a second), and two run at once on two cores.
-  it.concurrent.for(commands)("$line --help: every option parses", async (command, { expect }) => {
+  it.concurrent.for(commands.map((c) => [c.line, c] as const))("%s --help: every option parses", async ([, command], { expect }) => {
     const run = await runScript(command.script, [...command.args, "--help"], repoRoot);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
