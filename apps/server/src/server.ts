@@ -203,7 +203,7 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
       clearTimeout(timer);
       const cause = controller.signal.aborted ? (controller.signal.reason as AbortCause) : undefined;
       metrics.generations.inc({ reason: cause ?? "error" });
-      if (cause === "disconnect") return reply.raw.destroy();
+      if (cause === "disconnect") return hangUp(reply, stream);
       const apiError = cause === "timeout" ? timeoutError(timeoutMs) : toApiError(error, { bodyLimit, receiveTimeoutMs });
       if (!stream) throw apiError;
       send(apiError.toJSON());
@@ -214,7 +214,7 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
     metrics.generations.inc({ reason: cause ?? generation.finishReason });
     metrics.tokens.inc({ kind: "prompt" }, generation.timings.promptTokens);
     metrics.tokens.inc({ kind: "completion" }, generation.timings.generatedTokens);
-    if (cause === "disconnect") return reply.raw.destroy();
+    if (cause === "disconnect") return hangUp(reply, stream);
     if (!stream) {
       if (cause === "timeout") throw timeoutError(timeoutMs);
       return reply.send(kind === "chat" ? chatCompletion(head, generation) : textCompletion(head, generation));
@@ -290,6 +290,12 @@ function samplingOptions(body: GenerationBody, limits: { maxTokens: number; defa
     seed: body.seed ?? randomInt(2 ** 32),
     stop: stop.filter((s) => s.length > 0),
   };
+}
+
+/** The client is gone: nothing to answer. Hijacked first, so Fastify does not try to send a reply of its own. */
+function hangUp(reply: FastifyReply, hijacked: boolean): void {
+  if (!hijacked) reply.hijack();
+  reply.raw.destroy();
 }
 
 function timeoutError(timeoutMs: number): ApiError {

@@ -210,6 +210,18 @@ describe("scheduling", () => {
   });
 });
 
+describe("safe defaults", () => {
+  it("warns when it listens beyond loopback without an API key", async () => {
+    const lines: string[] = [];
+    const open = await startServer({ ...engine, modelId: MODEL_ID, host: "0.0.0.0", port: 0, playground: false, log: (line) => lines.push(line) });
+    await open.close();
+    expect(lines.join("\n")).toMatch(/warning: listening on 0\.0\.0\.0 without --api-key/);
+    const loopback: string[] = [];
+    await (await startServer({ ...engine, modelId: MODEL_ID, port: 0, playground: false, log: (line) => loopback.push(line) })).close();
+    expect(loopback).toEqual([]);
+  });
+});
+
 describe("hostile input", () => {
   const API_KEY = "test-key-0123456789";
   const RECEIVE_TIMEOUT_MS = 1500;
