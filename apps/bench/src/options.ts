@@ -2,6 +2,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isExtractionMethod, type ExtractionMethod } from "@emosteer/core";
 import { defaultVectorCacheDir } from "@emosteer/core/node";
+import { DEFAULT_JUDGE_NAME, isJudgeName, JUDGE_NAMES, type JudgeName } from "@emosteer/eval";
 
 /** Everything that decides what a bench run does. */
 export interface BenchOptions {
@@ -56,6 +57,10 @@ export interface BenchOptions {
   readonly extractionQueries: number | "all";
   /** Root of the vector cache. Defaults to `<cache>/vectors`, the one the CLI and the library use. */
   readonly vectorCache: string;
+  /** The emotion judge by name. Defaults to "v2" (the committed judge file). */
+  readonly judge: JudgeName;
+  /** A judge file to score with instead of the named judge. */
+  readonly judgeFile: string | null;
   /** SQLite results. Defaults to `<cache>/bench/bench.sqlite`. */
   readonly db: string;
   /** Where REPORT.md, summary.json and plots/ go. Defaults to `benchmarks/`. */
@@ -92,6 +97,8 @@ const USAGE = `Usage: pnpm bench [options]
                         or both, e.g. fixed,self: single-emotion EV cells for each, compared in REPORT.md;
                         the first is primary (main table, plots, claims, mix) (default: fixed)
   --corpus C            the same as --corpora C with one corpus
+  --judge v1|v2         the emotion judge (default: v2, packages/eval/judges/v2.judge; v1 reproduces earlier reports)
+  --judge-file FILE     score with this judge file instead
   --temperature T       0 = greedy (default: 0)
   --seed N              seed of every generation (default: 0)
   --mix joy=1,fear=1    the two-emotion mix ("none" to skip; default: joy=1,fear=1)
@@ -138,6 +145,8 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
         method: { type: "string" },
         corpus: { type: "string" },
         corpora: { type: "string" },
+        judge: { type: "string" },
+        "judge-file": { type: "string" },
         temperature: { type: "string" },
         seed: { type: "string" },
         mix: { type: "string" },
@@ -171,6 +180,8 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
   if (!isExtractionMethod(method)) throw new BenchUsageError(`--method must be mean-diff, last-token, pca or fisher, got "${method}".`);
   const alphas = values.alphas === undefined ? [...DEFAULT_ALPHAS] : list(values.alphas)!.map((a) => number("--alphas", a));
   if (alphas.length === 0) throw new BenchUsageError("--alphas needs at least one value, e.g. --alphas 0,1,2.");
+  const judge = values.judge ?? DEFAULT_JUDGE_NAME;
+  if (!isJudgeName(judge)) throw new BenchUsageError(`--judge must be one of ${JUDGE_NAMES.join(", ")}, got "${judge}".`);
   const queries = values.queries === undefined ? (quick ? 3 : "all") : integer("--queries", values.queries, 1);
   return {
     models: list(values.models) ?? (quick ? ["smollm2-135m-instruct"] : "all"),
@@ -184,6 +195,8 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
     method,
     corpus: corpora[0]!,
     corpora,
+    judge,
+    judgeFile: values["judge-file"] === undefined ? null : resolve(env.cwd, values["judge-file"]),
     temperature: values.temperature === undefined ? 0 : nonNegative("--temperature", values.temperature),
     seed: values.seed === undefined ? 0 : integer("--seed", values.seed, 0),
     mix: parseMix(values.mix),

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { cpus, hostname, loadavg, totalmem } from "node:os";
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import {
@@ -20,6 +21,7 @@ import { BACKEND_NAMES, isBackendName, openBackend } from "@emosteer/backends";
 import { cachedEmotionVectors } from "@emosteer/core/node";
 import { distinct2, responsePerplexity } from "@emosteer/eval";
 import { ensureModel, findModelSpec, hasOfflineSource, MODEL_REGISTRY, type LocalModel, type ModelSpec } from "@emosteer/models";
+import { engineLibraryVersions, engineSetup, hashText, setupDifferences, setupHash, type EngineSetup } from "./cell-identity.js";
 import { conditionKey, conditionWeights, isSteered, methodOf, type ConditionSpec } from "./condition.js";
 import type { BenchOptions, ContrastCorpus } from "./options.js";
 import { BenchUsageError } from "./options.js";
@@ -27,7 +29,7 @@ import type { ProgressBar } from "./progress.js";
 import { evaluationQueries, type BenchQuery } from "./queries.js";
 import { Scorer } from "./scorer.js";
 import { benchVectorSource } from "./vectors.js";
-import type { BenchStore, CellKey, LongSegment, LongTextKey } from "./store.js";
+import type { BenchStore, CellKey, CellText, LongSegment, LongTextKey, RunProvenance } from "./store.js";
 
 /** The part of the options that decides which stored cells a report covers. */
 export interface RunScope {
@@ -104,10 +106,11 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
   progress.log(`bench run ${runId}: ${models.length} model(s) × ${backends.length} backend(s), emotions ${emotions.join(",")}, α ${options.alphas.join(",")}, ${queries.length} queries, ${options.maxTokens} tokens, ${options.temperature === 0 ? "greedy" : `temperature ${options.temperature}`}, seed ${options.seed}`);
   progress.log(`results database: ${store.path}`);
   const startedAt = new Date().toISOString();
-  store.startRun({ runId, startedAt, options: { ...options, scope }, skipped: [] });
-
   progress.log("loading judge, lexicon and embedder…");
-  const scorer = await Scorer.load({ onProgress: (m) => progress.log(`  ${m}`) });
+  const scorer = await Scorer.load({ judge: options.judge, judgeFile: options.judgeFile, onProgress: (m) => progress.log(`  ${m}`) });
+  progress.log(`judge ${scorer.judgeIdentity.name} ${scorer.judgeIdentity.id.slice(0, 12)}`);
+  const provenance = runProvenance(scorer.judgeIdentity);
+  await store.startRun({ runId, startedAt, options: { ...options, scope }, skipped: [], provenance });
   try {
     for (const spec of models) {
       if (!hasOfflineSource(spec)) {
@@ -130,17 +133,21 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
           progress.log(`${spec.id} on ${backendName}: loading`);
           backend = await openBackend(backendName, { modelPath: local.path, onProgress: () => {}, ...(local.spec.chatTemplate ? { chatTemplate: local.spec.chatTemplate } : {}), ...(signal ? { signal } : {}) });
         } catch (error) {
-          skipped.push({ model: spec.id, backend: backendName, reason: `backend failed to load: ${firstLine(error)}` });
+          if (signal?.aborted) throw error;
+          // An engine that was asked for and cannot load fails the run: a report without it would look complete.
+          skipped.push({ model: spec.id, backend: backendName, reason: `backend failed to load: ${firstLine(error)}`, failed: true });
           progress.log(`  skipped: ${firstLine(error)}`);
           continue;
         }
         const loadSeconds = (performance.now() - engineStarted) / 1000;
         try {
-          const counts = await runEngine({ spec, backend, options, store, progress, scorer, runId, emotions, userEmotions, queries, signal });
+          const setup = engineSetup(backend, options);
+          await assertSameSetup(store, spec.id, backend.name, setup);
+          const counts = await runEngine({ spec, backend, setup, setupHash: setupHash(setup), options, store, progress, scorer, runId, emotions, userEmotions, queries, signal });
           generated += counts.generated;
           reused += counts.reused;
           const usage = process.memoryUsage();
-          store.putResources({
+          await store.putResources({
             runId,
             model: spec.id,
             backend: backend.name,
@@ -162,14 +169,16 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
   } finally {
     scorer.dispose();
   }
-  store.startRun({ runId, startedAt, options: { ...options, scope }, skipped });
-  store.finishRun(runId, new Date().toISOString());
+  await store.startRun({ runId, startedAt, options: { ...options, scope }, skipped, provenance });
+  await store.finishRun(runId, new Date().toISOString());
   return { runId, scope, generated, reused, skipped, engines, seconds: (performance.now() - started) / 1000 };
 }
 
 interface EngineContext {
   readonly spec: ModelSpec;
   readonly backend: SteeringBackend;
+  readonly setup: EngineSetup;
+  readonly setupHash: string;
   readonly options: BenchOptions;
   readonly store: BenchStore;
   readonly progress: ProgressBar;
@@ -190,7 +199,7 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
   const mix = options.mix && mixEmotions.every((e) => knownEmotions.has(e)) ? options.mix : null;
   if (options.mix && !mix) progress.log(`  mix ${JSON.stringify(options.mix)} skipped: ${mixEmotions.filter((e) => !knownEmotions.has(e)).join(", ")} has no definition`);
 
-  assertSameVectorSettings(store, spec.id, backend.name, options);
+  await assertSameVectorSettings(store, spec.id, backend.name, options);
   const cells = planCells(ctx, steerable ? mix : null, steerable);
   if (!steerable) progress.log(`  ${label} cannot steer/capture (capabilities ${JSON.stringify(backend.capabilities)}): only unsteered and prompt cells`);
 
@@ -213,7 +222,7 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
         progress.finish();
         progress.log(`  extracted ${batch.emotions.join(",")} from ${batch.queries} pairs (${corpus} corpus) in ${batch.seconds.toFixed(1)} s`);
         for (const emotion of batch.emotions) {
-          store.putExtraction({
+          void store.putExtraction({
             model: spec.id,
             backend: backend.name,
             extraction: options.method,
@@ -238,13 +247,20 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
   // Always extract (or load) vectors when the engine can steer: extraction time is a bench column.
   if (steerable) for (const corpus of options.corpora) await needVectors(corpus);
 
-  const todo = cells.filter((c) => !store.hasCell(c.key));
+  const judge = scorer.judgeIdentity;
+  const stored = new Map((await store.texts({ model: spec.id, backend: backend.name })).map((t) => [cellKeyString(t), t]));
+  const judged = new Set((await store.cells({ model: spec.id, backend: backend.name, judgeId: judge.id })).map(cellKeyString));
+  const todo = cells.filter((c) => !stored.has(cellKeyString(c.key)));
   const reused = cells.length - todo.length;
+  // Cells stored by a run with another judge are scored by this one (texts untouched), so the report has one judge throughout.
+  const unjudged = cells.map((c) => stored.get(cellKeyString(c.key))).filter((t): t is CellText => t !== undefined && !judged.has(cellKeyString(t)));
+  for (const text of unjudged) await store.putJudgement(text, { judgeId: judge.id, judgeName: judge.name, judge: await scorer.judge(text.text), lexicon: scorer.lexicon(text.text) });
+  if (unjudged.length > 0) progress.log(`  judged ${unjudged.length} stored cell(s) with judge ${judge.name} ${judge.id.slice(0, 12)}`);
   progress.start(`${label} cells`, cells.length, reused);
   const unsteeredText = new Map<string, string>();
   for (const cell of cells) if (cell.spec.method === "none") {
-    const stored = store.getCell(cell.key);
-    if (stored) unsteeredText.set(cell.query.id, stored.text);
+    const text = stored.get(cellKeyString(cell.key));
+    if (text) unsteeredText.set(cell.query.id, text.text);
   }
   let generated = 0;
   for (const cell of todo) {
@@ -256,7 +272,7 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
     // Fluency: perplexity of the answer under the unsteered model, given the plain user query.
     const perplexity = backend.capabilities.logProbs ? (await responsePerplexity(backend, { query: cell.query.text, response: text, ...(ctx.signal ? { signal: ctx.signal } : {}) })).perplexity : null;
     const reference = unsteeredText.get(cell.query.id);
-    store.putCell({
+    await store.putCell({
       ...cell.key,
       method: methodOf(cell.spec),
       weights: conditionWeights(cell.spec),
@@ -268,7 +284,9 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
       promptMs: generation.timings.promptMs,
       decodeMs: generation.timings.decodeMs,
       firstTokenMs: generation.timings.firstTokenMs,
-      judge: scorer.judge(text),
+      judgeId: judge.id,
+      judgeName: judge.name,
+      judge: await scorer.judge(text),
       lexicon: scorer.lexicon(text),
       perplexity,
       distinct2: distinct2(text),
@@ -303,6 +321,8 @@ function planCells(ctx: EngineContext, mix: Readonly<Record<string, number>> | n
     queryId: query.id,
     maxTokens: options.maxTokens,
     seed: options.seed,
+    setupHash: ctx.setupHash,
+    queryHash: hashText(query.text),
   });
   for (const query of ctx.queries) {
     const conditions: ConditionSpec[] = [{ method: "none" }];
@@ -356,13 +376,13 @@ async function measureLatency(ctx: EngineContext, vectors: Map<Emotion, EmotionV
   const steering = steeringFromWeights(vectors, { [emotion]: 1 });
   const todo: [number, boolean][] = [];
   for (let rep = 0; rep < options.latencyReps; rep++) {
-    for (const steered of [false, true]) if (!store.hasLatency(spec.id, backend.name, options.latencyTokens, rep, steered)) todo.push([rep, steered]);
+    for (const steered of [false, true]) if (!(await store.hasLatency(spec.id, backend.name, options.latencyTokens, rep, steered))) todo.push([rep, steered]);
   }
   if (todo.length === 0) return;
   progress.start(`${spec.id}/${backend.name} latency`, options.latencyReps * 2, options.latencyReps * 2 - todo.length);
   for (const [rep, steered] of todo) {
     const g: Generation = await backend.generate([{ role: "user", content: query.text }], generateOptions(options, steered ? steering : null, ctx.signal, options.latencyTokens));
-    store.putLatency({
+    await store.putLatency({
       model: spec.id,
       backend: backend.name,
       maxTokens: options.latencyTokens,
@@ -399,7 +419,7 @@ async function runLongTexts(ctx: EngineContext, vectors: Map<Emotion, EmotionVec
   const jobs: { key: LongTextKey; run: () => Promise<LongSegment[]>; emotion: string; alpha: number }[] = [];
   for (const c of conditions) {
     const steering = isSteered(c.spec) ? steeringFromWeights(vectors, conditionWeights(c.spec)) : null;
-    const base = { model: spec.id, backend: backend.name, extraction: isSteered(c.spec) ? options.method : "-", corpus: isSteered(c.spec) ? options.corpus : "-", condition: conditionKey(c.spec), seed: options.seed };
+    const base = { model: spec.id, backend: backend.name, extraction: isSteered(c.spec) ? options.method : "-", corpus: isSteered(c.spec) ? options.corpus : "-", condition: conditionKey(c.spec), seed: options.seed, setupHash: ctx.setupHash };
     for (const p of long) {
       jobs.push({
         key: { ...base, queryId: p.id, kind: "windows", maxTokens: options.longTokens },
@@ -410,7 +430,7 @@ async function runLongTexts(ctx: EngineContext, vectors: Map<Emotion, EmotionVec
           const segments: LongSegment[] = [];
           for (let i = 0; i < g.tokens.length; i += options.longWindow) {
             const text = await backend.detokenize(g.tokens.slice(i, i + options.longWindow));
-            segments.push({ index: segments.length, text, judge: scorer.judge(text) });
+            segments.push({ index: segments.length, text, judge: await scorer.judge(text) });
           }
           return segments;
         },
@@ -428,20 +448,21 @@ async function runLongTexts(ctx: EngineContext, vectors: Map<Emotion, EmotionVec
             messages.push({ role: "user", content: turn });
             const g = await backend.generate(messages, generateOptions(options, steering, ctx.signal, options.longWindow));
             messages.push({ role: "assistant", content: g.text });
-            segments.push({ index: segments.length, text: g.text, judge: scorer.judge(g.text) });
+            segments.push({ index: segments.length, text: g.text, judge: await scorer.judge(g.text) });
           }
           return segments;
         },
       });
     }
   }
-  const todo = jobs.filter((j) => !store.hasLongText(j.key));
+  const todo: typeof jobs = [];
+  for (const j of jobs) if (!(await store.hasLongText(j.key))) todo.push(j);
   if (todo.length === 0) return;
   progress.start(`${spec.id}/${backend.name} long texts`, jobs.length, jobs.length - todo.length);
   for (const job of todo) {
     ctx.signal?.throwIfAborted();
     const segments = await job.run();
-    store.putLongText({ ...job.key, emotion: job.emotion, alpha: job.alpha, segments, runId: ctx.runId });
+    await store.putLongText({ ...job.key, emotion: job.emotion, alpha: job.alpha, segments, runId: ctx.runId, judgeId: scorer.judgeIdentity.id });
     progress.tick(`${job.key.condition} ${job.key.queryId} ${job.key.kind}`);
   }
   progress.finish();
@@ -488,9 +509,9 @@ function firstLine(error: unknown): string {
  * vectors, so a run with another `--extraction-queries` would silently reuse cells steered by other
  * vectors. Refuse instead, naming both settings.
  */
-function assertSameVectorSettings(store: BenchStore, model: string, backend: string, options: BenchOptions): void {
-  const pairsOf = new Map(store.runs().map((r) => [r.runId, (r.options as { extractionQueries?: number | "all" } | null)?.extractionQueries ?? "all"]));
-  for (const cell of store.cells({ model, backend })) {
+async function assertSameVectorSettings(store: BenchStore, model: string, backend: string, options: BenchOptions): Promise<void> {
+  const pairsOf = new Map((await store.runs()).map((r) => [r.runId, (r.options as { extractionQueries?: number | "all" } | null)?.extractionQueries ?? "all"]));
+  for (const cell of await store.texts({ model, backend })) {
     if (cell.extraction !== options.method || !(options.corpora as readonly string[]).includes(cell.corpus)) continue;
     const stored = pairsOf.get(cell.runId);
     if (stored !== undefined && stored !== options.extractionQueries) {
@@ -500,4 +521,43 @@ function assertSameVectorSettings(store: BenchStore, model: string, backend: str
       );
     }
   }
+}
+
+/** The grid coordinates and identity of a cell as one string (a map key). */
+function cellKeyString(k: CellKey): string {
+  return [k.model, k.backend, k.extraction, k.corpus, k.condition, k.queryId, k.maxTokens, k.seed, k.setupHash, k.queryHash].join("\u0000");
+}
+
+/**
+ * One database holds one setup per model and engine: the report groups cells by model and engine,
+ * so cells written with another temperature, template, fingerprint or engine version would be
+ * averaged together. Refuse, naming every difference.
+ */
+export async function assertSameSetup(store: BenchStore, model: string, backend: string, setup: EngineSetup): Promise<void> {
+  const wanted = setupHash(setup);
+  for (const other of await store.setups({ model, backend })) {
+    if (other.setupHash === wanted) continue;
+    throw new BenchUsageError(
+      `${store.path} already holds ${model} on ${backend} cells made with another setup (${setupDifferences(other.setup, setup).join("; ")}): ` +
+        `pass another --db for this setup, or re-run with the stored settings to extend those results.`,
+    );
+  }
+  await store.putSetup({ model, backend, setupHash: wanted, setup });
+}
+
+/** The machine, engine libraries and judge of this process, now. */
+export function runProvenance(judge: { readonly name: string; readonly id: string } | null): RunProvenance {
+  return {
+    machine: {
+      cpuModel: cpus()[0]?.model ?? "unknown",
+      cores: cpus().length,
+      memoryBytes: totalmem(),
+      loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+      hostname: hostname(),
+      platform: `${process.platform} ${process.arch}`,
+      node: process.version,
+    },
+    engines: engineLibraryVersions(),
+    judge,
+  };
 }

@@ -1,4 +1,4 @@
-import { cosineSimilarity, createJudge, loadLexicon, loadSentenceEmbedder, type EmotionJudge, type LexiconScorer, type SentenceEmbedder } from "@emosteer/eval";
+import { cosineSimilarity, createJudge, loadLexicon, loadSentenceEmbedder, type EmotionJudge, type JudgeName, type LexiconScorer, type SentenceEmbedder } from "@emosteer/eval";
 
 /** The evaluation stack the bench judges every generation with. */
 export class Scorer {
@@ -14,17 +14,26 @@ export class Scorer {
   }
 
   /** Loads (training or fetching into the cache on first use) the judge, the NRC lexicon and MiniLM. */
-  static async load(options: { readonly onProgress?: (message: string) => void } = {}): Promise<Scorer> {
-    const judge = await createJudge({ onProgress: (p) => options.onProgress?.(`judge: ${p.message}`) });
+  static async load(options: { readonly judge?: JudgeName; readonly judgeFile?: string | null; readonly onProgress?: (message: string) => void } = {}): Promise<Scorer> {
+    const judge = await createJudge({
+      ...(options.judge ? { judge: options.judge } : {}),
+      ...(options.judgeFile ? { judgeFile: options.judgeFile } : {}),
+      onProgress: (p) => options.onProgress?.(`judge: ${p.message}`),
+    });
     const lexicon = loadLexicon();
     options.onProgress?.("loading sentence embedder (all-MiniLM-L6-v2)");
     const embedder = await loadSentenceEmbedder();
     return new Scorer(judge, lexicon, embedder);
   }
 
+  /** The judge's name and id (its weights hash). */
+  get judgeIdentity(): { readonly name: string; readonly id: string } {
+    return { name: this.#judge.name, id: this.#judge.id };
+  }
+
   /** Probability per judge class. */
-  judge(text: string): Record<string, number> {
-    return { ...this.#judge.classify(text).probabilities };
+  async judge(text: string): Promise<Record<string, number>> {
+    return { ...(await this.#judge.classify(text)).probabilities };
   }
 
   /** NRC lexicon hits per 100 words, per core emotion (EAS ingredients). */
@@ -47,6 +56,7 @@ export class Scorer {
   }
 
   dispose(): void {
+    void this.#judge.dispose();
     this.#embedder.dispose();
     this.#embeddings.clear();
   }

@@ -15,6 +15,14 @@ describe("parseBenchArgs", () => {
     expect(parse(["--vector-cache", "v"]).vectorCache).toBe("/repo/v");
   });
 
+  it("scores with judge v2 by default; --judge v1 and --judge-file select another", () => {
+    expect(parse([])).toMatchObject({ judge: "v2", judgeFile: null });
+    expect(parse(["--judge", "v1"]).judge).toBe("v1");
+    expect(parse(["--judge-file", "j/v2.judge"]).judgeFile).toBe("/repo/j/v2.judge");
+    expect(() => parse(["--judge", "v3"])).toThrow(BenchUsageError);
+    expect(() => parse(["--judge", "v3"])).toThrow(/--judge must be one of v1, v2/);
+  });
+
   it("--quick picks the default model on llama.cpp with few queries and its own database", () => {
     const o = parse(["--quick"]);
     expect(o).toMatchObject({ models: ["smollm2-135m-instruct"], backends: ["llama.cpp"], queries: 3, maxTokens: 48, extractionQueries: 20, db: "/cache/bench/quick.sqlite" });

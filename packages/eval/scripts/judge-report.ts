@@ -1,7 +1,17 @@
-/** Writes benchmarks/judge.md and benchmarks/judge.json: `pnpm --filter @emosteer/eval judge:report`. */
+/**
+ * Writes benchmarks/judge.md, benchmarks/judge.json and benchmarks/plots/judge-reliability.svg:
+ * `pnpm --filter @emosteer/eval judge:report` retrains v2 on all data present (GoEmotions + ISEAR from
+ * the data folder, packages/eval/data/indomain/train) and rewrites packages/eval/judges/v2.judge first;
+ * `-- --no-retrain` scores the committed judge file as it is.
+ */
 import { writeJudgeReport } from "../src/judge-report.js";
 
-const results = await writeJudgeReport({ onProgress: (p) => console.error(`[judge] ${p.message}`) });
+const retrain = !process.argv.includes("--no-retrain");
+const started = performance.now();
+const results = await writeJudgeReport({ retrain, onProgress: (p) => console.error(`[judge] ${p.message}`) });
 for (const r of results) {
-  console.log(`${r.name}: dev macro-F1 ${r.macro_f1_dev.toFixed(4)}, ISEAR held-out ${r.isear_heldout_accuracy.toFixed(4)}, ${r.texts_per_second.toFixed(0)} texts/s`);
+  console.log(
+    `${r.name} ${r.id.slice(0, 12)}: in-domain dev macro-F1 ${r.indomain_dev.macro_f1.toFixed(4)} (ECE ${r.indomain_dev.ece.toFixed(4)}), contrast corpus ${r.contrast_corpus.macro_f1.toFixed(4)}, GoEmotions dev ${r.goemotions_dev.macro_f1.toFixed(4)}, ISEAR held-out ${r.isear_heldout.macro_f1.toFixed(4)}, ${r.throughput.texts_per_s.toFixed(0)} texts/s`,
+  );
 }
+console.log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);

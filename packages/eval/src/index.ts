@@ -4,9 +4,20 @@ export {
   EmotionJudge,
   createJudge,
   loadJudge,
+  saveJudge,
   trainJudge,
   judgeCachePath,
+  isJudgeName,
   DEFAULT_JUDGE_SETTINGS,
+  DEFAULT_JUDGE_NAME,
+  JUDGE_NAMES,
+  JUDGE_SETTINGS,
+  V1_JUDGE_SETTINGS,
+  V2_JUDGE_SETTINGS,
+  COMMITTED_JUDGE_PATH,
+  type JudgeName,
+  type JudgeDataFile,
+  type ProbabilityOptions,
   type JudgeSettings,
   type JudgeScore,
   type JudgeProgress,
@@ -16,7 +27,26 @@ export {
 export type { FeatureSettings } from "./judge-features.js";
 export type { TrainingSettings } from "./judge-training.js";
 export { scoreClassification, type ClassificationScores } from "./judge-evaluation.js";
-export { evaluateJudge, writeJudgeReport, JUDGE_VARIANTS, type JudgeEvaluation, type JudgeReportOptions } from "./judge-report.js";
+export {
+  evaluateJudge,
+  writeJudgeReport,
+  scoreSet,
+  type SetScores,
+  type ReliabilityBin,
+  type JudgeEvaluation,
+  type JudgeReportOptions,
+} from "./judge-report.js";
+export {
+  loadInDomain,
+  loadContrastCorpus,
+  leakingTrainRows,
+  normaliseQuestion,
+  INDOMAIN_LABELS,
+  INDOMAIN_STYLES,
+  type InDomainText,
+  type InDomainStyle,
+  type ContrastAnswer,
+} from "./indomain-data.js";
 export { runJudgeCommand, type CommandIO } from "./judge-command.js";
 export { LexiconScorer, loadLexicon, type LexiconScore, type LexiconOptions } from "./lexicon.js";
 export * from "./metrics.js";
@@ -29,3 +59,5 @@ export {
   MINILM_WHEEL,
   type EnsureEmbeddingModelOptions,
 } from "./embedding/sentence-embedder.js";
+export { OnnxSentenceEmbedder, loadOnnxSentenceEmbedder, type OnnxSentenceEmbedderOptions } from "./embedding/minilm-onnx.js";
+export { EmbeddingCache } from "./embedding/embedding-cache.js";

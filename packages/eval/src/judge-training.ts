@@ -20,6 +20,8 @@ export interface TrainingSettings {
 export interface TrainingExample {
   readonly x: SparseVector;
   readonly target: Float32Array;
+  /** Example weight (defaults to 1): v2 weighs the in-domain rows above the Reddit/survey rows. */
+  readonly weight?: number;
 }
 
 export interface LinearModel {
@@ -67,7 +69,7 @@ export function trainSoftmaxRegression(
   const v = new Float32Array(featureCount * classes);
   const bias = new Float32Array(classes);
   const counts = new Float64Array(classes);
-  for (const e of examples) for (let c = 0; c < classes; c++) counts[c]! += e.target[c]!;
+  for (const e of examples) for (let c = 0; c < classes; c++) counts[c]! += (e.weight ?? 1) * e.target[c]!;
   const maxCount = Math.max(...counts);
   const classWeight = Array.from(counts, (n) => (n > 0 ? (maxCount / n) ** settings.classWeightPower : 0));
   const random = seededRandom(settings.seed);
@@ -85,7 +87,7 @@ export function trainSoftmaxRegression(
     shuffleInPlace(order, random);
     let loss = 0;
     for (const idx of order) {
-      const { x, target } = examples[idx]!;
+      const { x, target, weight } = examples[idx]!;
       const eta = eta0 / (1 + eta0 * l2 * t++);
       for (let c = 0; c < classes; c++) p[c] = bias[c]!;
       for (let i = 0; i < x.indices.length; i++) {
@@ -96,6 +98,7 @@ export function trainSoftmaxRegression(
       softmaxInPlace(p);
       let w = 0;
       for (let c = 0; c < classes; c++) w += target[c]! * classWeight[c]!;
+      if (weight !== undefined) w *= weight;
       for (let c = 0; c < classes; c++) {
         g[c] = w * (p[c]! - target[c]!);
         if (target[c]! > 0) loss -= w * target[c]! * Math.log(Math.max(p[c]!, 1e-12));

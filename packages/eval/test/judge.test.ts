@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidFileError } from "@emosteer/core";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeText, JUDGE_LABELS, parseGoEmotionsTsv } from "../src/data.js";
 import { createJudge, EmotionJudge, type JudgeSettings, judgeCachePath, loadJudge, splitIsear, trainJudge } from "../src/judge.js";
 import { scoreClassification } from "../src/judge-evaluation.js";
@@ -19,18 +19,21 @@ const SMALL: JudgeSettings = {
 const tmp = mkdtempSync(join(tmpdir(), "emosteer-eval-judge-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe("judge training", () => {
-  const a = trainJudge({ settings: SMALL, limit: 1500 });
+describe("judge training (v1 features)", () => {
+  let a: EmotionJudge;
+  beforeAll(async () => {
+    a = await trainJudge({ settings: SMALL, limit: 1500 });
+  });
 
-  it("is reproducible: same seed → same weights hash; another seed → another", () => {
-    const b = trainJudge({ settings: SMALL, limit: 1500 });
+  it("is reproducible: same seed → same weights hash; another seed → another", async () => {
+    const b = await trainJudge({ settings: SMALL, limit: 1500 });
     expect(b.weightsHash).toBe(a.weightsHash);
-    const c = trainJudge({ settings: { ...SMALL, training: { ...SMALL.training, seed: 4 } }, limit: 1500 });
+    const c = await trainJudge({ settings: { ...SMALL, training: { ...SMALL.training, seed: 4 } }, limit: 1500 });
     expect(c.weightsHash).not.toBe(a.weightsHash);
   });
 
-  it("outputs a probability per class that sums to 1", () => {
-    const s = a.classify("I am so happy and grateful, thank you!");
+  it("outputs a probability per class that sums to 1", async () => {
+    const s = await a.classify("I am so happy and grateful, thank you!");
     expect(Object.keys(s.probabilities)).toEqual([...JUDGE_LABELS]);
     const values = Object.values(s.probabilities);
     expect(values.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 5);
@@ -38,22 +41,26 @@ describe("judge training", () => {
     expect(s.label).toBe("joy");
   });
 
-  it("empty, symbol-only and odd text get a defined distribution (the prior), never NaN", () => {
+  it("empty, symbol-only and odd text get a defined distribution (the prior), never NaN", async () => {
     for (const t of ["", "   ", "\u0000\uFFFD", "😀😀", "x".repeat(50_000)]) {
-      const p = a.probabilities(t);
+      const p = await a.probabilities(t);
       expect(p.every((v) => Number.isFinite(v))).toBe(true);
       expect(p.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 5);
     }
-    expect(Array.from(a.probabilities(""))).toEqual(Array.from(a.probabilities("   ")));
-    expect(() => a.probabilities(undefined as unknown as string)).toThrow(TypeError);
+    expect(Array.from(await a.probabilities(""))).toEqual(Array.from(await a.probabilities("   ")));
+    await expect(a.probabilities(undefined as unknown as string)).rejects.toThrow(TypeError);
   });
 
-  it("round-trips through its binary file", () => {
-    const path = join(tmp, "a.bin");
+  it("round-trips through its binary file", async () => {
+    const path = join(tmp, "a.judge");
     writeFileSync(path, a.serialize());
     const loaded = loadJudge(path);
     expect(loaded.weightsHash).toBe(a.weightsHash);
-    expect(Array.from(loaded.probabilities("What a disgusting thing to do"))).toEqual(Array.from(a.probabilities("What a disgusting thing to do")));
+    expect(loaded.name).toBe("custom");
+    expect(loaded.dataFiles.map((f) => f.file)).toEqual(["goemotions-ekman/labels.txt", "goemotions-ekman/train.tsv", "isear/isear.csv"]);
+    expect(Array.from(await loaded.probabilities("What a disgusting thing to do"))).toEqual(
+      Array.from(await a.probabilities("What a disgusting thing to do")),
+    );
   });
 
   it("rejects a corrupt file with a clear error", () => {
@@ -68,7 +75,12 @@ describe("judge training", () => {
 });
 
 describe("judge cache", () => {
-  const WORDS: JudgeSettings = { ...SMALL, features: { ...SMALL.features, charNgrams: [0, 0] }, training: { ...SMALL.training, epochs: 1 }, priorTuneShare: 0 };
+  const WORDS: JudgeSettings = {
+    ...SMALL,
+    features: { ...SMALL.features, charNgrams: [0, 0] },
+    training: { ...SMALL.training, epochs: 1 },
+    priorTuneShare: 0,
+  };
 
   it("caches atomically, reloads, and retrains over a corrupt cache file", async () => {
     const cacheDir = join(tmp, "cache");
@@ -89,8 +101,8 @@ describe("judge cache", () => {
   });
 
   it("a missing data folder is named in the error", async () => {
-    await expect(createJudge({ dataDir: join(tmp, "no-data"), cacheDir: tmp })).rejects.toThrow(MissingDataError);
-    expect(() => trainJudge({ dataDir: join(tmp, "no-data") })).toThrow(/no-data.*EMOSTEER_DATA_DIR/);
+    await expect(createJudge({ judge: "v1", dataDir: join(tmp, "no-data"), cacheDir: tmp })).rejects.toThrow(MissingDataError);
+    await expect(trainJudge({ dataDir: join(tmp, "no-data") })).rejects.toThrow(/no-data.*EMOSTEER_DATA_DIR/);
   });
 });
 
