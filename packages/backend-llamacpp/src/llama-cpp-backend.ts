@@ -2,8 +2,9 @@ import { availableParallelism } from "node:os";
 import {
   AbortedError,
   DisposedError,
+  ContextOverflowError,
+  InvalidArgumentError,
   resolveSteering,
-  tokenizeChatMessages,
   UnsupportedCapabilityError,
   type BackendCapabilities,
   type CaptureRequest,
@@ -17,6 +18,7 @@ import {
   type SteeringSpec,
   type SteeringTensor,
 } from "@emosteer/core";
+import { GenerationText, logSoftmaxAt, resolveCaptureLayers, resolveGenerateOptions, tokenizeChatMessages } from "@emosteer/core/engine";
 import { readModelInfo } from "@emosteer/core/node";
 import type { Llama, LlamaModel } from "node-llama-cpp";
 import { architectureSupport } from "./architectures.js";
@@ -159,6 +161,10 @@ class LlamaCppEngine implements LlamaCppBackend {
     return this.isDisposed;
   }
 
+  get contextSize(): number {
+    return this.contextOptions.contextSize;
+  }
+
   formatChat(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): string {
     this.assertAlive();
     if (!this.chatTemplate) {
@@ -194,27 +200,18 @@ class LlamaCppEngine implements LlamaCppBackend {
     return this.nativeModel.detokenize(Uint32Array.from(tokens), true);
   }
 
-  captureResiduals(request: CaptureRequest): Promise<ResidualCapture> {
+  async captureResiduals(request: CaptureRequest): Promise<ResidualCapture> {
     this.assertAlive();
     if (!this.capabilities.capture) throw new UnsupportedCapabilityError(ENGINE, `capture residuals of a ${this.model.architecture} model`);
     const { tokens, spanStart, spanEnd, signal } = request;
     const { layerCount, hiddenSize } = this.model;
-    const layers = request.layers ? [...request.layers] : Array.from({ length: layerCount }, (_, i) => i);
-    if (!(Number.isInteger(spanStart) && Number.isInteger(spanEnd) && 0 <= spanStart && spanStart < spanEnd && spanEnd <= tokens.length)) {
-      throw new RangeError(`Capture span [${spanStart}, ${spanEnd}) must be a non-empty range inside the ${tokens.length} tokens.`);
-    }
-    if (tokens.length > this.contextOptions.contextSize) {
-      throw new RangeError(`Capture of ${tokens.length} tokens exceeds the context size ${this.contextOptions.contextSize}: pass a larger contextSize when creating the backend.`);
-    }
-    for (const layer of layers) {
-      if (!Number.isInteger(layer) || layer < 0 || layer >= layerCount) throw new RangeError(`Layer ${layer} does not exist: the model has layers 0..${layerCount - 1}.`);
-    }
-    if (new Set(layers).size !== layers.length) throw new RangeError(`Capture layers must be distinct, got [${layers.join(", ")}].`);
+    const layers = resolveCaptureLayers(request, this.model, this.contextOptions.contextSize);
     const steering = this.resolve(request.steering);
     if (signal?.aborted) throw new AbortedError(`${ENGINE} capture`);
 
     return this.queue.run(async () => {
       this.assertAlive();
+      if (signal?.aborted) throw new AbortedError(`${ENGINE} capture`);
       const slot = (this.captureSlot ??= await createSlot(this.llama, this.llamaModel, { ...this.contextOptions, captureActivations: true }));
       const ctx = slot.native;
       installSteering(slot, steering, this.model);
@@ -252,95 +249,89 @@ class LlamaCppEngine implements LlamaCppBackend {
     });
   }
 
-  generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
+  async generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
     this.assertAlive();
     const started = performance.now();
+    const { maxTokens, temperature, topK, topP, seed, stop } = resolveGenerateOptions(options);
     const promptTokens = typeof prompt === "string" ? Array.from(this.nativeModel.tokenize(prompt, true)) : this.chatTokens(prompt, true);
+    const { contextSize } = this.contextOptions;
+    if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", typeof prompt === "string" ? prompt : "(messages)", "text that tokenizes to at least one token");
+    if (promptTokens.length >= contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, contextSize);
     const steering = this.resolve(options.steering);
-    const maxTokens = options.maxTokens ?? 128;
-    const temperature = options.temperature ?? 0;
-    if (!(Number.isInteger(maxTokens) && maxTokens >= 0)) throw new RangeError(`maxTokens must be a whole number ≥ 0, got ${maxTokens}.`);
-    if (!(Number.isFinite(temperature) && temperature >= 0)) throw new RangeError(`temperature must be ≥ 0, got ${temperature}.`);
-    const { signal, onToken, stop = [] } = options;
-    if (signal?.aborted) throw new AbortedError(`${ENGINE} generation`);
+    const { signal, onToken } = options;
+    const what = `${ENGINE} generation`;
+    if (signal?.aborted) throw new AbortedError(what);
 
-    return this.queue.run(async () => {
-      this.assertAlive();
-      const slot = this.generationSlot;
-      const ctx = slot.native;
-      if (promptTokens.length === 0) throw new RangeError("Cannot generate from an empty prompt.");
-      if (promptTokens.length >= this.contextOptions.contextSize) {
-        throw new RangeError(`Prompt of ${promptTokens.length} tokens does not fit the context size ${this.contextOptions.contextSize}.`);
-      }
-      ctx.disposeSequence(SEQUENCE);
-      installSteering(slot, steering, this.model);
-      const sampler = new (bindingsOf(this.llama).AddonSampler)(this.nativeModel);
-      sampler.applyConfig(
-        temperature === 0 ? { temperature: 0 } : { temperature, topK: options.topK ?? 40, topP: options.topP ?? 0.95, seed: options.seed ?? 0 },
-      );
-      const generated: number[] = [];
-      let generatedText = "";
-      let finishReason: Generation["finishReason"] = "length";
-      let promptMs = 0;
-      let firstTokenMs = 0;
-      try {
-        // Cancelling never throws once started: the tokens so far come back with finishReason "abort".
-        let [logitIndex] = await this.decode(ctx, promptTokens, 0, [promptTokens.length - 1], undefined);
-        promptMs = performance.now() - started;
-        while (generated.length < maxTokens) {
-          if (signal?.aborted) {
-            finishReason = "abort";
-            break;
-          }
-          const token = await ctx.sampleToken(logitIndex!, sampler);
-          if (token === -1 || this.nativeModel.isEogToken(token)) {
-            finishReason = "stop";
-            break;
-          }
-          if (generated.length === 0) firstTokenMs = performance.now() - started;
-          generated.push(token);
-          const fullText = this.nativeModel.detokenize(Uint32Array.from(generated), true);
-          // Hold back text that ends inside a multi-byte character until the next token completes it.
-          const stable = fullText.endsWith("\uFFFD") ? generatedText : fullText;
-          const stopAt = firstStop(stable, stop, generatedText.length);
-          const visible = stopAt === -1 ? stable : stable.slice(0, stopAt);
-          onToken?.({ token, text: visible.slice(generatedText.length) });
-          generatedText = visible;
-          if (stopAt !== -1) {
-            finishReason = "stop";
-            break;
-          }
-          const position = promptTokens.length + generated.length - 1;
-          if (generated.length >= maxTokens) break;
-          if (position + 1 >= this.contextOptions.contextSize) break; // context full: "length"
-          if (signal?.aborted) {
-            finishReason = "abort";
-            break;
-          }
-          [logitIndex] = await this.decode(ctx, [token], position, [0], undefined);
-        }
-        if (finishReason !== "stop") generatedText = this.nativeModel.detokenize(Uint32Array.from(generated), true);
-      } finally {
-        sampler.dispose();
+    return this.queue.run(
+      async () => {
+        this.assertAlive();
+        const slot = this.generationSlot;
+        const ctx = slot.native;
         ctx.disposeSequence(SEQUENCE);
-      }
-      const ended = performance.now();
-      return {
-        text: generatedText,
-        tokens: generated,
-        finishReason,
-        timings: {
-          promptTokens: promptTokens.length,
-          generatedTokens: generated.length,
-          promptMs,
-          decodeMs: ended - started - promptMs,
-          firstTokenMs: generated.length > 0 ? firstTokenMs : 0,
-        },
-      };
-    });
+        installSteering(slot, steering, this.model);
+        const sampler = new (bindingsOf(this.llama).AddonSampler)(this.nativeModel);
+        sampler.applyConfig(temperature === 0 ? { temperature: 0 } : { temperature, topK, topP, seed });
+        const generated: number[] = [];
+        const text = new GenerationText(stop);
+        let finishReason: Generation["finishReason"] = "length";
+        let promptMs = 0;
+        let firstTokenMs = 0;
+        try {
+          // The prompt pass stops between batches when aborted; aborted before any token exists, the call rejects.
+          let [logitIndex] = await this.decode(ctx, promptTokens, 0, [promptTokens.length - 1], signal, undefined, what);
+          this.assertAlive();
+          if (signal?.aborted) throw new AbortedError(what);
+          promptMs = performance.now() - started;
+          for (;;) {
+            const token = await ctx.sampleToken(logitIndex!, sampler);
+            if (token === -1 || this.nativeModel.isEogToken(token)) {
+              finishReason = "stop";
+              break;
+            }
+            if (generated.length === 0) firstTokenMs = performance.now() - started;
+            generated.push(token);
+            // Updated whether or not anyone streams: it also finds the stop strings.
+            const piece = text.update(this.nativeModel.detokenize(Uint32Array.from(generated), true));
+            onToken?.({ token, text: piece });
+            if (text.stopped) {
+              finishReason = "stop";
+              break;
+            }
+            if (generated.length >= maxTokens || promptTokens.length + generated.length >= contextSize) break; // "length"
+            // Disposed mid-generation: stop here, before dispose() frees the context.
+            this.assertAlive();
+            if (signal?.aborted) {
+              finishReason = "abort";
+              break;
+            }
+            [logitIndex] = await this.decode(ctx, [token], promptTokens.length + generated.length - 1, [0], undefined);
+          }
+        } finally {
+          sampler.dispose();
+          ctx.disposeSequence(SEQUENCE);
+        }
+        const rest = text.finish();
+        if (rest) onToken?.({ token: -1, text: rest });
+        const ended = performance.now();
+        return {
+          text: text.text,
+          tokens: generated,
+          finishReason,
+          timings: {
+            promptTokens: promptTokens.length,
+            generatedTokens: generated.length,
+            promptMs,
+            decodeMs: ended - started - promptMs,
+            firstTokenMs: generated.length > 0 ? firstTokenMs : 0,
+          },
+        };
+      },
+      signal,
+      what,
+    );
   }
 
-  scoreContinuation(
+  async scoreContinuation(
     prompt: string,
     continuation: string,
     options: { readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal } = {},
@@ -352,10 +343,10 @@ class LlamaCppEngine implements LlamaCppBackend {
       this.assertAlive();
       const promptTokens = Array.from(this.nativeModel.tokenize(prompt, true));
       const continuationTokens = Array.from(this.nativeModel.tokenize(continuation, true));
-      if (promptTokens.length === 0) throw new RangeError("Cannot score a continuation of an empty prompt: the first token has no context.");
+      if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", prompt, "text that tokenizes to at least one token (the first continuation token is predicted from it)");
       const tokens = [...promptTokens, ...continuationTokens];
       if (tokens.length > this.contextOptions.contextSize) {
-        throw new RangeError(`Prompt + continuation (${tokens.length} tokens) exceed the context size ${this.contextOptions.contextSize}.`);
+        throw new ContextOverflowError("Prompt + continuation", tokens.length, this.contextOptions.contextSize);
       }
       const slot = this.generationSlot;
       slot.native.disposeSequence(SEQUENCE);
@@ -381,7 +372,7 @@ class LlamaCppEngine implements LlamaCppBackend {
     });
   }
 
-  evaluateLogits(request: { readonly tokens: readonly number[]; readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal }): Promise<Float32Array> {
+  async evaluateLogits(request: { readonly tokens: readonly number[]; readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal }): Promise<Float32Array> {
     this.assertAlive();
     const { tokens, signal } = request;
     if (tokens.length === 0 || tokens.length > this.contextOptions.contextSize) {
@@ -437,11 +428,13 @@ class LlamaCppEngine implements LlamaCppBackend {
     outputs: readonly number[],
     signal: AbortSignal | undefined,
     afterChunk?: (outputCount: number) => void,
+    what = `${ENGINE} evaluation`,
   ): Promise<BatchLogitIndex[]> {
     const { batchSize } = this.contextOptions;
     let logitIndexes: BatchLogitIndex[] = [];
     for (let start = 0; start < tokens.length; start += batchSize) {
-      if (signal?.aborted) throw new AbortedError(`${ENGINE} evaluation`);
+      if (signal?.aborted) throw new AbortedError(what);
+      this.assertAlive();
       const end = Math.min(tokens.length, start + batchSize);
       const chunkOutputs = outputs.filter((i) => i >= start && i < end).map((i) => i - start);
       ctx.initBatch(end - start);
@@ -539,23 +532,4 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
-}
-
-function logSoftmaxAt(logits: Float32Array, offset: number, vocab: number, token: number): number {
-  let max = -Infinity;
-  for (let i = offset; i < offset + vocab; i++) if (logits[i]! > max) max = logits[i]!;
-  let sum = 0;
-  for (let i = offset; i < offset + vocab; i++) sum += Math.exp(logits[i]! - max);
-  return logits[offset + token]! - max - Math.log(sum);
-}
-
-/** Index in `text` (searching from a little before `from`) where the earliest stop string starts, or -1. */
-function firstStop(text: string, stop: readonly string[], from: number): number {
-  let best = -1;
-  for (const s of stop) {
-    if (!s) continue;
-    const at = text.indexOf(s, Math.max(0, from - s.length));
-    if (at !== -1 && (best === -1 || at < best)) best = at;
-  }
-  return best;
 }

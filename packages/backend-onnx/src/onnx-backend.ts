@@ -5,9 +5,9 @@ import {
   DisposedError,
   EmosteerError,
   NotSteerableModelError,
-  plainTextTokenizerJson,
+  ContextOverflowError,
+  InvalidArgumentError,
   resolveSteering,
-  tokenizeChatMessages,
   UnsupportedCapabilityError,
   type BackendCapabilities,
   type CaptureRequest,
@@ -21,6 +21,7 @@ import {
   type SteeringSpec,
   TokenSampler,
 } from "@emosteer/core";
+import { GenerationText, logSoftmaxAt, yieldToEventLoop, plainTextTokenizerJson, resolveCaptureLayers, resolveGenerateOptions, tokenizeChatMessages } from "@emosteer/core/engine";
 import { exportGgufToOnnx, GRAPH_IO, type EmosteerExportInfo, type ExportProgress, type Numerics, type Precision } from "@emosteer/onnx-export";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
@@ -46,6 +47,8 @@ export interface OnnxBackendOptions {
   readonly spinning?: boolean;
   /** Jinja chat template used instead of the folder's `tokenizer_config.json` one (needed when it has none). */
   readonly chatTemplate?: string;
+  /** Tokens one sequence may hold, prompt + generation. Defaults to min(4096, trained context), as on llama.cpp. */
+  readonly contextSize?: number;
   readonly onProgress?: (progress: ExportProgress) => void;
   readonly signal?: AbortSignal;
 }
@@ -125,7 +128,12 @@ export async function createOnnxBackend(options: OnnxBackendOptions): Promise<On
     special: new Tokenizer(tokenizerJson as object, withTemplate),
     plain: new Tokenizer(plainTextTokenizerJson(tokenizerJson as object), withTemplate),
   };
-  return new OnnxBackend(modelDir, session, config, info, tokenizers, withTemplate);
+  const contextSize = options.contextSize ?? Math.min(4096, info.contextLength);
+  if (!(Number.isSafeInteger(contextSize) && contextSize >= 2 && contextSize <= info.contextLength)) {
+    await session.release();
+    throw new InvalidArgumentError("contextSize", contextSize, `a whole number in 2..${info.contextLength} (the model's trained context)`);
+  }
+  return new OnnxBackend(modelDir, session, config, info, tokenizers, withTemplate, contextSize);
 }
 
 interface KvCache {
@@ -144,6 +152,7 @@ class OnnxBackend implements OnnxSteeringBackend {
   private readonly zeroSteering: Float32Array;
   private readonly presentNames: string[];
   private isDisposed = false;
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(
     readonly modelDir: string,
@@ -153,6 +162,7 @@ class OnnxBackend implements OnnxSteeringBackend {
     /** `special` parses special-token markup; `plain` reads it as text (for message contents). */
     private readonly tokenizers: { readonly special: Tokenizer; readonly plain: Tokenizer },
     private readonly tokenizerConfig: Record<string, unknown>,
+    readonly contextSize: number,
   ) {
     const chatTemplate = tokenizerConfig.chat_template;
     this.model = {
@@ -231,6 +241,11 @@ class OnnxBackend implements OnnxSteeringBackend {
 
   async logits(tokens: readonly number[], options: LogitsOptions = {}): Promise<Float32Array> {
     this.assertAlive();
+    if (tokens.length > this.contextSize) throw new ContextOverflowError("Sequence", tokens.length, this.contextSize);
+    return this.track(() => this.logitsOf(tokens, options));
+  }
+
+  private async logitsOf(tokens: readonly number[], options: LogitsOptions): Promise<Float32Array> {
     const steering = this.steeringData(options.steering);
     const chunk = options.chunkSize ?? tokens.length;
     if (!(Number.isInteger(chunk) && chunk >= 1)) throw new RangeError(`chunkSize must be a positive integer, got ${chunk}`);
@@ -251,17 +266,11 @@ class OnnxBackend implements OnnxSteeringBackend {
   async captureResiduals(request: CaptureRequest): Promise<ResidualCapture> {
     this.assertAlive();
     const { tokens, spanStart, spanEnd } = request;
-    if (!(Number.isInteger(spanStart) && Number.isInteger(spanEnd) && spanStart >= 0 && spanStart < spanEnd && spanEnd <= tokens.length)) {
-      throw new RangeError(`capture span [${spanStart}, ${spanEnd}) is not inside the ${tokens.length} tokens.`);
-    }
-    const layers = request.layers ?? Array.from({ length: this.model.layerCount }, (_, i) => i);
-    for (const l of layers) {
-      if (!Number.isInteger(l) || l < 0 || l >= this.model.layerCount) throw new RangeError(`layer ${l} is outside 0..${this.model.layerCount - 1}`);
-    }
+    const layers = resolveCaptureLayers(request, this.model, this.contextSize);
     const steering = this.steeringData(request.steering);
     if (request.signal?.aborted) throw new AbortedError("captureResiduals");
     // Only the requested hidden states are fetched: onnxruntime then skips the LM head.
-    const result = await this.forward(tokens.slice(0, spanEnd), null, steering, layers.map(GRAPH_IO.hiddenState));
+    const result = await this.track(() => this.forward(tokens.slice(0, spanEnd), null, steering, layers.map(GRAPH_IO.hiddenState)));
     const H = this.model.hiddenSize;
     const data = layers.map((l) => (result[GRAPH_IO.hiddenState(l)]!.data as Float32Array).slice(spanStart * H, spanEnd * H));
     return { layers: [...layers], positions: spanEnd - spanStart, hiddenSize: H, data };
@@ -270,27 +279,41 @@ class OnnxBackend implements OnnxSteeringBackend {
   async generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
     this.assertAlive();
     const started = performance.now();
-    const steering = this.steeringData(options.steering);
-    const sampler = new TokenSampler(options);
-    const maxTokens = options.maxTokens ?? 128;
+    const resolved = resolveGenerateOptions(options);
     const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
-    if (promptTokens.length === 0) throw new RangeError("Cannot generate from an empty prompt: tokenize gave no tokens.");
+    if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", typeof prompt === "string" ? prompt : "(messages)", "text that tokenizes to at least one token");
+    if (promptTokens.length >= this.contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, this.contextSize);
+    const steering = this.steeringData(options.steering);
+    const sampler = new TokenSampler(resolved);
+    const what = "ONNX generation";
+    if (options.signal?.aborted) throw new AbortedError(what);
+    return this.track(() => this.generateTokens(promptTokens, steering, sampler, resolved, options, started, what));
+  }
+
+  private async generateTokens(
+    promptTokens: readonly number[],
+    steering: Float32Array,
+    sampler: TokenSampler,
+    { maxTokens, stop }: { readonly maxTokens: number; readonly stop: readonly string[] },
+    { signal, onToken }: GenerateOptions,
+    started: number,
+    what: string,
+  ): Promise<Generation> {
+    // Let the caller's synchronous code and due timers run first: an abort that comes before the
+    // prompt pass starts must keep it from starting (as a queued call on the other engines).
+    await yieldToEventLoop({ timers: true });
+    this.assertAlive();
+    if (signal?.aborted) throw new AbortedError(what);
     const V = this.config.vocab_size;
-    const stops = options.stop ?? [];
     const generated: number[] = [];
-    let emitted = "";
+    const text = new GenerationText(stop);
     let finishReason: Generation["finishReason"] = "length";
     let promptMs = 0;
     let firstTokenMs = 0;
-
     let cache: KvCache | null = null;
-    let input = promptTokens;
+    let input: readonly number[] = promptTokens;
     let decodeStart = started;
-    while (generated.length < maxTokens) {
-      if (options.signal?.aborted) {
-        finishReason = "abort";
-        break;
-      }
+    for (;;) {
       const result = await this.forward(input, cache, steering, [GRAPH_IO.logits, ...this.presentNames]);
       cache = this.cacheFrom(result, (cache?.length ?? 0) + input.length);
       const all = result[GRAPH_IO.logits]!.data as Float32Array;
@@ -298,6 +321,10 @@ class OnnxBackend implements OnnxSteeringBackend {
       if (generated.length === 0) {
         promptMs = performance.now() - started;
         decodeStart = performance.now();
+        // onnxruntime runs the prompt pass without looking at the signal: an abort during it rejects now, before any token.
+        await yieldToEventLoop({ timers: true });
+        this.assertAlive();
+        if (signal?.aborted) throw new AbortedError(what);
       }
       const token = sampler.sample(last);
       if (this.endOfGeneration.has(token)) {
@@ -306,27 +333,26 @@ class OnnxBackend implements OnnxSteeringBackend {
       }
       generated.push(token);
       if (generated.length === 1) firstTokenMs = performance.now() - started;
-      // Emit only complete characters: a token may end inside a multi-byte UTF-8 sequence.
-      const decoded = this.decode(generated);
-      if (!decoded.endsWith("\uFFFD")) {
-        const piece = decoded.slice(emitted.length);
-        emitted = decoded;
-        options.onToken?.({ token, text: piece });
-      } else {
-        options.onToken?.({ token, text: "" });
-      }
-      const stopAt = firstStop(decoded, stops);
-      if (stopAt !== -1) {
+      // Updated whether or not anyone streams: it also finds the stop strings.
+      const piece = text.update(this.decode(generated));
+      onToken?.({ token, text: piece });
+      if (text.stopped) {
         finishReason = "stop";
+        break;
+      }
+      if (generated.length >= maxTokens || promptTokens.length + generated.length >= this.contextSize) break; // "length"
+      await yieldToEventLoop(); // so that an abort from a socket or timer is seen between tokens
+      this.assertAlive();
+      if (signal?.aborted) {
+        finishReason = "abort";
         break;
       }
       input = [token];
     }
-    const full = this.decode(generated);
-    const stopAt = firstStop(full, stops);
-    const finalText = stopAt === -1 ? full : full.slice(0, stopAt);
+    const rest = text.finish();
+    if (rest) onToken?.({ token: -1, text: rest });
     return {
-      text: finalText,
+      text: text.text,
       tokens: generated,
       finishReason,
       timings: {
@@ -347,8 +373,9 @@ class OnnxBackend implements OnnxSteeringBackend {
     this.assertAlive();
     const promptTokens = await this.tokenize(prompt);
     const continuationTokens = await this.tokenize(continuation);
-    if (promptTokens.length === 0) throw new RangeError("Cannot score a continuation of an empty prompt: the first token has no context.");
+    if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", prompt, "text that tokenizes to at least one token (the first continuation token is predicted from it)");
     const tokens = [...promptTokens, ...continuationTokens];
+    if (tokens.length > this.contextSize) throw new ContextOverflowError("Prompt + continuation", tokens.length, this.contextSize);
     const logits = await this.logits(tokens.slice(0, -1), options);
     const V = this.config.vocab_size;
     const logProbs = new Float32Array(continuationTokens.length);
@@ -363,7 +390,19 @@ class OnnxBackend implements OnnxSteeringBackend {
   async dispose(): Promise<void> {
     if (this.isDisposed) return;
     this.isDisposed = true;
+    // Running calls stop with DisposedError at their next session run; the session is released
+    // only once none is inside one (releasing under a running session would crash onnxruntime).
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
     await this.session.release();
+  }
+
+  /** Runs `work` counted as in flight, so dispose() waits for it. */
+  private track<T>(work: () => Promise<T>): Promise<T> {
+    const promise = work();
+    this.running.add(promise);
+    const forget = () => this.running.delete(promise);
+    promise.then(forget, forget);
+    return promise;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -372,6 +411,7 @@ class OnnxBackend implements OnnxSteeringBackend {
 
   /** One session run of `tokens` after `cache` (batch 1). */
   private async forward(tokens: readonly number[], cache: KvCache | null, steering: Float32Array, fetches: readonly string[]): Promise<ort.InferenceSession.ReturnType> {
+    this.assertAlive();
     const past = cache?.length ?? 0;
     const S = tokens.length;
     const { layerCount: L, hiddenSize: H } = this.model;
@@ -415,21 +455,3 @@ class OnnxBackend implements OnnxSteeringBackend {
     if (this.isDisposed) throw new DisposedError(`ONNX backend for ${this.model.name}`);
   }
 }
-
-function firstStop(text: string, stops: readonly string[]): number {
-  let first = -1;
-  for (const stop of stops) {
-    const at = stop ? text.indexOf(stop) : -1;
-    if (at !== -1 && (first === -1 || at < first)) first = at;
-  }
-  return first;
-}
-
-function logSoftmaxAt(logits: Float32Array, offset: number, vocab: number, token: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]!);
-  let sum = 0;
-  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i]! - max);
-  return logits[offset + token]! - max - Math.log(sum);
-}
-

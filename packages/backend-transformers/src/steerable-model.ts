@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from "@emosteer/core/engine";
 import {
   AutoConfig,
   AutoModelForCausalLM,
@@ -122,8 +123,15 @@ export async function loadSteerableModel(options: LoadSteerableModelOptions): Pr
   const outputs = new OutputSelection(session.outputNames.filter((name) => !name.startsWith(HIDDEN_STATE_PREFIX)));
   const run = session.run.bind(session);
   // transformers.js calls run(feeds) with no fetch list; a caller that gives one keeps it.
-  (session as { run: GraphSession["run"] }).run = (feeds, fetches, runOptions) =>
-    fetches === undefined ? run(feeds, outputs.names()) : run(feeds, fetches, runOptions);
+  // After each run the event loop gets a turn (onnxruntime-node computes on the calling thread), so
+  // an abort from a socket or timer is seen between tokens; after a prompt pass (several tokens)
+  // it waits for a timer turn, so timers that came due during it fire before the first token.
+  (session as { run: GraphSession["run"] }).run = async (feeds, fetches, runOptions) => {
+    const result = await (fetches === undefined ? run(feeds, outputs.names()) : run(feeds, fetches, runOptions));
+    const ids = (feeds as Record<string, { dims?: readonly number[] } | undefined>)["input_ids"];
+    await yieldToEventLoop({ timers: (ids?.dims?.at(-1) ?? 1) > 1 });
+    return result;
+  };
 
   const hiddenStateLayers = session.outputNames
     .filter((name) => name.startsWith(HIDDEN_STATE_PREFIX))

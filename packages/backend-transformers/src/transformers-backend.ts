@@ -8,9 +8,9 @@ import {
   LayerCountMismatchError,
   LayerOutOfRangeError,
   UnsupportedCapabilityError,
-  plainTextTokenizerJson,
+  ContextOverflowError,
+  InvalidArgumentError,
   resolveSteering,
-  tokenizeChatMessages,
   type BackendCapabilities,
   type CaptureRequest,
   type ChatMessage,
@@ -23,6 +23,7 @@ import {
   type SteeringSpec,
   type SteeringTensor,
 } from "@emosteer/core";
+import { logSoftmaxAt, plainTextTokenizerJson, resolveCaptureLayers, resolveGenerateOptions, tokenizeChatMessages } from "@emosteer/core/engine";
 import { GenerationStop, GenerationTracker, now } from "./generation-hooks.js";
 import { modelInfoFromConfig } from "./model-info.js";
 import { HIDDEN_STATE_PREFIX, loadSteerableModel, STEERING_INPUT, type Precision, type SteerableModel } from "./steerable-model.js";
@@ -43,6 +44,8 @@ interface CommonOptions {
   readonly allowFingerprintMismatch?: boolean;
   /** Jinja chat template used instead of the tokenizer's own (needed when the folder has none). */
   readonly chatTemplate?: string;
+  /** Tokens one sequence may hold, prompt + generation. Defaults to min(4096, trained context), as on llama.cpp. */
+  readonly contextSize?: number;
   /**
    * Download / read progress of the model files. In browsers, leave it unset for a local folder:
    * to size the files up front, transformers.js then fetches each of them one extra time.
@@ -93,7 +96,12 @@ export async function createTransformersBackend(options: TransformersBackendOpti
     source,
     typeof chatTemplate === "string" ? chatTemplate : null,
   );
-  return new TransformersBackend(loaded, model, options.allowFingerprintMismatch ?? false);
+  const contextSize = options.contextSize ?? Math.min(4096, model.contextLength);
+  if (!(Number.isSafeInteger(contextSize) && contextSize >= 2 && contextSize <= model.contextLength)) {
+    await loaded.model.dispose();
+    throw new InvalidArgumentError("contextSize", contextSize, `a whole number in 2..${model.contextLength} (the model's trained context)`);
+  }
+  return new TransformersBackend(loaded, model, options.allowFingerprintMismatch ?? false, contextSize);
 }
 
 /** transformers.js reads a path that is not a hub id as it is; make a relative Node path absolute so it never looks like one. */
@@ -117,6 +125,7 @@ class TransformersBackend implements SteeringBackend {
     private readonly loaded: SteerableModel,
     readonly model: ModelInfo,
     private readonly allowFingerprintMismatch: boolean,
+    readonly contextSize: number,
   ) {
     this.capabilities = {
       steering: true,
@@ -171,17 +180,13 @@ class TransformersBackend implements SteeringBackend {
       throw new UnsupportedCapabilityError(ENGINE, "capture residuals", "the graph has no hidden_states.* outputs; re-export the model with emosteer's exporter");
     }
     const { tokens, spanStart, spanEnd } = request;
-    if (!(Number.isInteger(spanStart) && Number.isInteger(spanEnd) && 0 <= spanStart && spanStart < spanEnd && spanEnd <= tokens.length)) {
-      throw new EmosteerError(`Capture span [${spanStart}, ${spanEnd}) is not inside the ${tokens.length} tokens: give 0 ≤ spanStart < spanEnd ≤ tokens.length.`);
-    }
     const available = this.loaded.hiddenStateLayers;
-    const layers = [...(request.layers ?? available)];
+    const layers = resolveCaptureLayers(request, this.model, this.contextSize);
     for (const layer of layers) {
-      if (!available.includes(layer)) throw new LayerOutOfRangeError(layer, available[0] ?? 0, available.at(-1) ?? 0);
+      if (!available.includes(layer)) throw new InvalidArgumentError("layer", layer, `one of the layers the graph outputs (${available[0] ?? 0}..${available.at(-1) ?? 0})`);
     }
     const steering = this.steeringInput(request.steering);
-    return this.exclusive(async () => {
-      this.throwIfAborted(request.signal, "Residual capture");
+    return this.exclusive(request.signal, "Residual capture", async () => {
       const outputs = await this.loaded.outputs.only(
         layers.map((layer) => `${HIDDEN_STATE_PREFIX}${layer}`),
         () => this.forward(tokens, steering),
@@ -199,25 +204,25 @@ class TransformersBackend implements SteeringBackend {
   async generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
     this.assertLive();
     const called = now();
+    const resolved = resolveGenerateOptions(options);
     const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
+    if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", typeof prompt === "string" ? prompt : "(messages)", "text that tokenizes to at least one token");
+    if (promptTokens.length >= this.contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, this.contextSize);
     const steering = this.steeringInput(options.steering);
-    const maxTokens = options.maxTokens ?? 128;
-    if (!(Number.isInteger(maxTokens) && maxTokens > 0)) throw new EmosteerError(`maxTokens must be a positive integer, got ${maxTokens}.`);
-    const temperature = options.temperature ?? 0;
-    if (!(Number.isFinite(temperature) && temperature >= 0)) throw new EmosteerError(`temperature must be a finite number ≥ 0, got ${temperature}.`);
-    return this.exclusive(async () => {
-      this.throwIfAborted(options.signal, "Generation");
-      const tracker = new GenerationTracker(this.loaded.tokenizer, this.endTokens, options.stop ?? [], options.onToken);
-      const sampler =
-        temperature > 0
-          ? [new SeededTokenSampler(options)]
-          : null;
+    const { signal } = options;
+    const what = "transformers.js generation";
+    if (signal?.aborted) throw new AbortedError(what);
+    return this.exclusive(signal, what, async () => {
+      const tracker = new GenerationTracker(this.loaded.tokenizer, this.endTokens, resolved.stop, signal, options.onToken);
+      const sampler = resolved.temperature > 0 ? [new SeededTokenSampler(resolved)] : null;
+      // The context bounds the generation as maxTokens does (finishReason "length").
+      const maxNewTokens = Math.min(resolved.maxTokens, this.contextSize - promptTokens.length);
       const started = now();
       await this.loaded.model.generate({
         inputs: new Tensor("int64", BigInt64Array.from(promptTokens, BigInt), [1, promptTokens.length]),
         attention_mask: new Tensor("int64", new BigInt64Array(promptTokens.length).fill(1n), [1, promptTokens.length]),
         [STEERING_INPUT]: steering,
-        max_new_tokens: maxTokens,
+        max_new_tokens: maxNewTokens,
         eos_token_id: [...this.endTokens],
         // Plain greedy selection: nothing from generation_config.json may reshape the logits.
         do_sample: false,
@@ -232,14 +237,18 @@ class TransformersBackend implements SteeringBackend {
         forced_bos_token_id: null,
         forced_eos_token_id: null,
         logits_processor: sampler,
-        stopping_criteria: new GenerationStop(tracker, options.signal),
+        stopping_criteria: new GenerationStop(tracker, signal, () => this.isDisposed),
         streamer: tracker,
       } as unknown as Parameters<SteerableModel["model"]["generate"]>[0]);
+      this.assertLive();
+      if (tracker.abortedBeforeFirstToken) throw new AbortedError(what);
+      tracker.release();
       const first = tracker.firstTokenAt ?? now();
       const last = tracker.lastTokenAt ?? first;
-      const finishReason = options.signal?.aborted ? "abort" : tracker.sawEndToken || tracker.stopHit ? "stop" : "length";
+      const stopped = tracker.sawEndToken || tracker.generation.stopped;
+      const finishReason = stopped ? "stop" : signal?.aborted && tracker.tokens.length < maxNewTokens ? "abort" : "length";
       return {
-        text: tracker.text,
+        text: tracker.generation.text,
         tokens: tracker.tokens,
         finishReason,
         timings: {
@@ -260,20 +269,19 @@ class TransformersBackend implements SteeringBackend {
   ): Promise<ContinuationScore> {
     this.assertLive();
     const steering = this.steeringInput(options.steering);
-    return this.exclusive(async () => {
-      this.throwIfAborted(options.signal, "Scoring");
+    return this.exclusive(options.signal, "Scoring", async () => {
       const promptTokens = this.encode(prompt);
-      if (promptTokens.length === 0) throw new EmosteerError("scoreContinuation needs a non-empty prompt: the first continuation token must be predicted from something.");
+      if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", prompt, "text that tokenizes to at least one token (the first continuation token is predicted from it)");
       const tokens = this.encode(continuation);
       const all = [...promptTokens, ...tokens];
+      if (all.length > this.contextSize) throw new ContextOverflowError("Prompt + continuation", all.length, this.contextSize);
       const outputs = await this.loaded.outputs.only(["logits"], () => this.forward(all, steering));
       const logits = outputs["logits"]!.data as Float32Array;
       const vocab = logits.length / all.length;
       const logProbs = new Float32Array(tokens.length);
       let total = 0;
       tokens.forEach((token, j) => {
-        const row = logits.subarray((promptTokens.length - 1 + j) * vocab, (promptTokens.length + j) * vocab);
-        logProbs[j] = logSoftmaxAt(row, token);
+        logProbs[j] = logSoftmaxAt(logits, (promptTokens.length - 1 + j) * vocab, vocab, token);
         total += logProbs[j]!;
       });
       return { tokens, logProbs, total };
@@ -322,22 +330,29 @@ class TransformersBackend implements SteeringBackend {
     return this.loaded.tokenizer.decode([...tokens], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
   }
 
-  /** Runs calls one at a time: the output selection and the runtime's session are shared. */
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs calls one at a time: the output selection and the runtime's session are shared. A call
+   * whose signal aborts while it waits rejects at once with AbortedError and never runs.
+   */
+  private exclusive<T>(signal: AbortSignal | undefined, what: string, work: () => Promise<T>): Promise<T> {
+    let cancel: (() => void) | undefined;
     const result = this.queue.then(() => {
+      if (cancel) signal?.removeEventListener("abort", cancel);
       this.assertLive();
+      if (signal?.aborted) throw new AbortedError(what);
       return work();
     });
     this.queue = result.catch(() => undefined);
-    return result;
+    if (!signal) return result;
+    return new Promise<T>((resolve, reject) => {
+      cancel = () => reject(new AbortedError(what));
+      signal.addEventListener("abort", cancel, { once: true });
+      result.then(resolve, reject);
+    });
   }
 
   private assertLive(): void {
     if (this.isDisposed) throw new DisposedError(`${ENGINE} backend`);
-  }
-
-  private throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-    if (signal?.aborted) throw new AbortedError(what);
   }
 }
 
@@ -360,12 +375,4 @@ function plainTextTokenizer(tokenizer: PreTrainedTokenizer): PreTrainedTokenizer
   const { _tokenizerJSON: json, _tokenizerConfig: config } = tokenizer as unknown as { _tokenizerJSON: object; _tokenizerConfig: object };
   const Class = tokenizer.constructor as new (json: object, config: object) => PreTrainedTokenizer;
   return new Class(plainTextTokenizerJson(json), config);
-}
-
-function logSoftmaxAt(row: Float32Array, index: number): number {
-  let max = -Infinity;
-  for (const x of row) if (x > max) max = x;
-  let sum = 0;
-  for (const x of row) sum += Math.exp(x - max);
-  return row[index]! - max - Math.log(sum);
 }

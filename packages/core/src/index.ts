@@ -18,5 +18,3 @@ export * from "./steerer.js";
 export * from "./vector-file.js";
 export * from "./seeded-random.js";
 export * from "./token-sampler.js";
-export * from "./chat-tokens.js";
-export * from "./plain-text-tokenizer-json.js";

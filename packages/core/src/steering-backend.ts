@@ -56,19 +56,26 @@ export interface SamplingOptions {
 }
 
 export interface GeneratedToken {
+  /** The generated token; -1 in the one call after the last token that releases text still held back. */
   readonly token: number;
+  /** Text this token settled (often "", see {@link GenerateOptions.onToken}). */
   readonly text: string;
 }
 
 export interface GenerateOptions extends SamplingOptions {
   /** Steering for this call only; null or absent means unsteered. */
   readonly steering?: SteeringSpec | null;
-  /** Defaults to 128. */
+  /** A whole number ≥ 1; defaults to 128. The context also bounds the generation (finishReason "length"). */
   readonly maxTokens?: number;
-  /** Extra stop strings (the model's end-of-generation tokens always stop). */
+  /** Extra stop strings (the model's end-of-generation tokens always stop). Neither streamed nor part of `text`. */
   readonly stop?: readonly string[];
   readonly signal?: AbortSignal;
-  /** Called for every generated token, in order. */
+  /**
+   * Called for every generated token, in order, with the text it settled. Text that may still
+   * change is held back: an incomplete UTF-8 character, and a tail that could begin a stop string
+   * (so stop strings are never streamed). When the generation ends with text held back, one last
+   * call with `token: -1` releases it: the pieces joined always equal the result's `text`.
+   */
   readonly onToken?: (token: GeneratedToken) => void;
 }
 
@@ -101,13 +108,36 @@ export interface ContinuationScore {
 
 /**
  * The one interface every engine implements. Core never imports an engine; an engine package
- * exports a factory returning this.
+ * exports a factory returning this (shared pieces for implementing it: `@emosteer/core/engine`).
+ *
+ * Every engine answers the same call the same way (checked on all three by
+ * `packages/conformance`):
+ * - **Bad arguments** are refused before any work, with the same error class on every engine:
+ *   `InvalidArgumentError` for out-of-range options (`maxTokens` must be a whole number ≥ 1: 0,
+ *   negative, fractional or non-finite values are refused, a huge one is accepted and the context
+ *   bounds it; `temperature` finite ≥ 0; `topK` integer ≥ 1; `topP` in (0, 1]; `seed` a uint32)
+ *   and for an empty prompt; `HiddenSizeMismatchError` / `LayerCountMismatchError` /
+ *   `FingerprintMismatchError` for steering vectors made for another model.
+ * - **Context**: a prompt that leaves no room for one generated token (prompt tokens ≥
+ *   `contextSize`), and a scored or captured sequence longer than `contextSize`, throw
+ *   `ContextOverflowError`. A generation that fills the context ends with finishReason "length"
+ *   when prompt + generated tokens reach `contextSize`; nothing is truncated or shifted.
+ * - **Abort** (`signal`): aborted before the call, while the call waits for the engine, or during
+ *   the prompt pass, the call rejects with `AbortedError` and no token is generated (a queued call
+ *   never evaluates its prompt). Aborted once a token exists, it resolves with the tokens so far
+ *   and finishReason "abort".
+ * - **Stop strings** end the generation with finishReason "stop"; they are never passed to
+ *   `onToken` and are cut from `text` (with everything after them).
+ * - **Dispose** while a call runs or waits: that call rejects with `DisposedError` (the running
+ *   one at its next token, before any native resource is freed); every later call throws it.
  */
 export interface SteeringBackend extends AsyncDisposable {
   /** Engine name, e.g. `"llama.cpp"`, `"onnx"`, `"transformers.js"`. */
   readonly name: string;
   readonly model: ModelInfo;
   readonly capabilities: BackendCapabilities;
+  /** Tokens one sequence may hold, prompt plus generation (the engine's `contextSize` option). */
+  readonly contextSize: number;
   readonly disposed: boolean;
 
   /** Render messages with the model's own chat template. */

@@ -1,3 +1,4 @@
+import { resolveSampling } from "./engine/generate-options.js";
 import { seededRandom } from "./seeded-random.js";
 import type { SamplingOptions } from "./steering-backend.js";
 
@@ -27,13 +28,12 @@ export class TokenSampler {
   private readonly random: () => number;
 
   constructor(options: SamplingOptions = {}) {
-    this.temperature = options.temperature ?? 0;
-    this.topK = options.topK ?? 40;
-    this.topP = options.topP ?? 0.95;
-    if (!(this.temperature >= 0)) throw new RangeError(`temperature must be ≥ 0, got ${this.temperature}`);
-    if (!(Number.isInteger(this.topK) && this.topK >= 1)) throw new RangeError(`topK must be an integer ≥ 1, got ${this.topK}`);
-    if (!(this.topP > 0 && this.topP <= 1)) throw new RangeError(`topP must be in (0, 1], got ${this.topP}`);
-    this.random = seededRandom(options.seed ?? 0);
+    // The one check of sampling options every engine applies (InvalidArgumentError on a bad value).
+    const { temperature, topK, topP, seed } = resolveSampling(options);
+    this.temperature = temperature;
+    this.topK = topK;
+    this.topP = topP;
+    this.random = seededRandom(seed);
   }
 
   get greedy(): boolean {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type ChatMessage, tokenizeChatMessages, UnsupportedFormatError } from "../src/index.js";
+import { tokenizeChatMessages } from "../src/engine/index.js";
+import { type ChatMessage, UnsupportedFormatError } from "../src/index.js";
 
 /** A toy tokenizer: "<s>" and "<e>" are special tokens 1 and 2 when parsed; every other character is its code. */
 function tokenize(text: string, special: boolean): number[] {

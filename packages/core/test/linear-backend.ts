@@ -11,8 +11,8 @@ import {
   CORE_EMOTIONS,
   DisposedError,
   resolveSteering,
-  tokenizeChatMessages,
 } from "../src/index.js";
+import { tokenizeChatMessages } from "../src/engine/index.js";
 
 export const linearModel: ModelInfo = { architecture: "linear", name: "linear-toy", layerCount: 4, hiddenSize: 6, vocabSize: 2000, contextLength: 4096, fingerprint: "1111222233334444" };
 
@@ -48,6 +48,7 @@ export function tokenize(text: string): number[] {
 export class LinearBackend implements SteeringBackend {
   readonly name = "linear";
   readonly model = linearModel;
+  readonly contextSize = linearModel.contextLength;
   readonly capabilities;
   disposed = false;
   readonly captures: CaptureRequest[] = [];

@@ -1,5 +1,5 @@
-import { UnsupportedFormatError } from "./errors.js";
-import type { ChatMessage } from "./steering-backend.js";
+import { UnsupportedFormatError } from "../errors.js";
+import type { ChatMessage } from "../steering-backend.js";
 
 /** What {@link tokenizeChatMessages} needs from an engine: its chat template and its tokenizer. */
 export interface ChatTokenizer {
