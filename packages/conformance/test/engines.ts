@@ -1,0 +1,54 @@
+import { createLlamaCppBackend } from "@emosteer/backend-llamacpp";
+import { createOnnxBackend } from "@emosteer/backend-onnx";
+import { createTransformersBackend } from "@emosteer/backend-transformers";
+import { EmotionVector, modelIdentity, type ModelIdentity, type SteeringBackend } from "@emosteer/core";
+import { DEFAULT_MODEL_ID, ensureModel } from "@emosteer/models";
+import { exportGgufToOnnx } from "@emosteer/onnx-export";
+
+/** Every engine opens with this context, small so that overflow cases cost a few tokens. */
+export const CONTEXT_SIZE = 96;
+
+export const ENGINE_NAMES = ["llama.cpp", "onnx", "transformers.js"] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+
+/** Opens `name` on the default model (SmolLM2-135M-Instruct; the ONNX engines on its fp32 export, cached). */
+export async function openEngine(name: EngineName): Promise<SteeringBackend> {
+  const { path } = await ensureModel(DEFAULT_MODEL_ID);
+  switch (name) {
+    case "llama.cpp":
+      return createLlamaCppBackend({ modelPath: path, contextSize: CONTEXT_SIZE, threads: 2 });
+    case "onnx":
+      return createOnnxBackend({ modelPath: path, contextSize: CONTEXT_SIZE });
+    case "transformers.js": {
+      const { modelDir } = await exportGgufToOnnx({ ggufPath: path, precision: "fp32" });
+      return createTransformersBackend({ modelDir, contextSize: CONTEXT_SIZE });
+    }
+  }
+}
+
+/**
+ * A plain-text prompt of exactly `tokens` tokens on `backend` that greedy decoding continues
+ * predictably (counting), so no end-of-generation token cuts a case short.
+ */
+export async function countingPrompt(backend: SteeringBackend, tokens: number): Promise<string> {
+  let text = "1, 2, 3";
+  for (let n = 4; (await backend.tokenize(text)).length < tokens; n++) text += `, ${n}`;
+  // Trim characters until the count is exact (one number is up to two tokens).
+  while ((await backend.tokenize(text)).length > tokens) text = text.slice(0, -1);
+  return text;
+}
+
+/** A vector of small random-looking values for `model` (which may differ from the backend's model). */
+export function vectorFor(model: ModelIdentity): EmotionVector {
+  const directions = Array.from({ length: model.layerCount }, (_, layer) =>
+    Float32Array.from({ length: model.hiddenSize }, (_, i) => (layer === 0 ? 0 : Math.sin(layer * 31 + i) * 0.01)),
+  );
+  return new EmotionVector({
+    emotion: "joy",
+    model,
+    directions,
+    provenance: { method: "mean-diff", settings: {}, samples: 1, corpus: "test", corpusHash: "0000000000000000", backend: "conformance", createdAt: new Date(0).toISOString() },
+  });
+}
+
+export { modelIdentity };

@@ -1,0 +1,3 @@
+import { defineEmosteerProject } from "../../vitest.shared.ts";
+
+export default defineEmosteerProject("conformance");
