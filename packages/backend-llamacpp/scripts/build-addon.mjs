@@ -1,58 +1,92 @@
 #!/usr/bin/env node
-// Builds node-llama-cpp's native addon, patched by patches/node-llama-cpp@3.21.1.patch (control
-// vectors, activation capture, raw logits), for the CPU from the llama.cpp source bundled inside
-// node-llama-cpp (no network). Run by the repo root's `postinstall`; run it by hand with
-//   node packages/backend-llamacpp/scripts/build-addon.mjs [--force | --incremental]
-// The build lands in node-llama-cpp's own localBuilds directory. pnpm installs a patched package
-// under a directory named after the patch hash, so a changed patch gets a fresh directory and a
-// fresh build; on top of that a stamp keyed by the addon sources' and the patch file's hash lets a
-// second install on the same machine skip the ~4 min compile. Set EMOSTEER_SKIP_ADDON_BUILD=1 to
-// skip it altogether.
-// Working on the patch: edit the C++ in node-llama-cpp's installed llama/addon/ and run with
-// --incremental, which recompiles only the addon target in the existing build (seconds, not
-// minutes); then regenerate the patch from those files (the lockfile's patch hash changes with it).
+// Builds the patched llama.cpp addon @emosteer/backend-llamacpp needs (control vectors, activation
+// capture, raw logits: patches/node-llama-cpp@<version>.patch, shipped in this package) into a
+// per-machine cache, from the llama.cpp source node-llama-cpp ships (its git bundle; no network):
+//   ${EMOSTEER_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/emosteer}/llama-addon/<node-llama-cpp version>-<patch hash>/
+// That directory holds a private, patched copy of node-llama-cpp (with its dependencies) whose own
+// build lands in its llama/localBuilds; the backend loads that copy, so the node-llama-cpp of the
+// project that installed us is never written to, and every project on the machine (this monorepo's
+// postinstall included) shares one build. A stamp (addon.json) is written last, after the built
+// addon was loaded and its patched methods found, so a killed build is never taken for a finished one.
+//
+//   npx emosteer-build-addon [--force | --incremental]      (in a project that installed the package)
+//   node packages/backend-llamacpp/scripts/build-addon.mjs  (in this monorepo; the root postinstall)
+//
+// The backend also runs this on first use when the cache is empty (set EMOSTEER_SKIP_ADDON_BUILD=1
+// to make it refuse instead). Needs cmake ≥ 3.19, a C++17 compiler and git (about 4 min on 2 cores).
+// Working on the patch: edit the C++ in <cache dir>/node_modules/node-llama-cpp/llama/addon/, run
+// with --incremental (recompiles only the addon target: seconds), then regenerate the patch from
+// those files; the new patch hash names a new cache directory, built in full once.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const packageDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
-const patchFile = path.join(packageDir, "..", "..", "patches", "node-llama-cpp@3.21.1.patch");
-const log = (message) => process.stderr.write(`[emosteer addon] ${message}\n`);
+const defaultLog = (message) => process.stderr.write(`[emosteer addon] ${message}\n`);
 
 /** Methods the patch adds to AddonContext; their absence means an unpatched build is loaded. */
 export const PATCHED_METHODS = ["setControlVector", "setActivationCapture", "takeActivationCapture", "getBatchLogits"];
 
-function nodeLlamaCppDir() {
-  const dir = path.join(packageDir, "node_modules", "node-llama-cpp");
-  if (!fs.existsSync(dir)) throw new Error(`node-llama-cpp is not installed at ${dir}: run \`pnpm install\` at the repo root.`);
-  return fs.realpathSync(dir);
+/** How a user builds the addon by hand, for error messages. */
+export const BUILD_ADDON_COMMAND = "npx emosteer-build-addon";
+
+export function cacheRoot() {
+  if (process.env.EMOSTEER_CACHE_DIR) return process.env.EMOSTEER_CACHE_DIR;
+  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "emosteer");
 }
+
+/** Finds `name` the way Node does from `dir` (node_modules of dir and its parents), as a real path. */
+function resolvePackageDir(dir, name) {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const candidate = path.join(d, "node_modules", name);
+    if (fs.existsSync(path.join(candidate, "package.json"))) return fs.realpathSync(candidate);
+    if (path.dirname(d) === d) return null;
+  }
+}
+
+const readJson = (file) => JSON.parse(fs.readFileSync(file, "utf8"));
 
 /**
- * sha256 of the addon sources (patched C++ and build files) and of the patch itself (which may
- * touch more than the addon's sources), which decides whether a rebuild is due.
+ * The node-llama-cpp this package depends on (read only: source of the copy), the patch for its
+ * version and the cache directory of the build they make.
  */
-function addonSourceHash(nlcDir) {
-  const hash = createHash("sha256");
-  if (fs.existsSync(patchFile)) hash.update("patch").update(fs.readFileSync(patchFile));
-  const files = ["llama/CMakeLists.txt", "package.json"];
-  for (const name of fs.readdirSync(path.join(nlcDir, "llama", "addon")).sort()) files.push(`llama/addon/${name}`);
-  for (const file of files) {
-    const full = path.join(nlcDir, file);
-    if (fs.statSync(full).isFile()) hash.update(file).update(fs.readFileSync(full));
+export function addonLocation() {
+  const source = resolvePackageDir(packageDir, "node-llama-cpp");
+  if (!source) throw new Error(`node-llama-cpp is not installed where ${packageDir} can resolve it: reinstall @emosteer/backend-llamacpp.`);
+  const version = readJson(path.join(source, "package.json")).version;
+  const patchFile = path.join(packageDir, "patches", `node-llama-cpp@${version}.patch`);
+  if (!fs.existsSync(patchFile)) {
+    const known = fs.existsSync(path.dirname(patchFile)) ? fs.readdirSync(path.dirname(patchFile)).join(", ") : "none";
+    throw new Error(`@emosteer/backend-llamacpp has no patch for node-llama-cpp ${version} (it has: ${known}); install the node-llama-cpp version it depends on.`);
   }
-  return hash.digest("hex").slice(0, 16);
+  const patchHash = createHash("sha256").update(fs.readFileSync(patchFile)).digest("hex").slice(0, 12);
+  const dir = path.join(cacheRoot(), "llama-addon", `${version}-${patchHash}`);
+  const nodeLlamaCpp = path.join(dir, "node_modules", "node-llama-cpp");
+  return {
+    source,
+    version,
+    patchFile,
+    patchHash,
+    dir,
+    nodeLlamaCpp,
+    /** The CMake build tree of the addon (llama.cpp's libraries; the tools are built in it too). */
+    buildTree: path.join(nodeLlamaCpp, "llama", "localBuilds", `${process.platform === "darwin" ? "mac" : process.platform === "win32" ? "win" : process.platform}-${process.arch}`),
+    stamp: path.join(dir, "addon.json"),
+    lock: `${dir}.lock`,
+  };
 }
 
-function stampPath(nlcDir) {
-  return path.join(nlcDir, "llama", "localBuilds", "emosteer-addon.json");
+/** The finished build's stamp, or null when the cache has none (never built, or a build was killed). */
+export function readStamp(location = addonLocation()) {
+  return fs.existsSync(location.stamp) ? readJson(location.stamp) : null;
 }
 
-/** Loads the local build the way the backend does and checks the patched methods are there. */
-async function verify(nlcDir) {
-  const { getLlama } = await import(pathToFileURL(path.join(nlcDir, "dist", "index.js")).href);
+/** Loads the private copy's build the way the backend does and checks the patched methods are there. */
+async function verify(location) {
+  const { getLlama } = await import(pathToFileURL(path.join(location.nodeLlamaCpp, "dist", "index.js")).href);
   const llama = await getLlama({ gpu: false, build: "never", usePrebuiltBinaries: false, progressLogs: false, logLevel: "error" });
   try {
     const proto = llama._bindings.AddonContext.prototype;
@@ -63,20 +97,43 @@ async function verify(nlcDir) {
   }
 }
 
-/** Holds a lock directory while `task` runs, so two installs at once do not build into the same folder. */
-async function withLock(lock, task) {
+const pidAlive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === "EPERM";
+  }
+};
+
+/**
+ * Runs `task` holding a lock directory (with the holder's pid inside), so two builds of the same
+ * cache directory never run at once; a lock whose process is gone is taken over.
+ */
+export async function withLock(lock, task, log = defaultLog) {
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
+  let waiting = false;
   for (;;) {
     try {
       fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, "owner.json"), JSON.stringify({ pid: process.pid, host: os.hostname() }));
       break;
     } catch (err) {
       if (err.code !== "EEXIST") throw err;
+      let owner = null;
+      try {
+        owner = readJson(path.join(lock, "owner.json"));
+      } catch {}
       const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if (age > 60 * 60_000) fs.rmSync(lock, { recursive: true, force: true }); // left by a killed build
-      else {
-        log(`another build is running (${lock}); waiting`);
-        await new Promise((r) => setTimeout(r, 10_000));
+      const dead = owner ? owner.host === os.hostname() && !pidAlive(owner.pid) : age > 60_000;
+      if (dead || age > 2 * 60 * 60_000) {
+        log(`taking over a lock left by a stopped build (${lock})`);
+        fs.rmSync(lock, { recursive: true, force: true });
+        continue;
       }
+      if (!waiting) log(`another build is running (${lock}, pid ${owner?.pid ?? "?"}); waiting for it`);
+      waiting = true;
+      await new Promise((r) => setTimeout(r, 3000));
     }
   }
   try {
@@ -86,75 +143,183 @@ async function withLock(lock, task) {
   }
 }
 
-export async function buildAddon({ force = false, incremental = false } = {}) {
-  const nlcDir = nodeLlamaCppDir();
-  fs.mkdirSync(path.join(nlcDir, "llama", "localBuilds"), { recursive: true });
-  return withLock(path.join(nlcDir, "llama", "localBuilds", "emosteer-addon.lock"), () => buildUnlocked(nlcDir, force, incremental));
+/** Says what is missing, in one message, before a build that would fail minutes in. */
+function checkBuildTools() {
+  const works = (cmd, args) => spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
+  const missing = [];
+  const cmake = spawnSync("cmake", ["--version"], { encoding: "utf8" });
+  const cmakeVersion = cmake.status === 0 ? /(\d+)\.(\d+)/.exec(cmake.stdout) : null;
+  if (!cmakeVersion) missing.push("cmake (≥ 3.19)");
+  else if (Number(cmakeVersion[1]) < 3 || (Number(cmakeVersion[1]) === 3 && Number(cmakeVersion[2]) < 19)) missing.push(`cmake ≥ 3.19 (found ${cmakeVersion[0]})`);
+  const compilers = process.env.CXX ? [process.env.CXX] : process.platform === "win32" ? ["cl", "clang++"] : ["c++", "g++", "clang++"];
+  if (!compilers.some((cxx) => works(cxx, process.platform === "win32" && cxx === "cl" ? [] : ["--version"]))) missing.push(`a C++17 compiler (${compilers.join(" or ")})`);
+  if (!works("git", ["--version"])) missing.push("git");
+  if (missing.length > 0) {
+    throw new Error(
+      `cannot build the patched llama.cpp addon: ${missing.join(", ")} not found on PATH. ` +
+        `Install them (Debian/Ubuntu: apt-get install cmake g++ git; macOS: xcode-select --install and brew install cmake) and run \`${BUILD_ADDON_COMMAND}\`.`,
+    );
+  }
 }
 
-/** The finished CPU build directory node-llama-cpp made (holds build.ninja or a Makefile), or null. */
-function existingBuildDir(nlcDir) {
-  const dir = path.join(nlcDir, "llama", "localBuilds", `${process.platform === "win32" ? "win" : process.platform === "darwin" ? "mac" : "linux"}-${process.arch}`);
-  const finished = fs.existsSync(path.join(dir, "buildDone.status"));
-  return finished && ["build.ninja", "Makefile"].some((f) => fs.existsSync(path.join(dir, f))) ? dir : null;
-}
-
-function writeStamp(nlcDir, sourceHash, seconds) {
-  const stamp = stampPath(nlcDir);
-  const tmp = `${stamp}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify({ sourceHash, seconds, builtAt: new Date().toISOString() }, null, 2));
-  fs.renameSync(tmp, stamp);
-}
-
-async function buildUnlocked(nlcDir, force, incremental) {
-  const sourceHash = addonSourceHash(nlcDir);
-  const stamp = stampPath(nlcDir);
-  const previous = fs.existsSync(stamp) ? JSON.parse(fs.readFileSync(stamp, "utf8")) : null;
-  if (!force && previous?.sourceHash === sourceHash) {
-    try {
-      await verify(nlcDir);
-      log(`patched addon already built (sources ${sourceHash}, took ${previous.seconds} s); skipping. Use --force to rebuild.`);
-      return;
-    } catch (err) {
-      log(`cached build unusable (${err.message}); rebuilding`);
+/**
+ * Copies node-llama-cpp and the packages it depends on into `<dir>/node_modules`, laid out as pnpm
+ * does (each package in `.store/<name>@<version>/node_modules/<name>`, its dependencies symlinked
+ * beside it), so the copy resolves its dependencies without the consumer's node_modules and keeps
+ * working after that project is gone. Prebuilt-binary packages (@node-llama-cpp/*) are left out:
+ * the copy only ever loads its own build.
+ */
+function copyNodeLlamaCpp(location, log) {
+  const modules = path.join(location.dir, "node_modules");
+  const store = path.join(modules, ".store");
+  const stored = new Map(); // real source dir → store dir of its copy
+  const storeDirOf = (pj) => path.join(store, `${pj.name.replace("/", "+")}@${pj.version}`);
+  const link = (fromModules, name, target) => {
+    const at = path.join(fromModules, name);
+    fs.mkdirSync(path.dirname(at), { recursive: true });
+    if (!fs.existsSync(at)) fs.symlinkSync(path.relative(path.dirname(at), target), at, "junction");
+  };
+  const dependenciesOf = (pj) => [
+    ...Object.keys(pj.dependencies ?? {}).map((name) => ({ name, optional: false })),
+    ...Object.keys(pj.optionalDependencies ?? {}).map((name) => ({ name, optional: true })),
+  ].filter(({ name }) => !name.startsWith("@node-llama-cpp/"));
+  const queue = [];
+  const enqueue = (src) => {
+    if (stored.has(src)) return stored.get(src);
+    const pj = readJson(path.join(src, "package.json"));
+    const dest = path.join(storeDirOf(pj), "node_modules", pj.name);
+    stored.set(src, dest);
+    queue.push({ src, dest, pj });
+    return dest;
+  };
+  // node-llama-cpp itself sits at <dir>/node_modules/node-llama-cpp; its dependencies beside it.
+  const top = readJson(path.join(location.source, "package.json"));
+  stored.set(location.source, location.nodeLlamaCpp);
+  queue.push({ src: location.source, dest: location.nodeLlamaCpp, pj: top });
+  let copied = 0;
+  while (queue.length > 0) {
+    const { src, dest, pj } = queue.shift();
+    fs.cpSync(src, dest, {
+      recursive: true,
+      dereference: false,
+      filter: (file) => {
+        const rel = path.relative(src, file);
+        if (rel === "node_modules" || rel.startsWith(`node_modules${path.sep}`)) return false;
+        // Build products and the unpacked source of an earlier build of the original are not copied.
+        return src !== location.source || !["llama/localBuilds", "llama/llama.cpp", "llama/lastBuild.json", ".temp"].some((p) => rel === path.normalize(p) || rel.startsWith(path.normalize(p) + path.sep));
+      },
+    });
+    copied++;
+    const depModules = src === location.source ? modules : path.dirname(pj.name.includes("/") ? path.dirname(dest) : dest);
+    for (const { name, optional } of dependenciesOf(pj)) {
+      const found = resolvePackageDir(src, name);
+      if (!found) {
+        if (optional) continue;
+        throw new Error(`${pj.name} depends on ${name}, which is not installed next to it (${src}): reinstall node-llama-cpp.`);
+      }
+      link(depModules, name, enqueue(found));
     }
   }
-  const buildDir = incremental ? existingBuildDir(nlcDir) : null;
-  if (incremental && !buildDir) log("no finished build to recompile incrementally; doing a full build");
-  if (buildDir) {
-    log(`recompiling the addon target in ${buildDir}…`);
-    const started = Date.now();
-    const result = spawnSync("cmake", ["--build", buildDir, "--config", "Release", "--target", "llama-addon"], { stdio: "inherit" });
-    if (result.status !== 0) throw new Error(`cmake --build exited with ${result.status ?? result.signal}; see the output above, or run without --incremental for a full build.`);
-    await verify(nlcDir);
-    const seconds = Math.round((Date.now() - started) / 1000);
-    writeStamp(nlcDir, sourceHash, seconds);
-    log(`patched addon recompiled in ${seconds} s`);
-    return;
+  // Bin link, so node-llama-cpp's `npm run cmake-js-llama` finds cmake-js.
+  const cmakeJs = resolvePackageDir(location.source, "cmake-js");
+  const bin = cmakeJs ? readJson(path.join(cmakeJs, "package.json")).bin : undefined;
+  const entry = typeof bin === "string" ? bin : bin?.["cmake-js"];
+  if (!entry) throw new Error(`node-llama-cpp's dependency cmake-js is missing or has no bin next to ${location.source}: reinstall node-llama-cpp.`);
+  const target = path.join(stored.get(cmakeJs), entry);
+  fs.chmodSync(target, 0o755);
+  fs.mkdirSync(path.join(modules, ".bin"), { recursive: true });
+  fs.symlinkSync(path.relative(path.join(modules, ".bin"), target), path.join(modules, ".bin", "cmake-js"));
+  log(`copied node-llama-cpp ${location.version} and ${copied - 1} packages it depends on into ${modules}`);
+}
+
+function applyPatch(location) {
+  // GIT_CEILING_DIRECTORIES: never let git find an enclosing repository (the cache could sit in one),
+  // so `git apply` patches the files relative to the copy.
+  const git = (args) =>
+    spawnSync("git", args, { cwd: location.nodeLlamaCpp, encoding: "utf8", env: { ...process.env, GIT_CEILING_DIRECTORIES: path.dirname(location.nodeLlamaCpp) } });
+  // A source that already carries the patch (a package manager applied it) is used as it is.
+  if (git(["apply", "--reverse", "--check", location.patchFile]).status === 0) return;
+  const result = git(["apply", "--whitespace=nowarn", location.patchFile]);
+  if (result.status !== 0) throw new Error(`git apply ${location.patchFile} failed in ${location.nodeLlamaCpp}: ${result.stderr.trim()}`);
+}
+
+function writeJsonAtomically(file, value) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(value, null, 2));
+  fs.renameSync(tmp, file);
+}
+
+/**
+ * Makes sure the patched addon is built and verified in the cache; returns its location. Cheap when
+ * the stamp exists (no load); `force` rebuilds from scratch, `incremental` recompiles only the addon
+ * target of the existing build tree (for work on the patch).
+ */
+export async function ensureAddon({ force = false, incremental = false, log = defaultLog } = {}) {
+  const location = addonLocation();
+  if (!force && !incremental && readStamp(location)) return location;
+  return withLock(location.lock, () => buildUnlocked(location, force, incremental, log), log);
+}
+
+async function buildUnlocked(location, force, incremental, log) {
+  const previous = readStamp(location);
+  if (previous && !force && !incremental) {
+    log(`patched addon already built by another process (${location.dir})`);
+    return location;
   }
-  log(`building the patched llama.cpp addon for the CPU from the bundled source (about 4 min on 2 cores)…`);
+  if (incremental) {
+    if (!fs.existsSync(path.join(location.buildTree, "CMakeCache.txt"))) throw new Error(`no build tree at ${location.buildTree} to recompile: run without --incremental first.`);
+    const buildTree = fs.realpathSync(location.buildTree); // CMake wants the path it was configured at
+    log(`recompiling the addon target in ${buildTree}…`);
+    const started = Date.now();
+    const result = spawnSync("cmake", ["--build", buildTree, "--config", "Release", "--target", "llama-addon"], { stdio: ["ignore", 2, 2] });
+    if (result.status !== 0) throw new Error(`cmake --build exited with ${result.status ?? result.signal}; see the output above, or run with --force for a full build.`);
+    await verify(location);
+    writeJsonAtomically(location.stamp, { ...previous, recompiledAt: new Date().toISOString() });
+    log(`patched addon recompiled in ${Math.round((Date.now() - started) / 1000)} s`);
+    return location;
+  }
+  checkBuildTools();
   const started = Date.now();
+  fs.rmSync(location.dir, { recursive: true, force: true });
+  fs.mkdirSync(location.dir, { recursive: true });
+  copyNodeLlamaCpp(location, log);
+  applyPatch(location);
+  log(`building the patched llama.cpp addon for the CPU from the source node-llama-cpp ${location.version} bundles, in ${location.dir} (about 4 min on 2 cores, once per machine)…`);
   const result = spawnSync(
     process.execPath,
-    [path.join(nlcDir, "dist", "cli", "cli.js"), "source", "download", "--gpu", "false", "--noUsageExample"],
-    { cwd: packageDir, stdio: "inherit", env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: "false" } },
+    [path.join(location.nodeLlamaCpp, "dist", "cli", "cli.js"), "source", "download", "--gpu", "false", "--noUsageExample"],
+    // stdout to our stderr: progress stays visible without polluting a caller's stdout.
+    { cwd: location.nodeLlamaCpp, stdio: ["ignore", 2, 2], env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: "false" } },
   );
   if (result.status !== 0) {
     throw new Error(`node-llama-cpp source download exited with ${result.status ?? result.signal}; see the output above (needs cmake, a C++ compiler and git).`);
   }
-  await verify(nlcDir);
+  await verify(location);
   const seconds = Math.round((Date.now() - started) / 1000);
-  writeStamp(nlcDir, sourceHash, seconds);
-  log(`patched addon built in ${seconds} s`);
+  writeJsonAtomically(location.stamp, {
+    nodeLlamaCpp: location.version,
+    patch: path.basename(location.patchFile),
+    patchHash: location.patchHash,
+    seconds,
+    builtAt: new Date().toISOString(),
+  });
+  log(`patched addon built in ${seconds} s → ${location.dir}`);
+  return location;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
   if (process.env.EMOSTEER_SKIP_ADDON_BUILD === "1") {
-    log("EMOSTEER_SKIP_ADDON_BUILD=1: not building; @emosteer/backend-llamacpp will refuse to load until you run this script.");
+    defaultLog(`EMOSTEER_SKIP_ADDON_BUILD=1: not building; @emosteer/backend-llamacpp will refuse to load until you run \`${BUILD_ADDON_COMMAND}\`.`);
   } else {
-    buildAddon({ force: process.argv.includes("--force"), incremental: process.argv.includes("--incremental") }).catch((err) => {
-      log(`build failed: ${err.message}`);
-      process.exit(1);
-    });
+    const force = process.argv.includes("--force");
+    ensureAddon({ force, incremental: process.argv.includes("--incremental") }).then(
+      (location) => {
+        if (!force) defaultLog(`patched addon ready in ${location.dir}`);
+      },
+      (err) => {
+        defaultLog(`build failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
   }
 }

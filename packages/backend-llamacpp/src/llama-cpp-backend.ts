@@ -18,7 +18,7 @@ import {
   type SteeringSpec,
   type SteeringTensor,
 } from "@emosteer/core";
-import { GenerationText, logSoftmaxAt, resolveCaptureLayers, resolveGenerateOptions, tokenizeChatMessages } from "@emosteer/core/engine";
+import { GenerationText, logSoftmaxAt, resolveCaptureLayers, resolveGenerateOptions, steeringPhases, tokenizeChatMessages } from "@emosteer/core/engine";
 import { readModelInfo } from "@emosteer/core/node";
 import type { Llama, LlamaModel } from "node-llama-cpp";
 import { architectureSupport } from "./architectures.js";
@@ -258,6 +258,7 @@ class LlamaCppEngine implements LlamaCppBackend {
     if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", typeof prompt === "string" ? prompt : "(messages)", "text that tokenizes to at least one token");
     if (promptTokens.length >= contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, contextSize);
     const steering = this.resolve(options.steering);
+    const phases = steeringPhases(options.steering);
     const { signal, onToken } = options;
     const what = `${ENGINE} generation`;
     if (signal?.aborted) throw new AbortedError(what);
@@ -268,7 +269,7 @@ class LlamaCppEngine implements LlamaCppBackend {
         const slot = this.generationSlot;
         const ctx = slot.native;
         ctx.disposeSequence(SEQUENCE);
-        installSteering(slot, steering, this.model);
+        installSteering(slot, phases.prompt ? steering : null, this.model);
         const sampler = new (bindingsOf(this.llama).AddonSampler)(this.nativeModel);
         sampler.applyConfig(temperature === 0 ? { temperature: 0 } : { temperature, topK, topP, seed });
         const generated: number[] = [];
@@ -282,6 +283,8 @@ class LlamaCppEngine implements LlamaCppBackend {
           this.assertAlive();
           if (signal?.aborted) throw new AbortedError(what);
           promptMs = performance.now() - started;
+          // The generated tokens are evaluated under the generation phase's steering (apply: "prompt" | "generation").
+          if (phases.prompt !== phases.generation) installSteering(slot, phases.generation ? steering : null, this.model);
           for (;;) {
             const token = await ctx.sampleToken(logitIndex!, sampler);
             if (token === -1 || this.nativeModel.isEogToken(token)) {

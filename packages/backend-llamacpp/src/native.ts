@@ -1,15 +1,17 @@
+import { pathToFileURL } from "node:url";
 import { EmosteerError } from "@emosteer/core";
-import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from "node-llama-cpp";
+import type { Llama, LlamaModel } from "node-llama-cpp";
+// A plain .mjs next to dist/ and src/ alike (one level below the package root), shipped in the package.
+import { addonLocation, BUILD_ADDON_COMMAND, ensureAddon, readStamp } from "../scripts/build-addon.mjs";
 
-/** The command that builds the patched addon (also run by the repo root's `postinstall`). */
-export const BUILD_ADDON_COMMAND = "node packages/backend-llamacpp/scripts/build-addon.mjs";
+export { BUILD_ADDON_COMMAND };
 
 /** The patched llama.cpp addon of node-llama-cpp is not built, or an unpatched one was found. */
 export class NativeAddonMissingError extends EmosteerError {
   constructor(readonly reason: string) {
     super(
       `The patched llama.cpp addon (control vectors, activation capture) is not available: ${reason}. ` +
-        `Build it with \`${BUILD_ADDON_COMMAND}\` from the repo root (about 4 min on 2 cores; \`pnpm install\` runs it too).`,
+        `Build it with \`${BUILD_ADDON_COMMAND}\` (once per machine, about 4 min on 2 cores; needs cmake, a C++ compiler and git).`,
     );
   }
 }
@@ -75,28 +77,40 @@ export function nativeModelOf(model: LlamaModel): NativeModel {
 let shared: Promise<Llama> | undefined;
 
 /**
- * The process-wide llama.cpp runtime, loaded only from the local patched CPU build. Never falls
- * back to node-llama-cpp's prebuilt (unpatched) binaries: throws {@link NativeAddonMissingError}.
+ * The process-wide llama.cpp runtime: the private, patched copy of node-llama-cpp in the machine's
+ * cache (scripts/build-addon.mjs), loaded only from its own CPU build. Builds it on first use when
+ * the cache has none (progress on stderr) unless EMOSTEER_SKIP_ADDON_BUILD=1. Never falls back to
+ * node-llama-cpp's prebuilt (unpatched) binaries: throws {@link NativeAddonMissingError}.
  */
 export function loadPatchedLlama(): Promise<Llama> {
   shared ??= (async () => {
+    let location = addonLocation();
+    if (!readStamp(location)) {
+      if (process.env.EMOSTEER_SKIP_ADDON_BUILD === "1") throw new NativeAddonMissingError(`${location.dir} holds no finished build (EMOSTEER_SKIP_ADDON_BUILD=1)`);
+      try {
+        location = await ensureAddon();
+      } catch (err) {
+        throw new NativeAddonMissingError(`building it failed: ${(err as Error).message}`);
+      }
+    }
     let llama: Llama;
     try {
-      llama = await getLlama({
+      const nodeLlamaCpp: typeof import("node-llama-cpp") = await import(pathToFileURL(`${location.nodeLlamaCpp}/dist/index.js`).href);
+      llama = await nodeLlamaCpp.getLlama({
         gpu: false,
         build: "never",
         usePrebuiltBinaries: false,
         progressLogs: false,
-        logLevel: LlamaLogLevel.error,
+        logLevel: nodeLlamaCpp.LlamaLogLevel.error,
       });
     } catch (err) {
-      throw new NativeAddonMissingError(`no local build could be loaded (${(err as Error).message.split("\n")[0]})`);
+      throw new NativeAddonMissingError(`the build in ${location.dir} could not be loaded (${(err as Error).message.split("\n")[0]}); rebuild it with \`${BUILD_ADDON_COMMAND} --force\``);
     }
     const prototype = bindingsOf(llama).AddonContext.prototype;
     const missing = PATCHED_METHODS.filter((name) => typeof prototype[name] !== "function");
     if (missing.length > 0) {
       await llama.dispose();
-      throw new NativeAddonMissingError(`the loaded addon lacks ${missing.join(", ")}, so it was built without the patch`);
+      throw new NativeAddonMissingError(`the addon in ${location.dir} lacks ${missing.join(", ")}, so it was built without the patch; rebuild it with \`${BUILD_ADDON_COMMAND} --force\``);
     }
     return llama;
   })().catch((err: unknown) => {

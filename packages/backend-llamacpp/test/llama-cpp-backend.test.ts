@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { AbortedError, DisposedError, type EmotionVector, type SteeringBackend, type SteeringSpec } from "@emosteer/core";
 import { ensureModel } from "@emosteer/models";
-import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+import { loadPatchedLlama } from "../src/native.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { architectureSupport, type LlamaCppBackend } from "../src/index.js";
 import { chatSample, joyVector, MODEL_ID, openSmolLm, smolLmPath } from "./helpers.js";
@@ -186,7 +186,7 @@ describe("generate", () => {
     const ours = await backend.generate(prompt, { maxTokens: 24 });
     expect(ours.tokens.length).toBeGreaterThan(0);
     // Reference: node-llama-cpp's stock sequence.evaluate on the same (patched) build and weights.
-    const llama = await getLlama({ gpu: false, build: "never", usePrebuiltBinaries: false, progressLogs: false, logLevel: LlamaLogLevel.error });
+    const llama = await loadPatchedLlama();
     const model = await llama.loadModel({ modelPath: await smolLmPath(), gpuLayers: 0 });
     try {
       const context = await model.createContext({ contextSize: 1024, threads: 2, flashAttention: false });

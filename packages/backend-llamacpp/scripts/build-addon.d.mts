@@ -1,0 +1,26 @@
+// Types of build-addon.mjs (a plain script, so it runs at install before anything is compiled).
+
+export const PATCHED_METHODS: readonly string[];
+export const BUILD_ADDON_COMMAND: string;
+export function cacheRoot(): string;
+
+export interface AddonLocation {
+  /** The node-llama-cpp this package depends on: read only, the source of the private copy. */
+  source: string;
+  version: string;
+  patchFile: string;
+  patchHash: string;
+  /** `<cache>/llama-addon/<version>-<patch hash>` */
+  dir: string;
+  /** The private, patched node-llama-cpp the backend loads. */
+  nodeLlamaCpp: string;
+  /** The addon's CMake build tree (llama.cpp's libraries; the tools are built in it too). */
+  buildTree: string;
+  stamp: string;
+  lock: string;
+}
+
+export function addonLocation(): AddonLocation;
+export function readStamp(location?: AddonLocation): Record<string, unknown> | null;
+export function withLock<T>(lock: string, task: () => Promise<T>, log?: (message: string) => void): Promise<T>;
+export function ensureAddon(options?: { force?: boolean; incremental?: boolean; log?: (message: string) => void }): Promise<AddonLocation>;
