@@ -21,7 +21,7 @@ import {
   type SteeringSpec,
   TokenSampler,
 } from "@emosteer/core";
-import { GenerationText, logSoftmaxAt, yieldToEventLoop, plainTextTokenizerJson, resolveCaptureLayers, resolveGenerateOptions, tokenizeChatMessages } from "@emosteer/core/engine";
+import { GenerationText, logSoftmaxAt, steeringPhases, yieldToEventLoop, plainTextTokenizerJson, resolveCaptureLayers, resolveGenerateOptions, tokenizeChatMessages } from "@emosteer/core/engine";
 import { exportGgufToOnnx, GRAPH_IO, type EmosteerExportInfo, type ExportProgress, type Numerics, type Precision } from "@emosteer/onnx-export";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
@@ -283,7 +283,10 @@ class OnnxBackend implements OnnxSteeringBackend {
     const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
     if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", typeof prompt === "string" ? prompt : "(messages)", "text that tokenizes to at least one token");
     if (promptTokens.length >= this.contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, this.contextSize);
-    const steering = this.steeringData(options.steering);
+    const data = this.steeringData(options.steering);
+    const phases = steeringPhases(options.steering);
+    // Per phase (apply: "prompt" | "generation" | "both"): the prompt pass, then the generated tokens.
+    const steering = { prompt: phases.prompt ? data : this.zeroSteering, generation: phases.generation ? data : this.zeroSteering };
     const sampler = new TokenSampler(resolved);
     const what = "ONNX generation";
     if (options.signal?.aborted) throw new AbortedError(what);
@@ -292,7 +295,7 @@ class OnnxBackend implements OnnxSteeringBackend {
 
   private async generateTokens(
     promptTokens: readonly number[],
-    steering: Float32Array,
+    steering: { readonly prompt: Float32Array; readonly generation: Float32Array },
     sampler: TokenSampler,
     { maxTokens, stop }: { readonly maxTokens: number; readonly stop: readonly string[] },
     { signal, onToken }: GenerateOptions,
@@ -314,7 +317,7 @@ class OnnxBackend implements OnnxSteeringBackend {
     let input: readonly number[] = promptTokens;
     let decodeStart = started;
     for (;;) {
-      const result = await this.forward(input, cache, steering, [GRAPH_IO.logits, ...this.presentNames]);
+      const result = await this.forward(input, cache, cache ? steering.generation : steering.prompt, [GRAPH_IO.logits, ...this.presentNames]);
       cache = this.cacheFrom(result, (cache?.length ?? 0) + input.length);
       const all = result[GRAPH_IO.logits]!.data as Float32Array;
       const last = all.subarray((input.length - 1) * V, input.length * V);

@@ -61,6 +61,11 @@ export interface SteerableModel {
   readonly outputs: OutputSelection;
   /** `hidden_states.{k}` outputs the graph has, by block index. */
   readonly hiddenStateLayers: readonly number[];
+  /**
+   * Set during a generate() that steers its phases differently (apply: "prompt" | "generation"):
+   * the session's first run (the prompt pass) takes `prompt`, every later run `generation`.
+   */
+  phasedSteering: { readonly prompt: unknown; readonly generation: unknown; runs: number } | null;
 }
 
 export interface LoadSteerableModelOptions {
@@ -126,7 +131,10 @@ export async function loadSteerableModel(options: LoadSteerableModelOptions): Pr
   // After each run the event loop gets a turn (onnxruntime-node computes on the calling thread), so
   // an abort from a socket or timer is seen between tokens; after a prompt pass (several tokens)
   // it waits for a timer turn, so timers that came due during it fire before the first token.
+  const loaded: SteerableModel = { model, tokenizer, session, outputs, hiddenStateLayers: [], phasedSteering: null };
   (session as { run: GraphSession["run"] }).run = async (feeds, fetches, runOptions) => {
+    const phased = loaded.phasedSteering;
+    if (phased && STEERING_INPUT in feeds) feeds = { ...feeds, [STEERING_INPUT]: phased.runs++ === 0 ? phased.prompt : phased.generation };
     const result = await (fetches === undefined ? run(feeds, outputs.names()) : run(feeds, fetches, runOptions));
     const ids = (feeds as Record<string, { dims?: readonly number[] } | undefined>)["input_ids"];
     await yieldToEventLoop({ timers: (ids?.dims?.at(-1) ?? 1) > 1 });
@@ -138,5 +146,6 @@ export async function loadSteerableModel(options: LoadSteerableModelOptions): Pr
     .map((name) => Number(name.slice(HIDDEN_STATE_PREFIX.length)))
     .filter((layer) => Number.isInteger(layer))
     .sort((a, b) => a - b);
-  return { model, tokenizer, session, outputs, hiddenStateLayers };
+  (loaded as { hiddenStateLayers: readonly number[] }).hiddenStateLayers = hiddenStateLayers;
+  return loaded;
 }

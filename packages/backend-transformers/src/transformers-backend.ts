@@ -23,7 +23,7 @@ import {
   type SteeringSpec,
   type SteeringTensor,
 } from "@emosteer/core";
-import { logSoftmaxAt, plainTextTokenizerJson, resolveCaptureLayers, resolveGenerateOptions, tokenizeChatMessages } from "@emosteer/core/engine";
+import { logSoftmaxAt, plainTextTokenizerJson, steeringPhases, resolveCaptureLayers, resolveGenerateOptions, tokenizeChatMessages } from "@emosteer/core/engine";
 import { GenerationStop, GenerationTracker, now } from "./generation-hooks.js";
 import { modelInfoFromConfig } from "./model-info.js";
 import { HIDDEN_STATE_PREFIX, loadSteerableModel, STEERING_INPUT, type Precision, type SteerableModel } from "./steerable-model.js";
@@ -209,6 +209,8 @@ class TransformersBackend implements SteeringBackend {
     if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", typeof prompt === "string" ? prompt : "(messages)", "text that tokenizes to at least one token");
     if (promptTokens.length >= this.contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, this.contextSize);
     const steering = this.steeringInput(options.steering);
+    const phases = steeringPhases(options.steering);
+    const phased = phases.prompt === phases.generation ? null : { prompt: phases.prompt ? steering : this.steeringInput(null), generation: phases.generation ? steering : this.steeringInput(null) };
     const { signal } = options;
     const what = "transformers.js generation";
     if (signal?.aborted) throw new AbortedError(what);
@@ -218,6 +220,7 @@ class TransformersBackend implements SteeringBackend {
       // The context bounds the generation as maxTokens does (finishReason "length").
       const maxNewTokens = Math.min(resolved.maxTokens, this.contextSize - promptTokens.length);
       const started = now();
+      this.loaded.phasedSteering = phased && { ...phased, runs: 0 };
       await this.loaded.model.generate({
         inputs: new Tensor("int64", BigInt64Array.from(promptTokens, BigInt), [1, promptTokens.length]),
         attention_mask: new Tensor("int64", new BigInt64Array(promptTokens.length).fill(1n), [1, promptTokens.length]),
@@ -239,7 +242,7 @@ class TransformersBackend implements SteeringBackend {
         logits_processor: sampler,
         stopping_criteria: new GenerationStop(tracker, signal, () => this.isDisposed),
         streamer: tracker,
-      } as unknown as Parameters<SteerableModel["model"]["generate"]>[0]);
+      } as unknown as Parameters<SteerableModel["model"]["generate"]>[0]).finally(() => (this.loaded.phasedSteering = null));
       this.assertLive();
       if (tracker.abortedBeforeFirstToken) throw new AbortedError(what);
       tracker.release();

@@ -8,6 +8,7 @@ import {
   FingerprintMismatchError,
   HiddenSizeMismatchError,
   InvalidArgumentError,
+  InvalidSteeringError,
   LayerCountMismatchError,
   type ChatMessage,
   type GeneratedToken,
@@ -73,6 +74,25 @@ describe.each(ENGINE_NAMES)("%s", (name) => {
     await expect(generate({ ...own, hiddenSize: 64 })).rejects.toThrow(HiddenSizeMismatchError);
     await expect(generate({ ...own, layerCount: own.layerCount - 2 })).rejects.toThrow(LayerCountMismatchError);
     await expect(generate({ ...own, fingerprint: "00000000deadbeef" })).rejects.toThrow(FingerprintMismatchError);
+  });
+
+  it("steers the phases apply names: the prompt pass, the generated tokens, or both", async () => {
+    // Strong on purpose (unit directions, α = 20 on every layer): the text changes from the first steered token on.
+    const steering = (apply?: "prompt" | "generation" | "both") => ({
+      terms: [{ vector: vectorFor(modelIdentity(backend.model)), alpha: 20 }],
+      normalization: "unit" as const,
+      injection: "per-layer" as const,
+      ...(apply ? { apply } : {}),
+    });
+    const run = async (spec: ReturnType<typeof steering> | null) => (await backend.generate(CHAT, { maxTokens: 3, steering: spec })).tokens;
+    const [none, both, byDefault, prompt, generation] = [await run(null), await run(steering("both")), await run(steering()), await run(steering("prompt")), await run(steering("generation"))];
+    expect(both).not.toEqual(none);
+    expect(byDefault).toEqual(both);
+    // The first token is predicted by the prompt pass: steered under "prompt", not under "generation".
+    expect(prompt[0]).toBe(both[0]);
+    expect(generation[0]).toBe(none[0]);
+    expect(generation.slice(1)).not.toEqual(none.slice(1));
+    await expect(backend.generate(CHAT, { maxTokens: 1, steering: { ...steering(), apply: "decode" as never } })).rejects.toThrow(InvalidSteeringError);
   });
 
   it("refuses what does not fit the context with ContextOverflowError", async () => {

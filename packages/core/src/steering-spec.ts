@@ -22,6 +22,14 @@ export type Normalization = "none" | "unit" | { readonly mode: "residual-fractio
  */
 export type Injection = "net-shift" | "per-layer";
 
+/**
+ * Which tokens `generate` evaluates steered: the prompt's (`"prompt"`), the generated ones as
+ * they are fed back (`"generation"`), or both (`"both"`, the default). The first generated token
+ * is predicted by the prompt pass, so it is steered under "prompt" and "both" only. Scoring,
+ * capture and raw logits always steer their whole pass.
+ */
+export type SteeringPhase = "prompt" | "generation" | "both";
+
 /** One emotion at one intensity. Negative α suppresses. */
 export interface SteeringTerm {
   readonly vector: EmotionVector;
@@ -48,6 +56,8 @@ export interface SteeringSpec {
   readonly layerScale?: ArrayLike<number>;
   /** Defaults to `"net-shift"`. */
   readonly injection?: Injection;
+  /** Which tokens of a generation are steered (see {@link SteeringPhase}). Defaults to `"both"`. */
+  readonly apply?: SteeringPhase;
   /**
    * Accept terms whose vectors were made for other weights of the same shape (another fingerprint,
    * e.g. a requantization). Defaults to false. It travels with the spec so that every engine's

@@ -2,7 +2,7 @@ import type { Emotion } from "./emotion.js";
 import type { EmotionVector } from "./emotion-vector.js";
 import { InvalidSteeringError, LayerOutOfRangeError, MissingResidualNormsError, UnknownEmotionError } from "./errors.js";
 import type { ModelIdentity, ModelInfo } from "./model-info.js";
-import type { Injection, LayerRange, Normalization, SteeringSpec, SteeringTensor } from "./steering-spec.js";
+import type { Injection, LayerRange, Normalization, SteeringPhase, SteeringSpec, SteeringTensor } from "./steering-spec.js";
 import { l2Norm } from "./vector-math.js";
 
 export interface ResolveSteeringOptions {
@@ -84,6 +84,8 @@ export interface SteeringFromWeightsOptions {
   readonly layerScale?: ArrayLike<number>;
   /** Defaults to `"net-shift"`. */
   readonly injection?: Injection;
+  /** Which tokens of a generation are steered. Defaults to `"both"`. */
+  readonly apply?: SteeringPhase;
 }
 
 /**

@@ -5,5 +5,6 @@ export * from "./generation-text.js";
 export * from "./log-softmax.js";
 export * from "./capture-request.js";
 export * from "./event-loop.js";
+export * from "./steering-phase.js";
 export * from "./chat-tokens.js";
 export * from "./plain-text-tokenizer-json.js";
