@@ -378,9 +378,8 @@ class LlamaCppEngine implements LlamaCppBackend {
   async evaluateLogits(request: { readonly tokens: readonly number[]; readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal }): Promise<Float32Array> {
     this.assertAlive();
     const { tokens, signal } = request;
-    if (tokens.length === 0 || tokens.length > this.contextOptions.contextSize) {
-      throw new RangeError(`evaluateLogits needs 1..${this.contextOptions.contextSize} tokens, got ${tokens.length}.`);
-    }
+    if (tokens.length === 0) throw new InvalidArgumentError("tokens", "[]", "at least one token");
+    if (tokens.length > this.contextOptions.contextSize) throw new ContextOverflowError("Sequence", tokens.length, this.contextOptions.contextSize);
     const steering = this.resolve(request.steering);
     if (signal?.aborted) throw new AbortedError(`${ENGINE} evaluation`);
     return this.queue.run(async () => {

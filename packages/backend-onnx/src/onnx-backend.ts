@@ -241,6 +241,7 @@ class OnnxBackend implements OnnxSteeringBackend {
 
   async logits(tokens: readonly number[], options: LogitsOptions = {}): Promise<Float32Array> {
     this.assertAlive();
+    if (tokens.length === 0) throw new InvalidArgumentError("tokens", "[]", "at least one token");
     if (tokens.length > this.contextSize) throw new ContextOverflowError("Sequence", tokens.length, this.contextSize);
     return this.track(() => this.logitsOf(tokens, options));
   }
