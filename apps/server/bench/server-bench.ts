@@ -24,6 +24,8 @@ const { values } = parseArgs({
     "max-tokens": { type: "string", default: "32" },
     backend: { type: "string", default: "llama.cpp" },
     out: { type: "string", default: join(repoRoot, "benchmarks") },
+    /** Rerun only the hostile and drain parts, keeping the client rows of the server.json already in --out. */
+    "hostile-only": { type: "boolean", default: false },
   },
 });
 /** Requests in the 8-client row (the issue's target), and in the 1- and 4-client rows. */
@@ -59,13 +61,21 @@ async function main(): Promise<void> {
   const { child, url } = await startServe();
   const results: Record<string, unknown> = { command: `pnpm --filter @emosteer/server bench -- ${commandLine()}`, backend: values.backend, model: "smollm2-135m-instruct", max_tokens: MAX_TOKENS, requests_8_clients: REQUESTS, requests_1_and_4_clients: REQUESTS_FEW, date: new Date().toISOString() };
   try {
-    for (let i = 0; i < 2; i++) await streamChat(url, QUESTIONS[0]!, {});
+    if (values["hostile-only"]) {
+      const previous = JSON.parse(readFileSync(join(values.out!, "server.json"), "utf8"));
+      for (const key of Object.keys(previous)) if (/^(clients_|client_rows_|requests_)/.test(key)) results[key] = previous[key];
+      results.client_rows_command ??= previous.command;
+      results.client_rows_date ??= previous.date;
+    }
+    for (let i = 0; i < 2 && !values["hostile-only"]; i++) await streamChat(url, QUESTIONS[0]!, {});
     // Each (question, mix) answered alone first: greedy answers that the concurrent runs compare with.
-    log(`references: ${QUESTIONS.length} questions × ${MIXES.length} mixes served alone`);
     const alone = new Map<string, string>();
-    for (const [q, question] of QUESTIONS.entries()) for (const [m, mix] of MIXES.entries()) alone.set(`${q}/${m}`, (await streamChat(url, question, mix)).text);
+    if (!values["hostile-only"]) {
+      log(`references: ${QUESTIONS.length} questions × ${MIXES.length} mixes served alone`);
+      for (const [q, question] of QUESTIONS.entries()) for (const [m, mix] of MIXES.entries()) alone.set(`${q}/${m}`, (await streamChat(url, question, mix)).text);
+    }
 
-    for (const clients of CLIENT_COUNTS) {
+    for (const clients of values["hostile-only"] ? [] : CLIENT_COUNTS) {
       const total = clients === 8 ? REQUESTS : REQUESTS_FEW;
       log(`${clients} client(s), ${total} requests`);
       const answers: { answer: Answer; key: string }[] = [];
@@ -175,22 +185,30 @@ async function streamChat(url: string, question: string, emotions: Record<string
 /** The hostile run: warm-up, RSS, HOSTILE requests 16 at a time, RSS again (after a short idle), then a valid request. */
 async function hostileRun(url: string, pid: number) {
   const cases = hostileCases({ bodyLimit: BODY_LIMIT, receiveTimeoutMs: RECEIVE_TIMEOUT_S * 1000 });
-  const byCase = new Map<string, { sent: number; non4xx: number; unclear: number }>();
+  const byCase = new Map<string, { sent: number; non4xx: number; unclear: number; samples: string[] }>();
   const runBatch = async (count: number) => {
     let next = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         for (let i = next++; i < count; i = next++) {
           const hostile = cases[i % cases.length]!;
-          const stats = byCase.get(hostile.name) ?? { sent: 0, non4xx: 0, unclear: 0 };
+          const stats = byCase.get(hostile.name) ?? { sent: 0, non4xx: 0, unclear: 0, samples: [] };
           byCase.set(hostile.name, stats);
           stats.sent++;
           try {
             const { status, message } = await hostile.send(url, undefined);
-            if (status < 400 || status >= 500) stats.non4xx++;
-            else if (!hostile.message.test(message)) stats.unclear++;
-          } catch {
+            if (status < 400 || status >= 500) {
+              stats.non4xx++;
+              if (stats.samples.length < 3) stats.samples.push(`${status} ${message.slice(0, 160)}`);
+            } else if (!hostile.message.test(message)) {
+              stats.unclear++;
+              if (stats.samples.length < 3) stats.samples.push(`${status} ${message.slice(0, 160)}`);
+            }
+          } catch (error) {
+            // The client saw no answer at all (a reset connection, say).
             stats.non4xx++;
+            const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+            if (stats.samples.length < 3) stats.samples.push(`no response: ${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ""}`);
           }
         }
       }),
@@ -258,16 +276,16 @@ function report(r: Record<string, any>): string {
     return `| ${c} | ${x.requests} | ${x.errors} | ${x.ttft_p50_ms} | ${x.ttft_p95_ms} | ${x.tok_s} | ${x.equal_alone}/${x.requests - x.errors} | ${x.crosstalk} |`;
   });
   const h = r.hostile;
-  const cases = Object.entries(h.cases as Record<string, { sent: number; non4xx: number; unclear: number }>).map(([name, s]) => `| ${name} | ${s.sent} | ${s.non4xx} | ${s.unclear} |`);
+  const cases = Object.entries(h.cases as Record<string, { sent: number; non4xx: number; unclear: number; samples: string[] }>).map(([name, s]) => `| ${name} | ${s.sent} | ${s.non4xx} | ${s.unclear} | ${s.samples.map((x) => x.replace(/\|/g, "\\|")).join("; ")} |`);
   return `# Server benchmark
 
-Produced by \`${r.command}\` (${r.date}; ${r.backend}, ${r.model}, greedy, max_tokens ${r.max_tokens}, streamed).
+Produced by \`${r.client_rows_command ?? r.command}\` (${r.client_rows_date ?? r.date}; ${r.backend}, ${r.model}, greedy, max_tokens ${r.max_tokens}, streamed)${r.client_rows_command ? `; the hostile and drain sections by \`${r.command}\` (${r.date})` : ""}.
 The real \`emosteer serve\` runs as a child process; clients are plain \`fetch\` streams on the same
 2-core machine (which other work shared during the run: absolute figures vary, compare within a run).
 
 ## Concurrent clients, each with its own emotion mix
 
-${REQUESTS} requests with 8 clients, ${REQUESTS_FEW} with 1 and with 4; with 4 and 8 clients client *c* always steers with mix *c* of
+${r.clients_8.requests} requests with 8 clients, ${r.clients_1.requests} with 1 and ${r.clients_4.requests} with 4; with 4 and 8 clients client *c* always steers with mix *c* of
 ${MIXES.map((m) => JSON.stringify(m)).join(", ")}. TTFT includes the wait in the queue.
 
 | clients | requests | errors | TTFT p50 (ms) | TTFT p95 (ms) | aggregate tok/s | equal to the request served alone | cross-talk |
@@ -288,8 +306,8 @@ with a message that did not say what was wrong. RSS ${h.rss_warm_mb} MB after th
 ${h.rss_after_mb} MB after the run (ratio ${h.rss_ratio}); a steered request afterwards ${h.alive_after ? "succeeded" : "FAILED"}.
 The run took ${h.seconds} s.
 
-| kind | sent | not 4xx | unclear message |
-| --- | --- | --- | --- |
+| kind | sent | not 4xx | unclear message | samples of what went wrong |
+| --- | --- | --- | --- | --- |
 ${cases.join("\n")}
 
 ## Drain
