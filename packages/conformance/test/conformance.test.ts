@@ -113,17 +113,15 @@ describe.each(ENGINE_NAMES)("%s", (name) => {
   });
 
   it("never streams a stop string and cuts it from the text; streamed pieces join to the text", async () => {
-    const full = await backend.generate(CHAT, { maxTokens: 10 });
     const plain = collect();
-    const again = await backend.generate(CHAT, { maxTokens: 10, onToken: plain.onToken });
-    expect(again.tokens).toEqual(full.tokens);
+    const full = await backend.generate(CHAT, { maxTokens: 8, onToken: plain.onToken });
     expect(plain.text()).toBe(full.text);
     // A stop string that straddles tokens, from the middle of the greedy answer.
     const at = Math.max(1, Math.floor(full.text.length / 2) - 2);
     const stop = full.text.slice(at, at + 4);
     expect(stop.trim().length).toBeGreaterThan(0);
     const stream = collect();
-    const stopped = await backend.generate(CHAT, { maxTokens: 10, stop: [stop], onToken: stream.onToken });
+    const stopped = await backend.generate(CHAT, { maxTokens: 8, stop: [stop], onToken: stream.onToken });
     expect(stopped.finishReason).toBe("stop");
     expect(stopped.text).toBe(full.text.slice(0, full.text.indexOf(stop)));
     expect(stream.text()).toBe(stopped.text);
