@@ -2,8 +2,8 @@ import { defaultCacheDir } from "@emosteer/models";
 import { BenchUsageError, parseBenchArgs, usage } from "./options.js";
 import { formatDuration, ProgressBar } from "./progress.js";
 import { writeReport } from "./report.js";
-import { runBench } from "./run.js";
-import { BenchStore } from "./store.js";
+import { rejudgeRun, runBench } from "./run.js";
+import { openStore, StoreFormatError } from "./store.js";
 
 /** `pnpm bench [options]`: runs the grid (resuming a killed run), then writes the report. */
 async function main(argv: readonly string[]): Promise<number> {
@@ -21,7 +21,16 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return 0;
   }
-  const store = BenchStore.open(options.db);
+  let store;
+  try {
+    store = await openStore(options.db);
+  } catch (error) {
+    if (error instanceof StoreFormatError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
   const abort = new AbortController();
   const stop = () => abort.abort();
   process.once("SIGINT", stop);
@@ -29,12 +38,15 @@ async function main(argv: readonly string[]): Promise<number> {
   const progress = new ProgressBar();
   let exitCode = 0;
   try {
-    if (!options.reportOnly) {
+    if (options.rejudge) {
+      const result = await rejudgeRun(options, store, progress);
+      process.stderr.write(`\nre-judged ${result.cells} cell(s) and ${result.longTexts} long text(s) with judge ${result.judge.name} ${result.judge.id}; no text was generated or changed\n`);
+    } else if (!options.reportOnly) {
       const result = await runBench(options, store, progress, abort.signal);
       const lines = [
         "",
         `bench run ${result.runId} finished in ${formatDuration(result.seconds)}`,
-        `  cells generated now: ${result.generated}; already stored (reused): ${result.reused}; total in database: ${store.countCells()}`,
+        `  cells generated now: ${result.generated}; already stored (reused): ${result.reused}; total in database: ${await store.countCells()}`,
         ...result.engines.map((e) => `  ran ${e.model} on ${e.backend} (${formatDuration(e.seconds)})`),
         ...result.skipped.map((s) => `  skipped ${s.model} on ${s.backend}: ${s.reason}`),
       ];
@@ -61,7 +73,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     throw error;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

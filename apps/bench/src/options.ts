@@ -67,6 +67,8 @@ export interface BenchOptions {
   readonly out: string;
   /** Only regenerate the report from the database. */
   readonly reportOnly: boolean;
+  /** Re-score the stored texts with the current judge (judge and lexicon rows only; no text is generated). */
+  readonly rejudge: boolean;
   /** Do not write the report after the run. */
   readonly noReport: boolean;
   readonly quick: boolean;
@@ -115,6 +117,8 @@ const USAGE = `Usage: pnpm bench [options]
   --db PATH             results database (default: <cache>/bench/bench.sqlite; --quick: <cache>/bench/quick.sqlite)
   --out DIR             report directory (default: benchmarks/; --quick: <cache>/bench/quick-report/)
   --report-only         regenerate the report from the database without running
+  --rejudge             re-score every stored text with the judge (--judge/--judge-file) and write the report;
+                        adds that judge's rows beside the others, never regenerates or changes a text
   --no-report           do not write the report
   --note TEXT           a note for the report's setup section (e.g. why this grid)
   --help`;
@@ -164,6 +168,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
         db: { type: "string" },
         out: { type: "string" },
         "report-only": { type: "boolean" },
+        rejudge: { type: "boolean" },
         "no-report": { type: "boolean" },
         note: { type: "string" },
         help: { type: "boolean" },
@@ -214,6 +219,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
     db: values.db === undefined ? join(env.cacheDir, "bench", quick ? "quick.sqlite" : "bench.sqlite") : resolve(env.cwd, values.db),
     out: values.out === undefined ? (quick ? join(env.cacheDir, "bench", "quick-report") : resolve(env.cwd, "benchmarks")) : resolve(env.cwd, values.out),
     reportOnly: values["report-only"] ?? false,
+    rejudge: values.rejudge ?? false,
     noReport: values["no-report"] ?? false,
     quick,
     note: values.note ?? null,

@@ -1,4 +1,3 @@
-import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { BACKEND_NAMES } from "@emosteer/backends";
 import { writeFileAtomic } from "@emosteer/core/node";
@@ -7,7 +6,7 @@ import { summarize, summarizeLatency, summarizeLongTexts, type ExtractionRow, ty
 import { compareCorpora, type CorpusComparison } from "./corpus-comparison.js";
 import { benchPlots } from "./plots.js";
 import type { RunScope, SkippedEngine } from "./run.js";
-import type { BenchStore, CellRecord, ExtractionRecord, LongTextRecord, ResourceRecord } from "./store.js";
+import type { BenchStore, CellRecord, ExtractionRecord, LongTextRecord, ResourceRecord, RunProvenance, SetupRecord } from "./store.js";
 
 /** Everything the report is made of, computed from the database. */
 export interface BenchSummary {
@@ -24,6 +23,33 @@ export interface BenchSummary {
   readonly corpus_comparison: readonly CorpusComparison[];
   readonly resources: readonly { readonly model: string; readonly backend: string; readonly peak_rss_mb: number; readonly load_seconds: number }[];
   readonly skipped: readonly SkippedEngine[];
+  /** The judge every judged figure of the report comes from. */
+  readonly judge: { readonly id: string; readonly name: string };
+  /** Every judge with judgements in the database and its EPS per model, engine and α (the report's judge first). */
+  readonly judges: readonly JudgeComparison[];
+  /** Each engine's recorded setup (fingerprint, numerics, template hash, steering, sampling). */
+  readonly setups: readonly SetupRecord[];
+  /** Machine, engine libraries and judge of every run, as recorded when it ran. */
+  readonly runs: readonly RunSummary[];
+}
+
+/** One judge's reading of the same stored texts. */
+export interface JudgeComparison {
+  readonly id: string;
+  readonly name: string;
+  readonly cells: number;
+  /** Macro-averaged over the grid emotions, single-emotion EV cells (α = 0: unsteered). */
+  readonly eps: readonly { readonly model: string; readonly backend: string; readonly alpha: number; readonly eps: number | null; readonly hit_rate: number | null }[];
+}
+
+export interface RunSummary {
+  readonly run_id: string;
+  readonly started_at: string;
+  readonly finished_at: string | null;
+  readonly command: string | null;
+  readonly temperature: number | null;
+  readonly provenance: RunProvenance | null;
+  readonly failed: readonly SkippedEngine[];
 }
 
 export interface ReportFiles {
@@ -39,6 +65,7 @@ interface RunInfo {
   readonly skipped: readonly SkippedEngine[];
   readonly startedAt: string;
   readonly finishedAt: string | null;
+  readonly provenance: RunProvenance | null;
 }
 
 /** The grid one model/backend is reported with: the scope of the latest run that included it. */
@@ -55,7 +82,7 @@ export interface EngineScope extends RunScope {
  * report. Every file is written atomically.
  */
 export async function writeReport(store: BenchStore, outDir: string, options: { readonly note?: string } = {}): Promise<ReportFiles> {
-  const latest = latestRun(store);
+  const latest = await latestRun(store);
   if (!latest) throw new Error(`The bench database ${store.path} holds no run: run \`pnpm bench\` first.`);
   const run = options.note ? { ...latest, note: options.note } : latest;
   const { summary, cells } = await buildSummaryWithCells(store, run);
@@ -75,21 +102,22 @@ export async function writeReport(store: BenchStore, outDir: string, options: { 
 
 /** What `summary.json` holds, computed from the database. */
 export async function buildSummary(store: BenchStore): Promise<BenchSummary> {
-  const run = latestRun(store);
+  const run = await latestRun(store);
   if (!run) throw new Error(`The bench database ${store.path} holds no run: run \`pnpm bench\` first.`);
   return (await buildSummaryWithCells(store, run)).summary;
 }
 
 async function buildSummaryWithCells(store: BenchStore, run: RunInfo): Promise<{ summary: BenchSummary; cells: CellRecord[] }> {
-  const scopes = engineScopes(store);
+  const scopes = await engineScopes(store);
+  const judge = await reportJudge(store);
   const cells: CellRecord[] = [];
   const rows: SummaryRow[] = [];
   const extraction: ExtractionRecord[] = [];
   const long: LongTextRecord[] = [];
   const comparisons: CorpusComparison[] = [];
-  const allCells = store.cells();
-  const allExtractions = store.extractions();
-  const allLong = store.longTexts();
+  const allCells = await store.cells({ judgeId: judge.id });
+  const allExtractions = await store.extractions();
+  const allLong = await store.longTexts(judge.id);
   const same = (a: { model: string; backend: string }, b: { model: string; backend: string }) => a.model === b.model && a.backend === b.backend;
   for (const scope of scopes) {
     const engineCells = allCells.filter((c) => same(c, scope));
@@ -107,30 +135,69 @@ async function buildSummaryWithCells(store: BenchStore, run: RunInfo): Promise<{
   }
   const engines = new Set(cells.map((c) => `${c.model}\u0000${c.backend}`));
   const inEngines = <T extends { model: string; backend: string }>(r: T) => engines.has(`${r.model}\u0000${r.backend}`);
+  const judges: JudgeComparison[] = [];
+  const judgeCounts = await store.judges();
+  for (const j of [...judgeCounts].sort((a, b) => (a.judgeId === judge.id ? -1 : b.judgeId === judge.id ? 1 : 0))) {
+    const theirs = j.judgeId === judge.id ? allCells : await store.cells({ judgeId: j.judgeId });
+    const judgeRows = scopes.flatMap((scope) => summarize(cellsInScope(theirs.filter((c) => same(c, scope)), scope, scope.corpus), { emotions: scope.emotions, alphas: scope.alphas, family }));
+    const eps: JudgeComparison["eps"][number][] = [];
+    for (const scope of scopes) {
+      for (const alpha of [...scope.alphas].sort((a, b) => a - b)) {
+        const at = judgeRows.filter((r) => same(r, scope) && r.method === "ev" && r.alpha === alpha);
+        if (at.length > 0) eps.push({ model: scope.model, backend: scope.backend, alpha, eps: mean(at.map((r) => r.eps)), hit_rate: mean(at.map((r) => r.hit_rate)) });
+      }
+    }
+    judges.push({ id: j.judgeId, name: j.judgeName, cells: j.cells, eps });
+  }
+  const runs: RunSummary[] = (await store.runs()).map((r) => {
+    const o = r.options as { argv?: string[]; temperature?: number } | null;
+    return { run_id: r.runId, started_at: r.startedAt, finished_at: r.finishedAt, command: o?.argv ? `pnpm bench ${o.argv.join(" ")}` : null, temperature: o?.temperature ?? null, provenance: r.provenance, failed: r.skipped.filter((k) => k.failed) };
+  });
   const summary: BenchSummary = {
     generated: new Date().toISOString(),
     scope: run.scope,
     scopes: scopes.filter(inEngines),
     rows,
     extraction: extractionRows(extraction),
-    latency: summarizeLatency(store.latency().filter(inEngines)),
+    latency: summarizeLatency((await store.latency()).filter(inEngines)),
     long_text: summarizeLongTextsWithReference(long),
     corpus_comparison: comparisons,
-    resources: latestResources(store.resources().filter(inEngines)),
+    resources: latestResources((await store.resources()).filter(inEngines)),
     skipped: withUnmeasuredModels(
       run.skipped.filter((k) => !engines.has(`${k.model}\u0000${k.backend}`)),
       new Set(cells.map((c) => c.model)),
       engines,
     ),
+    judge,
+    judges,
+    setups: (await store.setups()).filter(inEngines),
+    runs,
   };
   return { summary, cells };
 }
 
+/**
+ * The judge a report is scored with: the judge of the latest run, when it has judged cells here,
+ * else the judge that has judged the most cells. Every cell of the report is that judge's.
+ */
+async function reportJudge(store: BenchStore): Promise<{ readonly id: string; readonly name: string }> {
+  const judges = await store.judges();
+  const runs = await store.runs();
+  for (let i = runs.length - 1; i >= 0; i--) {
+    const latest = runs[i]!.provenance?.judge;
+    if (latest && judges.some((j) => j.judgeId === latest.id)) return latest;
+  }
+  const most = [...judges].sort((a, b) => b.cells - a.cells)[0];
+  // A run whose engines all failed has no judged cell: its report still says why.
+  if (!most) return { id: "", name: "none (no judged cell)" };
+  return { id: most.judgeId, name: most.judgeName };
+}
+
 /** For every model/backend with stored cells, the scope of the latest run that included it. */
-function engineScopes(store: BenchStore): EngineScope[] {
+async function engineScopes(store: BenchStore): Promise<EngineScope[]> {
   const engines = new Map<string, { model: string; backend: string }>();
-  for (const c of store.cells()) engines.set(`${c.model}\u0000${c.backend}`, { model: c.model, backend: c.backend });
-  const runs = store.runs();
+  for (const c of await store.texts()) engines.set(`${c.model}\u0000${c.backend}`, { model: c.model, backend: c.backend });
+  const runs = await store.runs();
   const out: EngineScope[] = [];
   for (const engine of engines.values()) {
     for (let i = runs.length - 1; i >= 0; i--) {
@@ -184,11 +251,11 @@ function cellsInScope(cells: readonly CellRecord[], scope: RunScope, corpus: str
   );
 }
 
-function latestRun(store: BenchStore): RunInfo | null {
-  const runs = store.runs();
+async function latestRun(store: BenchStore): Promise<RunInfo | null> {
+  const runs = await store.runs();
   for (let i = runs.length - 1; i >= 0; i--) {
     const options = runs[i]!.options as { scope?: RunScope; argv?: string[]; note?: string | null } | null;
-    if (options?.scope) return { scope: withCorpora(options.scope), note: options.note ?? null, argv: options.argv ?? null, skipped: runs[i]!.skipped, startedAt: runs[i]!.startedAt, finishedAt: runs[i]!.finishedAt };
+    if (options?.scope) return { scope: withCorpora(options.scope), note: options.note ?? null, argv: options.argv ?? null, skipped: runs[i]!.skipped, startedAt: runs[i]!.startedAt, finishedAt: runs[i]!.finishedAt, provenance: runs[i]!.provenance };
   }
   return null;
 }
@@ -290,18 +357,20 @@ function renderReport(
       (x) =>
         `- **${x.model} on ${x.backend}**: ${x.queryIds.length} evaluation queries, emotions ${x.emotions.join(", ")}, α ∈ {${x.alphas.join(", ")}}, at most ${x.maxTokens} new tokens, seed ${x.seed}, vectors \`${x.method}\` on the \`${x.corpus}\` corpus${x.corpora.length > 1 ? ` (also ${x.corpora.slice(1).map((c) => `\`${c}\``).join(", ")}: single-emotion cells, compared in "Contrast corpus")` : ""}${x.command ? `; command \`${x.command}\`` : ""}.`,
     ),
-    `- Steering: core's default "net-shift" injection on blocks 1..L−1 at every position, no normalisation: the residual stream at every layer l is shifted by α·EV[l] in total (row l = α·(EV[l] − EV[l−1]), since each block passes on what earlier blocks received), so α = 1 is the mean shift the contrast corpus produced. Vectors are cached per model fingerprint, backend, method and corpus hash.`,
+    ...setupLines(s),
     `- Queries: the evaluation split of \`packages/core/prompts/queries.json\`, taken round-robin over the queries' own emotions (every emotion's situations are represented), the same queries for every condition; the vectors come from the disjoint extraction split (\`fixed\`: the repo's contrast corpus, teacher-forced through each model).`,
-    `- Generation: greedy decoding (temperature 0), the model's chat template, the user message only (no system prompt) for the unsteered and steered conditions.`,
+    `- Generation: ${samplingText(s)}, the model's chat template, the user message only (no system prompt) for the unsteered and steered conditions.`,
     `- Prompt baseline: the emotion-conditioning system prompt of \`packages/core/prompts/system-prompts.json\`, no steering.`,
-    `- Judge: the emotion classifier of @emosteer/eval (hashed TF-IDF logistic regression trained on GoEmotions-Ekman + ISEAR; 7 classes). EPS = mean judge probability of the target emotion; hit rate = share of answers whose top class is the target.`,
+    `- Judge: every judged figure (EPS, hit rate, the claims) is judge **${s.judge.name}** of @emosteer/eval (id \`${s.judge.id}\`, its weights hash; 7 classes)${s.judges.length > 1 ? `; the database also holds the judgements of ${s.judges.filter((j) => j.id !== s.judge.id).map((j) => `${j.name} (\`${j.id.slice(0, 12)}\`)`).join(", ")}, compared in "Judges"` : ""}. EPS = mean judge probability of the target emotion; hit rate = share of answers whose top class is the target.`,
     `- EAS = NRC EmoLex hits of the target emotion per 100 words (negation-aware); ΔEAS = relative change against the unsteered answers to the same queries (paired).`,
     `- Fidelity = cosine similarity of all-MiniLM-L6-v2 embeddings of each answer and the unsteered answer to the same query (1 at α = 0 by definition). Perplexity = perplexity of the answer under the unsteered model given the query. Repetition = distinct-2 (unique bigrams / bigrams; lower = more repetitive).`,
     `- Intervals: seeded percentile bootstrap (1000 resamples) over queries, 95 %.`,
-    `- Machine: ${cpus().length} CPU core(s) (${cpus()[0]?.model ?? "unknown"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, shared with other jobs; Node ${process.version}. Timings are comparable within one run only.`,
+    ...machineLines(s),
     `- Latest run: ${run.startedAt}${run.finishedAt ? ` to ${run.finishedAt}` : " (not finished)"}.`,
     "",
   );
+
+  if (s.judges.length > 1) out.push(...judgesSection(s));
 
   out.push("## Main table", "");
   out.push(`EPS and hit rate are macro-averaged over the judged emotions of each row's grid (see Setup). Fidelity, perplexity and distinct-2 are at α = +1 (α = 0 in parentheses for perplexity and distinct-2). Decode tok/s is unsteered; overhead is steered / unsteered decode time per token from the interleaved latency pairs.`, "");
@@ -433,9 +502,73 @@ function renderReport(
 
   out.push("## Not measured here", "");
   if (s.skipped.length === 0) out.push("Every requested model and backend ran.");
-  else out.push(table(["model", "backend", "reason"], s.skipped.map((k) => [k.model, k.backend, k.reason])));
+  else out.push(table(["model", "backend", "reason"], s.skipped.map((k) => [k.model, k.backend, k.failed ? `**failed the run**: ${k.reason}` : k.reason])));
   out.push("");
   return `${out.join("\n")}\n`;
+}
+
+/** Each engine's recorded setup, and the steering spec they share, from the database. */
+function setupLines(s: BenchSummary): string[] {
+  const out: string[] = [];
+  const steerings = [...new Set(s.setups.map((x) => JSON.stringify(x.setup.steering)))].map((j) => JSON.parse(j) as SetupRecord["setup"]["steering"]);
+  for (const st of steerings) {
+    const netShift = st.injection === "net-shift";
+    out.push(
+      `- Steering (recorded with the cells): "${st.injection}" injection on blocks ${st.layers} at every position, normalisation ${st.normalization}, layer scale ${st.layerScale}, profile ${st.profile}${netShift ? ": the residual stream at every layer l is shifted by α·EV[l] in total (row l = α·(EV[l] − EV[l−1]), since each block passes on what earlier blocks received), so α = 1 is the mean shift the contrast corpus produced" : ""}. Vectors are cached per model fingerprint, backend, method and corpus hash.`,
+    );
+  }
+  if (s.setups.length > 0) {
+    out.push(
+      `- Engine setups (cells are keyed by these): ${s.setups.map((x) => `${x.model} on ${x.backend}: weights \`${x.setup.fingerprint}\`, ${x.setup.numerics}, chat template \`${x.setup.chatTemplate}\`, cell format ${x.setup.format}`).join("; ")}.`,
+    );
+  }
+  return out;
+}
+
+/** The sampling the cells were made with, from the recorded setups (never assumed). */
+export function samplingText(s: Pick<BenchSummary, "setups">): string {
+  const temperatures = [...new Set(s.setups.map((x) => x.setup.sampling.temperature))].sort((a, b) => a - b);
+  if (temperatures.length === 0) return "sampling not recorded";
+  const one = (t: number) => (t === 0 ? "greedy decoding (temperature 0)" : `sampling at temperature ${t} (engine-default top-k/top-p, seeded)`);
+  if (temperatures.length === 1) return one(temperatures[0]!);
+  return s.setups.map((x) => `${x.model} on ${x.backend}: ${one(x.setup.sampling.temperature)}`).join("; ");
+}
+
+/** The machines of the runs, as recorded when each ran. */
+function machineLines(s: BenchSummary): string[] {
+  const machines = new Map<string, { text: string; runs: number }>();
+  for (const r of s.runs) {
+    const p = r.provenance;
+    if (!p) continue;
+    const m = p.machine;
+    const text = `${m.cores} CPU core(s) (${m.cpuModel}), ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM, ${m.platform}, Node ${m.node}; engines ${Object.entries(p.engines).map(([e, v]) => `${e}: ${v}`).join(", ")}`;
+    const known = machines.get(text);
+    if (known) known.runs++;
+    else machines.set(text, { text, runs: 1 });
+  }
+  if (machines.size === 0) return ["- Machine: not recorded in this database."];
+  const loads = s.runs.filter((r) => r.provenance).map((r) => r.provenance!.machine.loadAverage[0] ?? 0);
+  return [
+    ...[...machines.values()].map((m) => `- Machine (recorded by ${m.runs} run(s)): ${m.text}.`),
+    `- Load average (1 min) when the runs started: ${loads.map((l) => l.toFixed(2)).join(", ")}. Timings are comparable within one run only.`,
+  ];
+}
+
+/** EPS of the same stored texts under each judge in the database. */
+function judgesSection(s: BenchSummary): string[] {
+  const out = ["## Judges", "", `The same stored texts, judged by each judge in the database (\`pnpm bench --rejudge --judge NAME\` adds a judge; texts are never regenerated). EPS and hit rate macro-averaged over the grid emotions; α = 0 is the unsteered answers. The report's figures are ${s.judge.name}'s.`, ""];
+  const keys = new Map<string, { model: string; backend: string; alpha: number }>();
+  for (const j of s.judges) for (const e of j.eps) keys.set(`${e.model}\u0000${e.backend}\u0000${e.alpha}`, e);
+  const body = [...keys.values()].map((k) => [
+    k.model,
+    k.backend,
+    String(k.alpha),
+    ...s.judges.map((j) => f(j.eps.find((e) => e.model === k.model && e.backend === k.backend && e.alpha === k.alpha)?.eps)),
+    ...s.judges.map((j) => f(j.eps.find((e) => e.model === k.model && e.backend === k.backend && e.alpha === k.alpha)?.hit_rate)),
+  ]);
+  out.push(table(["model", "backend", "α", ...s.judges.map((j) => `EPS ${j.name}`), ...s.judges.map((j) => `hit ${j.name}`)], body), "");
+  out.push(`Judge ids: ${s.judges.map((j) => `${j.name} \`${j.id}\` (${j.cells} cells)`).join("; ")}.`, "");
+  return out;
 }
 
 function corpusSection(comparisons: readonly CorpusComparison[]): string[] {

@@ -21,12 +21,14 @@ import { BACKEND_NAMES, isBackendName, openBackend } from "@emosteer/backends";
 import { cachedEmotionVectors } from "@emosteer/core/node";
 import { distinct2, responsePerplexity } from "@emosteer/eval";
 import { ensureModel, findModelSpec, hasOfflineSource, MODEL_REGISTRY, type LocalModel, type ModelSpec } from "@emosteer/models";
-import { engineLibraryVersions, engineSetup, hashText, setupDifferences, setupHash, type EngineSetup } from "./cell-identity.js";
+import { engineLibraryVersions, engineSetup, hashText, setupHash, type EngineSetup } from "./cell-identity.js";
+import { assertSameSetup } from "./setup-guard.js";
 import { conditionKey, conditionWeights, isSteered, methodOf, type ConditionSpec } from "./condition.js";
 import type { BenchOptions, ContrastCorpus } from "./options.js";
 import { BenchUsageError } from "./options.js";
 import type { ProgressBar } from "./progress.js";
 import { evaluationQueries, type BenchQuery } from "./queries.js";
+import { rejudgeStore, type RejudgeResult } from "./rejudge.js";
 import { Scorer } from "./scorer.js";
 import { benchVectorSource } from "./vectors.js";
 import type { BenchStore, CellKey, CellText, LongSegment, LongTextKey, RunProvenance } from "./store.js";
@@ -174,6 +176,23 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
   return { runId, scope, generated, reused, skipped, engines, seconds: (performance.now() - started) / 1000 };
 }
 
+/** `--rejudge`: records a run (its judge and machine) and re-scores every stored text with the judge of `options`. */
+export async function rejudgeRun(options: BenchOptions, store: BenchStore, progress: ProgressBar): Promise<RejudgeResult> {
+  const runId = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
+  const startedAt = new Date().toISOString();
+  const scorer = await Scorer.load({ judge: options.judge, judgeFile: options.judgeFile, onProgress: (m) => progress.log(`  ${m}`) });
+  try {
+    const provenance = runProvenance(scorer.judgeIdentity);
+    // No scope: the report keeps each engine's grid from the runs that generated it, and takes its judge from this run.
+    await store.startRun({ runId, startedAt, options: { rejudge: true, judge: options.judge, judgeFile: options.judgeFile, argv: options.argv }, skipped: [], provenance });
+    const result = await rejudgeStore(store, scorer, progress);
+    await store.finishRun(runId, new Date().toISOString());
+    return result;
+  } finally {
+    scorer.dispose();
+  }
+}
+
 interface EngineContext {
   readonly spec: ModelSpec;
   readonly backend: SteeringBackend;
@@ -208,6 +227,7 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
   const needVectors = async (corpus: ContrastCorpus = options.corpus) => {
     const known = vectorsByCorpus.get(corpus);
     if (known) return known;
+    const writes: Promise<void>[] = [];
     const wanted = corpus === options.corpus ? [...new Set([...ctx.emotions, ...(mix ? mixEmotions : [])])] : ctx.emotions.filter(isCoreEmotion);
     const vectors = await cachedEmotionVectors(backend, {
       emotions: wanted,
@@ -222,7 +242,7 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
         progress.finish();
         progress.log(`  extracted ${batch.emotions.join(",")} from ${batch.queries} pairs (${corpus} corpus) in ${batch.seconds.toFixed(1)} s`);
         for (const emotion of batch.emotions) {
-          void store.putExtraction({
+          writes.push(store.putExtraction({
             model: spec.id,
             backend: backend.name,
             extraction: options.method,
@@ -233,11 +253,12 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
             queries: batch.queries,
             vectorPath: batch.paths.find((p) => p.endsWith(`/${emotion}.gguf`)) ?? "",
             createdAt: new Date().toISOString(),
-          });
+          }));
         }
       },
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
+    await Promise.all(writes);
     vectorsByCorpus.set(corpus, vectors);
     return vectors;
   };
@@ -526,23 +547,6 @@ async function assertSameVectorSettings(store: BenchStore, model: string, backen
 /** The grid coordinates and identity of a cell as one string (a map key). */
 function cellKeyString(k: CellKey): string {
   return [k.model, k.backend, k.extraction, k.corpus, k.condition, k.queryId, k.maxTokens, k.seed, k.setupHash, k.queryHash].join("\u0000");
-}
-
-/**
- * One database holds one setup per model and engine: the report groups cells by model and engine,
- * so cells written with another temperature, template, fingerprint or engine version would be
- * averaged together. Refuse, naming every difference.
- */
-export async function assertSameSetup(store: BenchStore, model: string, backend: string, setup: EngineSetup): Promise<void> {
-  const wanted = setupHash(setup);
-  for (const other of await store.setups({ model, backend })) {
-    if (other.setupHash === wanted) continue;
-    throw new BenchUsageError(
-      `${store.path} already holds ${model} on ${backend} cells made with another setup (${setupDifferences(other.setup, setup).join("; ")}): ` +
-        `pass another --db for this setup, or re-run with the stored settings to extend those results.`,
-    );
-  }
-  await store.putSetup({ model, backend, setupHash: wanted, setup });
 }
 
 /** The machine, engine libraries and judge of this process, now. */

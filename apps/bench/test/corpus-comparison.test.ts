@@ -6,7 +6,8 @@ import { saveVectorFile } from "@emosteer/core/node";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildSummary, writeReport } from "../src/report.js";
 import type { RunScope } from "../src/run.js";
-import { BenchStore, type CellRecord, type ExtractionRecord } from "../src/store.js";
+import { SqliteBenchStore } from "../src/sqlite-store.js";
+import type { BenchStore, CellRecord, ExtractionRecord } from "../src/store.js";
 
 const work = mkdtempSync(join(tmpdir(), "emosteer-bench-corpora-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -40,7 +41,7 @@ function cell(corpus: string, condition: string, queryId: string, s: Scores, ove
   const method = (kind === "none" ? "none" : kind) as CellRecord["method"];
   return {
     model: MODEL, backend: BACKEND, extraction: method === "ev" || method === "mix" ? "mean-diff" : "-", corpus: method === "ev" || method === "mix" ? corpus : "-",
-    condition, queryId, maxTokens: 16, seed: 0, method, weights: method === "none" ? {} : { [emotion]: Number(alpha) || 1 },
+    condition, queryId, maxTokens: 16, seed: 0, setupHash: "setup", queryHash: `hash-${queryId}`, judgeId: "judge-1", judgeName: "v2", method, weights: method === "none" ? {} : { [emotion]: Number(alpha) || 1 },
     query: `query ${queryId}`, text: `${condition} ${corpus} ${queryId}`, generatedTokens: 16, finishReason: "length", promptTokens: 20, promptMs: 10,
     decodeMs: 100, firstTokenMs: 12, judge: method === "none" ? { joy: 0.1, sadness: 0.1, neutral: 0.8 } : { [emotion]: s.p, neutral: 1 - s.p },
     lexicon: method === "none" ? { joy: 2, sadness: 2 } : { [emotion]: s.lex }, perplexity: s.perplexity, distinct2: 0.9, fidelity: s.fidelity,
@@ -86,16 +87,16 @@ async function vectorFile(name: string, emotion: string, corpus: string, layers:
 
 /** A database as a `--corpora fixed,self` run leaves it, plus cells the comparison must not read. */
 async function syntheticStore(path: string, options: { readonly vectors: boolean; readonly corpora?: readonly string[] }): Promise<BenchStore> {
-  const store = BenchStore.open(path);
+  const store = await SqliteBenchStore.open(path);
   for (const q of [0, 1] as const) {
     const queryId = scope.queryIds[q]!;
-    store.putCell(cell("-", "none", queryId, { p: 0, lex: 0, fidelity: 1, perplexity: 4 }));
-    store.putCell(cell("-", "prompt:joy", queryId, FAR));
-    for (const [corpus, conditions] of Object.entries(GRID)) for (const [condition, scores] of Object.entries(conditions)) store.putCell(cell(corpus, condition, queryId, scores[q]));
+    await store.putCell(cell("-", "none", queryId, { p: 0, lex: 0, fidelity: 1, perplexity: 4 }));
+    await store.putCell(cell("-", "prompt:joy", queryId, FAR));
+    for (const [corpus, conditions] of Object.entries(GRID)) for (const [condition, scores] of Object.entries(conditions)) await store.putCell(cell(corpus, condition, queryId, scores[q]));
     // Outside the comparison: the mix (primary corpus only), another token budget, another method.
-    store.putCell({ ...cell("fixed", "mix:joy@1+sadness@1", queryId, FAR), weights: { joy: 1, sadness: 1 } });
-    store.putCell(cell("self", "ev:joy@1", queryId, FAR, { maxTokens: 32 }));
-    store.putCell(cell("self", "ev:joy@1", queryId, FAR, { extraction: "pca" }));
+    await store.putCell({ ...cell("fixed", "mix:joy@1+sadness@1", queryId, FAR), weights: { joy: 1, sadness: 1 } });
+    await store.putCell(cell("self", "ev:joy@1", queryId, FAR, { maxTokens: 32 }));
+    await store.putCell(cell("self", "ev:joy@1", queryId, FAR, { extraction: "pca" }));
   }
   const files = options.vectors
     ? {
@@ -105,15 +106,15 @@ async function syntheticStore(path: string, options: { readonly vectors: boolean
         selfSad: await vectorFile("self-sadness", "sadness", "self", [[2, 4, 6], [0, 0, -1], [-1, 0, 0]]),
       }
     : { fixedJoy: "", selfJoy: "", fixedSad: "", selfSad: "" };
-  store.putExtraction(extraction("fixed", "joy", 12.5, files.fixedJoy));
-  store.putExtraction(extraction("fixed", "sadness", 12.5, files.fixedSad));
-  store.putExtraction(extraction("self", "joy", 30.25, files.selfJoy, "2026-01-02T00:00:00.000Z"));
-  store.putExtraction(extraction("self", "sadness", 30.25, files.selfSad, "2026-01-02T00:00:00.000Z"));
+  await store.putExtraction(extraction("fixed", "joy", 12.5, files.fixedJoy));
+  await store.putExtraction(extraction("fixed", "sadness", 12.5, files.fixedSad));
+  await store.putExtraction(extraction("self", "joy", 30.25, files.selfJoy, "2026-01-02T00:00:00.000Z"));
+  await store.putExtraction(extraction("self", "sadness", 30.25, files.selfSad, "2026-01-02T00:00:00.000Z"));
   // An older self extraction (other corpus hash): the latest one is reported.
-  store.putExtraction({ ...extraction("self", "joy", 99, files.fixedJoy), corpusHash: "older" });
+  await store.putExtraction({ ...extraction("self", "joy", 99, files.fixedJoy), corpusHash: "older" });
   const runScope = options.corpora ? { ...scope, corpora: options.corpora } : (({ corpora, ...rest }) => rest)(scope);
-  store.startRun({ runId: "r1", startedAt: "2026-01-02T00:00:00Z", options: { models: [MODEL], backends: [BACKEND], argv: ["--corpora", "fixed,self"], scope: runScope }, skipped: [] });
-  store.finishRun("r1", "2026-01-02T01:00:00Z");
+  await store.startRun({ runId: "r1", startedAt: "2026-01-02T00:00:00Z", options: { models: [MODEL], backends: [BACKEND], argv: ["--corpora", "fixed,self"], scope: runScope }, skipped: [], provenance: null });
+  await store.finishRun("r1", "2026-01-02T01:00:00Z");
   return store;
 }
 
@@ -121,7 +122,7 @@ describe("report: contrast corpus comparison", () => {
   it("computes each corpus's figures from its own EV cells and the shared unsteered cells", async () => {
     const store = await syntheticStore(join(work, "both.sqlite"), { vectors: true, corpora: ["fixed", "self"] });
     const summary = await buildSummary(store);
-    store.close();
+    await store.close();
 
     expect(summary.corpus_comparison).toHaveLength(1);
     const comparison = summary.corpus_comparison[0]!;
@@ -175,7 +176,7 @@ describe("report: contrast corpus comparison", () => {
   it("writes the section into REPORT.md with both corpora's rows and the cosines", async () => {
     const store = await syntheticStore(join(work, "report.sqlite"), { vectors: true, corpora: ["fixed", "self"] });
     const files = await writeReport(store, join(work, "report"));
-    store.close();
+    await store.close();
     const report = readFileSync(files.report, "utf8");
     const section = report.split("## Contrast corpus: fixed vs self-written")[1]!.split("\n## ")[0]!;
     expect(section).toContain("only the source of the vectors differs");
@@ -192,7 +193,7 @@ describe("report: contrast corpus comparison", () => {
   it("notes instead of cosines when no vector file is recorded, and has no section for one-corpus runs", async () => {
     const store = await syntheticStore(join(work, "no-files.sqlite"), { vectors: false, corpora: ["fixed", "self"] });
     const summary = await buildSummary(store);
-    store.close();
+    await store.close();
     expect(summary.corpus_comparison[0]!.cosines).toBeNull();
     expect(summary.corpus_comparison[0]!.cosine_note).toMatch(/no vector file of joy \(fixed corpus\)/);
     expect(summary.corpus_comparison[0]!.rows[1]!.by_alpha.find((x) => x.alpha === 1)!.eps).toBeCloseTo(0.55, 12);
@@ -201,7 +202,7 @@ describe("report: contrast corpus comparison", () => {
     const old = await syntheticStore(join(work, "old.sqlite"), { vectors: false });
     const oldSummary = await buildSummary(old);
     const files = await writeReport(old, join(work, "old-report"));
-    old.close();
+    await old.close();
     expect(oldSummary.corpus_comparison).toEqual([]);
     expect(oldSummary.extraction.every((e) => e.corpus === "fixed")).toBe(true);
     expect(readFileSync(files.report, "utf8")).not.toContain("## Contrast corpus");

@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeReport } from "../src/report.js";
-import { BenchStore, type CellRecord } from "../src/store.js";
+import { SqliteBenchStore } from "../src/sqlite-store.js";
+import type { CellRecord } from "../src/store.js";
 
 // A real bench run (default model, llama.cpp, judge, lexicon, embedder) as a child process.
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -38,23 +40,43 @@ async function runToEnd(db: string): Promise<void> {
   if (result.code !== 0) throw new Error(`bench exited with ${result.code ?? result.signal}:\n${result.stderr}`);
 }
 
-function countCells(db: string): number {
+async function countCells(db: string): Promise<number> {
   if (!existsSync(db)) return 0;
   try {
-    const store = BenchStore.open(db, { readonly: true });
+    const store = await SqliteBenchStore.open(db, { readonly: true });
     try {
-      return store.countCells();
+      return await store.countCells();
     } finally {
-      store.close();
+      await store.close();
     }
   } catch {
     return 0; // the schema may not exist yet
   }
 }
 
+async function readCells(db: string): Promise<CellRecord[]> {
+  const store = await SqliteBenchStore.open(db, { readonly: true });
+  try {
+    return await store.cells();
+  } finally {
+    await store.close();
+  }
+}
+
 /** What a cell must reproduce exactly (greedy decoding): everything but timings and run bookkeeping. */
 function contents(cells: readonly CellRecord[]) {
   return cells.map(({ promptMs, decodeMs, firstTokenMs, runId, createdAt, ...rest }) => rest);
+}
+
+/** Every row of every table, as sorted JSON lines: what "unchanged" means for a database. */
+function dumpTables(db: string): Record<string, string[]> {
+  const sqlite = new Database(db, { readonly: true });
+  try {
+    const tables = (sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((t) => t.name);
+    return Object.fromEntries(tables.map((t) => [t, (sqlite.prepare(`SELECT * FROM ${t}`).all() as Record<string, unknown>[]).map((r) => JSON.stringify(r)).sort()]));
+  } finally {
+    sqlite.close();
+  }
 }
 
 describe("a real tiny bench run (smollm2-135m-instruct on llama.cpp)", () => {
@@ -64,10 +86,8 @@ describe("a real tiny bench run (smollm2-135m-instruct on llama.cpp)", () => {
 
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it("stores every cell of the grid, judged", () => {
-    const store = BenchStore.open(uninterruptedDb, { readonly: true });
-    const cells = store.cells();
-    store.close();
+  it("stores every cell of the grid, judged", async () => {
+    const cells = await readCells(uninterruptedDb);
     expect(cells).toHaveLength(TOTAL_CELLS);
     expect(new Set(cells.map((c) => c.condition))).toEqual(new Set(["none", "ev:joy@1", "prompt:joy"]));
     for (const c of cells) {
@@ -87,9 +107,9 @@ describe("a real tiny bench run (smollm2-135m-instruct on llama.cpp)", () => {
 
   it("writes REPORT.md, summary.json and SVG plots from the database", async () => {
     const out = join(work, "report");
-    const store = BenchStore.open(uninterruptedDb, { readonly: true });
+    const store = await SqliteBenchStore.open(uninterruptedDb, { readonly: true });
     const files = await writeReport(store, out);
-    store.close();
+    await store.close();
 
     const summary = JSON.parse(readFileSync(files.summary, "utf8"));
     expect(Number.isNaN(Date.parse(summary.generated))).toBe(false);
@@ -127,9 +147,45 @@ describe("a real tiny bench run (smollm2-135m-instruct on llama.cpp)", () => {
     const result = await done;
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/vectors from 4 contrast pairs, and this run asks for 6: use --extraction-queries 4/);
-    const store = BenchStore.open(uninterruptedDb, { readonly: true });
-    expect(store.countCells()).toBe(TOTAL_CELLS);
-    store.close();
+    expect(await countCells(uninterruptedDb)).toBe(TOTAL_CELLS);
+  }, 300_000);
+
+  it("refuses to extend stored results with another sampling setup, naming the difference", async () => {
+    const { done } = startBench(uninterruptedDb, ["--temperature", "0.7"]);
+    const result = await done;
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/already holds smollm2-135m-instruct on llama\.cpp cells made with another setup \(sampling\.temperature: 0 → 0\.7\)/);
+    expect(await countCells(uninterruptedDb)).toBe(TOTAL_CELLS);
+  }, 300_000);
+
+  it("--rejudge scores the stored texts with another judge: only judgement rows are added, every text stays byte-identical", async () => {
+    const db = join(work, "rejudge.sqlite");
+    copyFileSync(uninterruptedDb, db); // closed with a WAL checkpoint: the file is the whole database
+    const before = dumpTables(db);
+    const out = join(work, "rejudge-report");
+    const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, "--rejudge", "--judge", "v1", "--db", db, "--out", out], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.resume();
+    expect(await new Promise<number | null>((r) => child.on("exit", (c) => r(c))), stderr).toBe(0);
+    expect(stderr).toMatch(new RegExp(`re-judged ${TOTAL_CELLS} cell\\(s\\) .* with judge v1 [0-9a-f]+; no text was generated or changed`));
+
+    const after = dumpTables(db);
+    for (const table of Object.keys(before).filter((t) => !["judgements", "long_judgements", "runs", "sqlite_sequence"].includes(t))) expect(after[table], table).toEqual(before[table]);
+    const judgements = (rows: string[]) => rows.map((r) => JSON.parse(r) as { cell_id: string; judge_id: string; judge_name: string; judge: string });
+    const [v2Before, v2After] = [judgements(before.judgements!), judgements(after.judgements!).filter((j) => j.judge_name === "v2")];
+    expect(v2After).toEqual(v2Before); // the earlier judge's rows are untouched
+    const v1 = judgements(after.judgements!).filter((j) => j.judge_name === "v1");
+    expect(v1).toHaveLength(TOTAL_CELLS);
+    expect(new Set(v1.map((j) => j.cell_id))).toEqual(new Set(v2Before.map((j) => j.cell_id)));
+    expect(v1.some((j) => j.judge !== v2Before.find((k) => k.cell_id === j.cell_id)!.judge)).toBe(true);
+    expect(after.runs).toHaveLength(before.runs!.length + 1);
+
+    const report = readFileSync(join(out, "REPORT.md"), "utf8");
+    expect(report).toMatch(/judge \*\*v1\*\* of @emosteer\/eval \(id `[0-9a-f]+`/);
+    expect(report).toContain("## Judges");
+    expect(report).toMatch(/\| model \| backend \| α \| EPS v1 \| EPS v2 \| hit v1 \| hit v2 \|/);
+    expect(report).toMatch(/\| smollm2-135m-instruct \| llama\.cpp \| 1 \| [0-9.]+ \| [0-9.]+ \|/);
   }, 300_000);
 
   it("loses and duplicates nothing when killed with SIGKILL mid-run and restarted", async () => {
@@ -140,7 +196,7 @@ describe("a real tiny bench run (smollm2-135m-instruct on llama.cpp)", () => {
     while (killedAt < 0) {
       const exited = await Promise.race([done.then((r) => r), new Promise<null>((r) => setTimeout(() => r(null), 20))]);
       if (exited) throw new Error(`bench exited (${exited.code ?? exited.signal}) before it could be killed (saw ${seen} cells):\n${exited.stderr}`);
-      seen = countCells(db);
+      seen = await countCells(db);
       if (seen >= 1) {
         child.kill("SIGKILL");
         killedAt = seen;
@@ -148,17 +204,13 @@ describe("a real tiny bench run (smollm2-135m-instruct on llama.cpp)", () => {
     }
     const killed = await done;
     expect(killed.signal).toBe("SIGKILL");
-    const afterKill = countCells(db);
+    const afterKill = await countCells(db);
     expect(afterKill).toBeGreaterThanOrEqual(1);
     expect(afterKill).toBeLessThan(TOTAL_CELLS);
 
     await runToEnd(db);
-    const resumed = BenchStore.open(db, { readonly: true });
-    const reference = BenchStore.open(uninterruptedDb, { readonly: true });
-    const resumedCells = resumed.cells();
-    const referenceCells = reference.cells();
-    resumed.close();
-    reference.close();
+    const resumedCells = await readCells(db);
+    const referenceCells = await readCells(uninterruptedDb);
     expect(resumedCells).toHaveLength(TOTAL_CELLS);
     expect(contents(resumedCells)).toEqual(contents(referenceCells));
     // Cells stored before the kill were kept, not regenerated: two run ids.
