@@ -22,5 +22,5 @@ export interface AddonLocation {
 
 export function addonLocation(): AddonLocation;
 export function readStamp(location?: AddonLocation): Record<string, unknown> | null;
-export function withLock<T>(lock: string, task: () => Promise<T>, log?: (message: string) => void): Promise<T>;
+export function withLock<T>(lock: string, task: () => Promise<T>, log?: (message: string) => void, finished?: () => T | undefined): Promise<T>;
 export function ensureAddon(options?: { force?: boolean; incremental?: boolean; log?: (message: string) => void }): Promise<AddonLocation>;

@@ -108,9 +108,11 @@ const pidAlive = (pid) => {
 
 /**
  * Runs `task` holding a lock directory (with the holder's pid inside), so two builds of the same
- * cache directory never run at once; a lock whose process is gone is taken over.
+ * cache directory never run at once; a lock whose process is gone is taken over. While waiting,
+ * `finished()` is polled: a value other than undefined (the other build's result) is returned
+ * without running `task`.
  */
-export async function withLock(lock, task, log = defaultLog) {
+export async function withLock(lock, task, log = defaultLog, finished = () => undefined) {
   fs.mkdirSync(path.dirname(lock), { recursive: true });
   let waiting = false;
   for (;;) {
@@ -120,6 +122,12 @@ export async function withLock(lock, task, log = defaultLog) {
       break;
     } catch (err) {
       if (err.code !== "EEXIST") throw err;
+      const result = finished();
+      if (result !== undefined) return result;
+      if (!fs.statSync(lock, { throwIfNoEntry: false })) {
+        fs.rmSync(lock, { force: true }); // a dangling link, or a lock released a moment ago
+        continue;
+      }
       let owner = null;
       try {
         owner = readJson(path.join(lock, "owner.json"));
@@ -257,7 +265,8 @@ function writeJsonAtomically(file, value) {
 export async function ensureAddon({ force = false, incremental = false, log = defaultLog } = {}) {
   const location = addonLocation();
   if (!force && !incremental && readStamp(location)) return location;
-  return withLock(location.lock, () => buildUnlocked(location, force, incremental, log), log);
+  const builtMeanwhile = () => (!force && !incremental && readStamp(location) ? location : undefined);
+  return withLock(location.lock, () => buildUnlocked(location, force, incremental, log), log, builtMeanwhile);
 }
 
 async function buildUnlocked(location, force, incremental, log) {

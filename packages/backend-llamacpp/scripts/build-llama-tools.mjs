@@ -64,7 +64,7 @@ export async function buildLlamaTools({ log = (m) => process.stderr.write(`[llam
     fs.renameSync(tmp, stamp);
     log(`built in ${seconds} s → ${binDir}`);
     return binDir;
-  }, log);
+  }, log, () => (complete() ? binDir : undefined));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
