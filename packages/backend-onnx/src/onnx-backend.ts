@@ -3,7 +3,6 @@ import { join } from "node:path";
 import {
   AbortedError,
   DisposedError,
-  EmosteerError,
   NotSteerableModelError,
   ContextOverflowError,
   InvalidArgumentError,

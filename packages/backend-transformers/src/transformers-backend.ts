@@ -2,11 +2,9 @@ import { Tensor, type DeviceType, type Message, type PreTrainedTokenizer } from 
 import {
   AbortedError,
   DisposedError,
-  EmosteerError,
   HiddenSizeMismatchError,
   InvalidSteeringError,
   LayerCountMismatchError,
-  LayerOutOfRangeError,
   UnsupportedCapabilityError,
   ContextOverflowError,
   InvalidArgumentError,
