@@ -1,3 +1,5 @@
+import { top2Margin } from "./greedy-parity.js";
+
 /** How closely two engines' next-token logits agree over the same positions. */
 export interface LogitParity {
   readonly positions: number;
@@ -9,6 +11,11 @@ export interface LogitParity {
   readonly meanAbsDiff: number;
   /** Largest |Δ log-probability| of the token that actually follows, over positions. */
   readonly maxNextTokenLogProbDiff: number;
+  /**
+   * Largest top-2 margin of `a` (the reference) at a position where the two argmaxes differ; 0
+   * when they agree everywhere. Where every |Δlogit| < τ, this is below 2τ.
+   */
+  readonly maxMarginWhereTop1Differs: number;
 }
 
 /**
@@ -22,6 +29,7 @@ export function compareLogits(a: Float32Array, b: Float32Array, vocab: number, n
   let maxAbsDiff = 0;
   let sumAbsDiff = 0;
   let maxNextTokenLogProbDiff = 0;
+  let maxMarginWhereTop1Differs = 0;
   for (let p = 0; p < positions; p++) {
     const ra = a.subarray(p * vocab, (p + 1) * vocab);
     const rb = b.subarray(p * vocab, (p + 1) * vocab);
@@ -35,10 +43,11 @@ export function compareLogits(a: Float32Array, b: Float32Array, vocab: number, n
       if (rb[i]! > rb[ib]!) ib = i;
     }
     if (ia === ib) agree++;
+    else maxMarginWhereTop1Differs = Math.max(maxMarginWhereTop1Differs, top2Margin(ra));
     const next = nextTokens?.[p];
     if (next !== undefined) maxNextTokenLogProbDiff = Math.max(maxNextTokenLogProbDiff, Math.abs(logSoftmaxAt(ra, next) - logSoftmaxAt(rb, next)));
   }
-  return { positions, top1Agreement: agree / positions, maxAbsDiff, meanAbsDiff: sumAbsDiff / a.length, maxNextTokenLogProbDiff };
+  return { positions, top1Agreement: agree / positions, maxAbsDiff, meanAbsDiff: sumAbsDiff / a.length, maxNextTokenLogProbDiff, maxMarginWhereTop1Differs };
 }
 
 function logSoftmaxAt(row: Float32Array, token: number): number {
