@@ -115,8 +115,16 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
     }
   });
 
-  app.setErrorHandler((error, _request, reply) => {
+  app.setErrorHandler((error, request, reply) => {
     const apiError = toApiError(error, { bodyLimit, receiveTimeoutMs });
+    if (apiError.code === "body_too_large") {
+      // Fastify closes the connection after a body error, so a client still uploading gets EPIPE
+      // instead of this 413. A body of announced, bounded length is drained instead (Node reads
+      // and drops it after the response; --receive-timeout still bounds the time); an enormous or
+      // chunked one keeps the close.
+      const length = Number(request.headers["content-length"]);
+      if (Number.isFinite(length) && length <= 16 * bodyLimit) reply.removeHeader("connection");
+    }
     if (apiError.status >= 500) log(`emosteer serve: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     void reply.code(apiError.status).headers(apiError.headers).send(apiError.toJSON());
   });
