@@ -15,6 +15,8 @@ export interface OpenBackendOptions {
   readonly threads?: number;
   /** Chat template for models whose file has none (a registry model's `spec.chatTemplate`). */
   readonly chatTemplate?: string;
+  /** Tokens one sequence may hold, prompt + generation, on every engine. Defaults to min(4096, trained context). */
+  readonly contextSize?: number;
 }
 
 /** A backend name that is not in {@link BACKEND_NAMES}. */
@@ -40,7 +42,7 @@ const percent = (fraction: number) => `${Math.round(fraction * 100)}%`;
  * say) only fails its own name, and callers pay only for the engine they open.
  */
 const OPENERS: Readonly<Record<BackendName, Opener>> = {
-  "llama.cpp": async ({ modelPath, onProgress, signal, threads, chatTemplate }) => {
+  "llama.cpp": async ({ modelPath, onProgress, signal, threads, chatTemplate, contextSize }) => {
     const { createLlamaCppBackend } = await import("@emosteer/backend-llamacpp");
     return createLlamaCppBackend({
       modelPath,
@@ -48,9 +50,10 @@ const OPENERS: Readonly<Record<BackendName, Opener>> = {
       ...(signal ? { signal } : {}),
       ...(threads !== undefined ? { threads } : {}),
       ...(chatTemplate ? { chatTemplate } : {}),
+      ...(contextSize !== undefined ? { contextSize } : {}),
     });
   },
-  onnx: async ({ modelPath, onProgress, signal, threads, chatTemplate }) => {
+  onnx: async ({ modelPath, onProgress, signal, threads, chatTemplate, contextSize }) => {
     const { createOnnxBackend } = await import("@emosteer/backend-onnx");
     return createOnnxBackend({
       modelPath,
@@ -58,14 +61,15 @@ const OPENERS: Readonly<Record<BackendName, Opener>> = {
       ...(signal ? { signal } : {}),
       ...(threads !== undefined ? { threads } : {}),
       ...(chatTemplate ? { chatTemplate } : {}),
+      ...(contextSize !== undefined ? { contextSize } : {}),
     });
   },
-  "transformers.js": async ({ modelPath, onProgress, signal, chatTemplate }) => {
+  "transformers.js": async ({ modelPath, onProgress, signal, chatTemplate, contextSize }) => {
     // Not through backend-onnx: transformers.js reads the exported folder itself.
     const { exportGgufToOnnx } = await import("@emosteer/onnx-export");
     const { createTransformersBackend } = await import("@emosteer/backend-transformers");
     const exported = await exportGgufToOnnx({ ggufPath: modelPath, onProgress: (p) => onProgress?.(`export ${p.stage} ${p.done}/${p.total}`), ...(signal ? { signal } : {}) });
-    return createTransformersBackend({ modelDir: exported.modelDir, ...(chatTemplate ? { chatTemplate } : {}), ...(signal ? { signal } : {}) });
+    return createTransformersBackend({ modelDir: exported.modelDir, ...(chatTemplate ? { chatTemplate } : {}), ...(contextSize !== undefined ? { contextSize } : {}), ...(signal ? { signal } : {}) });
   },
 };
 

@@ -17,9 +17,10 @@ describe("openBackend", () => {
     });
 
     // One engine open at a time: the machine is shared and each holds the whole model.
-    it.each(BACKEND_NAMES)("opens %s: the engine of that name, on that model file", async (name) => {
-      await using backend = await openBackend(name, { modelPath, threads: 1 });
+    it.each(BACKEND_NAMES)("opens %s: the engine of that name, on that model file, with the context asked for", async (name) => {
+      await using backend = await openBackend(name, { modelPath, threads: 1, contextSize: 256 });
       expect(backend.name).toBe(name);
+      expect(backend.contextSize).toBe(256);
       expect(backend.model).toMatchObject({ layerCount: 30, hiddenSize: 576, fingerprint: await fileFingerprint(modelPath) });
       expect(await backend.detokenize(await backend.tokenize("Hello there"))).toBe("Hello there");
     });
