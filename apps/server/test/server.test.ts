@@ -188,7 +188,7 @@ describe("scheduling", () => {
   it("serves concurrent clients with different emotion mixes without errors, each answer equal to the same request served alone", async () => {
     // The benchmark's 8-client run in small (benchmarks/SERVER.md): on a serialised engine nothing
     // can leak between requests, so every greedy answer must equal the one served alone.
-    const mixes = [{}, { joy: 1.5 }, { anger: 1.5 }, { fear: 1, joy: -0.5 }];
+    const mixes: Record<string, number>[] = [{}, { joy: 1.5 }, { anger: 1.5 }, { fear: 1, joy: -0.5 }];
     const request = (emotions: Record<string, number>) => ask(QUESTION, { max_tokens: 6, emotions });
     const alone = [];
     for (const mix of mixes) alone.push((await request(mix)).choices[0]!.message.content);
