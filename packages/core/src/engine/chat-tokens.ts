@@ -17,9 +17,10 @@ export interface ChatTokenizer {
  * How: the template is rendered once with a placeholder for each message's content, the rendered
  * text is cut at the placeholders, template pieces are tokenized with special parsing and content
  * pieces without. The cut is checked: putting the contents back in must give exactly
- * `render(messages)` (templates that trim content, as Gemma's does, are matched with trimmed
- * contents), so the tokens always spell the prompt `formatChat` shows. A template that rewrites
- * content in another way (escaping, say) is refused with {@link UnsupportedFormatError}.
+ * `render(messages)` (a template that trims a content, as Gemma's does for user turns, is
+ * matched with that content trimmed), so the tokens always spell the prompt `formatChat` shows.
+ * A template that rewrites content in another way (escaping, say) is refused with
+ * {@link UnsupportedFormatError}.
  */
 export function tokenizeChatMessages(tokenizer: ChatTokenizer, messages: readonly ChatMessage[], addGenerationPrompt: boolean): number[] {
   const expected = tokenizer.render(messages, addGenerationPrompt);
@@ -40,9 +41,8 @@ export function tokenizeChatMessages(tokenizer: ChatTokenizer, messages: readonl
   }
   pieces.push(templated.slice(last));
 
-  for (const content of [(m: ChatMessage) => m.content, (m: ChatMessage) => m.content.trim()]) {
-    const texts = pieces.map((p) => (typeof p === "string" ? p : content(messages[p]!)));
-    if (texts.join("") !== expected) continue;
+  const texts = matchContents(pieces, messages, expected);
+  if (texts) {
     const tokens: number[] = [];
     pieces.forEach((p, i) => {
       if (texts[i]!.length > 0) tokens.push(...tokenizer.tokenize(texts[i]!, typeof p === "string"));
@@ -53,6 +53,34 @@ export function tokenizeChatMessages(tokenizer: ChatTokenizer, messages: readonl
     "A chat template that rewrites message content (other than trimming it)",
     "message content could not be kept apart from the template's markup; format the prompt yourself and pass the string to generate (its special-token markup is then parsed)",
   );
+}
+
+/** How a template may have put a message's content in: as it is, or trimmed (Gemma's `| trim`), on one or both sides. */
+const CONTENT_FORMS: readonly ((content: string) => string)[] = [(c) => c, (c) => c.trim(), (c) => c.trimEnd(), (c) => c.trimStart()];
+
+/**
+ * The text of every piece such that they join to `expected`: template pieces as rendered, each
+ * content occurrence in one of {@link CONTENT_FORMS} (chosen per occurrence, with backtracking);
+ * null when no choice reproduces the rendered chat.
+ */
+function matchContents(pieces: readonly (string | number)[], messages: readonly ChatMessage[], expected: string): string[] | null {
+  const failed = new Set<string>();
+  const texts: string[] = [];
+  const match = (index: number, at: number): boolean => {
+    if (index === pieces.length) return at === expected.length;
+    const key = `${index}:${at}`;
+    if (failed.has(key)) return false;
+    const piece = pieces[index]!;
+    const candidates = typeof piece === "string" ? [piece] : [...new Set(CONTENT_FORMS.map((form) => form(messages[piece]!.content)))];
+    for (const text of candidates) {
+      if (!expected.startsWith(text, at)) continue;
+      texts[index] = text;
+      if (match(index + 1, at + text.length)) return true;
+    }
+    failed.add(key);
+    return false;
+  };
+  return match(0, 0) ? texts.slice(0, pieces.length) : null;
 }
 
 /** A private-use prefix that occurs in no message and not in the rendered chat, so placeholders cannot collide. */
