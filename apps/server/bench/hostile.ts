@@ -10,7 +10,13 @@ export interface HostileCase {
   readonly message: RegExp;
 }
 
-async function post(baseUrl: string, path: string, body: string, headers: Record<string, string>, apiKey: string | undefined): Promise<{ status: number; message: string }> {
+async function post(
+  baseUrl: string,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+  apiKey: string | undefined,
+): Promise<{ status: number; message: string }> {
   const response = await fetch(`${baseUrl}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}), ...headers },
@@ -27,7 +33,8 @@ async function post(baseUrl: string, path: string, body: string, headers: Record
   return { status: response.status, message };
 }
 
-const chat = (extra: Record<string, unknown>) => JSON.stringify({ model: "m", messages: [{ role: "user", content: "Hi" }], max_tokens: 4, temperature: 0, ...extra });
+const chat = (extra: Record<string, unknown>) =>
+  JSON.stringify({ model: "m", messages: [{ role: "user", content: "Hi" }], max_tokens: 4, temperature: 0, ...extra });
 
 const json = (name: string, body: string, message: RegExp, path = "/v1/chat/completions"): HostileCase => ({
   name,
@@ -43,19 +50,39 @@ export function hostileCases(options: { bodyLimit: number; receiveTimeoutMs: num
   return [
     json("bad JSON", '{"messages": [', /not valid JSON/),
     json("NaN α", '{"messages":[{"role":"user","content":"Hi"}],"emotions":{"joy":NaN}}', /not valid JSON.*NaN/),
-    json("infinite α (1e999)", chat({ emotions: { joy: 1e999 } }).replace("null", "1e999"), /α must be a finite number|must be number/),
+    json(
+      "infinite α (1e999)",
+      chat({ emotions: { joy: Number.POSITIVE_INFINITY } }).replace("null", "1e999"),
+      /α must be a finite number|must be number/,
+    ),
     json("huge α", chat({ emotions: { joy: 1e6 } }), /α must be a finite number from −4 to 4/),
     json("α as a string", chat({ emotions: { joy: "2" } }), /emotions\.joy must be number/),
     json("unknown emotion", chat({ emotions: { euphoria: 1 } }), /Unknown emotion "euphoria".*joy/),
     json("path-like emotion", chat({ emotions: { "../../etc/passwd": 1 } }), /not a vector name.*never a file/),
     json("path-like vector", chat({ steering: { terms: [{ vector: "/etc/passwd", alpha: 1 }] } }), /not a vector name.*never a file/),
     json("vector file name", chat({ steering: { terms: [{ vector: "joy.gguf", alpha: 1 }] } }), /not a vector name.*never a file/),
-    json("unknown steering field", chat({ steering: { terms: [{ vector: "joy", alpha: 1 }], file: "/tmp/x.gguf" } }), /unknown field "file"/),
-    json("inline vector of the wrong size", chat({ steering: { terms: [{ vector: { data: "AAAAAA==" }, alpha: 1 }] } }), /Inline vector data has 4 bytes/),
-    json("layer out of range", chat({ steering: { terms: [{ vector: "joy", alpha: 1 }], layers: { from: 1, to: 999 } } }), /Layer 999 cannot be steered/),
+    json(
+      "unknown steering field",
+      chat({ steering: { terms: [{ vector: "joy", alpha: 1 }], file: "/tmp/x.gguf" } }),
+      /unknown field "file"/,
+    ),
+    json(
+      "inline vector of the wrong size",
+      chat({ steering: { terms: [{ vector: { data: "AAAAAA==" }, alpha: 1 }] } }),
+      /Inline vector data has 4 bytes/,
+    ),
+    json(
+      "layer out of range",
+      chat({ steering: { terms: [{ vector: "joy", alpha: 1 }], layers: { from: 1, to: 999 } } }),
+      /Layer 999 cannot be steered/,
+    ),
     json("messages not an array", JSON.stringify({ messages: "Hi" }), /messages must be array/),
     json("no messages", JSON.stringify({ model: "m" }), /needs the field "messages"/),
-    json("bad role", JSON.stringify({ messages: [{ role: "root", content: "Hi" }] }), /role must be one of: system, developer, user, assistant/),
+    json(
+      "bad role",
+      JSON.stringify({ messages: [{ role: "root", content: "Hi" }] }),
+      /role must be one of: system, developer, user, assistant/,
+    ),
     json("max_tokens as a string", chat({ max_tokens: "5" }), /max_tokens must be integer/),
     json("max_tokens above the limit", chat({ max_tokens: 100000 }), /max_tokens must be from 1 to \d+/),
     json("temperature out of range", chat({ temperature: 50 }), /temperature must be <= 2/),
@@ -65,7 +92,14 @@ export function hostileCases(options: { bodyLimit: number; receiveTimeoutMs: num
     {
       name: "huge body",
       message: /larger than this server's limit/,
-      send: (baseUrl, apiKey) => post(baseUrl, "/v1/chat/completions", chat({ messages: [{ role: "user", content: "x".repeat(options.bodyLimit * 2) }] }), {}, apiKey),
+      send: (baseUrl, apiKey) =>
+        post(
+          baseUrl,
+          "/v1/chat/completions",
+          chat({ messages: [{ role: "user", content: "x".repeat(options.bodyLimit * 2) }] }),
+          {},
+          apiKey,
+        ),
     },
     {
       name: "not JSON content type",
@@ -91,11 +125,18 @@ function slowClient(baseUrl: string, apiKey: string | undefined, receiveTimeoutM
   return new Promise((resolve, reject) => {
     const socket = connect({ host: hostname, port: Number(port) });
     let answer = "";
-    const giveUp = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`the server did not time out a stalled request within ${receiveTimeoutMs * 3} ms`));
-    }, receiveTimeoutMs * 3 + 2000);
-    socket.on("connect", () => socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n${apiKey ? `Authorization: Bearer ${apiKey}\r\n` : ""}Content-Length: 100\r\n\r\n{"messages":`));
+    const giveUp = setTimeout(
+      () => {
+        socket.destroy();
+        reject(new Error(`the server did not time out a stalled request within ${receiveTimeoutMs * 3} ms`));
+      },
+      receiveTimeoutMs * 3 + 2000,
+    );
+    socket.on("connect", () =>
+      socket.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n${apiKey ? `Authorization: Bearer ${apiKey}\r\n` : ""}Content-Length: 100\r\n\r\n{"messages":`,
+      ),
+    );
     socket.on("data", (d) => (answer += d.toString()));
     socket.on("error", () => undefined); // the server may reset after its answer
     socket.on("close", () => {

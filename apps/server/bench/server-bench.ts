@@ -36,7 +36,16 @@ const MAX_TOKENS = Number(values["max-tokens"]);
 const CLIENT_COUNTS = [1, 4, 8];
 const RECEIVE_TIMEOUT_S = 2;
 const BODY_LIMIT = 1024 * 1024;
-const MIXES: readonly Record<string, number>[] = [{}, { joy: 1.5 }, { anger: 1.5 }, { fear: 1, joy: -0.5 }, { sadness: 2 }, { disgust: 1 }, { joy: 0.5, sadness: 0.5 }, { anger: -1, fear: 0.5 }];
+const MIXES: readonly Record<string, number>[] = [
+  {},
+  { joy: 1.5 },
+  { anger: 1.5 },
+  { fear: 1, joy: -0.5 },
+  { sadness: 2 },
+  { disgust: 1 },
+  { joy: 0.5, sadness: 0.5 },
+  { anger: -1, fear: 0.5 },
+];
 const QUESTIONS = [
   "How do I bake bread?",
   "I start a new job on Monday. Any advice for my first week?",
@@ -59,7 +68,15 @@ interface Answer {
 
 async function main(): Promise<void> {
   const { child, url } = await startServe();
-  const results: Record<string, unknown> = { command: `pnpm --filter @emosteer/server bench -- ${commandLine()}`, backend: values.backend, model: "smollm2-135m-instruct", max_tokens: MAX_TOKENS, requests_8_clients: REQUESTS, requests_1_and_4_clients: REQUESTS_FEW, date: new Date().toISOString() };
+  const results: Record<string, unknown> = {
+    command: `pnpm --filter @emosteer/server bench -- ${commandLine()}`,
+    backend: values.backend,
+    model: "smollm2-135m-instruct",
+    max_tokens: MAX_TOKENS,
+    requests_8_clients: REQUESTS,
+    requests_1_and_4_clients: REQUESTS_FEW,
+    date: new Date().toISOString(),
+  };
   try {
     if (values["hostile-only"]) {
       const previous = JSON.parse(readFileSync(join(values.out!, "server.json"), "utf8"));
@@ -72,7 +89,8 @@ async function main(): Promise<void> {
     const alone = new Map<string, string>();
     if (!values["hostile-only"]) {
       log(`references: ${QUESTIONS.length} questions × ${MIXES.length} mixes served alone`);
-      for (const [q, question] of QUESTIONS.entries()) for (const [m, mix] of MIXES.entries()) alone.set(`${q}/${m}`, (await streamChat(url, question, mix)).text);
+      for (const [q, question] of QUESTIONS.entries())
+        for (const [m, mix] of MIXES.entries()) alone.set(`${q}/${m}`, (await streamChat(url, question, mix)).text);
     }
 
     for (const clients of values["hostile-only"] ? [] : CLIENT_COUNTS) {
@@ -126,7 +144,23 @@ async function main(): Promise<void> {
 
 /** `emosteer serve` on a free port, as a user would start it (plus the bench's queue and receive limits). */
 async function startServe(): Promise<{ child: ChildProcess; url: string }> {
-  const args = ["--conditions=@emosteer/source", "--import", "tsx", join(repoRoot, "apps", "cli", "src", "main.ts"), "serve", "--port", "0", "--backend", values.backend!, "--max-queue", "64", "--receive-timeout", String(RECEIVE_TIMEOUT_S), "--body-limit", String(BODY_LIMIT)];
+  const args = [
+    "--conditions=@emosteer/source",
+    "--import",
+    "tsx",
+    join(repoRoot, "apps", "cli", "src", "main.ts"),
+    "serve",
+    "--port",
+    "0",
+    "--backend",
+    values.backend!,
+    "--max-queue",
+    "64",
+    "--receive-timeout",
+    String(RECEIVE_TIMEOUT_S),
+    "--body-limit",
+    String(BODY_LIMIT),
+  ];
   const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
@@ -148,9 +182,17 @@ async function streamChat(url: string, question: string, emotions: Record<string
     const response = await fetch(`${url}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ messages: [{ role: "user", content: question }], max_tokens: MAX_TOKENS, temperature: 0, stream: true, stream_options: { include_usage: true }, ...(Object.keys(emotions).length ? { emotions } : {}) }),
+      body: JSON.stringify({
+        messages: [{ role: "user", content: question }],
+        max_tokens: MAX_TOKENS,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: true },
+        ...(Object.keys(emotions).length ? { emotions } : {}),
+      }),
     });
-    if (!response.ok) return { ok: false, ttftMs: 0, tokens: 0, text: "", error: `${response.status} ${(await response.text()).slice(0, 200)}` };
+    if (!response.ok)
+      return { ok: false, ttftMs: 0, tokens: 0, text: "", error: `${response.status} ${(await response.text()).slice(0, 200)}` };
     let buffer = "";
     let text = "";
     let tokens = 0;
@@ -161,8 +203,7 @@ async function streamChat(url: string, question: string, emotions: Record<string
       const { value, done } = await reader.read();
       if (done) break;
       buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) !== -1) {
+      for (let end = buffer.indexOf("\n\n"); end !== -1; end = buffer.indexOf("\n\n")) {
         const data = buffer.slice(0, end).replace(/^data: /, "");
         buffer = buffer.slice(end + 2);
         if (data === "[DONE]") continue;
@@ -208,7 +249,8 @@ async function hostileRun(url: string, pid: number) {
             // The client saw no answer at all (a reset connection, say).
             stats.non4xx++;
             const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-            if (stats.samples.length < 3) stats.samples.push(`no response: ${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ""}`);
+            if (stats.samples.length < 3)
+              stats.samples.push(`no response: ${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ""}`);
           }
         }
       }),
@@ -276,7 +318,9 @@ function report(r: Record<string, any>): string {
     return `| ${c} | ${x.requests} | ${x.errors} | ${x.ttft_p50_ms} | ${x.ttft_p95_ms} | ${x.tok_s} | ${x.equal_alone}/${x.requests - x.errors} | ${x.crosstalk} |`;
   });
   const h = r.hostile;
-  const cases = Object.entries(h.cases as Record<string, { sent: number; non4xx: number; unclear: number; samples: string[] }>).map(([name, s]) => `| ${name} | ${s.sent} | ${s.non4xx} | ${s.unclear} | ${s.samples.map((x) => x.replace(/\|/g, "\\|")).join("; ")} |`);
+  const cases = Object.entries(h.cases as Record<string, { sent: number; non4xx: number; unclear: number; samples: string[] }>).map(
+    ([name, s]) => `| ${name} | ${s.sent} | ${s.non4xx} | ${s.unclear} | ${s.samples.map((x) => x.replace(/\|/g, "\\|")).join("; ")} |`,
+  );
   return `# Server benchmark
 
 Produced by \`${r.client_rows_command ?? r.command}\` (${r.client_rows_date ?? r.date}; ${r.backend}, ${r.model}, greedy, max_tokens ${r.max_tokens}, streamed)${r.client_rows_command ? `; the hostile and drain sections by \`${r.command}\` (${r.date})` : ""}.

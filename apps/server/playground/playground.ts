@@ -53,7 +53,14 @@ async function main(): Promise<void> {
   }
   $("generate").addEventListener("click", () => void generate());
   $("stop").addEventListener("click", () => running?.abort());
-  $("share").addEventListener("click", () => void navigator.clipboard?.writeText(location.href).then(() => status("link copied"), () => status(location.href)));
+  $("share").addEventListener(
+    "click",
+    () =>
+      void navigator.clipboard?.writeText(location.href).then(
+        () => status("link copied"),
+        () => status(location.href),
+      ),
+  );
   $<HTMLSelectElement>("preset").addEventListener("change", (event) => {
     const mix = PRESETS[(event.target as HTMLSelectElement).value];
     if (!mix || (event.target as HTMLSelectElement).value === "(custom)") return;
@@ -110,7 +117,15 @@ function currentSettings(): Settings {
 /** `#q=…&e=joy:1.5,fear:-1&seed=1&t=0.7&n=96`. */
 function saveSettings(): void {
   const s = currentSettings();
-  const params = new URLSearchParams({ q: s.prompt, e: Object.entries(s.alphas).map(([e, a]) => `${e}:${a}`).join(","), seed: String(s.seed), t: String(s.temperature), n: String(s.maxTokens) });
+  const params = new URLSearchParams({
+    q: s.prompt,
+    e: Object.entries(s.alphas)
+      .map(([e, a]) => `${e}:${a}`)
+      .join(","),
+    seed: String(s.seed),
+    t: String(s.temperature),
+    n: String(s.maxTokens),
+  });
   history.replaceState(null, "", `#${params}`);
 }
 
@@ -122,10 +137,15 @@ function readSettings(): Partial<Settings> {
     settings.alphas = {};
     for (const pair of params.get("e")!.split(",").filter(Boolean)) {
       const [emotion = "", alpha = ""] = pair.split(":");
-      if (emotions.includes(emotion) && Number.isFinite(Number(alpha))) settings.alphas[emotion] = Math.max(-SLIDER_LIMIT, Math.min(SLIDER_LIMIT, Number(alpha)));
+      if (emotions.includes(emotion) && Number.isFinite(Number(alpha)))
+        settings.alphas[emotion] = Math.max(-SLIDER_LIMIT, Math.min(SLIDER_LIMIT, Number(alpha)));
     }
   }
-  for (const [key, field] of [["seed", "seed"], ["t", "temperature"], ["n", "maxTokens"]] as const) {
+  for (const [key, field] of [
+    ["seed", "seed"],
+    ["t", "temperature"],
+    ["n", "maxTokens"],
+  ] as const) {
     if (params.has(key) && Number.isFinite(Number(params.get(key)))) settings[field] = Number(params.get(key));
   }
   return settings;
@@ -148,12 +168,17 @@ async function generate(): Promise<void> {
   delete document.body.dataset["done"];
   $<HTMLButtonElement>("generate").disabled = true;
   $<HTMLButtonElement>("stop").disabled = false;
-  const mix = Object.entries(settings.alphas).map(([e, a]) => `${e} ${a > 0 ? "+" : ""}${a}`).join(", ");
+  const mix = Object.entries(settings.alphas)
+    .map(([e, a]) => `${e} ${a > 0 ? "+" : ""}${a}`)
+    .join(", ");
   $("steered-title").textContent = mix ? `Steered: ${mix}` : "Steered (no emotion set)";
   status("generating… (the server runs one answer at a time: the steered one streams after the unsteered one)");
   const started = performance.now();
   try {
-    const [plain, steered] = await Promise.all([stream("unsteered", settings, {}, controller.signal), stream("steered", settings, settings.alphas, controller.signal)]);
+    const [plain, steered] = await Promise.all([
+      stream("unsteered", settings, {}, controller.signal),
+      stream("steered", settings, settings.alphas, controller.signal),
+    ]);
     status(`done in ${((performance.now() - started) / 1000).toFixed(1)} s: ${plain} and ${steered} tokens`);
   } catch (error) {
     status(controller.signal.aborted ? "stopped" : `error: ${(error as Error).message}`);
@@ -166,7 +191,12 @@ async function generate(): Promise<void> {
 }
 
 /** Streams one answer into pane `pane`; resolves with its completion token count. */
-async function stream(pane: "unsteered" | "steered", settings: Settings, alphas: Record<string, number>, signal: AbortSignal): Promise<number> {
+async function stream(
+  pane: "unsteered" | "steered",
+  settings: Settings,
+  alphas: Record<string, number>,
+  signal: AbortSignal,
+): Promise<number> {
   const out = $(pane);
   const warning = $(`${pane}-warning`);
   const meta = $(`${pane}-meta`);
@@ -187,7 +217,10 @@ async function stream(pane: "unsteered" | "steered", settings: Settings, alphas:
       ...(Object.keys(alphas).length ? { emotions: alphas } : {}),
     }),
   });
-  if (!response.ok || !response.body) throw new Error(((await response.json().catch(() => null)) as { error?: { message: string } } | null)?.error?.message ?? `HTTP ${response.status}`);
+  if (!response.ok || !response.body)
+    throw new Error(
+      ((await response.json().catch(() => null)) as { error?: { message: string } } | null)?.error?.message ?? `HTTP ${response.status}`,
+    );
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let tokens = 0;
@@ -196,8 +229,7 @@ async function stream(pane: "unsteered" | "steered", settings: Settings, alphas:
     const { value, done } = await reader.read();
     if (done) break;
     buffer += value;
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) !== -1) {
+    for (let end = buffer.indexOf("\n\n"); end !== -1; end = buffer.indexOf("\n\n")) {
       const event = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       const data = event.replace(/^data: /, "");

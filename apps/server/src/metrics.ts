@@ -4,8 +4,18 @@ import type { Scheduler } from "./scheduler.js";
 /** The server's Prometheus metrics, in a registry of its own (two servers in one process do not mix). */
 export class ServerMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({ name: "emosteer_requests_total", help: "HTTP requests answered, by route and status code.", labelNames: ["route", "status"], registers: [this.registry] });
-  readonly tokens = new Counter({ name: "emosteer_tokens_total", help: "Tokens processed, by kind (prompt or completion).", labelNames: ["kind"], registers: [this.registry] });
+  readonly requests = new Counter({
+    name: "emosteer_requests_total",
+    help: "HTTP requests answered, by route and status code.",
+    labelNames: ["route", "status"],
+    registers: [this.registry],
+  });
+  readonly tokens = new Counter({
+    name: "emosteer_tokens_total",
+    help: "Tokens processed, by kind (prompt or completion).",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
   readonly requestSeconds = new Histogram({
     name: "emosteer_request_duration_seconds",
     help: "Time from receiving a request to the end of its response, by route.",
@@ -25,11 +35,37 @@ export class ServerMetrics {
     buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
-  readonly generations = new Counter({ name: "emosteer_generations_total", help: "Generations finished, by finish reason (stop, length, abort, timeout, error).", labelNames: ["reason"], registers: [this.registry] });
+  readonly generations = new Counter({
+    name: "emosteer_generations_total",
+    help: "Generations finished, by finish reason (stop, length, abort, timeout, error).",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
 
   constructor(scheduler: Scheduler) {
-    new Gauge({ name: "emosteer_queue_depth", help: "Generation requests waiting for a slot.", registers: [this.registry], collect() { this.set(scheduler.queued); } });
-    new Gauge({ name: "emosteer_active_generations", help: "Generations holding a slot.", registers: [this.registry], collect() { this.set(scheduler.running); } });
-    new Gauge({ name: "emosteer_slots", help: "Generations that can run at once.", registers: [this.registry], collect() { this.set(scheduler.options.slots); } });
+    new Gauge({
+      name: "emosteer_queue_depth",
+      help: "Generation requests waiting for a slot.",
+      registers: [this.registry],
+      collect() {
+        this.set(scheduler.queued);
+      },
+    });
+    new Gauge({
+      name: "emosteer_active_generations",
+      help: "Generations holding a slot.",
+      registers: [this.registry],
+      collect() {
+        this.set(scheduler.running);
+      },
+    });
+    new Gauge({
+      name: "emosteer_slots",
+      help: "Generations that can run at once.",
+      registers: [this.registry],
+      collect() {
+        this.set(scheduler.options.slots);
+      },
+    });
   }
 }

@@ -35,7 +35,9 @@ export function chatCompletion(head: ResponseHead, generation: Generation) {
     object: "chat.completion",
     created: head.created,
     model: head.model,
-    choices: [{ index: 0, message: { role: "assistant", content: generation.text }, logprobs: null, finish_reason: finishReasonOf(generation) }],
+    choices: [
+      { index: 0, message: { role: "assistant", content: generation.text }, logprobs: null, finish_reason: finishReasonOf(generation) },
+    ],
     usage: usageOf(generation),
     steering: head.steering,
   };
@@ -54,10 +56,19 @@ export function textCompletion(head: ResponseHead, generation: Generation) {
 }
 
 /** One streamed chunk: `delta` text (chat) or `text` (completions), a finish reason on the last. */
-export function streamChunk(kind: "chat" | "text", head: ResponseHead, piece: { text?: string; role?: boolean; finish?: FinishReason; steering?: boolean }) {
+export function streamChunk(
+  kind: "chat" | "text",
+  head: ResponseHead,
+  piece: { text?: string; role?: boolean; finish?: FinishReason; steering?: boolean },
+) {
   const choice =
     kind === "chat"
-      ? { index: 0, delta: { ...(piece.role ? { role: "assistant" } : {}), ...(piece.text !== undefined ? { content: piece.text } : {}) }, logprobs: null, finish_reason: piece.finish ?? null }
+      ? {
+          index: 0,
+          delta: { ...(piece.role ? { role: "assistant" } : {}), ...(piece.text !== undefined ? { content: piece.text } : {}) },
+          logprobs: null,
+          finish_reason: piece.finish ?? null,
+        }
       : { index: 0, text: piece.text ?? "", logprobs: null, finish_reason: piece.finish ?? null };
   return {
     id: head.id,
@@ -71,5 +82,12 @@ export function streamChunk(kind: "chat" | "text", head: ResponseHead, piece: { 
 
 /** The chunk `stream_options.include_usage` asks for: no choices, the usage. */
 export function usageChunk(kind: "chat" | "text", head: ResponseHead, generation: Generation) {
-  return { id: head.id, object: kind === "chat" ? "chat.completion.chunk" : "text_completion", created: head.created, model: head.model, choices: [], usage: usageOf(generation) };
+  return {
+    id: head.id,
+    object: kind === "chat" ? "chat.completion.chunk" : "text_completion",
+    created: head.created,
+    model: head.model,
+    choices: [],
+    usage: usageOf(generation),
+  };
 }

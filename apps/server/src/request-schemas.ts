@@ -1,9 +1,8 @@
 import { readFileSync } from "node:fs";
 
 /** The steering schema file (schema/steering.schema.json), the one document of the body's steering fields. */
-export const STEERING_SCHEMA: { properties: Record<string, unknown>; $defs: Record<string, unknown> } & Record<string, unknown> = JSON.parse(
-  readFileSync(new URL("../schema/steering.schema.json", import.meta.url), "utf8"),
-);
+export const STEERING_SCHEMA: { properties: Record<string, unknown>; $defs: Record<string, unknown> } & Record<string, unknown> =
+  JSON.parse(readFileSync(new URL("../schema/steering.schema.json", import.meta.url), "utf8"));
 
 const steeringProperties = STEERING_SCHEMA.properties;
 
@@ -15,7 +14,13 @@ const common = {
   top_p: { type: ["number", "null"], exclusiveMinimum: 0, maximum: 1 },
   top_k: { type: ["integer", "null"], minimum: 0 },
   seed: { type: ["integer", "null"], minimum: 0, maximum: 4294967295 },
-  stop: { anyOf: [{ type: "string", maxLength: 256 }, { type: "array", maxItems: 4, items: { type: "string", maxLength: 256 } }, { type: "null" }] },
+  stop: {
+    anyOf: [
+      { type: "string", maxLength: 256 },
+      { type: "array", maxItems: 4, items: { type: "string", maxLength: 256 } },
+      { type: "null" },
+    ],
+  },
   stream: { type: ["boolean", "null"] },
   stream_options: { type: ["object", "null"], properties: { include_usage: { type: "boolean" } } },
   n: { type: ["integer", "null"], minimum: 1, maximum: 1 },
@@ -55,7 +60,12 @@ export const COMPLETION_REQUEST_SCHEMA = {
   required: ["prompt"],
   properties: {
     ...common,
-    prompt: { anyOf: [{ type: "string", minLength: 1 }, { type: "array", minItems: 1, maxItems: 1, items: { type: "string", minLength: 1 } }] },
+    prompt: {
+      anyOf: [
+        { type: "string", minLength: 1 },
+        { type: "array", minItems: 1, maxItems: 1, items: { type: "string", minLength: 1 } },
+      ],
+    },
   },
   $defs: STEERING_SCHEMA.$defs,
 } as const;

@@ -1,4 +1,14 @@
-import { EmosteerError, EmotionVector, modelIdentity, resolveSteering, resolveLayers, type LayerRange, type ModelInfo, type SteeringSpec, type SteeringTerm } from "@emosteer/core";
+import {
+  EmosteerError,
+  EmotionVector,
+  modelIdentity,
+  resolveSteering,
+  resolveLayers,
+  type LayerRange,
+  type ModelInfo,
+  type SteeringSpec,
+  type SteeringTerm,
+} from "@emosteer/core";
 import { invalidRequest } from "./api-error.js";
 
 /** The steering fields of a request body, as the JSON schema admits them (types checked, values not yet). */
@@ -62,7 +72,10 @@ export function requestSteering(
 ): { spec: SteeringSpec | null; applied: AppliedSteering | null } {
   const { emotions, steering } = request;
   if (emotions !== undefined && steering !== undefined) {
-    throw invalidRequest("steering", `Give "emotions" (α per named vector) or "steering" (the explicit form), not both: put every term in one of them.`);
+    throw invalidRequest(
+      "steering",
+      `Give "emotions" (α per named vector) or "steering" (the explicit form), not both: put every term in one of them.`,
+    );
   }
   const available = [...vectors.keys()];
   const named = (name: string, param: string): EmotionVector => {
@@ -75,12 +88,21 @@ export function requestSteering(
       );
     }
     const vector = vectors.get(name);
-    if (!vector) throw invalidRequest(param, `Unknown emotion "${name}": this server has vectors for ${available.join(", ") || "none"}.`, "unknown_emotion");
+    if (!vector)
+      throw invalidRequest(
+        param,
+        `Unknown emotion "${name}": this server has vectors for ${available.join(", ") || "none"}.`,
+        "unknown_emotion",
+      );
     return vector;
   };
   const alphaOf = (alpha: number, param: string): number => {
     if (typeof alpha !== "number" || !Number.isFinite(alpha) || Math.abs(alpha) > limits.maxAlpha) {
-      throw invalidRequest(param, `α must be a finite number from −${limits.maxAlpha} to ${limits.maxAlpha} (negative suppresses); got ${String(alpha)}.`, "invalid_alpha");
+      throw invalidRequest(
+        param,
+        `α must be a finite number from −${limits.maxAlpha} to ${limits.maxAlpha} (negative suppresses); got ${String(alpha)}.`,
+        "invalid_alpha",
+      );
     }
     return alpha + 0; // −0 → 0
   };
@@ -90,7 +112,11 @@ export function requestSteering(
   let apply: SteeringPhase = "both";
   let injection: "net-shift" | "per-layer" = "net-shift";
   if (emotions !== undefined) {
-    terms = Object.entries(emotions).map(([name, alpha]) => ({ vector: named(name, `emotions.${name}`), label: name, alpha: alphaOf(alpha, `emotions.${name}`) }));
+    terms = Object.entries(emotions).map(([name, alpha]) => ({
+      vector: named(name, `emotions.${name}`),
+      label: name,
+      alpha: alphaOf(alpha, `emotions.${name}`),
+    }));
   } else if (steering !== undefined) {
     terms = steering.terms.map((term, k) => {
       const param = `steering.terms[${k}]`;
@@ -111,7 +137,11 @@ export function requestSteering(
   } else {
     return { spec: null, applied: null };
   }
-  if (terms.length > limits.maxTerms) throw invalidRequest(emotions ? "emotions" : "steering.terms", `At most ${limits.maxTerms} steering terms per request; got ${terms.length}.`);
+  if (terms.length > limits.maxTerms)
+    throw invalidRequest(
+      emotions ? "emotions" : "steering.terms",
+      `At most ${limits.maxTerms} steering terms per request; got ${terms.length}.`,
+    );
 
   const active = terms.filter((t) => t.alpha !== 0);
   if (active.length === 0) return { spec: null, applied: null };
@@ -145,7 +175,8 @@ function inlineVector(inline: InlineVector, model: ModelInfo, param: string): Em
   const { layerCount, hiddenSize } = model;
   const expected = layerCount * hiddenSize;
   const shape = `${layerCount} × ${hiddenSize} little-endian float32 (${expected * 4} bytes, row k added at block k's output, row 0 zero), base64-encoded`;
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(inline.data)) throw invalidRequest(`${param}.data`, `Inline vector data must be base64: ${shape}.`, "invalid_vector");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(inline.data))
+    throw invalidRequest(`${param}.data`, `Inline vector data must be base64: ${shape}.`, "invalid_vector");
   const bytes = Buffer.from(inline.data, "base64");
   if (bytes.length !== expected * 4) {
     throw invalidRequest(`${param}.data`, `Inline vector data has ${bytes.length} bytes; this model needs ${shape}.`, "invalid_vector");
@@ -155,7 +186,11 @@ function inlineVector(inline: InlineVector, model: ModelInfo, param: string): Em
   for (let i = 0; i < expected; i++) {
     const x = floats[i]!;
     if (!Number.isFinite(x) || Math.abs(x) > MAX_INLINE_VALUE) {
-      throw invalidRequest(`${param}.data`, `Inline vector value ${i} is ${x}; every value must be finite with |x| ≤ ${MAX_INLINE_VALUE}.`, "invalid_vector");
+      throw invalidRequest(
+        `${param}.data`,
+        `Inline vector value ${i} is ${x}; every value must be finite with |x| ≤ ${MAX_INLINE_VALUE}.`,
+        "invalid_vector",
+      );
     }
   }
   const directions = Array.from({ length: layerCount }, (_, l) => floats.subarray(l * hiddenSize, (l + 1) * hiddenSize));
@@ -164,7 +199,15 @@ function inlineVector(inline: InlineVector, model: ModelInfo, param: string): Em
       emotion: inline.name ?? "inline",
       model: modelIdentity(model),
       directions,
-      provenance: { method: "imported", settings: {}, samples: 0, corpus: "request", corpusHash: "", backend: "request", createdAt: new Date(0).toISOString() },
+      provenance: {
+        method: "imported",
+        settings: {},
+        samples: 0,
+        corpus: "request",
+        corpusHash: "",
+        backend: "request",
+        createdAt: new Date(0).toISOString(),
+      },
     });
   } catch (error) {
     if (error instanceof Error) throw invalidRequest(`${param}.data`, `${error.message} (${shape}).`, "invalid_vector");

@@ -36,8 +36,10 @@ export class Scheduler {
   private readonly recent: number[] = [];
 
   constructor(readonly options: SchedulerOptions) {
-    if (!(Number.isInteger(options.slots) && options.slots >= 1)) throw new RangeError(`slots must be a whole number ≥ 1, got ${options.slots}.`);
-    if (!(Number.isInteger(options.maxQueue) && options.maxQueue >= 0)) throw new RangeError(`maxQueue must be a whole number ≥ 0, got ${options.maxQueue}.`);
+    if (!(Number.isInteger(options.slots) && options.slots >= 1))
+      throw new RangeError(`slots must be a whole number ≥ 1, got ${options.slots}.`);
+    if (!(Number.isInteger(options.maxQueue) && options.maxQueue >= 0))
+      throw new RangeError(`maxQueue must be a whole number ≥ 0, got ${options.maxQueue}.`);
   }
 
   /** Jobs waiting for a slot. */
@@ -60,7 +62,14 @@ export class Scheduler {
    * if the signal aborts before the job starts.
    */
   run<T>(job: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    if (this.draining) throw new ApiError(503, "The server is shutting down and takes no new requests; retry on another instance.", "server_error", null, "shutting_down");
+    if (this.draining)
+      throw new ApiError(
+        503,
+        "The server is shutting down and takes no new requests; retry on another instance.",
+        "server_error",
+        null,
+        "shutting_down",
+      );
     if (signal.aborted) return Promise.reject(signal.reason);
     const execute = async (): Promise<T> => {
       const started = performance.now();

@@ -1,7 +1,15 @@
 import { createHash, randomInt, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DisposedError, EmosteerError, type ChatMessage, type EmotionVector, type Generation, type GenerateOptions, type SteeringBackend } from "@emosteer/core";
+import {
+  DisposedError,
+  EmosteerError,
+  type ChatMessage,
+  type EmotionVector,
+  type Generation,
+  type GenerateOptions,
+  type SteeringBackend,
+} from "@emosteer/core";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { ApiError, invalidRequest } from "./api-error.js";
 import { ServerMetrics } from "./metrics.js";
@@ -73,7 +81,9 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
   const bodyLimit = options.bodyLimit ?? 1024 * 1024;
   for (const vector of vectors.values()) vector.assertCompatible(backend.model);
   if (!LOOPBACK.has(host) && !options.apiKey) {
-    log(`emosteer serve: warning: listening on ${host} without --api-key; anyone who can reach this address can use the model. Pass --api-key KEY.`);
+    log(
+      `emosteer serve: warning: listening on ${host} without --api-key; anyone who can reach this address can use the model. Pass --api-key KEY.`,
+    );
   }
 
   const scheduler = new Scheduler({ slots: options.slots ?? 1, maxQueue: options.maxQueue ?? 16 });
@@ -89,7 +99,14 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
     forceCloseConnections: "idle",
     // Node's own timers catch slow senders: a request not received within receiveTimeoutMs gets a 408.
     serverFactory: (handler) => {
-      const server = createServer({ requestTimeout: receiveTimeoutMs, headersTimeout: Math.min(receiveTimeoutMs, 60_000), connectionsCheckingInterval: Math.min(1000, receiveTimeoutMs) }, handler);
+      const server = createServer(
+        {
+          requestTimeout: receiveTimeoutMs,
+          headersTimeout: Math.min(receiveTimeoutMs, 60_000),
+          connectionsCheckingInterval: Math.min(1000, receiveTimeoutMs),
+        },
+        handler,
+      );
       return server;
     },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, strictNumbers: true } },
@@ -110,26 +127,32 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
       const header = request.headers.authorization ?? "";
       const given = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
       if (!given || !timingSafeEqual(sha256(given), keyDigest)) {
-        throw new ApiError(401, given ? "Invalid API key." : "This server needs an API key: send the header \"Authorization: Bearer <key>\" (the key given to emosteer serve --api-key).", "authentication_error", null, "invalid_api_key");
+        throw new ApiError(
+          401,
+          given
+            ? "Invalid API key."
+            : 'This server needs an API key: send the header "Authorization: Bearer <key>" (the key given to emosteer serve --api-key).',
+          "authentication_error",
+          null,
+          "invalid_api_key",
+        );
       }
     }
   });
 
-  app.setErrorHandler((error, request, reply) => {
+  app.setErrorHandler((error, _request, reply) => {
     const apiError = toApiError(error, { bodyLimit, receiveTimeoutMs });
-    if (apiError.code === "body_too_large") {
-      // Fastify closes the connection after a body error, so a client still uploading gets EPIPE
-      // instead of this 413. A body of announced, bounded length is drained instead (Node reads
-      // and drops it after the response; --receive-timeout still bounds the time); an enormous or
-      // chunked one keeps the close.
-      const length = Number(request.headers["content-length"]);
-      if (Number.isFinite(length) && length <= 16 * bodyLimit) reply.removeHeader("connection");
-    }
     if (apiError.status >= 500) log(`emosteer serve: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     void reply.code(apiError.status).headers(apiError.headers).send(apiError.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
-    const error = new ApiError(404, `No route ${request.method} ${request.url.split("?")[0]}: the endpoints are POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics and GET / (the playground).`, "invalid_request_error", null, "not_found");
+    const error = new ApiError(
+      404,
+      `No route ${request.method} ${request.url.split("?")[0]}: the endpoints are POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics and GET / (the playground).`,
+      "invalid_request_error",
+      null,
+      "not_found",
+    );
     void reply.code(404).send(error.toJSON());
   });
 
@@ -152,7 +175,13 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
   });
   app.get("/v1/models", async () => models());
   app.get("/health", async (_request, reply) => {
-    const body = { status: scheduler.isDraining ? "draining" : "ok", model: modelId, backend: backend.name, running: scheduler.running, queued: scheduler.queued };
+    const body = {
+      status: scheduler.isDraining ? "draining" : "ok",
+      model: modelId,
+      backend: backend.name,
+      running: scheduler.running,
+      queued: scheduler.queued,
+    };
     return reply.code(scheduler.isDraining ? 503 : 200).send(body);
   });
   app.get("/metrics", async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
@@ -162,11 +191,22 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
   }
 
   /** What both generation routes share: validation → steering → scheduling → the engine → JSON or SSE. */
-  const serveGeneration = async (kind: "chat" | "text", request: FastifyRequest, reply: FastifyReply, body: GenerationBody, prompt: string | readonly ChatMessage[]) => {
+  const serveGeneration = async (
+    kind: "chat" | "text",
+    request: FastifyRequest,
+    reply: FastifyReply,
+    body: GenerationBody,
+    prompt: string | readonly ChatMessage[],
+  ) => {
     const arrived = started.get(request.raw) ?? performance.now();
     const { spec, applied } = requestSteering(body, vectors, backend.model, { maxAlpha, maxTerms: 16 });
     const generateOptions = samplingOptions(body, { maxTokens, defaultMaxTokens });
-    const head: ResponseHead = { id: `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: modelId, steering: applied };
+    const head: ResponseHead = {
+      id: `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID()}`,
+      created: Math.floor(Date.now() / 1000),
+      model: modelId,
+      steering: applied,
+    };
     const stream = body.stream === true;
     const includeUsage = body.stream_options?.include_usage === true;
 
@@ -201,7 +241,12 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
     if (stream) {
       // Admitted: the stream starts now, so a client sees its request accepted while it waits.
       reply.hijack();
-      reply.raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+      reply.raw.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+        "x-accel-buffering": "no",
+      });
       send(streamChunk(kind, head, { role: true, text: "", steering: true }));
     }
     let generation: Generation;
@@ -272,7 +317,10 @@ interface GenerationBody extends SteeringRequest {
 }
 
 interface ChatBody extends GenerationBody {
-  readonly messages: readonly { readonly role: "system" | "developer" | "user" | "assistant"; readonly content: string | readonly { readonly text: string }[] }[];
+  readonly messages: readonly {
+    readonly role: "system" | "developer" | "user" | "assistant";
+    readonly content: string | readonly { readonly text: string }[];
+  }[];
 }
 
 interface CompletionBody extends GenerationBody {
@@ -281,14 +329,25 @@ interface CompletionBody extends GenerationBody {
 
 /** OpenAI messages → the engine's: "developer" is a system turn, text parts are joined. Contents stay text (the engine tokenizes them without special tokens). */
 function chatMessages(messages: ChatBody["messages"]): ChatMessage[] {
-  return messages.map((m) => ({ role: m.role === "developer" ? "system" : m.role, content: typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join("") }));
+  return messages.map((m) => ({
+    role: m.role === "developer" ? "system" : m.role,
+    content: typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join(""),
+  }));
 }
 
 /** OpenAI's sampling fields → the engine's, within the server's limits. A request without a seed gets a random one, as OpenAI's do. */
-function samplingOptions(body: GenerationBody, limits: { maxTokens: number; defaultMaxTokens: number }): Omit<GenerateOptions, "steering" | "signal" | "onToken"> {
+function samplingOptions(
+  body: GenerationBody,
+  limits: { maxTokens: number; defaultMaxTokens: number },
+): Omit<GenerateOptions, "steering" | "signal" | "onToken"> {
   const param = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
   const requested = body.max_completion_tokens ?? body.max_tokens ?? limits.defaultMaxTokens;
-  if (requested > limits.maxTokens) throw invalidRequest(param, `${param} must be from 1 to ${limits.maxTokens} on this server (emosteer serve --max-tokens); got ${requested}.`, "max_tokens_exceeded");
+  if (requested > limits.maxTokens)
+    throw invalidRequest(
+      param,
+      `${param} must be from 1 to ${limits.maxTokens} on this server (emosteer serve --max-tokens); got ${requested}.`,
+      "max_tokens_exceeded",
+    );
   const stop = body.stop == null ? [] : typeof body.stop === "string" ? [body.stop] : [...body.stop];
   return {
     maxTokens: requested,
@@ -307,7 +366,13 @@ function hangUp(reply: FastifyReply, hijacked: boolean): void {
 }
 
 function timeoutError(timeoutMs: number): ApiError {
-  return new ApiError(504, `The request took longer than this server's limit of ${timeoutMs / 1000} s (emosteer serve --timeout): ask for fewer max_tokens, or retry when the queue is shorter.`, "timeout_error", null, "timeout");
+  return new ApiError(
+    504,
+    `The request took longer than this server's limit of ${timeoutMs / 1000} s (emosteer serve --timeout): ask for fewer max_tokens, or retry when the queue is shorter.`,
+    "timeout_error",
+    null,
+    "timeout",
+  );
 }
 
 /** Any error → the OpenAI error shape: ours as they are, Fastify's and the engine's with a message that says what to change. */
@@ -317,19 +382,36 @@ function toApiError(error: unknown, limits: { bodyLimit: number; receiveTimeoutM
   if (fastifyError.validation) return validationError(fastifyError.validation);
   switch (fastifyError.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return new ApiError(413, `The request body is larger than this server's limit of ${limits.bodyLimit} bytes (emosteer serve --body-limit).`, "invalid_request_error", null, "body_too_large");
+      return new ApiError(
+        413,
+        `The request body is larger than this server's limit of ${limits.bodyLimit} bytes (emosteer serve --body-limit).`,
+        "invalid_request_error",
+        null,
+        "body_too_large",
+      );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return new ApiError(415, `Send the request body as JSON with "Content-Type: application/json".`, "invalid_request_error", null, "unsupported_media_type");
+      return new ApiError(
+        415,
+        `Send the request body as JSON with "Content-Type: application/json".`,
+        "invalid_request_error",
+        null,
+        "unsupported_media_type",
+      );
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return invalidRequest(null, "The request body is empty: send a JSON object.", "invalid_json");
   }
   if (error instanceof SyntaxError || fastifyError.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
-    return invalidRequest(null, `The request body is not valid JSON (${(error as Error).message}). Note that JSON has no NaN or Infinity: α must be a finite number.`, "invalid_json");
+    return invalidRequest(
+      null,
+      `The request body is not valid JSON (${(error as Error).message}). Note that JSON has no NaN or Infinity: α must be a finite number.`,
+      "invalid_json",
+    );
   }
   if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
     return new ApiError(fastifyError.statusCode, fastifyError.message ?? "Bad request.", "invalid_request_error");
   }
-  if (error instanceof DisposedError) return new ApiError(503, "The model is shutting down; retry later.", "server_error", null, "shutting_down");
+  if (error instanceof DisposedError)
+    return new ApiError(503, "The model is shutting down; retry later.", "server_error", null, "shutting_down");
   // The engine refuses bad input with RangeError (a prompt longer than the context, say) and named errors.
   if (error instanceof RangeError || error instanceof EmosteerError) return invalidRequest(null, error.message);
   return new ApiError(500, `Internal error: ${error instanceof Error ? error.message : String(error)}`, "server_error");
@@ -345,13 +427,19 @@ interface ValidationIssue {
 /** Ajv's first complaint → "messages[0].role must be one of: system, developer, user, assistant". */
 function validationError(issues: readonly ValidationIssue[]): ApiError {
   const issue = issues[0]!;
-  const param = issue.instancePath.replace(/^\//, "").replace(/\/(\d+)(?=\/|$)/g, "[$1]").replace(/\//g, ".") || null;
+  const param =
+    issue.instancePath
+      .replace(/^\//, "")
+      .replace(/\/(\d+)(?=\/|$)/g, "[$1]")
+      .replace(/\//g, ".") || null;
   const where = param ?? "the body";
   let message: string;
   if (issue.keyword === "enum") message = `${where} must be one of: ${(issue.params.allowedValues as unknown[]).map(String).join(", ")}`;
   else if (issue.keyword === "required") message = `${where} needs the field "${String(issue.params.missingProperty)}"`;
-  else if (issue.keyword === "additionalProperties") message = `${where} has an unknown field "${String(issue.params.additionalProperty)}"; see the steering schema (schema/steering.schema.json)`;
-  else if (issue.keyword === "oneOf" || issue.keyword === "anyOf") message = `${where} has the wrong form; see the API reference (README "Serve") and schema/steering.schema.json`;
+  else if (issue.keyword === "additionalProperties")
+    message = `${where} has an unknown field "${String(issue.params.additionalProperty)}"; see the steering schema (schema/steering.schema.json)`;
+  else if (issue.keyword === "oneOf" || issue.keyword === "anyOf")
+    message = `${where} has the wrong form; see the API reference (README "Serve") and schema/steering.schema.json`;
   else message = `${where} ${issue.message ?? "is invalid"}`;
   return invalidRequest(param, `${message}.`, "invalid_value");
 }
@@ -359,4 +447,3 @@ function validationError(issues: readonly ValidationIssue[]): ApiError {
 function sha256(text: string): Buffer {
   return createHash("sha256").update(text).digest();
 }
-

@@ -27,7 +27,15 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(join(work, "profile"), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
     viewport: { width: 1280, height: 800 },
   });
   page = context.pages()[0] ?? (await context.newPage());
@@ -46,7 +54,9 @@ describe("playground (headless Chromium)", () => {
   it("renders a slider per emotion, set from a shared link, and streams a steered answer beside the unsteered one", async () => {
     const settings = new URLSearchParams({ q: "How do I bake bread?", e: "joy:2", seed: "3", t: "0.7", n: "20" });
     await page.goto(`${server.url}/#${settings}`);
-    await page.waitForFunction(() => document.body.dataset["ready"] === "true" || document.body.dataset["error"] === "true", null, { timeout: 60_000 });
+    await page.waitForFunction(() => document.body.dataset["ready"] === "true" || document.body.dataset["error"] === "true", null, {
+      timeout: 60_000,
+    });
     expect(await page.textContent("#status"), browserLog.join("\n")).toBe("");
     const sliders = page.locator("#sliders input[type=range]");
     expect(await sliders.count()).toBe(engine.vectors.size);
@@ -57,7 +67,11 @@ describe("playground (headless Chromium)", () => {
     await page.evaluate(() => {
       const target = document.getElementById("steered")!;
       (window as unknown as { updates: number }).updates = 0;
-      new MutationObserver(() => (window as unknown as { updates: number }).updates++).observe(target, { childList: true, characterData: true, subtree: true });
+      new MutationObserver(() => (window as unknown as { updates: number }).updates++).observe(target, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
     });
     await page.click("#generate");
     await page.waitForFunction(() => document.body.dataset["done"] === "true", null, { timeout: 300_000 });

@@ -12,9 +12,20 @@ const vector = (emotion: string, x: number) =>
     emotion,
     model,
     directions: [new Float32Array(3), Float32Array.of(x, 0, 0), Float32Array.of(0, x, 0), Float32Array.of(0, 0, x)],
-    provenance: { method: "mean-diff", settings: {}, samples: 2, corpus: "fixed", corpusHash: "h", backend: "test", createdAt: "2026-01-01T00:00:00Z" },
+    provenance: {
+      method: "mean-diff",
+      settings: {},
+      samples: 2,
+      corpus: "fixed",
+      corpusHash: "h",
+      backend: "test",
+      createdAt: "2026-01-01T00:00:00Z",
+    },
   });
-const vectors = new Map([["joy", vector("joy", 1)], ["fear", vector("fear", 2)]]);
+const vectors = new Map([
+  ["joy", vector("joy", 1)],
+  ["fear", vector("fear", 2)],
+]);
 const limits = { maxAlpha: 4, maxTerms: 16 };
 
 function refusal(run: () => unknown): ApiError {
@@ -38,22 +49,56 @@ describe("requestSteering", () => {
 
   it("takes the explicit form with named and inline vectors and a layer list", () => {
     const data = Buffer.from(new Float32Array([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]).buffer).toString("base64");
-    const { spec, applied } = requestSteering({ steering: { terms: [{ vector: "fear", alpha: -1 }, { vector: { data, name: "mine" }, alpha: 2 }], layers: [1, 3] } }, vectors, model, limits);
+    const { spec, applied } = requestSteering(
+      {
+        steering: {
+          terms: [
+            { vector: "fear", alpha: -1 },
+            { vector: { data, name: "mine" }, alpha: 2 },
+          ],
+          layers: [1, 3],
+        },
+      },
+      vectors,
+      model,
+      limits,
+    );
     expect(spec!.terms[1]!.vector.directions[2]).toEqual(Float32Array.of(0, 1, 0));
-    expect(applied).toMatchObject({ terms: [{ vector: "fear", alpha: -1 }, { vector: "mine", alpha: 2 }], layers: [1, 3] });
+    expect(applied).toMatchObject({
+      terms: [
+        { vector: "fear", alpha: -1 },
+        { vector: "mine", alpha: 2 },
+      ],
+      layers: [1, 3],
+    });
   });
 
   it("refuses what is not allowed with a 400 that says what is", () => {
-    expect(refusal(() => requestSteering({ emotions: { awe: 1 } }, vectors, model, limits))).toMatchObject({ status: 400, param: "emotions.awe", code: "unknown_emotion", message: expect.stringMatching(/joy, fear/) });
+    expect(refusal(() => requestSteering({ emotions: { awe: 1 } }, vectors, model, limits))).toMatchObject({
+      status: 400,
+      param: "emotions.awe",
+      code: "unknown_emotion",
+      message: expect.stringMatching(/joy, fear/),
+    });
     expect(refusal(() => requestSteering({ emotions: { joy: 4.5 } }, vectors, model, limits)).message).toMatch(/from −4 to 4/);
     expect(refusal(() => requestSteering({ emotions: { joy: Number.NaN } }, vectors, model, limits)).code).toBe("invalid_alpha");
     for (const name of ["../joy", "/etc/passwd", "joy.gguf", "C:\\joy", "~/joy"]) {
-      expect(refusal(() => requestSteering({ steering: { terms: [{ vector: name, alpha: 1 }] } }, vectors, model, limits)).code).toBe("invalid_vector_name");
+      expect(refusal(() => requestSteering({ steering: { terms: [{ vector: name, alpha: 1 }] } }, vectors, model, limits)).code).toBe(
+        "invalid_vector_name",
+      );
     }
-    expect(refusal(() => requestSteering({ steering: { terms: [{ vector: "joy", alpha: 1 }], apply: "prompt" } }, vectors, model, limits)).code).toBe("unsupported_phase");
-    expect(refusal(() => requestSteering({ steering: { terms: [{ vector: "joy", alpha: 1 }], layers: { from: 0, to: 3 } } }, vectors, model, limits)).message).toMatch(/Layer 0 cannot be steered/);
+    expect(
+      refusal(() => requestSteering({ steering: { terms: [{ vector: "joy", alpha: 1 }], apply: "prompt" } }, vectors, model, limits)).code,
+    ).toBe("unsupported_phase");
+    expect(
+      refusal(() =>
+        requestSteering({ steering: { terms: [{ vector: "joy", alpha: 1 }], layers: { from: 0, to: 3 } } }, vectors, model, limits),
+      ).message,
+    ).toMatch(/Layer 0 cannot be steered/);
     const nan = Buffer.from(new Float32Array([0, 0, 0, Number.NaN, 0, 0, 0, 0, 0, 0, 0, 0]).buffer).toString("base64");
-    expect(refusal(() => requestSteering({ steering: { terms: [{ vector: { data: nan }, alpha: 1 }] } }, vectors, model, limits)).message).toMatch(/value 3 is NaN/);
+    expect(
+      refusal(() => requestSteering({ steering: { terms: [{ vector: { data: nan }, alpha: 1 }] } }, vectors, model, limits)).message,
+    ).toMatch(/value 3 is NaN/);
   });
 });
 
@@ -62,7 +107,16 @@ describe("Scheduler", () => {
     const scheduler = new Scheduler({ slots: 1, maxQueue: 1 });
     const order: string[] = [];
     let release!: () => void;
-    const first = scheduler.run(() => new Promise<void>((r) => (release = () => (order.push("first"), r()))), new AbortController().signal);
+    const first = scheduler.run(
+      () =>
+        new Promise<void>((r) => {
+          release = () => {
+            order.push("first");
+            r();
+          };
+        }),
+      new AbortController().signal,
+    );
     const waiting = new AbortController();
     const second = scheduler.run(async () => void order.push("second"), waiting.signal);
     expect([scheduler.running, scheduler.queued]).toEqual([1, 1]);
@@ -83,7 +137,11 @@ describe("Scheduler", () => {
 
 describe("repetitionScore", () => {
   it("is low for ordinary text and high for a loop", () => {
-    expect(repetitionScore("To bake bread you need flour, water, yeast and salt. Mix them, knead the dough for ten minutes, let it rise for an hour and bake it.")).toBeLessThan(REPETITIVE);
+    expect(
+      repetitionScore(
+        "To bake bread you need flour, water, yeast and salt. Mix them, knead the dough for ten minutes, let it rise for an hour and bake it.",
+      ),
+    ).toBeLessThan(REPETITIVE);
     expect(repetitionScore("I am so happy! ".repeat(8))).toBeGreaterThanOrEqual(REPETITIVE);
     expect(repetitionScore("Yay!!!!!!!!!!!!!!!!!!!!!!!")).toBeGreaterThanOrEqual(REPETITIVE);
   });

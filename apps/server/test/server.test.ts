@@ -32,12 +32,14 @@ afterAll(async () => {
   await engine?.backend.dispose();
 });
 
-const ask = (content: string, extra: Record<string, unknown> = {}) => client.chat.completions.create({ ...GREEDY, messages: [{ role: "user", content }], ...extra });
+const ask = (content: string, extra: Record<string, unknown> = {}) =>
+  client.chat.completions.create({ ...GREEDY, messages: [{ role: "user", content }], ...extra });
 type Steered = { steering: unknown };
 
 /** Waits until no generation holds a slot (a cancelled one leaves it at its next token). */
 async function idle(target: EmosteerServer): Promise<void> {
-  for (let i = 0; i < 600 && (target.scheduler.running > 0 || target.scheduler.queued > 0); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 600 && (target.scheduler.running > 0 || target.scheduler.queued > 0); i++)
+    await new Promise((r) => setTimeout(r, 100));
   expect(target.scheduler.running + target.scheduler.queued).toBe(0);
 }
 
@@ -62,13 +64,18 @@ describe("OpenAI API through the official client", () => {
     const text = steered.choices[0]!.message.content!;
     expect(text).not.toBe(unsteered);
     const layers = engine.backend.capabilities.steerableLayers;
-    expect((steered as unknown as Steered).steering).toEqual({ terms: [{ vector: "joy", alpha: 2 }], layers, apply: "both", injection: "net-shift" });
+    expect((steered as unknown as Steered).steering).toEqual({
+      terms: [{ vector: "joy", alpha: 2 }],
+      layers,
+      apply: "both",
+      injection: "net-shift",
+    });
 
     const explicit = await ask(QUESTION, { steering: { terms: [{ vector: "joy", alpha: 2 }], apply: "both" } });
     expect(explicit.choices[0]!.message.content).toBe(text);
     const joy = engine.vectors.get("joy")!;
     const floats = new Float32Array(joy.model.layerCount * joy.model.hiddenSize);
-    joy.directions.forEach((d, l) => floats.set(d, l * joy.model.hiddenSize));
+    for (const [l, d] of joy.directions.entries()) floats.set(d, l * joy.model.hiddenSize);
     const data = Buffer.from(floats.buffer).toString("base64");
     const inline = await ask(QUESTION, { steering: { terms: [{ vector: { data, name: "my-joy" }, alpha: 2 }] } });
     expect(inline.choices[0]!.message.content).toBe(text);
@@ -76,7 +83,12 @@ describe("OpenAI API through the official client", () => {
   });
 
   it("streams the same text as the non-streamed answer, with a finish chunk and usage", async () => {
-    const stream = await client.chat.completions.create({ ...GREEDY, messages: [{ role: "user", content: QUESTION }], stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      ...GREEDY,
+      messages: [{ role: "user", content: QUESTION }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = "";
     let finish: string | null = null;
     let usage: OpenAI.CompletionUsage | undefined;
@@ -106,7 +118,12 @@ describe("OpenAI API through the official client", () => {
 
   it("frees the slot when the client cancels mid-stream, and keeps answering", async () => {
     const before = await metricValue(server, 'emosteer_generations_total{reason="disconnect"}');
-    const stream = await client.chat.completions.create({ ...GREEDY, max_tokens: 200, messages: [{ role: "user", content: "Write a long story about a dragon." }], stream: true });
+    const stream = await client.chat.completions.create({
+      ...GREEDY,
+      max_tokens: 200,
+      messages: [{ role: "user", content: "Write a long story about a dragon." }],
+      stream: true,
+    });
     let chunks = 0;
     for await (const chunk of stream) {
       if (chunk.choices[0]?.delta.content) chunks++;
@@ -129,7 +146,10 @@ describe("OpenAI API through the official client", () => {
     const example = join(here, "..", "examples", "openai-client.ts");
     const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
     expect(readme).toContain(readFileSync(example, "utf8").trim());
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", example], { cwd: join(here, ".."), env: { ...process.env, OPENAI_BASE_URL: `${server.url}/v1` } });
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", example], {
+      cwd: join(here, ".."),
+      env: { ...process.env, OPENAI_BASE_URL: `${server.url}/v1` },
+    });
     expect(stdout).toMatch(/steering: \{[\s\S]*vector: 'joy'[\s\S]*alpha: 1\.5/);
   });
 });
@@ -138,7 +158,9 @@ describe("models, health, metrics", () => {
   it("lists the model with the emotions it can steer", async () => {
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toEqual([MODEL_ID]);
-    expect((models.data[0] as unknown as { emotions: string[] }).emotions).toEqual(expect.arrayContaining(["joy", "anger", "disgust", "fear", "sadness"]));
+    expect((models.data[0] as unknown as { emotions: string[] }).emotions).toEqual(
+      expect.arrayContaining(["joy", "anger", "disgust", "fear", "sadness"]),
+    );
   });
 
   it("reports health and Prometheus metrics", async () => {
@@ -160,19 +182,39 @@ describe("scheduling", () => {
     const busy = await startServer({ ...engine, modelId: MODEL_ID, port: 0, maxQueue: 1, playground: false, log: () => undefined });
     try {
       const running = new AbortController();
-      const first = await fetch(`${busy.url}/v1/chat/completions`, { method: "POST", signal: running.signal, headers: { "content-type": "application/json" }, body: JSON.stringify({ ...GREEDY, max_tokens: 200, stream: true, messages: [{ role: "user", content: "Tell me a long story." }] }) });
+      const first = await fetch(`${busy.url}/v1/chat/completions`, {
+        method: "POST",
+        signal: running.signal,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...GREEDY, max_tokens: 200, stream: true, messages: [{ role: "user", content: "Tell me a long story." }] }),
+      });
       expect(first.status).toBe(200); // admitted: the stream has started
       const waiting = new AbortController();
-      const second = fetch(`${busy.url}/v1/chat/completions`, { method: "POST", signal: waiting.signal, headers: { "content-type": "application/json" }, body: JSON.stringify({ ...GREEDY, messages: [{ role: "user", content: "Hi" }] }) }).catch((e: Error) => e);
+      const second = fetch(`${busy.url}/v1/chat/completions`, {
+        method: "POST",
+        signal: waiting.signal,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...GREEDY, messages: [{ role: "user", content: "Hi" }] }),
+      }).catch((e: Error) => e);
       for (let i = 0; i < 100 && busy.scheduler.queued < 1; i++) await new Promise((r) => setTimeout(r, 50));
       expect(busy.scheduler.queued).toBe(1);
 
-      const refused = await fetch(`${busy.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...GREEDY, messages: [{ role: "user", content: "Hi" }] }) });
+      const refused = await fetch(`${busy.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...GREEDY, messages: [{ role: "user", content: "Hi" }] }),
+      });
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-      expect((await refused.json()).error).toMatchObject({ type: "rate_limit_error", code: "queue_full", message: expect.stringMatching(/--max-queue 1/) });
+      expect((await refused.json()).error).toMatchObject({
+        type: "rate_limit_error",
+        code: "queue_full",
+        message: expect.stringMatching(/--max-queue 1/),
+      });
       const viaClient = new OpenAI({ baseURL: `${busy.url}/v1`, apiKey: "none", maxRetries: 0 });
-      await expect(viaClient.chat.completions.create({ ...GREEDY, messages: [{ role: "user", content: "Hi" }] })).rejects.toMatchObject({ status: 429 });
+      await expect(viaClient.chat.completions.create({ ...GREEDY, messages: [{ role: "user", content: "Hi" }] })).rejects.toMatchObject({
+        status: 429,
+      });
 
       waiting.abort();
       await second;
@@ -199,7 +241,11 @@ describe("scheduling", () => {
   it("times a slow generation out with a 504", async () => {
     const hurried = await startServer({ ...engine, modelId: MODEL_ID, port: 0, timeoutMs: 300, playground: false, log: () => undefined });
     try {
-      const response = await fetch(`${hurried.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...GREEDY, max_tokens: 500, messages: [{ role: "user", content: "Write a long story about a dragon." }] }) });
+      const response = await fetch(`${hurried.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...GREEDY, max_tokens: 500, messages: [{ role: "user", content: "Write a long story about a dragon." }] }),
+      });
       expect(response.status).toBe(504);
       expect((await response.json()).error.message).toMatch(/longer than this server's limit of 0.3 s/);
       await idle(hurried);
@@ -210,7 +256,11 @@ describe("scheduling", () => {
 
   it("close() lets a running stream finish, then stops listening", async () => {
     const draining = await startServer({ ...engine, modelId: MODEL_ID, port: 0, playground: false, log: () => undefined });
-    const response = await fetch(`${draining.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...GREEDY, max_tokens: 16, stream: true, messages: [{ role: "user", content: QUESTION }] }) });
+    const response = await fetch(`${draining.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...GREEDY, max_tokens: 16, stream: true, messages: [{ role: "user", content: QUESTION }] }),
+    });
     expect(response.status).toBe(200);
     const closed = draining.close();
     const body = await response.text();
@@ -224,7 +274,14 @@ describe("scheduling", () => {
 describe("safe defaults", () => {
   it("warns when it listens beyond loopback without an API key", async () => {
     const lines: string[] = [];
-    const open = await startServer({ ...engine, modelId: MODEL_ID, host: "0.0.0.0", port: 0, playground: false, log: (line) => lines.push(line) });
+    const open = await startServer({
+      ...engine,
+      modelId: MODEL_ID,
+      host: "0.0.0.0",
+      port: 0,
+      playground: false,
+      log: (line) => lines.push(line),
+    });
     await open.close();
     expect(lines.join("\n")).toMatch(/warning: listening on 0\.0\.0\.0 without --api-key/);
     const loopback: string[] = [];
@@ -240,26 +297,51 @@ describe("hostile input", () => {
   let guarded: EmosteerServer;
 
   beforeAll(async () => {
-    guarded = await startServer({ ...engine, modelId: MODEL_ID, port: 0, apiKey: API_KEY, bodyLimit: BODY_LIMIT, receiveTimeoutMs: RECEIVE_TIMEOUT_MS, playground: false, log: () => undefined });
+    guarded = await startServer({
+      ...engine,
+      modelId: MODEL_ID,
+      port: 0,
+      apiKey: API_KEY,
+      bodyLimit: BODY_LIMIT,
+      receiveTimeoutMs: RECEIVE_TIMEOUT_MS,
+      playground: false,
+      log: () => undefined,
+    });
   });
   afterAll(() => guarded?.close());
 
-  it.each(hostileCases({ bodyLimit: BODY_LIMIT, receiveTimeoutMs: RECEIVE_TIMEOUT_MS }).map((c) => [c.name, c] as const))("%s → 4xx with a clear message", async (_name, hostile) => {
-    const { status, message } = await hostile.send(guarded.url, API_KEY);
-    expect(status).toBeGreaterThanOrEqual(400);
-    expect(status).toBeLessThan(500);
-    expect(message).toMatch(hostile.message);
-  });
+  it.each(hostileCases({ bodyLimit: BODY_LIMIT, receiveTimeoutMs: RECEIVE_TIMEOUT_MS }).map((c) => [c.name, c] as const))(
+    "%s → 4xx with a clear message",
+    async (_name, hostile) => {
+      const { status, message } = await hostile.send(guarded.url, API_KEY);
+      expect(status).toBeGreaterThanOrEqual(400);
+      expect(status).toBeLessThan(500);
+      expect(message).toMatch(hostile.message);
+    },
+  );
 
   it("refuses a missing or wrong API key with 401, and still answers a valid request", async () => {
     const body = JSON.stringify({ ...GREEDY, max_tokens: 2, messages: [{ role: "user", content: "Hi" }] });
-    const missing = await fetch(`${guarded.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const missing = await fetch(`${guarded.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
     expect(missing.status).toBe(401);
-    expect((await missing.json()).error).toMatchObject({ type: "authentication_error", message: expect.stringMatching(/Authorization: Bearer/) });
-    await expect(new OpenAI({ baseURL: `${guarded.url}/v1`, apiKey: "wrong-key-000", maxRetries: 0 }).models.list()).rejects.toMatchObject({ status: 401 });
+    expect((await missing.json()).error).toMatchObject({
+      type: "authentication_error",
+      message: expect.stringMatching(/Authorization: Bearer/),
+    });
+    await expect(new OpenAI({ baseURL: `${guarded.url}/v1`, apiKey: "wrong-key-000", maxRetries: 0 }).models.list()).rejects.toMatchObject({
+      status: 401,
+    });
     expect((await fetch(`${guarded.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${guarded.url}/health`)).status).toBe(200);
-    const valid = await new OpenAI({ baseURL: `${guarded.url}/v1`, apiKey: API_KEY, maxRetries: 0 }).chat.completions.create({ ...GREEDY, max_tokens: 2, messages: [{ role: "user", content: "Hi" }] });
+    const valid = await new OpenAI({ baseURL: `${guarded.url}/v1`, apiKey: API_KEY, maxRetries: 0 }).chat.completions.create({
+      ...GREEDY,
+      max_tokens: 2,
+      messages: [{ role: "user", content: "Hi" }],
+    });
     expect(valid.choices[0]!.message.content!.length).toBeGreaterThan(0);
   });
 

@@ -19,7 +19,9 @@ export async function coreEmotionVectors(backend: SteeringBackend, vectorCache: 
     onExtracted: (b) => {
       extracted = true;
       progressLine("");
-      console.log(`extracted ${b.emotions.join(", ")} from ${b.queries} contrast pairs in ${b.seconds.toFixed(1)} s; saved to ${b.paths[0]?.replace(/\/[^/]+$/, "")}`);
+      console.log(
+        `extracted ${b.emotions.join(", ")} from ${b.queries} contrast pairs in ${b.seconds.toFixed(1)} s; saved to ${b.paths[0]?.replace(/\/[^/]+$/, "")}`,
+      );
     },
   });
   if (!extracted) console.log("EVs loaded from cache.");
@@ -46,10 +48,12 @@ export async function folderEmotionVectors(dir: string, model: ModelInfo, option
       vector = await loadVectorFile(path, { expectedModel: model });
     } catch (error) {
       // InvalidFileError and file-system errors already carry the path.
-      if (error instanceof EmosteerError && !(error instanceof InvalidFileError)) throw new EmosteerError(`${option} ${path}: ${error.message}`, { cause: error });
+      if (error instanceof EmosteerError && !(error instanceof InvalidFileError))
+        throw new EmosteerError(`${option} ${path}: ${error.message}`, { cause: error });
       throw error;
     }
-    if (vectors.has(vector.emotion)) throw new UsageError(`${option}: two files in "${dir}" hold "${vector.emotion}"; keep one per emotion`);
+    if (vectors.has(vector.emotion))
+      throw new UsageError(`${option}: two files in "${dir}" hold "${vector.emotion}"; keep one per emotion`);
     vectors.set(vector.emotion, vector);
   }
   return vectors;

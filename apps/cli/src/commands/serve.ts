@@ -74,7 +74,8 @@ export const serve: Command = {
 
     const modelPath = await modelFile(engine);
     // A --vectors folder is checked against the model file before the engine loads, so a wrong file fails at once.
-    const folderVectors = values.vectors === undefined ? undefined : await folderEmotionVectors(resolve(values.vectors), await readModelInfo(modelPath));
+    const folderVectors =
+      values.vectors === undefined ? undefined : await folderEmotionVectors(resolve(values.vectors), await readModelInfo(modelPath));
     await using backend = await openEngine(engine, modelPath);
     const vectors = folderVectors ?? (await coreEmotionVectors(backend, engine.vectorCache));
     const modelId = "id" in engine.model ? engine.model.id : basename(engine.model.path, ".gguf");
