@@ -1,37 +1,22 @@
 import { randomBytes } from "node:crypto";
 import { cpus, hostname, loadavg, totalmem } from "node:os";
-import { readFileSync } from "node:fs";
-import { dirname } from "node:path";
-import {
-  CORE_EMOTIONS,
-  isCoreEmotion,
-  loadLongFormPrompts,
-  loadSystemPrompts,
-  parseUserEmotion,
-  steeringFromWeights,
-  type ChatMessage,
-  type Emotion,
-  type EmotionVector,
-  type Generation,
-  type SteeringBackend,
-  type SteeringSpec,
-  type UserEmotion,
-} from "@emosteer/core";
-import { BACKEND_NAMES, isBackendName, openBackend } from "@emosteer/backends";
-import { cachedEmotionVectors } from "@emosteer/core/node";
-import { distinct2, responsePerplexity } from "@emosteer/eval";
-import { ensureModel, findModelSpec, hasOfflineSource, MODEL_REGISTRY, type LocalModel, type ModelSpec } from "@emosteer/models";
-import { engineLibraryVersions, engineSetup, hashText, setupHash, type EngineSetup } from "./cell-identity.js";
-import { assertSameSetup } from "./setup-guard.js";
-import { conditionKey, conditionWeights, isSteered, methodOf, type ConditionSpec } from "./condition.js";
-import type { BenchOptions, ContrastCorpus } from "./options.js";
+import { parseUserEmotion, type SteeringBackend } from "@emosteer/core";
+import { openBackend } from "@emosteer/backends";
+import { ensureModel, hasOfflineSource, type LocalModel } from "@emosteer/models";
+import { engineLibraryVersions, engineSetup, setupHash } from "./cell-identity.js";
+import type { EngineContext } from "./engine-context.js";
+import { EngineSession } from "./execute-cell.js";
+import { measureLatency } from "./latency.js";
+import { runLongTexts } from "./long-texts.js";
+import type { BenchOptions } from "./options.js";
 import { BenchUsageError } from "./options.js";
+import { planCells, readText, resolveBackends, resolveEmotions, resolveMix, resolveModels } from "./plan.js";
 import type { ProgressBar } from "./progress.js";
-import { evaluationQueries, type BenchQuery } from "./queries.js";
+import { evaluationQueries } from "./queries.js";
 import { rejudgeStore, type RejudgeResult } from "./rejudge.js";
 import { Scorer } from "./scorer.js";
-import { benchVectorSource } from "./vectors.js";
-import type { BenchStore, CellKey, CellText, LongSegment, LongTextKey, RunProvenance } from "./store.js";
+import { assertSameSetup } from "./setup-guard.js";
+import type { BenchStore, CellKey, CellText, RunProvenance } from "./store.js";
 
 /** The part of the options that decides which stored cells a report covers. */
 export interface RunScope {
@@ -67,15 +52,6 @@ export interface RunResult {
   readonly engines: readonly { readonly model: string; readonly backend: string; readonly seconds: number }[];
   readonly seconds: number;
 }
-
-interface PlannedCell {
-  readonly key: CellKey;
-  readonly spec: ConditionSpec;
-  readonly query: BenchQuery;
-}
-
-/** Turns of a multi-turn consistency dialogue. */
-const LONG_TURNS = 4;
 
 /**
  * Runs the grid. Every finished cell is stored before the next starts, and cells already stored
@@ -193,90 +169,25 @@ export async function rejudgeRun(options: BenchOptions, store: BenchStore, progr
   }
 }
 
-interface EngineContext {
-  readonly spec: ModelSpec;
-  readonly backend: SteeringBackend;
-  readonly setup: EngineSetup;
-  readonly setupHash: string;
-  readonly options: BenchOptions;
-  readonly store: BenchStore;
-  readonly progress: ProgressBar;
-  readonly scorer: Scorer;
-  readonly runId: string;
-  readonly emotions: readonly string[];
-  readonly userEmotions: readonly UserEmotion[];
-  readonly queries: readonly BenchQuery[];
-  readonly signal?: AbortSignal | undefined;
-}
-
 async function runEngine(ctx: EngineContext): Promise<{ generated: number; reused: number }> {
   const { spec, backend, options, store, progress, scorer } = ctx;
   const label = `${spec.id}/${backend.name}`;
   const steerable = backend.capabilities.steering && backend.capabilities.capture;
-  const mixEmotions = options.mix ? Object.keys(options.mix) : [];
-  const knownEmotions = new Set<string>([...CORE_EMOTIONS, ...ctx.userEmotions.map((u) => u.name)]);
-  const mix = options.mix && mixEmotions.every((e) => knownEmotions.has(e)) ? options.mix : null;
-  if (options.mix && !mix) progress.log(`  mix ${JSON.stringify(options.mix)} skipped: ${mixEmotions.filter((e) => !knownEmotions.has(e)).join(", ")} has no definition`);
+  const mix = resolveMix(options, ctx.userEmotions);
+  if (options.mix && !mix) progress.log(`  mix ${JSON.stringify(options.mix)} skipped: an emotion in it has no definition`);
 
   await assertSameVectorSettings(store, spec.id, backend.name, options);
-  const cells = planCells(ctx, steerable ? mix : null, steerable);
+  const cells = planCells({ model: spec.id, backend: backend.name, options, emotions: ctx.emotions, queries: ctx.queries, setupHash: ctx.setupHash }, steerable ? mix : null, steerable);
   if (!steerable) progress.log(`  ${label} cannot steer/capture (capabilities ${JSON.stringify(backend.capabilities)}): only unsteered and prompt cells`);
-
-  const vectorsByCorpus = new Map<ContrastCorpus, Map<Emotion, EmotionVector>>();
-  /** The vectors of `corpus`; the primary corpus also covers the mix, the others only the core grid emotions (user emotions do not depend on the corpus). */
-  const needVectors = async (corpus: ContrastCorpus = options.corpus) => {
-    const known = vectorsByCorpus.get(corpus);
-    if (known) return known;
-    const writes: Promise<void>[] = [];
-    const wanted = corpus === options.corpus ? [...new Set([...ctx.emotions, ...(mix ? mixEmotions : [])])] : ctx.emotions.filter(isCoreEmotion);
-    const vectors = await cachedEmotionVectors(backend, {
-      emotions: wanted,
-      userEmotions: ctx.userEmotions,
-      ...benchVectorSource(options, corpus),
-      onCacheHit: (batch) => progress.log(`  loaded cached vectors ${batch.emotions.join(", ")} from ${dirname(batch.paths[0]!)}`),
-      onProgress: (p) => {
-        if (p.done === 1) progress.start(`${label} extracting ${p.emotions.join(",")} (${corpus} corpus)`, p.total);
-        progress.tick(p.phase);
-      },
-      onExtracted: (batch) => {
-        progress.finish();
-        progress.log(`  extracted ${batch.emotions.join(",")} from ${batch.queries} pairs (${corpus} corpus) in ${batch.seconds.toFixed(1)} s`);
-        for (const emotion of batch.emotions) {
-          writes.push(store.putExtraction({
-            model: spec.id,
-            backend: backend.name,
-            extraction: options.method,
-            corpus: isCoreEmotion(emotion) ? corpus : "user",
-            corpusHash: batch.corpusHash,
-            emotion,
-            seconds: batch.seconds,
-            queries: batch.queries,
-            vectorPath: batch.paths.find((p) => p.endsWith(`/${emotion}.gguf`)) ?? "",
-            createdAt: new Date().toISOString(),
-          }));
-        }
-      },
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-    });
-    await Promise.all(writes);
-    vectorsByCorpus.set(corpus, vectors);
-    return vectors;
-  };
-  const steeringFor = async (cell: PlannedCell): Promise<SteeringSpec | null> =>
-    isSteered(cell.spec) ? steeringFromWeights(await needVectors(cell.key.corpus as ContrastCorpus), conditionWeights(cell.spec)) : null;
+  const session = new EngineSession(ctx, mix);
 
   // Always extract (or load) vectors when the engine can steer: extraction time is a bench column.
-  if (steerable) for (const corpus of options.corpora) await needVectors(corpus);
+  if (steerable) for (const corpus of options.corpora) await session.vectors(corpus);
 
-  const judge = scorer.judgeIdentity;
   const stored = new Map((await store.texts({ model: spec.id, backend: backend.name })).map((t) => [cellKeyString(t), t]));
-  const judged = new Set((await store.cells({ model: spec.id, backend: backend.name, judgeId: judge.id })).map(cellKeyString));
+  await judgeStoredCells(ctx, cells.map((c) => stored.get(cellKeyString(c.key))).filter((t): t is CellText => t !== undefined));
   const todo = cells.filter((c) => !stored.has(cellKeyString(c.key)));
   const reused = cells.length - todo.length;
-  // Cells stored by a run with another judge are scored by this one (texts untouched), so the report has one judge throughout.
-  const unjudged = cells.map((c) => stored.get(cellKeyString(c.key))).filter((t): t is CellText => t !== undefined && !judged.has(cellKeyString(t)));
-  for (const text of unjudged) await store.putJudgement(text, { judgeId: judge.id, judgeName: judge.name, judge: await scorer.judge(text.text), lexicon: scorer.lexicon(text.text) });
-  if (unjudged.length > 0) progress.log(`  judged ${unjudged.length} stored cell(s) with judge ${judge.name} ${judge.id.slice(0, 12)}`);
   progress.start(`${label} cells`, cells.length, reused);
   const unsteeredText = new Map<string, string>();
   for (const cell of cells) if (cell.spec.method === "none") {
@@ -285,240 +196,27 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
   }
   let generated = 0;
   for (const cell of todo) {
-    ctx.signal?.throwIfAborted();
-    const messages = messagesFor(cell, ctx);
-    const generation = await backend.generate(messages, generateOptions(options, await steeringFor(cell), ctx.signal));
-    const text = generation.text;
-    if (cell.spec.method === "none") unsteeredText.set(cell.query.id, text);
-    // Fluency: perplexity of the answer under the unsteered model, given the plain user query.
-    const perplexity = backend.capabilities.logProbs ? (await responsePerplexity(backend, { query: cell.query.text, response: text, ...(ctx.signal ? { signal: ctx.signal } : {}) })).perplexity : null;
-    const reference = unsteeredText.get(cell.query.id);
-    await store.putCell({
-      ...cell.key,
-      method: methodOf(cell.spec),
-      weights: conditionWeights(cell.spec),
-      query: cell.query.text,
-      text,
-      generatedTokens: generation.timings.generatedTokens,
-      finishReason: generation.finishReason,
-      promptTokens: generation.timings.promptTokens,
-      promptMs: generation.timings.promptMs,
-      decodeMs: generation.timings.decodeMs,
-      firstTokenMs: generation.timings.firstTokenMs,
-      judgeId: judge.id,
-      judgeName: judge.name,
-      judge: await scorer.judge(text),
-      lexicon: scorer.lexicon(text),
-      perplexity,
-      distinct2: distinct2(text),
-      fidelity: reference === undefined ? null : scorer.similarity(text, reference),
-      runId: ctx.runId,
-      createdAt: new Date().toISOString(),
-    });
+    const record = await session.execute(cell, unsteeredText.get(cell.query.id));
+    if (cell.spec.method === "none") unsteeredText.set(cell.query.id, record.text);
+    await store.putCell(record);
     generated++;
     progress.tick(`${cell.key.condition} ${cell.query.id}`);
   }
   progress.finish();
 
-  if (steerable && options.latencyReps > 0) await measureLatency(ctx, await needVectors());
-  if (steerable && options.longQueries > 0) await runLongTexts(ctx, await needVectors());
+  if (steerable && options.latencyReps > 0) await measureLatency(ctx, await session.vectors());
+  if (steerable && options.longQueries > 0) await runLongTexts(ctx, await session.vectors());
   return { generated, reused };
 }
 
-/**
- * The grid of one engine, ordered per query (unsteered first, then each steered condition) so
- * steered and unsteered decoding interleave. Single-emotion EV cells come once per corpus (core
- * emotions only beyond the primary corpus); unsteered, prompt and mix cells once.
- */
-function planCells(ctx: EngineContext, mix: Readonly<Record<string, number>> | null, steerable: boolean): PlannedCell[] {
-  const { options, spec, backend } = ctx;
-  const cells: PlannedCell[] = [];
-  const key = (condition: ConditionSpec, query: BenchQuery, corpus: ContrastCorpus = options.corpus): CellKey => ({
-    model: spec.id,
-    backend: backend.name,
-    extraction: isSteered(condition) ? options.method : "-",
-    corpus: isSteered(condition) ? corpus : "-",
-    condition: conditionKey(condition),
-    queryId: query.id,
-    maxTokens: options.maxTokens,
-    seed: options.seed,
-    setupHash: ctx.setupHash,
-    queryHash: hashText(query.text),
-  });
-  for (const query of ctx.queries) {
-    const conditions: ConditionSpec[] = [{ method: "none" }];
-    if (steerable) {
-      for (const emotion of ctx.emotions) for (const alpha of options.alphas) if (alpha !== 0) conditions.push({ method: "ev", emotion, alpha });
-    }
-    if (options.baseline) for (const emotion of ctx.emotions) conditions.push({ method: "prompt", emotion });
-    if (mix) conditions.push({ method: "mix", weights: mix });
-    for (const condition of conditions) cells.push({ key: key(condition, query), spec: condition, query });
-    if (steerable) {
-      for (const corpus of options.corpora.filter((c) => c !== options.corpus)) {
-        for (const emotion of ctx.emotions.filter(isCoreEmotion)) {
-          for (const alpha of options.alphas) {
-            if (alpha === 0) continue;
-            const condition: ConditionSpec = { method: "ev", emotion, alpha };
-            cells.push({ key: key(condition, query, corpus), spec: condition, query });
-          }
-        }
-      }
-    }
-  }
-  return cells;
-}
-
-function messagesFor(cell: PlannedCell, ctx: EngineContext): ChatMessage[] {
-  const user: ChatMessage = { role: "user", content: cell.query.text };
-  if (cell.spec.method !== "prompt") return [user];
-  return [{ role: "system", content: conditioningPrompt(cell.spec.emotion, ctx.userEmotions) }, user];
-}
-
-function conditioningPrompt(emotion: string, userEmotions: readonly UserEmotion[]): string {
-  if (isCoreEmotion(emotion)) return loadSystemPrompts().emotions[emotion];
-  const definition = userEmotions.find((u) => u.name === emotion);
-  if (!definition) throw new Error(`No conditioning prompt for "${emotion}": define it in an --emotion-file.`);
-  return definition.conditioningPrompt;
-}
-
-function generateOptions(options: BenchOptions, steering: SteeringSpec | null, signal: AbortSignal | undefined, maxTokens = options.maxTokens) {
-  return { maxTokens, temperature: options.temperature, seed: options.seed, steering, ...(signal ? { signal } : {}) };
-}
-
-/**
- * Interleaved latency pairs on one query: unsteered then steered (first grid emotion at α = 1),
- * `latencyReps` times, so both see the same machine load.
- */
-async function measureLatency(ctx: EngineContext, vectors: Map<Emotion, EmotionVector>): Promise<void> {
-  const { options, store, backend, spec, progress } = ctx;
-  const query = ctx.queries[0];
-  const emotion = ctx.emotions.find((e) => vectors.has(e));
-  if (!query || !emotion) return;
-  const steering = steeringFromWeights(vectors, { [emotion]: 1 });
-  const todo: [number, boolean][] = [];
-  for (let rep = 0; rep < options.latencyReps; rep++) {
-    for (const steered of [false, true]) if (!(await store.hasLatency(spec.id, backend.name, options.latencyTokens, rep, steered))) todo.push([rep, steered]);
-  }
-  if (todo.length === 0) return;
-  progress.start(`${spec.id}/${backend.name} latency`, options.latencyReps * 2, options.latencyReps * 2 - todo.length);
-  for (const [rep, steered] of todo) {
-    const g: Generation = await backend.generate([{ role: "user", content: query.text }], generateOptions(options, steered ? steering : null, ctx.signal, options.latencyTokens));
-    await store.putLatency({
-      model: spec.id,
-      backend: backend.name,
-      maxTokens: options.latencyTokens,
-      rep,
-      steered,
-      promptTokens: g.timings.promptTokens,
-      generatedTokens: g.timings.generatedTokens,
-      promptMs: g.timings.promptMs,
-      decodeMs: g.timings.decodeMs,
-      firstTokenMs: g.timings.firstTokenMs,
-      runId: ctx.runId,
-    });
-    progress.tick(steered ? "steered" : "unsteered");
-  }
-  progress.finish();
-}
-
-/**
- * Long-text consistency: for the first `longEmotions` grid emotions at α = `longAlpha`, and
- * unsteered for reference, one long answer per "long" prompt cut into `longWindow`-token windows,
- * and one dialogue of up to {@link LONG_TURNS} turns (`longWindow` tokens each) per "multi-turn"
- * prompt; every window and turn is judged.
- */
-async function runLongTexts(ctx: EngineContext, vectors: Map<Emotion, EmotionVector>): Promise<void> {
-  const { options, store, backend, spec, progress, scorer } = ctx;
-  const prompts = loadLongFormPrompts();
-  const long = prompts.filter((p) => p.kind === "long").slice(0, options.longQueries);
-  const dialogues = prompts.filter((p) => p.kind === "multi-turn").slice(0, options.longQueries);
-  const emotions = ctx.emotions.filter((e) => vectors.has(e) && isCoreEmotion(e)).slice(0, options.longEmotions);
-  const conditions: { spec: ConditionSpec; emotion: string; alpha: number }[] = [
-    { spec: { method: "none" }, emotion: "-", alpha: 0 },
-    ...emotions.map((emotion) => ({ spec: { method: "ev", emotion, alpha: options.longAlpha } as ConditionSpec, emotion, alpha: options.longAlpha })),
-  ];
-  const jobs: { key: LongTextKey; run: () => Promise<LongSegment[]>; emotion: string; alpha: number }[] = [];
-  for (const c of conditions) {
-    const steering = isSteered(c.spec) ? steeringFromWeights(vectors, conditionWeights(c.spec)) : null;
-    const base = { model: spec.id, backend: backend.name, extraction: isSteered(c.spec) ? options.method : "-", corpus: isSteered(c.spec) ? options.corpus : "-", condition: conditionKey(c.spec), seed: options.seed, setupHash: ctx.setupHash };
-    for (const p of long) {
-      jobs.push({
-        key: { ...base, queryId: p.id, kind: "windows", maxTokens: options.longTokens },
-        emotion: c.emotion,
-        alpha: c.alpha,
-        run: async () => {
-          const g = await backend.generate([{ role: "user", content: p.turns[0]! }], generateOptions(options, steering, ctx.signal, options.longTokens));
-          const segments: LongSegment[] = [];
-          for (let i = 0; i < g.tokens.length; i += options.longWindow) {
-            const text = await backend.detokenize(g.tokens.slice(i, i + options.longWindow));
-            segments.push({ index: segments.length, text, judge: await scorer.judge(text) });
-          }
-          return segments;
-        },
-      });
-    }
-    for (const p of dialogues) {
-      jobs.push({
-        key: { ...base, queryId: p.id, kind: "turns", maxTokens: options.longWindow },
-        emotion: c.emotion,
-        alpha: c.alpha,
-        run: async () => {
-          const messages: ChatMessage[] = [];
-          const segments: LongSegment[] = [];
-          for (const turn of p.turns.slice(0, LONG_TURNS)) {
-            messages.push({ role: "user", content: turn });
-            const g = await backend.generate(messages, generateOptions(options, steering, ctx.signal, options.longWindow));
-            messages.push({ role: "assistant", content: g.text });
-            segments.push({ index: segments.length, text: g.text, judge: await scorer.judge(g.text) });
-          }
-          return segments;
-        },
-      });
-    }
-  }
-  const todo: typeof jobs = [];
-  for (const j of jobs) if (!(await store.hasLongText(j.key))) todo.push(j);
-  if (todo.length === 0) return;
-  progress.start(`${spec.id}/${backend.name} long texts`, jobs.length, jobs.length - todo.length);
-  for (const job of todo) {
-    ctx.signal?.throwIfAborted();
-    const segments = await job.run();
-    await store.putLongText({ ...job.key, emotion: job.emotion, alpha: job.alpha, segments, runId: ctx.runId, judgeId: scorer.judgeIdentity.id });
-    progress.tick(`${job.key.condition} ${job.key.queryId} ${job.key.kind}`);
-  }
-  progress.finish();
-}
-
-function resolveEmotions(options: BenchOptions, userEmotions: readonly UserEmotion[]): string[] {
-  const defined = new Set<string>([...CORE_EMOTIONS, ...userEmotions.map((u) => u.name)]);
-  const emotions = options.emotions === "default" ? [...CORE_EMOTIONS, ...userEmotions.map((u) => u.name)] : [...options.emotions];
-  for (const e of emotions) if (!defined.has(e)) throw new BenchUsageError(`--emotions: "${e}" is not a core emotion (${CORE_EMOTIONS.join(", ")}) and no --emotion-file defines it.`);
-  return [...new Set(emotions)];
-}
-
-function resolveModels(options: BenchOptions): ModelSpec[] {
-  if (options.models === "all") return [...MODEL_REGISTRY];
-  return options.models.map((id) => {
-    try {
-      return findModelSpec(id);
-    } catch (error) {
-      throw new BenchUsageError(`--models: ${(error as Error).message}`);
-    }
-  });
-}
-
-function resolveBackends(options: BenchOptions): string[] {
-  if (options.backends === "all") return [...BACKEND_NAMES];
-  for (const b of options.backends) if (!isBackendName(b)) throw new BenchUsageError(`--backends: unknown backend "${b}"; known: ${BACKEND_NAMES.join(", ")}.`);
-  return [...options.backends];
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    throw new BenchUsageError(`Cannot read --emotion-file ${path}: ${(error as Error).message}`);
-  }
+/** Stored cells without a judgement by this run's judge are scored by it (texts untouched), so the report has one judge throughout. */
+export async function judgeStoredCells(ctx: Pick<EngineContext, "store" | "scorer" | "progress" | "spec" | "backend">, texts: readonly CellText[]): Promise<void> {
+  const { store, scorer, progress } = ctx;
+  const judge = scorer.judgeIdentity;
+  const judged = new Set((await store.cells({ model: ctx.spec.id, backend: ctx.backend.name, judgeId: judge.id })).map(cellKeyString));
+  const unjudged = texts.filter((t) => !judged.has(cellKeyString(t)));
+  for (const text of unjudged) await store.putJudgement(text, { judgeId: judge.id, judgeName: judge.name, judge: await scorer.judge(text.text), lexicon: scorer.lexicon(text.text) });
+  if (unjudged.length > 0) progress.log(`  judged ${unjudged.length} stored cell(s) with judge ${judge.name} ${judge.id.slice(0, 12)}`);
 }
 
 function firstLine(error: unknown): string {
