@@ -12,8 +12,12 @@ const PROMPTS = [
   "What do you think about rainy weekends?",
   "Tell me about a meal you remember.",
 ];
-/** Steering strengths on the extracted (un-normalised) mean-difference EV; 0.2 is already strong on SmolLM2. */
-const ALPHAS = [0, 0.06, 0.2, -0.1];
+/**
+ * Net-shift α (the default injection: 1 adds the measured shift, −1 removes it). The grid used to
+ * be 0.06 / 0.2 / −0.1 from before net-shift, where steered and unsteered tokens can coincide and
+ * the parity of steered runs then says nothing; each α here must change the tokens (checked).
+ */
+const ALPHAS = [0, 1, 2, -1];
 const TOKENS = 20;
 
 let onnx: SteeringBackend;
@@ -47,8 +51,11 @@ describe("transformers.js backend vs ONNX backend (same exported SmolLM2 folder)
 
   it("generates exactly the same greedy tokens for several prompts and α", async () => {
     const rows: string[] = [];
+    /** α values whose tokens differed from the unsteered ones for at least one prompt. */
+    const changed = new Set<number>();
     for (const content of PROMPTS) {
       const prompt = onnx.formatChat([{ role: "user", content }]);
+      let unsteered = "";
       for (const alpha of ALPHAS) {
         const steering: SteeringSpec | null = alpha === 0 ? null : { terms: [{ vector: joy, alpha }] };
         const viaOnnx = await onnx.generate(prompt, { maxTokens: TOKENS, steering });
@@ -57,8 +64,12 @@ describe("transformers.js backend vs ONNX backend (same exported SmolLM2 folder)
         expect(viaTransformers.tokens, `${content} α=${alpha}`).toEqual(viaOnnx.tokens);
         expect(viaTransformers.text).toBe(viaOnnx.text);
         expect(viaTransformers.finishReason).toBe(viaOnnx.finishReason);
+        if (alpha === 0) unsteered = viaOnnx.tokens.join();
+        else if (viaOnnx.tokens.join() !== unsteered) changed.add(alpha);
       }
     }
+    // The steered comparisons are not unsteered ones in disguise.
+    expect([...changed].sort()).toEqual(ALPHAS.filter((a) => a !== 0).sort());
     console.log(`[parity] ${PROMPTS.length * ALPHAS.length} greedy generations identical:\n  ${rows.join("\n  ")}`);
   }, 900_000);
 
@@ -66,7 +77,7 @@ describe("transformers.js backend vs ONNX backend (same exported SmolLM2 folder)
     const prompt = onnx.formatChat([{ role: "user", content: PROMPTS[2]! }]);
     const distinct = new Set<string>();
     for (const seed of [1, 2, 3]) {
-      for (const steering of [null, { terms: [{ vector: joy, alpha: 0.06 }] }] as const) {
+      for (const steering of [null, { terms: [{ vector: joy, alpha: 1 }] }] as const) {
         const options = { maxTokens: TOKENS, temperature: 0.9, topK: 40, topP: 0.95, seed, steering };
         const [viaOnnx, viaTransformers] = [await onnx.generate(prompt, options), await transformers.generate(prompt, options)];
         expect(viaTransformers.tokens, `seed ${seed} ${steering ? "steered" : "unsteered"}`).toEqual(viaOnnx.tokens);
@@ -80,7 +91,7 @@ describe("transformers.js backend vs ONNX backend (same exported SmolLM2 folder)
 
   it("captures the same residuals and scores the same log-probabilities under steering", async () => {
     const prompt = onnx.formatChat([{ role: "user", content: PROMPTS[1]! }]);
-    const steering: SteeringSpec = { terms: [{ vector: joy, alpha: 0.1 }] };
+    const steering: SteeringSpec = { terms: [{ vector: joy, alpha: 1 }] };
     const tokens = await onnx.tokenize(prompt);
     const request = { tokens, spanStart: 5, spanEnd: tokens.length, layers: [1, 12, 29], steering };
     const [a, b] = [await onnx.captureResiduals(request), await transformers.captureResiduals(request)];
