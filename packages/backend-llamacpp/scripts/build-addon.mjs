@@ -63,8 +63,16 @@ export function addonLocation() {
     throw new Error(`@emosteer/backend-llamacpp has no patch for node-llama-cpp ${version} (it has: ${known}); install the node-llama-cpp version it depends on.`);
   }
   const patchHash = createHash("sha256").update(fs.readFileSync(patchFile)).digest("hex").slice(0, 12);
-  const dir = path.join(cacheRoot(), "llama-addon", `${version}-${patchHash}`);
+  // node-llama-cpp's NODE_LLAMA_CPP_CMAKE_OPTION_* variables (e.g. GGML_NATIVE=OFF for another
+  // instruction set) make another build: it gets its own directory instead of replacing the default.
+  const cmakeOptions = Object.entries(process.env).filter(([name]) => name.startsWith("NODE_LLAMA_CPP_CMAKE_OPTION_")).sort();
+  const variant = cmakeOptions.length > 0 ? `-${createHash("sha256").update(JSON.stringify(cmakeOptions)).digest("hex").slice(0, 8)}` : "";
+  const dir = path.join(cacheRoot(), "llama-addon", `${version}-${patchHash}${variant}`);
   const nodeLlamaCpp = path.join(dir, "node_modules", "node-llama-cpp");
+  const localBuilds = path.join(nodeLlamaCpp, "llama", "localBuilds");
+  // node-llama-cpp names its build folder after the platform and any custom cmake options, and records it.
+  const lastBuild = path.join(nodeLlamaCpp, "llama", "lastBuild.json");
+  const folderName = fs.existsSync(lastBuild) ? readJson(lastBuild).folderName : `${process.platform === "darwin" ? "mac" : process.platform === "win32" ? "win" : process.platform}-${process.arch}`;
   return {
     source,
     version,
@@ -73,7 +81,7 @@ export function addonLocation() {
     dir,
     nodeLlamaCpp,
     /** The CMake build tree of the addon (llama.cpp's libraries; the tools are built in it too). */
-    buildTree: path.join(nodeLlamaCpp, "llama", "localBuilds", `${process.platform === "darwin" ? "mac" : process.platform === "win32" ? "win" : process.platform}-${process.arch}`),
+    buildTree: path.join(localBuilds, folderName),
     stamp: path.join(dir, "addon.json"),
     lock: `${dir}.lock`,
   };
