@@ -12,6 +12,18 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { joyVector, openSmolLm, smolLmPath, testVector } from "./helpers.js";
 
 const run = promisify(execFile);
+/**
+ * Each oracle runs llama.cpp's tools (a model load and a generation or an extraction each) on top
+ * of our own runs: seconds on a quiet machine, minutes on two shared cores under load (at load
+ * ≈ 12–16 both oracles timed out at the project's 120 s test timeout, and a 32-token
+ * llama-completion run at the tools' former 300 s limit). These limits only catch a hung tool;
+ * they are not speed checks. OMP_WAIT_POLICY=PASSIVE stops the tools' OpenMP threads from
+ * spinning at barriers, which on shared cores is what makes them slow (ENGINES.md); it changes no
+ * value computed.
+ */
+const TOOL_TIMEOUT_MS = 900_000;
+const ORACLE_TIMEOUT_MS = 2 * TOOL_TIMEOUT_MS + 300_000;
+const TOOL_ENV = { ...process.env, OMP_WAIT_POLICY: "PASSIVE" };
 let backend: SteeringBackend;
 let joy: EmotionVector;
 let work: string;
@@ -44,7 +56,7 @@ async function bosPolicy(): Promise<{ addBos: boolean; bos: number }> {
 
 async function llamaCompletion(prompt: string, extra: string[]): Promise<string> {
   const args = ["-m", modelPath, "-p", prompt, "-n", "32", "--temp", "0", "-no-cnv", "--no-display-prompt", "--simple-io", "-c", "1024", "-t", "2", "-fa", "off", "--no-warmup", ...extra];
-  const { stdout } = await run(path.join(tools, "llama-completion"), args, { maxBuffer: 16 << 20, timeout: 300_000 });
+  const { stdout } = await run(path.join(tools, "llama-completion"), args, { maxBuffer: 16 << 20, timeout: TOOL_TIMEOUT_MS, env: TOOL_ENV });
   // llama-completion ends its output with " [end of text]" (at end-of-generation) and newlines.
   return stdout.replace(/\s*\[end of text\]\s*$/, "").trimEnd();
 }
@@ -73,7 +85,7 @@ describe("llama.cpp oracle", () => {
     expect(theirsPlain).toBe(oursPlain.text.trimEnd());
     expect(theirs).toBe(ours.text.trimEnd());
     console.log(`llama-completion with the control vector (α = ${alpha}): ${JSON.stringify(theirs)}`);
-  });
+  }, ORACLE_TIMEOUT_MS);
 
   it("(b) our capture mirrors llama-cvector-generator --method mean: per-layer cosine ≥ 0.999", async () => {
     const positives = [
@@ -96,7 +108,7 @@ describe("llama.cpp oracle", () => {
     await run(
       path.join(tools, "llama-cvector-generator"),
       ["-m", modelPath, "--positive-file", positiveFile, "--negative-file", negativeFile, "-o", out, "--method", "mean", "-t", "2", "-c", "512", "-fa", "off"],
-      { maxBuffer: 64 << 20, timeout: 600_000 },
+      { maxBuffer: 64 << 20, timeout: TOOL_TIMEOUT_MS, env: TOOL_ENV },
     );
 
     // The mirror: same tokenization (BOS per the vocab, special tokens parsed, the shorter prompt
@@ -147,5 +159,5 @@ describe("llama.cpp oracle", () => {
     } finally {
       await source.dispose();
     }
-  });
+  }, ORACLE_TIMEOUT_MS);
 });
