@@ -12,6 +12,7 @@ export const UNIT_TESTS = [
   "test/prompt-data.test.ts",
   "test/prompts.test.ts",
   "test/steerer.test.ts",
+  "test/steering-profile.test.ts",
   "test/steering.test.ts",
   "test/token-sampler.test.ts",
   "test/user-emotion.test.ts",

@@ -1,6 +1,7 @@
 import type { Emotion } from "./emotion.js";
 import { FingerprintMismatchError, HiddenSizeMismatchError, LayerCountMismatchError, NonFiniteValueError } from "./errors.js";
 import type { ModelIdentity, ModelInfo } from "./model-info.js";
+import { type SteeringProfile, validateProfile } from "./steering-profile.js";
 
 /** Names of the extraction methods in `extraction.ts`. `"mean-diff"` is the paper's. */
 export const EXTRACTION_METHODS = ["mean-diff", "last-token", "pca", "fisher"] as const;
@@ -44,6 +45,8 @@ export interface EmotionVectorInit {
   /** Per-layer Fisher discriminability of the contrast (see `fisherRatio`), when known. */
   readonly layerScores?: Float32Array;
   readonly provenance: VectorProvenance;
+  /** The calibrated operating point (see {@link SteeringProfile}), when the vector was calibrated. */
+  readonly profile?: SteeringProfile;
 }
 
 /**
@@ -60,6 +63,8 @@ export class EmotionVector {
   readonly residualNorms: Float32Array | undefined;
   readonly layerScores: Float32Array | undefined;
   readonly provenance: VectorProvenance;
+  /** The calibrated operating point, when known. Algebra (`scale`, `add`, …) drops it: it was measured for this vector only. */
+  readonly profile: SteeringProfile | undefined;
 
   constructor(init: EmotionVectorInit) {
     const { model } = init;
@@ -77,6 +82,7 @@ export class EmotionVector {
       if (arr && arr.length !== model.layerCount) throw new LayerCountMismatchError(model.layerCount, arr.length, `EV "${init.emotion}" ${what}`);
       if (arr) assertFinite(arr, `EV "${init.emotion}" ${what}`);
     }
+    if (init.profile) validateProfile(init.profile, model.layerCount, `EV "${init.emotion}" (${model.name})`);
     this.emotion = init.emotion;
     this.model = Object.freeze({ ...model });
     // Copies, so that no caller can mutate a vector after the fact.
@@ -84,6 +90,7 @@ export class EmotionVector {
     this.residualNorms = init.residualNorms && Float32Array.from(init.residualNorms);
     this.layerScores = init.layerScores && Float32Array.from(init.layerScores);
     this.provenance = Object.freeze({ ...init.provenance, settings: Object.freeze({ ...init.provenance.settings }) });
+    this.profile = init.profile && freezeProfile(init.profile);
   }
 
   get layerCount(): number {
@@ -97,6 +104,19 @@ export class EmotionVector {
   /** L2 norm of each layer's direction. */
   norms(): Float32Array {
     return Float32Array.from(this.directions, (d) => Math.hypot(...d));
+  }
+
+  /** The same vector with `profile` as its operating point (or none, for `undefined`). */
+  withProfile(profile: SteeringProfile | undefined): EmotionVector {
+    return new EmotionVector({
+      emotion: this.emotion,
+      model: this.model,
+      directions: this.directions,
+      ...(this.residualNorms ? { residualNorms: this.residualNorms } : {}),
+      ...(this.layerScores ? { layerScores: this.layerScores } : {}),
+      provenance: this.provenance,
+      ...(profile ? { profile } : {}),
+    });
   }
 
   /** This vector times `factor` (every layer). */
@@ -162,6 +182,15 @@ export class EmotionVector {
       provenance: { ...this.provenance, method: "algebra" },
     });
   }
+}
+
+function freezeProfile(p: SteeringProfile): SteeringProfile {
+  return Object.freeze({
+    ...p,
+    layers: Object.freeze({ from: p.layers.from, to: p.layers.to }),
+    objective: Object.freeze({ ...p.objective }),
+    searchedOn: Object.freeze({ ...p.searchedOn }),
+  });
 }
 
 function sameModel(a: ModelIdentity, b: ModelIdentity): boolean {

@@ -216,3 +216,13 @@ export class ContextOverflowError extends EmosteerError {
     super(`${what} of ${tokens} tokens does not fit the context of ${contextSize} tokens: shorten it, or open the backend with a larger contextSize.`);
   }
 }
+
+/** A vector's calibrated profile does not fit the model (its layer window reaches past the last steerable block) or is malformed. */
+export class InvalidProfileError extends EmosteerError {
+  constructor(
+    readonly what: string,
+    readonly reason: string,
+  ) {
+    super(`${what}: invalid calibration profile: ${reason}`);
+  }
+}

@@ -3,6 +3,7 @@ export * from "./errors.js";
 export * from "./model-info.js";
 export * from "./emotion-vector.js";
 export * from "./steering-spec.js";
+export * from "./steering-profile.js";
 export * from "./steering-backend.js";
 export * from "./gguf/index.js";
 export * from "./vector-math.js";

@@ -19,6 +19,8 @@ import { openGguf } from "./gguf/reader.js";
 import { encodeGguf } from "./gguf/writer.js";
 import { EmotionVector, assertFinite, type VectorProvenance } from "./emotion-vector.js";
 import { ForeignVectorFileError, HiddenSizeMismatchError, InvalidFileError, LayerCountMismatchError } from "./errors.js";
+import { type SteeringProfile, validateProfile } from "./steering-profile.js";
+import type { Injection } from "./steering-spec.js";
 import type { ModelIdentity, ModelInfo } from "./model-info.js";
 
 /** Version of the `emosteer.*` keys; bump when their meaning changes. */
@@ -35,6 +37,21 @@ const KEY = {
   provenance: "emosteer.provenance",
   residualNorms: "emosteer.residual_norms",
   layerScores: "emosteer.layer_scores",
+} as const;
+
+/** The calibration profile's keys (all present or none); see {@link SteeringProfile}. */
+const PROFILE_KEY = {
+  layerFrom: "emosteer.profile.layer_from",
+  layerTo: "emosteer.profile.layer_to",
+  injection: "emosteer.profile.injection",
+  alpha: "emosteer.profile.alpha",
+  judge: "emosteer.profile.judge",
+  eps: "emosteer.profile.eps",
+  fidelity: "emosteer.profile.fidelity",
+  perplexityRatio: "emosteer.profile.perplexity_ratio",
+  distinct2Ratio: "emosteer.profile.distinct2_ratio",
+  searchedSplit: "emosteer.profile.searched_split",
+  searchedQueries: "emosteer.profile.searched_queries",
 } as const;
 
 const DIRECTION = /^direction\.(\d+)$/;
@@ -61,6 +78,24 @@ export function encodeVectorFile(vector: EmotionVector): Uint8Array {
   ];
   if (vector.residualNorms) metadata.push([KEY.residualNorms, f32s(vector.residualNorms)]);
   if (vector.layerScores) metadata.push([KEY.layerScores, f32s(vector.layerScores)]);
+  const p = vector.profile;
+  if (p) {
+    // FLOAT64, so α and the figures read back exactly as calibrated.
+    const f64 = (value: number): GgufEntry => ({ type: GgufValueType.FLOAT64, value });
+    metadata.push(
+      [PROFILE_KEY.layerFrom, u32(p.layers.from)],
+      [PROFILE_KEY.layerTo, u32(p.layers.to)],
+      [PROFILE_KEY.injection, str(p.injection)],
+      [PROFILE_KEY.alpha, f64(p.alpha)],
+      [PROFILE_KEY.judge, str(p.judge)],
+      [PROFILE_KEY.eps, f64(p.objective.eps)],
+      [PROFILE_KEY.fidelity, f64(p.objective.fidelity)],
+      [PROFILE_KEY.perplexityRatio, f64(p.objective.perplexityRatio)],
+      [PROFILE_KEY.distinct2Ratio, f64(p.objective.distinct2Ratio)],
+      [PROFILE_KEY.searchedSplit, str(p.searchedOn.split)],
+      [PROFILE_KEY.searchedQueries, u32(p.searchedOn.queries)],
+    );
+  }
   const tensors = vector.directions.slice(1).map((d, i) => ({
     name: `direction.${i + 1}`,
     dims: [d.length],
@@ -193,6 +228,7 @@ export async function decodeVectorFile(file: Uint8Array | ByteSource, options: D
   };
   const residualNorms = perLayer(KEY.residualNorms);
   const layerScores = perLayer(KEY.layerScores);
+  const profile = readProfile(entry, invalid, model.layerCount, `${where} (EV "${emotion}")`);
 
   const vector = new EmotionVector({
     emotion,
@@ -201,9 +237,55 @@ export async function decodeVectorFile(file: Uint8Array | ByteSource, options: D
     provenance,
     ...(residualNorms ? { residualNorms } : {}),
     ...(layerScores ? { layerScores } : {}),
+    ...(profile ? { profile } : {}),
   });
   if (options.expectedModel) vector.assertCompatible(options.expectedModel, { allowFingerprintMismatch: options.allowFingerprintMismatch ?? false });
   return vector;
+}
+
+/**
+ * The `emosteer.profile.*` keys as a profile: none present → undefined; some but not all, or of
+ * the wrong type → InvalidFileError; layers that do not fit the model → InvalidProfileError.
+ */
+function readProfile(
+  entry: (key: string, type: GgufValueType) => GgufEntry | undefined,
+  invalid: (reason: string) => InvalidFileError,
+  layerCount: number,
+  what: string,
+): SteeringProfile | undefined {
+  const types: Record<keyof typeof PROFILE_KEY, GgufValueType> = {
+    layerFrom: GgufValueType.UINT32,
+    layerTo: GgufValueType.UINT32,
+    injection: GgufValueType.STRING,
+    alpha: GgufValueType.FLOAT64,
+    judge: GgufValueType.STRING,
+    eps: GgufValueType.FLOAT64,
+    fidelity: GgufValueType.FLOAT64,
+    perplexityRatio: GgufValueType.FLOAT64,
+    distinct2Ratio: GgufValueType.FLOAT64,
+    searchedSplit: GgufValueType.STRING,
+    searchedQueries: GgufValueType.UINT32,
+  };
+  const names = Object.keys(PROFILE_KEY) as (keyof typeof PROFILE_KEY)[];
+  const values = Object.fromEntries(names.map((n) => [n, entry(PROFILE_KEY[n], types[n])?.value])) as Record<keyof typeof PROFILE_KEY, unknown>;
+  const missing = names.filter((n) => values[n] === undefined);
+  if (missing.length === names.length) return undefined;
+  if (missing.length > 0) throw invalid(`the calibration profile is incomplete: ${missing.map((n) => PROFILE_KEY[n]).join(", ")} missing`);
+  const profile: SteeringProfile = {
+    layers: { from: values.layerFrom as number, to: values.layerTo as number },
+    injection: values.injection as Injection,
+    alpha: values.alpha as number,
+    judge: values.judge as string,
+    objective: {
+      eps: values.eps as number,
+      fidelity: values.fidelity as number,
+      perplexityRatio: values.perplexityRatio as number,
+      distinct2Ratio: values.distinct2Ratio as number,
+    },
+    searchedOn: { split: values.searchedSplit as string, queries: values.searchedQueries as number },
+  };
+  validateProfile(profile, layerCount, what);
+  return profile;
 }
 
 function parseProvenance(json: string, invalid: (reason: string) => InvalidFileError): VectorProvenance {
