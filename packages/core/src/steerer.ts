@@ -21,7 +21,8 @@ export interface SteererOptions {
 export type SteeredGenerateOptions = Omit<GenerateOptions, "steering"> & SteeringFromWeightsOptions;
 
 /**
- * A backend plus emotion vectors: generate with emotions by name.
+ * A backend plus emotion vectors: generate with emotions by name. A calibrated vector (one with a
+ * profile) makes `{ joy: 1 }` its calibrated intensity, on its calibrated layers.
  *
  * @example
  * const steerer = await Steerer.create(backend);
@@ -61,8 +62,11 @@ export class Steerer {
 
   /** Generates an answer to `prompt` (a user message, or a whole conversation) steered by `weights`. Unsteered when `weights` is empty. */
   async generate(prompt: string | readonly ChatMessage[], weights: EmotionWeights = {}, options: SteeredGenerateOptions = {}): Promise<Generation> {
-    const { layers, normalization, layerScale, injection, apply, ...generateOptions } = options;
-    const steering = Object.keys(weights).length === 0 ? null : this.steering(weights, { ...(layers ? { layers } : {}), ...(normalization ? { normalization } : {}), ...(layerScale ? { layerScale } : {}), ...(injection ? { injection } : {}), ...(apply ? { apply } : {}) });
+    const { layers, normalization, layerScale, injection, apply, useProfiles, ...generateOptions } = options;
+    const steering =
+      Object.keys(weights).length === 0
+        ? null
+        : this.steering(weights, { ...(layers ? { layers } : {}), ...(normalization ? { normalization } : {}), ...(layerScale ? { layerScale } : {}), ...(injection ? { injection } : {}), ...(apply ? { apply } : {}), ...(useProfiles !== undefined ? { useProfiles } : {}) });
     if (steering && !this.backend.capabilities.steering) throw new UnsupportedCapabilityError(this.backend.name, "steer generation", "use a backend with steering support.");
     const messages: readonly ChatMessage[] = typeof prompt === "string" ? [{ role: "user", content: prompt }] : prompt;
     return this.backend.generate(messages, { ...generateOptions, steering });

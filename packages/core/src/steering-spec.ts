@@ -30,10 +30,19 @@ export type Injection = "net-shift" | "per-layer";
  */
 export type SteeringPhase = "prompt" | "generation" | "both";
 
-/** One emotion at one intensity. Negative α suppresses. */
+/**
+ * One emotion at one intensity. Negative α suppresses. A term may carry its own layers and
+ * injection (a calibrated vector's profile does); the spec's `layers` / `injection`, when set,
+ * override every term's. Because resolution is linear, each term is resolved on its own layers and
+ * the rows are summed: mixing vectors calibrated on different windows steers each on its own.
+ */
 export interface SteeringTerm {
   readonly vector: EmotionVector;
   readonly alpha: number;
+  /** This term's layers, unless the spec sets `layers`. Defaults to every steerable layer. */
+  readonly layers?: LayerRange | readonly number[];
+  /** This term's injection, unless the spec sets `injection`. Defaults to `"net-shift"`. */
+  readonly injection?: Injection;
 }
 
 /** Inclusive range of block indices to steer. */
@@ -48,13 +57,13 @@ export interface LayerRange {
  */
 export interface SteeringSpec {
   readonly terms: readonly SteeringTerm[];
-  /** Layers to steer. Defaults to every steerable layer, 1..layerCount-1. */
+  /** Layers to steer, for every term (overriding the terms' own). Defaults to each term's layers, else every steerable layer 1..layerCount-1. */
   readonly layers?: LayerRange | readonly number[];
   /** Defaults to `"none"`. */
   readonly normalization?: Normalization;
   /** Extra per-layer factor (index = layer), applied after normalisation. Defaults to 1 everywhere. */
   readonly layerScale?: ArrayLike<number>;
-  /** Defaults to `"net-shift"`. */
+  /** Injection for every term (overriding the terms' own). Defaults to each term's, else `"net-shift"`. */
   readonly injection?: Injection;
   /** Which tokens of a generation are steered (see {@link SteeringPhase}). Defaults to `"both"`. */
   readonly apply?: SteeringPhase;

@@ -2,7 +2,7 @@ import type { Emotion } from "./emotion.js";
 import type { EmotionVector } from "./emotion-vector.js";
 import { InvalidSteeringError, LayerOutOfRangeError, MissingResidualNormsError, UnknownEmotionError } from "./errors.js";
 import type { ModelIdentity, ModelInfo } from "./model-info.js";
-import type { Injection, LayerRange, Normalization, SteeringPhase, SteeringSpec, SteeringTensor } from "./steering-spec.js";
+import type { Injection, LayerRange, Normalization, SteeringPhase, SteeringSpec, SteeringTensor, SteeringTerm } from "./steering-spec.js";
 import { l2Norm } from "./vector-math.js";
 
 export interface ResolveSteeringOptions {
@@ -23,7 +23,8 @@ export interface ResolveSteeringOptions {
  */
 export function resolveSteering(spec: SteeringSpec, model: ModelInfo | ModelIdentity, options: ResolveSteeringOptions = {}): SteeringTensor {
   const { layerCount, hiddenSize } = model;
-  const layers = resolveLayers(spec.layers, layerCount);
+  // Validated even when every term has its own layers, so a bad spec-level value never passes silently.
+  const specLayers = spec.layers === undefined ? undefined : resolveLayers(spec.layers, layerCount);
   const normalization = spec.normalization ?? "none";
   checkNormalization(normalization);
   const layerScale = spec.layerScale;
@@ -35,43 +36,44 @@ export function resolveSteering(spec: SteeringSpec, model: ModelInfo | ModelIden
       if (!Number.isFinite(layerScale[l])) throw new InvalidSteeringError("layerScale", `entry ${l} is ${layerScale[l]}; every factor must be finite.`);
     }
   }
+  if (spec.injection !== undefined) checkInjection(spec.injection);
   const allowFingerprintMismatch = options.allowFingerprintMismatch === true || spec.allowFingerprintMismatch === true;
-  spec.terms.forEach(({ vector, alpha }, k) => {
+  const terms = spec.terms.map((term, k) => {
+    const { vector, alpha } = term;
     if (!Number.isFinite(alpha)) throw new InvalidSteeringError("alpha", `term ${k} ("${vector.emotion}") has α = ${alpha}; α must be a finite number.`);
     vector.assertCompatible(model, { allowFingerprintMismatch });
     if (typeof normalization === "object" && !vector.residualNorms) throw new MissingResidualNormsError(vector.emotion);
+    const injection = spec.injection ?? term.injection ?? "net-shift";
+    checkInjection(injection);
+    return { vector, alpha, layers: specLayers ?? resolveLayers(term.layers, layerCount), injection };
   });
 
-  const injection = spec.injection ?? "net-shift";
-  checkInjection(injection);
-
-  const data = new Float32Array(layerCount * hiddenSize);
+  // Σ over terms of each term's rows: resolution is linear in the terms, so with shared layers and
+  // injection this equals resolving the summed shift, and with different ones each term keeps its own.
+  const sum = new Float64Array(layerCount * hiddenSize);
   const row = new Float64Array(hiddenSize);
-  // The total shift wanted at the previous steered layer, which "net-shift" subtracts because the
-  // residual stream carries it forward.
+  // The total shift wanted at the term's previous steered layer, which "net-shift" subtracts
+  // because the residual stream carries it forward.
   const carried = new Float64Array(hiddenSize);
-  for (const layer of layers) {
-    row.fill(0);
-    for (const { vector, alpha } of spec.terms) {
+  for (const { vector, alpha, layers, injection } of terms) {
+    carried.fill(0);
+    for (const layer of layers) {
       const direction = vector.directions[layer]!;
-      const factor = alpha * normalizationFactor(vector, layer, normalization);
-      for (let i = 0; i < hiddenSize; i++) row[i]! += factor * direction[i]!;
-    }
-    const scale = layerScale ? layerScale[layer]! : 1;
-    for (let i = 0; i < hiddenSize; i++) row[i]! *= scale;
-    if (injection === "net-shift") {
-      for (let i = 0; i < hiddenSize; i++) {
-        const wanted = row[i]!;
-        row[i] = wanted - carried[i]!;
-        carried[i] = wanted;
+      const factor = alpha * normalizationFactor(vector, layer, normalization) * (layerScale ? layerScale[layer]! : 1);
+      for (let i = 0; i < hiddenSize; i++) row[i] = factor * direction[i]!;
+      if (injection === "net-shift") {
+        for (let i = 0; i < hiddenSize; i++) {
+          const wanted = row[i]!;
+          row[i] = wanted - carried[i]!;
+          carried[i] = wanted;
+        }
       }
+      const base = layer * hiddenSize;
+      for (let i = 0; i < hiddenSize; i++) sum[base + i]! += row[i]!;
     }
-    // `+ 0` turns the −0 of a zero factor into +0, so a zero row is bit-identical to an unsteered one.
-    data.set(
-      row.map((x) => x + 0),
-      layer * hiddenSize,
-    );
   }
+  // `+ 0` turns the −0 of a zero factor into +0, so a zero row is bit-identical to an unsteered one.
+  const data = Float32Array.from(sum, (x) => x + 0);
   return { layerCount, hiddenSize, data, isZero: data.every((x) => x === 0) };
 }
 
@@ -86,12 +88,20 @@ export interface SteeringFromWeightsOptions {
   readonly injection?: Injection;
   /** Which tokens of a generation are steered. Defaults to `"both"`. */
   readonly apply?: SteeringPhase;
+  /**
+   * Use the vectors' calibration profiles (see {@link SteeringProfile}). Defaults to true: a weight
+   * of 1 is the profile's α, on its layers, with its injection; `layers` / `injection` above still
+   * override the profile's (the weight stays in units of the profile's α). False: weights are raw α.
+   */
+  readonly useProfiles?: boolean;
 }
 
 /**
  * Builds a {@link SteeringSpec} from emotion weights, e.g. `{ joy: 1.5, fear: -1 }`, looking each
- * emotion up in `vectors`. Throws {@link UnknownEmotionError} (listing what is available) for an
- * emotion without a vector.
+ * emotion up in `vectors`. A vector with a profile turns its weight w into the term α = w × the
+ * profile's α on the profile's layers and injection, so mixed vectors calibrated on different
+ * windows each steer their own. Throws {@link UnknownEmotionError} (listing what is available) for
+ * an emotion without a vector.
  */
 export function steeringFromWeights(
   vectors: ReadonlyMap<Emotion, EmotionVector> | Readonly<Record<string, EmotionVector>>,
@@ -99,12 +109,15 @@ export function steeringFromWeights(
   options: SteeringFromWeightsOptions = {},
 ): SteeringSpec {
   const lookup = vectors instanceof Map ? (vectors as ReadonlyMap<Emotion, EmotionVector>) : new Map(Object.entries(vectors));
-  const terms = Object.entries(weights).map(([emotion, alpha]) => {
+  const { useProfiles = true, ...specOptions } = options;
+  const terms = Object.entries(weights).map(([emotion, weight]): SteeringTerm => {
     const vector = lookup.get(emotion);
     if (!vector) throw new UnknownEmotionError(emotion, [...lookup.keys()]);
-    return { vector, alpha };
+    const profile = useProfiles ? vector.profile : undefined;
+    if (!profile) return { vector, alpha: weight };
+    return { vector, alpha: weight * profile.alpha, layers: profile.layers, injection: profile.injection };
   });
-  return { terms, ...options };
+  return { terms, ...specOptions };
 }
 
 /** The layers a spec steers, validated and sorted. */
