@@ -422,7 +422,7 @@ class OnnxBackend implements OnnxSteeringBackend {
       [GRAPH_IO.inputIds]: new ort.Tensor("int64", BigInt64Array.from(tokens, BigInt), [1, S]),
       [GRAPH_IO.attentionMask]: new ort.Tensor("int64", new BigInt64Array(past + S).fill(1n), [1, past + S]),
       [GRAPH_IO.positionIds]: new ort.Tensor("int64", BigInt64Array.from({ length: S }, (_, i) => BigInt(past + i)), [1, S]),
-      [GRAPH_IO.steering]: new ort.Tensor("float32", steering, [L, H]),
+      [GRAPH_IO.steering]: new ort.Tensor("float32", steering, [1, L, H]),
       ...(cache ? cache.tensors : this.emptyCache()),
     };
     const result = await this.session.run(feeds, [...fetches]);

@@ -12,7 +12,7 @@ import {
 } from "@huggingface/transformers";
 import { AbortedError, EmosteerError, NotSteerableModelError } from "@emosteer/core";
 
-/** Name of the graph input that receives the `layerCount × hiddenSize` steering tensor. */
+/** Name of the graph input that receives the `batch × layerCount × hiddenSize` steering tensor. */
 export const STEERING_INPUT = "steering";
 /** Prefix of the graph outputs holding the residual stream after each block. */
 export const HIDDEN_STATE_PREFIX = "hidden_states.";

@@ -320,7 +320,8 @@ class TransformersBackend implements SteeringBackend {
     if (tensor.hiddenSize !== hiddenSize) throw new HiddenSizeMismatchError(hiddenSize, tensor.hiddenSize, "Steering tensor");
     if (tensor.layerCount !== layerCount) throw new LayerCountMismatchError(layerCount, tensor.layerCount, "Steering tensor");
     if (tensor.data.subarray(0, hiddenSize).some((x) => x !== 0)) throw new InvalidSteeringError("layers", "row 0 is not zero; block 0 is never steered.");
-    return new Tensor("float32", tensor.data, [layerCount, hiddenSize]);
+    // The graph takes one table per batch row ([batch, layers, hidden]); generation here is batch 1.
+    return new Tensor("float32", tensor.data, [1, layerCount, hiddenSize]);
   }
 
   private encode(text: string, special = true): number[] {

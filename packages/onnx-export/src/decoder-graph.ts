@@ -81,7 +81,10 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
     pastKeys.push(g.input(GRAPH_IO.pastKey(i), "float32", ["batch_size", nkv, "past_sequence_length", hd]));
     pastValues.push(g.input(GRAPH_IO.pastValue(i), "float32", ["batch_size", nkv, "past_sequence_length", hd]));
   }
-  const steering = options.steerable === false ? null : g.input(GRAPH_IO.steering, "float32", [L, H]);
+  // One steering table per sequence: row b of the batch adds steering[b, il] after block il, so
+  // requests with different mixes share one run. A batch of 1 computes what the former `[L, H]`
+  // input did (the same Add, broadcast over the sequence axis).
+  const steering = options.steerable === false ? null : g.input(GRAPH_IO.steering, "float32", ["batch_size", L, H]);
 
   // ---- helpers
   const rmsNorm = async (x: string, weightName: string, base: string): Promise<string> => {
@@ -281,8 +284,9 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
     if (facts.postNorms) ffnOut = await rmsNorm(ffnOut, `${p}${facts.postNorms.ffn}.weight`, `ffn_post_norm_${il}`);
     const blockOut = g.op("Add", [ffnOut, ffnInput]);
 
-    // Steering: row il of `steering`, added to the block output (llama.cpp's build_cvec position).
-    hidden = steering ? g.op("Add", [blockOut, g.op("Gather", [steering, g.constInt64([il], [])], { axis: 0 })], {}, { base: `l_out_${il}` }) : blockOut;
+    // Steering: each sequence's row il ([B,1,H], broadcast over its tokens), added to the block
+    // output (llama.cpp's build_cvec position).
+    hidden = steering ? g.op("Add", [blockOut, g.op("Gather", [steering, g.constInt64([il], [1])], { axis: 1 })], {}, { base: `l_out_${il}` }) : blockOut;
     g.output(g.op("Identity", [hidden], {}, { output: GRAPH_IO.hiddenState(il) }), "float32", ["batch_size", "sequence_length", H]);
     options.onLayer?.(il + 1, L);
   }

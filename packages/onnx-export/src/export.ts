@@ -11,7 +11,7 @@ import { NUMERICS, NUMERICS_MODES, type Numerics, type NumericsFacts } from "./n
 import { buildTokenizerFiles } from "./tokenizer-files.js";
 
 /** Bumped whenever the graph or folder layout changes, so stale cached exports are rebuilt. */
-export const EXPORT_FORMAT_VERSION = 4;
+export const EXPORT_FORMAT_VERSION = 5; // 5: `steering` is [batch, layers, hidden] (per-sequence rows)
 
 export interface ExportProgress {
   readonly stage: "fingerprint" | "tokenizer" | "layers" | "writing" | "done";

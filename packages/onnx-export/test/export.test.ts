@@ -82,7 +82,7 @@ describe("SmolLM2 export (llama)", () => {
       expect(plain.inputNames).not.toContain("steering");
       expect(steerable.inputNames).toContain("steering");
       const a = await run(plain, tokens);
-      const zero = new ort.Tensor("float32", new Float32Array(L * H), [L, H]);
+      const zero = new ort.Tensor("float32", new Float32Array(L * H), [1, L, H]);
       const b = await run(steerable, tokens, { steering: zero });
       expect(Buffer.from((b.logits!.data as Float32Array).buffer).equals(Buffer.from((a.logits!.data as Float32Array).buffer))).toBe(true);
       expect(Buffer.from((b["hidden_states.5"]!.data as Float32Array).buffer).equals(Buffer.from((a["hidden_states.5"]!.data as Float32Array).buffer))).toBe(true);
@@ -90,7 +90,7 @@ describe("SmolLM2 export (llama)", () => {
       // And a non-zero row 3 moves the residual after block 5 and the logits.
       const rows = new Float32Array(L * H);
       rows.fill(0.5, 3 * H, 4 * H);
-      const c = await run(steerable, tokens, { steering: new ort.Tensor("float32", rows, [L, H]) });
+      const c = await run(steerable, tokens, { steering: new ort.Tensor("float32", rows, [1, L, H]) });
       const logitsA = a.logits!.data as Float32Array;
       const logitsC = c.logits!.data as Float32Array;
       let maxDiff = 0;
@@ -112,14 +112,14 @@ describe("SmolLM2 export (llama)", () => {
         input_ids: new ort.Tensor("int64", BigInt64Array.from([...new Array(pad).fill(2), ...short, ...tokens], BigInt), [2, S]),
         attention_mask: new ort.Tensor("int64", BigInt64Array.from([...new Array(pad).fill(0), ...new Array(S - pad).fill(1), ...new Array(S).fill(1)], BigInt), [2, S]),
         position_ids: new ort.Tensor("int64", BigInt64Array.from([...new Array(pad).fill(0), ...short.map((_, i) => i), ...tokens.map((_, i) => i)], BigInt), [2, S]),
-        steering: new ort.Tensor("float32", new Float32Array(L * H), [L, H]),
+        steering: new ort.Tensor("float32", new Float32Array(2 * L * H), [2, L, H]),
       };
       for (let i = 0; i < L; i++) {
         feeds[`past_key_values.${i}.key`] = new ort.Tensor("float32", new Float32Array(0), [2, 3, 0, 64]);
         feeds[`past_key_values.${i}.value`] = new ort.Tensor("float32", new Float32Array(0), [2, 3, 0, 64]);
       }
       const batched = (await session.run(feeds, ["logits"])).logits!.data as Float32Array;
-      const zero = { steering: new ort.Tensor("float32", new Float32Array(L * H), [L, H]) };
+      const zero = { steering: new ort.Tensor("float32", new Float32Array(L * H), [1, L, H]) };
       const alone = [(await run(session, short, zero)).logits!.data as Float32Array, (await run(session, tokens, zero)).logits!.data as Float32Array];
       let maxDiff = 0;
       for (let p = 0; p < short.length; p++) {
@@ -136,7 +136,7 @@ describe("SmolLM2 export (llama)", () => {
     const session = await ort.InferenceSession.create(join(fp32.modelDir, "onnx", "model.onnx"));
     try {
       const prompt = tokenizer.encode("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n", { add_special_tokens: false }).ids;
-      const out = await run(session, prompt, { steering: new ort.Tensor("float32", new Float32Array(L * H), [L, H]) });
+      const out = await run(session, prompt, { steering: new ort.Tensor("float32", new Float32Array(L * H), [1, L, H]) });
       const logits = out.logits!.data as Float32Array;
       const last = logits.subarray((prompt.length - 1) * V, prompt.length * V);
       const top = last.indexOf(Math.max(...last));
