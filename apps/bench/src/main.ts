@@ -3,10 +3,13 @@ import { BenchUsageError, parseBenchArgs, usage } from "./options.js";
 import { formatDuration, ProgressBar } from "./progress.js";
 import { writeReport } from "./report.js";
 import { rejudgeRun, runBench } from "./run.js";
-import { openStore, StoreFormatError } from "./store.js";
+import type { PostgresBenchStore } from "./postgres-store.js";
+import { isPostgresUrl, openStore, StoreFormatError } from "./store.js";
 
 /** `pnpm bench [options]`: runs the grid (resuming a killed run), then writes the report. */
 async function main(argv: readonly string[]): Promise<number> {
+  const worker = argv[0] === "worker";
+  if (worker) argv = argv.slice(1);
   let options;
   try {
     options = parseBenchArgs(argv, { cacheDir: defaultCacheDir(), cwd: process.env.INIT_CWD ?? process.cwd() });
@@ -20,6 +23,10 @@ async function main(argv: readonly string[]): Promise<number> {
   if (options === "help") {
     process.stdout.write(`${usage()}\n`);
     return 0;
+  }
+  if (worker && !isPostgresUrl(options.db)) {
+    process.stderr.write(`pnpm bench worker needs a postgres:// --db (the queue lives in PostgreSQL), got "${options.db}".\n`);
+    return 2;
   }
   let store;
   try {
@@ -38,6 +45,18 @@ async function main(argv: readonly string[]): Promise<number> {
   const progress = new ProgressBar();
   let exitCode = 0;
   try {
+    if (worker) {
+      const { runWorker } = await import("./distributed.js");
+      const result = await runWorker({ vectorCache: options.vectorCache }, store as PostgresBenchStore, progress, abort.signal);
+      process.stderr.write(`\nworker ${result.worker}: ${result.jobs} job(s), ${result.generated} cell(s) generated, ${result.skipped} already stored, in ${formatDuration(result.seconds)}\n`);
+      return 0;
+    }
+    if (isPostgresUrl(options.db) && !options.reportOnly && !options.rejudge) {
+      const { planDistributed } = await import("./distributed.js");
+      const planned = await planDistributed(options, store as PostgresBenchStore, progress, { leaseSeconds: options.leaseSeconds, retryLimit: 5 });
+      process.stderr.write(`enqueued ${planned.jobs} job(s) (${planned.cells} cells) for run ${planned.runId}; run \`pnpm bench worker --db URL\` on each machine, then \`pnpm bench --report-only --db URL\`\n`);
+      return 0;
+    }
     if (options.rejudge) {
       const result = await rejudgeRun(options, store, progress);
       process.stderr.write(`\nre-judged ${result.cells} cell(s) and ${result.longTexts} long text(s) with judge ${result.judge.name} ${result.judge.id}; no text was generated or changed\n`);

@@ -67,6 +67,8 @@ export interface BenchOptions {
   readonly out: string;
   /** Only regenerate the report from the database. */
   readonly reportOnly: boolean;
+  /** With a postgres:// --db: seconds a worker holds a job before it is redelivered. Defaults to 900. */
+  readonly leaseSeconds: number;
   /** Re-score the stored texts with the current judge (judge and lexicon rows only; no text is generated). */
   readonly rejudge: boolean;
   /** Do not write the report after the run. */
@@ -85,6 +87,7 @@ export type ContrastCorpus = "fixed" | "self";
 const CONTRAST_CORPORA: readonly ContrastCorpus[] = ["fixed", "self"];
 
 const USAGE = `Usage: pnpm bench [options]
+       pnpm bench worker --db postgres://… [--vector-cache DIR]   (runs queued cells; see --db)
 
   --models a,b          registry model ids (default: all; models without local weights are listed as skipped)
   --backends a,b        llama.cpp, onnx, transformers.js (default: all)
@@ -114,9 +117,11 @@ const USAGE = `Usage: pnpm bench [options]
   --extraction-queries N  contrast pairs used for extraction (default: all)
   --vector-cache DIR    where vectors are cached (default: <cache>/vectors, shared with the CLI and the library)
   --quick               default model, llama.cpp, 3 queries, 48 tokens, 20 extraction pairs (≤ 10 min on 2 cores)
-  --db PATH             results database (default: <cache>/bench/bench.sqlite; --quick: <cache>/bench/quick.sqlite)
+  --db PATH|URL         results database (default: <cache>/bench/bench.sqlite; --quick: <cache>/bench/quick.sqlite);
+                        a postgres:// URL plans the grid as queued jobs for \`pnpm bench worker\` on any machine
   --out DIR             report directory (default: benchmarks/; --quick: <cache>/bench/quick-report/)
   --report-only         regenerate the report from the database without running
+  --lease-seconds N     postgres:// --db: seconds a worker holds a job before another gets it (default: 900)
   --rejudge             re-score every stored text with the judge (--judge/--judge-file) and write the report;
                         adds that judge's rows beside the others, never regenerates or changes a text
   --no-report           do not write the report
@@ -169,6 +174,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
         out: { type: "string" },
         "report-only": { type: "boolean" },
         rejudge: { type: "boolean" },
+        "lease-seconds": { type: "string" },
         "no-report": { type: "boolean" },
         note: { type: "string" },
         help: { type: "boolean" },
@@ -216,10 +222,12 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
     extractionQueries: values["extraction-queries"] === undefined ? (quick ? 20 : "all") : integer("--extraction-queries", values["extraction-queries"], 1),
     vectorCache: values["vector-cache"] === undefined ? defaultVectorCacheDir(env.cacheDir) : resolve(env.cwd, values["vector-cache"]),
     // --quick keeps its own database and report, so a smoke run never replaces the committed benchmarks/ report.
-    db: values.db === undefined ? join(env.cacheDir, "bench", quick ? "quick.sqlite" : "bench.sqlite") : resolve(env.cwd, values.db),
+    // A postgres:// URL is kept as given; a file path is resolved against the caller's directory.
+    db: values.db === undefined ? join(env.cacheDir, "bench", quick ? "quick.sqlite" : "bench.sqlite") : /^postgres(ql)?:\/\//.test(values.db) ? values.db : resolve(env.cwd, values.db),
     out: values.out === undefined ? (quick ? join(env.cacheDir, "bench", "quick-report") : resolve(env.cwd, "benchmarks")) : resolve(env.cwd, values.out),
     reportOnly: values["report-only"] ?? false,
     rejudge: values.rejudge ?? false,
+    leaseSeconds: values["lease-seconds"] === undefined ? 900 : integer("--lease-seconds", values["lease-seconds"], 1),
     noReport: values["no-report"] ?? false,
     quick,
     note: values.note ?? null,

@@ -72,7 +72,8 @@ export function resolveMix(options: BenchOptions, userEmotions: readonly UserEmo
 
 /** A cell's grid coordinates without its engine setup: what a job names (the worker's engine supplies the setup). */
 export function gridId(k: Omit<CellKey, "setupHash">): string {
-  return [k.model, k.backend, k.extraction, k.corpus, k.condition, k.queryId, k.maxTokens, k.seed, k.queryHash].join("\u0000");
+  // JSON, not a NUL-joined string: job data is PostgreSQL jsonb, which cannot hold \u0000.
+  return JSON.stringify([k.model, k.backend, k.extraction, k.corpus, k.condition, k.queryId, k.maxTokens, k.seed, k.queryHash]);
 }
 
 export function resolveEmotions(options: BenchOptions, userEmotions: readonly UserEmotion[]): string[] {

@@ -251,7 +251,10 @@ export interface BenchStore {
 
 /** Opens the store `db` names: a `postgres://` (or `postgresql://`) URL, or a SQLite file path. */
 export async function openStore(db: string, options: { readonly readonly?: boolean } = {}): Promise<BenchStore> {
-  if (isPostgresUrl(db)) throw new Error(`${db}: PostgreSQL stores are not built into this bench yet; pass a SQLite file path.`);
+  if (isPostgresUrl(db)) {
+    const { PostgresBenchStore } = await import("./postgres-store.js");
+    return PostgresBenchStore.open(db);
+  }
   const { SqliteBenchStore } = await import("./sqlite-store.js");
   return SqliteBenchStore.open(db, options);
 }
