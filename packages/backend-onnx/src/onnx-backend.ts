@@ -25,6 +25,7 @@ import { exportGgufToOnnx, GRAPH_IO, type EmosteerExportInfo, type ExportProgres
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
+import { createGenerationSession, type GenerationSessionOptions, type OnnxGenerationSession, type SessionHost } from "./generation-session.js";
 
 const ENGINE = "onnx";
 
@@ -64,6 +65,12 @@ export interface OnnxSteeringBackend extends SteeringBackend {
    * p + 1).
    */
   logits(tokens: readonly number[], options?: LogitsOptions): Promise<Float32Array>;
+  /**
+   * A session on this loaded model that runs up to `parallelSequences` generations at once, each
+   * with its own steering, batched into one session run per decode step. `generate` on the backend
+   * itself keeps running each call alone (batch 1).
+   */
+  createSession(options?: GenerationSessionOptions): OnnxGenerationSession;
 }
 
 export interface LogitsOptions {
@@ -194,6 +201,48 @@ class OnnxBackend implements OnnxSteeringBackend {
     return this.isDisposed;
   }
 
+  createSession(options: GenerationSessionOptions = {}): OnnxGenerationSession {
+    this.assertAlive();
+    const disposed = () => this.isDisposed;
+    const host: SessionHost = {
+      model: this.model,
+      contextSize: this.contextSize,
+      vocabSize: this.config.vocab_size,
+      kvHeads: this.config.num_key_value_heads,
+      headDim: this.config.head_dim,
+      endOfGeneration: this.endOfGeneration,
+      get disposed() {
+        return disposed();
+      },
+      promptTokens: (prompt) => this.promptTokensOf(prompt),
+      phasedSteering: (o) => this.phasedSteering(o),
+      decode: (tokens) => this.decode(tokens),
+      run: async (feeds, fetches) => {
+        this.assertAlive();
+        const result = await this.session.run(feeds, [...fetches]);
+        this.assertAlive();
+        return result;
+      },
+      track: (work) => this.track(work),
+    };
+    return createGenerationSession(host, options);
+  }
+
+  /** A prompt's tokens, checked against the context (the same refusals as generate). */
+  private promptTokensOf(prompt: string | readonly ChatMessage[]): number[] {
+    const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
+    if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", typeof prompt === "string" ? prompt : "(messages)", "text that tokenizes to at least one token");
+    if (promptTokens.length >= this.contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, this.contextSize);
+    return promptTokens;
+  }
+
+  /** The steering of a call's prompt pass and of its generated tokens (`apply`). */
+  private phasedSteering(options: GenerateOptions): { readonly prompt: Float32Array; readonly generation: Float32Array } {
+    const data = this.steeringData(options.steering);
+    const phases = steeringPhases(options.steering);
+    return { prompt: phases.prompt ? data : this.zeroSteering, generation: phases.generation ? data : this.zeroSteering };
+  }
+
   formatChat(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): string {
     this.assertAlive();
     if (!this.chatTemplate) throw new UnsupportedCapabilityError(ENGINE, "format chat", `${this.model.name} has no chat template; pass formatted text instead.`);
@@ -280,13 +329,9 @@ class OnnxBackend implements OnnxSteeringBackend {
     this.assertAlive();
     const started = performance.now();
     const resolved = resolveGenerateOptions(options);
-    const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
-    if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", typeof prompt === "string" ? prompt : "(messages)", "text that tokenizes to at least one token");
-    if (promptTokens.length >= this.contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, this.contextSize);
-    const data = this.steeringData(options.steering);
-    const phases = steeringPhases(options.steering);
+    const promptTokens = this.promptTokensOf(prompt);
     // Per phase (apply: "prompt" | "generation" | "both"): the prompt pass, then the generated tokens.
-    const steering = { prompt: phases.prompt ? data : this.zeroSteering, generation: phases.generation ? data : this.zeroSteering };
+    const steering = this.phasedSteering(options);
     const sampler = new TokenSampler(resolved);
     const what = "ONNX generation";
     if (options.signal?.aborted) throw new AbortedError(what);
