@@ -8,6 +8,7 @@ import { readDecoderConfig, type DecoderConfig } from "./decoder-config.js";
 import { buildDecoderGraph, GRAPH_IO, OPSET, PRECISIONS, type Precision, type WeightSource } from "./decoder-graph.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { NUMERICS, NUMERICS_MODES, type Numerics, type NumericsFacts } from "./numerics.js";
+import { withFolderLock } from "./folder-lock.js";
 import { buildTokenizerFiles } from "./tokenizer-files.js";
 
 /** Bumped whenever the graph or folder layout changes, so stale cached exports are rebuilt. */
@@ -18,6 +19,8 @@ export interface ExportProgress {
   /** Work done in this stage, out of `total`. */
   readonly done: number;
   readonly total: number;
+  /** Set while another process holds the folder's lock (its pid). */
+  readonly waitingFor?: number;
 }
 
 export interface ExportOptions {
@@ -103,6 +106,10 @@ export function exportDir(fingerprint: string, precision: Precision, cacheDir = 
  * generation_config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx +
  * onnx/model.onnx_data). The folder is built in a temporary sibling and renamed into place, so a
  * folder that exists is complete. Reuses a complete folder of the same format unless `force`.
+ * From the reuse check to the rename it holds `<folder>.lock` ({@link withFolderLock}), so two
+ * processes exporting the same folder never remove or replace it under each other: the second
+ * waits and reuses what the first wrote. (Engines reading a folder do not take the lock: a forced
+ * re-export still replaces a folder another process has open.)
  */
 export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportResult> {
   const precision = options.precision ?? "fp32";
@@ -122,6 +129,17 @@ export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportRe
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const modelDir = resolve(options.outDir ?? exportDir(fingerprint, precision, defaultCacheDir(), mode));
+  // Held from the reuse check to the rename: another process exporting the same folder waits, then reuses it instead of removing it.
+  return withFolderLock(modelDir, () => exportLocked(options, { modelDir, fingerprint, precision, numerics, mode, progress, checkAbort }), {
+    ...(options.signal ? { signal: options.signal } : {}),
+    onWait: (owner) => progress({ stage: "fingerprint", done: 1, total: 1, waitingFor: owner.pid }),
+  });
+}
+
+async function exportLocked(
+  options: ExportOptions,
+  { modelDir, fingerprint, precision, numerics, mode, progress, checkAbort }: { modelDir: string; fingerprint: string; precision: Precision; numerics: Numerics | "custom"; mode: Numerics; progress: (p: ExportProgress) => void; checkAbort: () => void },
+): Promise<ExportResult> {
   if (!options.force && numerics !== "custom") {
     const existing = await readExportInfo(modelDir);
     if (
