@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { defaultCacheDir } from "@emosteer/core/node";
+import { ensureEmbeddingModel } from "@emosteer/eval";
 import { findModelSpec } from "@emosteer/models";
 import { afterAll, describe, expect, it } from "vitest";
 import { SqliteBenchStore } from "../src/sqlite-store.js";
@@ -15,8 +15,8 @@ const main = join(repoRoot, "apps", "bench", "src", "main.ts");
 const work = mkdtempSync(join(tmpdir(), "emosteer-bench-exit-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** A cache whose smollm2 GGUF is zeros of the right size, sharing the real cache's MiniLM and judges. */
-function brokenCache(): string {
+/** A cache whose smollm2 GGUF is zeros of the right size, sharing the real cache's MiniLM (fetched first when missing). */
+async function brokenCache(): Promise<string> {
   const cache = join(work, "cache");
   const spec = findModelSpec("smollm2-135m-instruct");
   const source = spec.sources.find((s) => s.kind === "pypi");
@@ -27,14 +27,13 @@ function brokenCache(): string {
   writeFileSync(gguf, "");
   truncateSync(gguf, source.size);
   writeFileSync(`${gguf}.sha256`, `${source.sha256}\n`);
-  const real = defaultCacheDir();
-  symlinkSync(join(real, "models", "all-minilm-l6-v2"), join(cache, "models", "all-minilm-l6-v2"));
+  symlinkSync(await ensureEmbeddingModel(), join(cache, "models", "all-minilm-l6-v2"));
   return cache;
 }
 
 describe("honest exits and provenance", () => {
   it("fails the run (exit 1) when an engine cannot load, with the reason in the report, and records the machine at run time", async () => {
-    const cache = brokenCache();
+    const cache = await brokenCache();
     const db = join(work, "bench.sqlite");
     const out = join(work, "report");
     const args = ["--models", "smollm2-135m-instruct", "--backends", "onnx", "--emotions", "joy", "--alphas", "0,1", "--queries", "1", "--max-tokens", "4", "--mix", "none", "--long-queries", "0", "--latency-reps", "0", "--db", db, "--out", out];
