@@ -1,4 +1,5 @@
 import type { Command } from "./command.js";
+import { calibrate } from "./calibrate.js";
 import { demo } from "./demo.js";
 import { extract } from "./extract.js";
 import { generate } from "./generate.js";
@@ -6,4 +7,4 @@ import { judge } from "./judge.js";
 import { models } from "./models.js";
 import { serve } from "./serve.js";
 
-export const COMMANDS: Readonly<Record<string, Command>> = { demo, extract, generate, judge, models, serve };
+export const COMMANDS: Readonly<Record<string, Command>> = { calibrate, demo, extract, generate, judge, models, serve };
