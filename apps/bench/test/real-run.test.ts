@@ -10,9 +10,12 @@ import { SqliteBenchStore } from "../src/sqlite-store.js";
 import type { CellRecord } from "../src/store.js";
 
 // A real bench run (default model, llama.cpp, judge, lexicon, embedder) as a child process.
+// EMOSTEER_TEST_BACKEND runs the same checks on another engine.
+const BACKEND = process.env.EMOSTEER_TEST_BACKEND ?? "llama.cpp";
+const B = BACKEND.replace(".", "\\.");
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const main = join(repoRoot, "apps", "bench", "src", "main.ts");
-const TINY_GRID = ["--models", "smollm2-135m-instruct", "--backends", "llama.cpp", "--emotions", "joy", "--alphas", "0,1", "--queries", "3", "--max-tokens", "16", "--mix", "none", "--long-queries", "0", "--latency-reps", "1", "--latency-tokens", "16", "--extraction-queries", "4"];
+const TINY_GRID = ["--models", "smollm2-135m-instruct", "--backends", BACKEND, "--emotions", "joy", "--alphas", "0,1", "--queries", "3", "--max-tokens", "16", "--mix", "none", "--long-queries", "0", "--latency-reps", "1", "--latency-tokens", "16", "--extraction-queries", "4"];
 /** 3 queries × (unsteered, joy@1, prompt:joy). */
 const TOTAL_CELLS = 9;
 
@@ -79,7 +82,7 @@ function dumpTables(db: string): Record<string, string[]> {
   }
 }
 
-describe("a real tiny bench run (smollm2-135m-instruct on llama.cpp)", () => {
+describe(`a real tiny bench run (smollm2-135m-instruct on ${BACKEND})`, () => {
   beforeAll(async () => {
     await runToEnd(uninterruptedDb);
   }, 900_000);
@@ -117,7 +120,7 @@ describe("a real tiny bench run (smollm2-135m-instruct on llama.cpp)", () => {
     expect(summary.rows.map((r: { method: string; alpha: number | null }) => `${r.method}@${r.alpha}`).sort()).toEqual(["ev@0", "ev@1", "prompt@null"]);
     for (const row of summary.rows) {
       for (const k of keys) expect(row).toHaveProperty(k);
-      expect(row).toMatchObject({ model: "smollm2-135m-instruct", family: "SmolLM2", backend: "llama.cpp", emotion: "joy", n: 3 });
+      expect(row).toMatchObject({ model: "smollm2-135m-instruct", family: "SmolLM2", backend: BACKEND, emotion: "joy", n: 3 });
       expect(row.eps).toBeGreaterThanOrEqual(0);
       expect(row.eps).toBeLessThanOrEqual(1);
       expect(row.eps_ci[0]).toBeLessThanOrEqual(row.eps);
@@ -133,7 +136,7 @@ describe("a real tiny bench run (smollm2-135m-instruct on llama.cpp)", () => {
 
     const report = readFileSync(files.report, "utf8");
     expect(report).toContain("## Main table");
-    expect(report).toMatch(/\| smollm2-135m-instruct \| llama\.cpp \| [0-9.]+ \| [0-9.]+ \|/);
+    expect(report).toMatch(new RegExp(`\\| smollm2-135m-instruct \\| ${B} \\| [0-9.]+ \\| [0-9.]+ \\|`));
     expect(report).toContain("## The paper's claims");
     expect(report).toContain("## Prompt baseline against steering");
     const plots = readdirSync(join(out, "plots"));
@@ -154,7 +157,7 @@ describe("a real tiny bench run (smollm2-135m-instruct on llama.cpp)", () => {
     const { done } = startBench(uninterruptedDb, ["--temperature", "0.7"]);
     const result = await done;
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/already holds smollm2-135m-instruct on llama\.cpp cells made with another setup \(sampling\.temperature: 0 → 0\.7\)/);
+    expect(result.stderr).toMatch(new RegExp(`already holds smollm2-135m-instruct on ${B} cells made with another setup \\(sampling\\.temperature: 0 → 0\\.7\\)`));
     expect(await countCells(uninterruptedDb)).toBe(TOTAL_CELLS);
   }, 300_000);
 
@@ -185,7 +188,7 @@ describe("a real tiny bench run (smollm2-135m-instruct on llama.cpp)", () => {
     expect(report).toMatch(/judge \*\*v1\*\* of @emosteer\/eval \(id `[0-9a-f]+`/);
     expect(report).toContain("## Judges");
     expect(report).toMatch(/\| model \| backend \| α \| EPS v1 \| EPS v2 \| hit v1 \| hit v2 \|/);
-    expect(report).toMatch(/\| smollm2-135m-instruct \| llama\.cpp \| 1 \| [0-9.]+ \| [0-9.]+ \|/);
+    expect(report).toMatch(new RegExp(`\\| smollm2-135m-instruct \\| ${B} \\| 1 \\| [0-9.]+ \\| [0-9.]+ \\|`));
   }, 300_000);
 
   it("loses and duplicates nothing when killed with SIGKILL mid-run and restarted", async () => {
