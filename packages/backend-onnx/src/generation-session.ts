@@ -104,7 +104,8 @@ class GenerationSession implements OnnxGenerationSession {
     return { ...this.counts };
   }
 
-  generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
+  // async: a refused call rejects (never throws), as on the backend.
+  async generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
     this.assertAlive();
     const called = performance.now();
     const resolved = resolveGenerateOptions(options);
@@ -112,8 +113,29 @@ class GenerationSession implements OnnxGenerationSession {
     const steering = this.host.phasedSteering(options);
     if (options.signal?.aborted) throw new AbortedError(WHAT);
     return new Promise<Generation>((resolve, reject) => {
-      this.pending.push({ promptTokens, steering, sampler: new TokenSampler(resolved), maxTokens: resolved.maxTokens, options, text: new GenerationText(resolved.stop), called, resolve, reject });
-      this.loop ??= this.host.track(() => this.run()).finally(() => (this.loop = null));
+      const { signal } = options;
+      // A queued request leaves the queue the moment its signal aborts (it never prefills).
+      const onAbort = () => {
+        const at = this.pending.indexOf(request);
+        if (at === -1) return;
+        this.pending.splice(at, 1);
+        reject(new AbortedError(WHAT));
+      };
+      const settle = () => signal?.removeEventListener("abort", onAbort);
+      const request: Request = {
+        promptTokens,
+        steering,
+        sampler: new TokenSampler(resolved),
+        maxTokens: resolved.maxTokens,
+        options,
+        text: new GenerationText(resolved.stop),
+        called,
+        resolve: (g) => (settle(), resolve(g)),
+        reject: (e) => (settle(), reject(e)),
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.pending.push(request);
+      this.loop ??= this.host.track(() => this.run());
     });
   }
 
@@ -130,7 +152,13 @@ class GenerationSession implements OnnxGenerationSession {
 
   /** The scheduler: admit at step boundaries, one batched decode run per step, until no work is left. */
   private async run(): Promise<void> {
-    while (this.pending.length > 0 || this.active.length > 0) {
+    // `loop` is cleared in the same turn as the last check for work (no await between them), so a
+    // request queued after that check starts a new loop instead of waiting for a finished one.
+    for (;;) {
+      if (this.pending.length === 0 && this.active.length === 0) {
+        this.loop = null;
+        return;
+      }
       // Timers first: an abort due before a prompt pass must keep it from starting.
       await yieldToEventLoop({ timers: this.pending.length > 0 });
       try {

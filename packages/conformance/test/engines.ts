@@ -8,7 +8,7 @@ import { exportGgufToOnnx } from "@emosteer/onnx-export";
 /** Every engine opens with this context, small so that overflow cases cost a few tokens. */
 export const CONTEXT_SIZE = 96;
 
-export const ENGINE_NAMES = ["llama.cpp", "onnx", "transformers.js"] as const;
+export const ENGINE_NAMES = ["llama.cpp", "onnx", "onnx session", "transformers.js"] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 /** Opens `name` on the default model (SmolLM2-135M-Instruct; the ONNX engines on its fp32 export, cached). */
@@ -19,6 +19,19 @@ export async function openEngine(name: EngineName): Promise<SteeringBackend> {
       return createLlamaCppBackend({ modelPath: path, contextSize: CONTEXT_SIZE, threads: 2 });
     case "onnx":
       return createOnnxBackend({ modelPath: path, contextSize: CONTEXT_SIZE });
+    case "onnx session": {
+      // The ONNX backend with every generate going through a batching session (two sequences per
+      // run): the session keeps generate's contract.
+      const backend = await createOnnxBackend({ modelPath: path, contextSize: CONTEXT_SIZE });
+      const session = backend.createSession({ parallelSequences: 2 });
+      return new Proxy(backend, {
+        get(target, property) {
+          if (property === "generate") return session.generate.bind(session);
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    }
     case "transformers.js": {
       const { modelDir } = await exportGgufToOnnx({ ggufPath: path, precision: "fp32" });
       return createTransformersBackend({ modelDir, contextSize: CONTEXT_SIZE });
