@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { isExtractionMethod, type ExtractionMethod } from "@emosteer/core";
+import { CONTRAST_CORPUS_NAMES, type ContrastCorpusName, isContrastCorpusName, isExtractionMethod, type ExtractionMethod } from "@emosteer/core";
 import { defaultVectorCacheDir } from "@emosteer/core/node";
 import { DEFAULT_JUDGE_NAME, isJudgeName, JUDGE_NAMES, type JudgeName } from "@emosteer/eval";
 
@@ -82,9 +82,8 @@ export interface BenchOptions {
 
 export const DEFAULT_ALPHAS = [-1, 0, 0.5, 1, 2, 4] as const;
 
-/** Where the contrast responses come from: `"fixed"` (the repo's corpus, written once by a strong model) or `"self"` (the target model's own answers). */
-export type ContrastCorpus = "fixed" | "self";
-const CONTRAST_CORPORA: readonly ContrastCorpus[] = ["fixed", "self"];
+/** Where the contrast responses come from (core's {@link ContrastCorpusName}): `"fixed"`, `"fixed-v2"` or `"self"`. */
+export type ContrastCorpus = ContrastCorpusName;
 
 const USAGE = `Usage: pnpm bench [options]
        pnpm bench worker --db postgres://… [--vector-cache DIR]   (runs queued cells; see --db)
@@ -245,7 +244,7 @@ function parseCorpora(corpus: string | undefined, corpora: string[] | undefined)
   const names = corpus !== undefined ? [corpus] : (corpora ?? ["fixed"]);
   if (names.length === 0) throw new BenchUsageError("--corpora needs at least one corpus, e.g. --corpora fixed,self.");
   for (const name of names) {
-    if (!CONTRAST_CORPORA.includes(name as ContrastCorpus)) throw new BenchUsageError(`${option}: "${name}" is not a corpus; use ${CONTRAST_CORPORA.join(" or ")}.`);
+    if (!isContrastCorpusName(name)) throw new BenchUsageError(`${option}: "${name}" is not a corpus; use ${CONTRAST_CORPUS_NAMES.join(", ")}.`);
   }
   return [...new Set(names as ContrastCorpus[])];
 }

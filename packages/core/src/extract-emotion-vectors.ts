@@ -4,7 +4,7 @@ import type { EmotionVector, ExtractionMethod } from "./emotion-vector.js";
 import { AbortedError, InsufficientSamplesError, UnknownEmotionError, UnsupportedCapabilityError } from "./errors.js";
 import { type ExtractionSettings, emotionVectorFromSamples, poolingFor } from "./extraction.js";
 import { modelIdentity } from "./model-info.js";
-import { loadContrastCorpus, loadQueries, loadSystemPrompts } from "./prompts.js";
+import { type ContrastCorpusName, loadContrastCorpus, loadQueries, loadSystemPrompts } from "./prompts.js";
 import { type PooledResponse, captureResponse } from "./response-capture.js";
 import type { ChatMessage, SteeringBackend } from "./steering-backend.js";
 import type { UserEmotion } from "./user-emotion.js";
@@ -34,7 +34,7 @@ export interface ExtractEmotionVectorsOptions {
    * - `{ userEmotions }`: user-defined emotions; each one's `examples` are teacher-forced, or,
    *   without examples, the model answers the queries itself conditioned by its `conditioningPrompt`.
    */
-  readonly corpus?: "fixed" | "self" | { readonly userEmotions: readonly UserEmotion[] };
+  readonly corpus?: ContrastCorpusName | { readonly userEmotions: readonly UserEmotion[] };
   /**
    * User queries the model answers itself (`"self"` and user emotions without examples).
    * Defaults to the extraction split of the built-in queries.
@@ -135,7 +135,7 @@ export async function extractEmotionVectors(backend: SteeringBackend, options: E
         layers,
         residualNorms: Float32Array.from(normSums, (sum, layer) => (layer === 0 ? 0 : sum / count)),
         corpus: corpusLabel,
-        corpusHash: corpusHash({ pairs, maxTokens: corpusLabel === "fixed" ? undefined : (options.maxTokens ?? 64) }),
+        corpusHash: corpusHash({ pairs, maxTokens: corpusLabel === "fixed" || corpusLabel === "fixed-v2" ? undefined : (options.maxTokens ?? 64) }),
         backend: backend.name,
       }),
     );
@@ -147,10 +147,10 @@ export async function extractEmotionVectors(backend: SteeringBackend, options: E
 function planPairs(options: ExtractEmotionVectorsOptions): Map<Emotion, Pair[]> {
   const corpus = options.corpus ?? "fixed";
   const plan = new Map<Emotion, Pair[]>();
-  if (corpus === "fixed") {
-    if (options.queries) throw new RangeError(`The fixed corpus has its own queries; "queries" applies to "self" and user emotions. Use maxQueries to use fewer.`);
+  if (corpus === "fixed" || corpus === "fixed-v2") {
+    if (options.queries) throw new RangeError(`The ${corpus} corpus has its own queries; "queries" applies to "self" and user emotions. Use maxQueries to use fewer.`);
     const emotions = requestedEmotions(options.emotions, CORE_EMOTIONS);
-    const items = spread(loadContrastCorpus().items, options.maxQueries);
+    const items = spread(loadContrastCorpus(corpus).items, options.maxQueries);
     const texts = new Map(loadQueries().queries.map((q) => [q.id, q.text]));
     for (const emotion of emotions) {
       plan.set(

@@ -1,4 +1,5 @@
 import contrastCorpusJson from "../prompts/contrast-corpus.json" with { type: "json" };
+import contrastCorpusV2Json from "../prompts/contrast-corpus-v2.json" with { type: "json" };
 import longFormJson from "../prompts/long-form.json" with { type: "json" };
 import queriesJson from "../prompts/queries.json" with { type: "json" };
 import systemPromptsJson from "../prompts/system-prompts.json" with { type: "json" };
@@ -52,8 +53,23 @@ export interface LongFormPrompt {
   readonly turns: readonly string[];
 }
 
+/**
+ * Where an extraction's contrast pairs come from: `"fixed"`, the repo's contrast corpus v1 (the
+ * emotion mostly in an opener or an aside); `"fixed-v2"`, corpus v2 (the emotion pervades every
+ * sentence, same facts and advice, length within ±20 %); `"self"`, answers the model writes itself
+ * under emotion-conditioning system prompts. The fixed corpora are teacher-forced, identical for
+ * every model and engine.
+ */
+export type ContrastCorpusName = "fixed" | "fixed-v2" | "self";
+export const CONTRAST_CORPUS_NAMES: readonly ContrastCorpusName[] = ["fixed", "fixed-v2", "self"];
+export function isContrastCorpusName(value: string): value is ContrastCorpusName {
+  return (CONTRAST_CORPUS_NAMES as readonly string[]).includes(value);
+}
+/** The contrast corpora written into the repo (all but `"self"`). */
+export type FixedCorpusName = Exclude<ContrastCorpusName, "self">;
+
 let queries: QuerySet | undefined;
-let corpus: ContrastCorpus | undefined;
+const corpora = new Map<FixedCorpusName, ContrastCorpus>();
 let systemPrompts: SystemPrompts | undefined;
 let longForm: readonly LongFormPrompt[] | undefined;
 
@@ -62,9 +78,17 @@ export function loadQueries(): QuerySet {
   return (queries ??= parseQueries(queriesJson));
 }
 
-/** The built-in contrast corpus (`prompts/contrast-corpus.json`); covers the extraction queries. */
-export function loadContrastCorpus(): ContrastCorpus {
-  return (corpus ??= parseContrastCorpus(contrastCorpusJson));
+/**
+ * A built-in contrast corpus: `"fixed"` is `prompts/contrast-corpus.json` (v1), `"fixed-v2"` is
+ * `prompts/contrast-corpus-v2.json`; each covers the extraction queries.
+ */
+export function loadContrastCorpus(name: FixedCorpusName = "fixed"): ContrastCorpus {
+  let corpus = corpora.get(name);
+  if (!corpus) {
+    corpus = name === "fixed" ? parseContrastCorpus(contrastCorpusJson, CORPUS) : parseContrastCorpus(contrastCorpusV2Json, CORPUS_V2);
+    corpora.set(name, corpus);
+  }
+  return corpus;
 }
 
 /** The built-in system prompts (`prompts/system-prompts.json`). */
@@ -79,6 +103,7 @@ export function loadLongFormPrompts(): readonly LongFormPrompt[] {
 
 const QUERIES = "@emosteer/core/prompts/queries.json";
 const CORPUS = "@emosteer/core/prompts/contrast-corpus.json";
+const CORPUS_V2 = "@emosteer/core/prompts/contrast-corpus-v2.json";
 const SYSTEM_PROMPTS = "@emosteer/core/prompts/system-prompts.json";
 const LONG_FORM = "@emosteer/core/prompts/long-form.json";
 
@@ -98,11 +123,11 @@ function parseQueries(json: unknown): QuerySet {
   return { version: Number(root.version ?? 0), queries: parsed };
 }
 
-function parseContrastCorpus(json: unknown): ContrastCorpus {
-  const root = record(json, CORPUS, "the file");
-  const items = array(root.items, CORPUS, "items").map((entry, i): ContrastItem => {
-    const item = record(entry, CORPUS, `items[${i}]`);
-    return { queryId: text(item.queryId, CORPUS, `items[${i}].queryId`), neutral: text(item.neutral, CORPUS, `items[${i}].neutral`), emotional: coreEmotionTexts(item.emotional, CORPUS, `items[${i}].emotional`) };
+function parseContrastCorpus(json: unknown, path: string): ContrastCorpus {
+  const root = record(json, path, "the file");
+  const items = array(root.items, path, "items").map((entry, i): ContrastItem => {
+    const item = record(entry, path, `items[${i}]`);
+    return { queryId: text(item.queryId, path, `items[${i}].queryId`), neutral: text(item.neutral, path, `items[${i}].neutral`), emotional: coreEmotionTexts(item.emotional, path, `items[${i}].emotional`) };
   });
   return { version: Number(root.version ?? 0), writer: typeof root.writer === "string" ? root.writer : "", items };
 }

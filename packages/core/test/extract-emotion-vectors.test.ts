@@ -84,6 +84,23 @@ describe("extractEmotionVectors on the fixed corpus", () => {
     expect(again.get("joy")!.directions.every((d, l) => d.every((x, i) => x === vectors.get("joy")!.directions[l]![i]))).toBe(true);
   });
 
+  it('corpus "fixed-v2" teacher-forces corpus v2\'s texts (its own hash), by the same mean difference', async () => {
+    const backend = new LinearBackend();
+    const vectors = await extractEmotionVectors(backend, { corpus: "fixed-v2", emotions: ["sadness"], maxQueries: 2 });
+    const items = loadContrastCorpus("fixed-v2").items;
+    const picked = [items[0]!, items[Math.floor(items.length / 2)]!];
+    const layer = steerable[1]!;
+    const differences = picked.map((item) => {
+      const context: ChatMessage[] = [{ role: "user", content: queryText(item.queryId) }];
+      return sub(mean(responseResiduals(context, item.emotional.sadness, layer)), mean(responseResiduals(context, item.neutral, layer)));
+    });
+    const vector = vectors.get("sadness")!;
+    expectClose(vector.directions[layer]!, mean(differences));
+    expect(vector.provenance.corpus).toBe("fixed-v2");
+    const v1 = await extractEmotionVectors(new LinearBackend(), { emotions: ["sadness"], maxQueries: 2 });
+    expect(v1.get("sadness")!.provenance.corpusHash).not.toBe(vector.provenance.corpusHash);
+  });
+
   it("last-token: the mean over queries of last(emotional) − last(neutral)", async () => {
     const vectors = await extractEmotionVectors(new LinearBackend(), { emotions: ["anger"], method: "last-token", maxQueries: 2 });
     const items = spreadItems(2);

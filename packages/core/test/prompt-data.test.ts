@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { CORE_EMOTIONS, parseUserEmotion } from "../src/index.js";
+import { CORE_EMOTIONS, loadContrastCorpus, parseUserEmotion } from "../src/index.js";
 
 // Validates the raw JSON files (not the loaders): the prompt data is hand-written, so the checks
 // here guard its shape, size and quality against later edits.
@@ -17,6 +17,8 @@ interface RawQuery {
 
 const queries: RawQuery[] = read("queries.json").queries;
 const corpus = read("contrast-corpus.json");
+const corpusV2 = read("contrast-corpus-v2.json");
+const newQueries = read("new-queries.json");
 const longForm = read("long-form.json");
 const systemPrompts = read("system-prompts.json");
 const example = read("user-emotion.example.json");
@@ -97,6 +99,57 @@ describe("contrast-corpus.json", () => {
   it("has 600 distinct responses", () => {
     expect(texts).toHaveLength(600);
     expect(new Set(texts).size).toBe(600);
+  });
+});
+
+describe("contrast-corpus-v2.json", () => {
+  const items: { queryId: string; neutral: string; emotional: Record<string, string> }[] = corpusV2.items;
+  const v1 = new Map<string, { neutral: string; emotional: Record<string, string> }>(corpus.items.map((i: { queryId: string }) => [i.queryId, i]));
+
+  it("covers the same extraction queries as v1, each with a neutral text and all five emotions", () => {
+    expect(corpusV2.version).toBe(2);
+    expect(items.map((i) => i.queryId).sort()).toEqual(extraction.map((q) => q.id).sort());
+    for (const item of items) expect(Object.keys(item.emotional).sort(), item.queryId).toEqual([...CORE_EMOTIONS].sort());
+  });
+
+  it("keeps each emotional answer within ±20 % of its neutral answer's length (the issue's rule)", () => {
+    for (const item of items) {
+      const n = wordCount(item.neutral);
+      for (const emotion of CORE_EMOTIONS) {
+        const ratio = wordCount(item.emotional[emotion]!) / n;
+        expect(ratio, `${item.queryId} ${emotion}`).toBeGreaterThanOrEqual(0.8);
+        expect(ratio, `${item.queryId} ${emotion}`).toBeLessThanOrEqual(1.2);
+      }
+    }
+  });
+
+  it("is new text: no response equals v1's, and no two responses are equal", () => {
+    const all = items.flatMap((i) => [i.neutral, ...Object.values(i.emotional)]);
+    expect(new Set(all).size).toBe(600);
+    for (const item of items) {
+      const old = v1.get(item.queryId)!;
+      expect(item.neutral).not.toBe(old.neutral);
+      for (const emotion of CORE_EMOTIONS) expect(item.emotional[emotion]).not.toBe(old.emotional[emotion]);
+    }
+  });
+
+  it("is what loadContrastCorpus('fixed-v2') returns, while 'fixed' stays v1", () => {
+    expect(loadContrastCorpus("fixed-v2").items.map((i) => i.neutral)).toEqual(items.map((i) => i.neutral));
+    expect(loadContrastCorpus().items.map((i) => i.neutral)).toEqual(corpus.items.map((i: { neutral: string }) => i.neutral));
+  });
+});
+
+describe("new-queries.json", () => {
+  const list: { id: string; domain: string; text: string }[] = newQueries.queries;
+  it("holds at least 100 everyday questions that are in no split of queries.json", () => {
+    expect(list.length).toBeGreaterThanOrEqual(100);
+    expect(new Set(list.map((q) => q.id)).size).toBe(list.length);
+    const known = queries.map((q) => words(q.text));
+    for (const q of list) {
+      expect(DOMAINS, q.id).toContain(q.domain);
+      const w = words(q.text);
+      expect(Math.max(...known.map((k) => jaccard(w, k))), q.id).toBeLessThan(0.5);
+    }
   });
 });
 

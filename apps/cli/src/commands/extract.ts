@@ -9,7 +9,7 @@ import { parseCorpus, parseInteger, parseMethod } from "./option-values.js";
 import { progressBar, progressLine } from "../progress.js";
 
 const HELP = `Usage: emosteer extract [--model ID] [--backend NAME] [--emotions joy,anger,...] [--emotion-file FILE ...]
-                        [--method M] [--corpus fixed|self] [--max-queries N] [--vector-cache DIR] [--out DIR]
+                        [--method M] [--corpus fixed|fixed-v2|self] [--max-queries N] [--vector-cache DIR] [--out DIR]
 
 Extracts emotion vectors on the chosen engine (cached by model fingerprint, engine, method and
 corpus) and, with --out, also writes them as llama.cpp control-vector files DIR/<emotion>.gguf,
@@ -20,8 +20,9 @@ ${ENGINE_HELP}
                         (default: the --emotion-file emotions if any, else joy,anger,disgust,fear,sadness)
 ${EMOTION_FILE_HELP}
   --method M            mean-diff (the paper's, default), last-token, pca or fisher
-  --corpus C            fixed (the repo's contrast corpus, default) or self (the model writes its own
-                        responses) for core emotions; a user emotion uses its file's examples, or
+  --corpus C            fixed (the repo's contrast corpus v1, default), fixed-v2 (corpus v2: the emotion
+                        in every sentence) or self (the model writes its own responses) for core
+                        emotions; a user emotion uses its file's examples, or
                         without examples the model's own answers under its conditioningPrompt
   --max-queries N       use the first N ≥ 2 contrast pairs (default: all)
   --out DIR             also write DIR/<emotion>.gguf`;

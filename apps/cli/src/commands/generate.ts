@@ -11,7 +11,7 @@ import { UsageError } from "../usage-error.js";
 
 const HELP = `Usage: emosteer generate [--model ID] [--backend NAME] [--steer joy=1.5,fear=-1] [--vector [EMOTION=]FILE ...]
                          [--emotion-file FILE ...] [--injection net-shift|per-layer] [--method M]
-                         [--corpus fixed|self] [--max-queries N] [--vector-cache DIR]
+                         [--corpus fixed|fixed-v2|self] [--max-queries N] [--vector-cache DIR]
                          [--max-tokens N] [--temperature T] [--seed S] PROMPT
 
 Answers PROMPT with the emotions given by --steer (α per emotion; 1 reproduces the measured

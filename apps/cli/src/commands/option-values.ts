@@ -1,5 +1,5 @@
 import { BACKEND_NAMES, isBackendName, type BackendName } from "@emosteer/backends";
-import { EXTRACTION_METHODS, isExtractionMethod, type ExtractionMethod, type Injection } from "@emosteer/core";
+import { type ContrastCorpusName, EXTRACTION_METHODS, isContrastCorpusName, isExtractionMethod, type ExtractionMethod, type Injection } from "@emosteer/core";
 import { UsageError } from "../usage-error.js";
 
 // Every parser here checks one option's value and names the option and the value it refuses.
@@ -17,9 +17,11 @@ export function parseMethod(value: string): ExtractionMethod {
   throw new UsageError(`--method must be one of ${EXTRACTION_METHODS.join(", ")}; got "${value}"`);
 }
 
-export function parseCorpus(value: string): "fixed" | "self" {
-  if (value === "fixed" || value === "self") return value;
-  throw new UsageError(`--corpus must be "fixed" (the repo's contrast corpus) or "self" (the model writes its own responses); got "${value}"`);
+export function parseCorpus(value: string): ContrastCorpusName {
+  if (isContrastCorpusName(value)) return value;
+  throw new UsageError(
+    `--corpus must be "fixed" (the repo's contrast corpus v1), "fixed-v2" (corpus v2: the emotion in every sentence) or "self" (the model writes its own responses); got "${value}"`,
+  );
 }
 
 export function parseInjection(value: string): Injection {

@@ -5,7 +5,7 @@ import { CORE_EMOTIONS, isCoreEmotion, type Emotion } from "../emotion.js";
 import type { EmotionVector, ExtractionMethod } from "../emotion-vector.js";
 import { UnknownEmotionError } from "../errors.js";
 import { extractEmotionVectors, type ExtractionProgress } from "../extract-emotion-vectors.js";
-import { loadContrastCorpus, loadQueries, loadSystemPrompts } from "../prompts.js";
+import { type ContrastCorpusName, loadContrastCorpus, loadQueries, loadSystemPrompts } from "../prompts.js";
 import type { SteeringBackend } from "../steering-backend.js";
 import type { UserEmotion } from "../user-emotion.js";
 import { defaultVectorCacheDir } from "./cache-dir.js";
@@ -18,7 +18,7 @@ export interface CachedEmotionVectorsOptions {
   /** Defaults to `"mean-diff"` (the paper). */
   readonly method?: ExtractionMethod;
   /** Defaults to `"fixed"` (the repo's contrast corpus). */
-  readonly corpus?: "fixed" | "self";
+  readonly corpus?: ContrastCorpusName;
   /** Use at most this many contrast pairs. Defaults to all. */
   readonly maxQueries?: number;
   /** Length of self-written responses. Defaults to 64. */
@@ -60,12 +60,12 @@ export async function cachedEmotionVectors(backend: SteeringBackend, options: Ca
   const root = options.cacheDir ?? defaultVectorCacheDir();
   const emotions = options.emotions ?? CORE_EMOTIONS;
 
-  const batches: { emotions: Emotion[]; label: string; hash: string; corpus: "fixed" | "self" | { userEmotions: UserEmotion[] } }[] = [];
+  const batches: { emotions: Emotion[]; label: string; hash: string; corpus: ContrastCorpusName | { userEmotions: UserEmotion[] } }[] = [];
   const core = emotions.filter(isCoreEmotion);
   if (core.length > 0) {
     const hash =
-      corpus === "fixed"
-        ? corpusHash({ corpus: loadContrastCorpus(), queries: loadQueries().queries.map((q) => [q.id, q.text]), maxQueries })
+      corpus === "fixed" || corpus === "fixed-v2"
+        ? corpusHash({ corpus: loadContrastCorpus(corpus), queries: loadQueries().queries.map((q) => [q.id, q.text]), maxQueries })
         : corpusHash({ systemPrompts: loadSystemPrompts(), queries: extractionQueries(), maxQueries, selfTokens });
     batches.push({ emotions: core, label: corpus, hash, corpus });
   }
@@ -92,7 +92,7 @@ export async function cachedEmotionVectors(backend: SteeringBackend, options: Ca
       method,
       corpus: batch.corpus,
       ...(maxQueries !== null ? { maxQueries } : {}),
-      ...(batch.label !== "fixed" ? { maxTokens: selfTokens } : {}),
+      ...(batch.label === "self" || batch.label === "user" ? { maxTokens: selfTokens } : {}),
       onProgress: (p) => options.onProgress?.({ ...p, emotions: batch.emotions }),
       ...(options.signal ? { signal: options.signal } : {}),
     });
