@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type CalibrationResult, PointCache, calibrate as calibrateVector, extractionCalibrationData, loadCalibrationScorer } from "@emosteer/calibrate";
 import { CORE_EMOTIONS, isCoreEmotion } from "@emosteer/core";
-import { cachedEmotionVectors, defaultCacheDir, saveVectorFile } from "@emosteer/core/node";
+import { cachedEmotionVectors, defaultCacheDir, saveVectorFile, writeFileAtomic } from "@emosteer/core/node";
 import { isJudgeName } from "@emosteer/eval";
 import type { Command } from "./command.js";
 import { ENGINE_HELP, ENGINE_OPTIONS, modelFile, openEngine, parseEngineOptions } from "./engine-options.js";
@@ -12,7 +12,7 @@ import { UsageError } from "../usage-error.js";
 
 const HELP = `Usage: emosteer calibrate [--model ID] [--backend NAME] [--emotions joy,anger,...] [--budget N]
                           [--queries N] [--confirm N] [--max-tokens N] [--judge v1|v2]
-                          [--cache FILE] [--vector-cache DIR] [--out DIR]
+                          [--cache FILE] [--vector-cache DIR] [--out DIR] [--report FILE]
 
 Finds each emotion's operating point on the model (a layer window, the injection and the α that
 α = 1 will mean): the judge's EPS is maximised subject to fidelity ≥ 0.6, perplexity ≤ 1.5× and
@@ -28,7 +28,8 @@ ${ENGINE_HELP}
   --max-tokens N        tokens per generated answer (default 48)
   --judge NAME          the judge, v1 or v2 (default v2)
   --cache FILE          the evaluated-points cache (default ~/.cache/emosteer/calibration/<fingerprint>-<engine>.json)
-  --out DIR             also write DIR/<emotion>.gguf`;
+  --out DIR             also write DIR/<emotion>.gguf
+  --report FILE         write every measured point, the pre-scores and the cost as JSON`;
 
 export const calibrate: Command = {
   summary: "calibrate each emotion's operating point (layers, injection, α) and store it in the vector files",
@@ -45,6 +46,7 @@ export const calibrate: Command = {
         judge: { type: "string", default: "v2" },
         cache: { type: "string" },
         out: { type: "string" },
+        report: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -116,6 +118,11 @@ export const calibrate: Command = {
       await scorer.dispose();
     }
     console.log(`evaluated points cached in ${cachePath}`);
+    if (values.report) {
+      const report = { command: `emosteer calibrate ${argv.join(" ")}`, model: backend.model, backend: backend.name, judge: scorer.judgeId, createdAt: new Date().toISOString(), results };
+      await writeFileAtomic(values.report, `${JSON.stringify(report, null, 2)}\n`);
+      console.log(`report written to ${values.report}`);
+    }
     return results.every((r) => r.profile) ? 0 : 1;
   },
 };
