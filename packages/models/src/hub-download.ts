@@ -26,6 +26,13 @@ export interface HubDownload {
   readonly target: string;
   /** Expected sha256 (the registry's). Without one, the hub's own `X-Linked-Etag` (the LFS sha256) is required. */
   readonly sha256?: string;
+  /**
+   * Accept a file with no known sha256, because the caller pins a product derived from it instead
+   * (`emosteer data fetch` pins the transformed data files, not the originals). Default false.
+   */
+  readonly verifiedByCaller?: boolean;
+  /** What to tell the user when the host cannot be reached; defaults to the model fetcher's advice. */
+  readonly unreachableHint?: string;
   /** Bearer token for gated or private repositories; defaults to `$HF_TOKEN`. */
   readonly token?: string;
   readonly signal?: AbortSignal;
@@ -71,7 +78,7 @@ export async function downloadHubFile(download: HubDownload): Promise<string> {
       expected ??= got.linkedSha256;
     } catch (error) {
       if (signal?.aborted) throw new AbortedError(`Downloading ${url}`);
-      if (++failures > retries) throw new EmosteerError(`cannot reach ${url} (${(error as Error).message}); without internet use a PyPI or local source`);
+      if (++failures > retries) throw new EmosteerError(`cannot reach ${url} (${(error as Error).message}); ${download.unreachableHint ?? "without internet use a PyPI or local source"}`);
       continue;
     }
     if (response.status === 416 && have > 0) {
@@ -83,7 +90,7 @@ export async function downloadHubFile(download: HubDownload): Promise<string> {
       await response.body?.cancel();
       throw statusError(url, response.status, Boolean(token));
     }
-    if (!expected) {
+    if (!expected && !download.verifiedByCaller) {
       await response.body?.cancel();
       throw new EmosteerError(`${url} carries no sha256 (no X-Linked-Etag) and the registry gives none: refusing an unverifiable file; add its sha256 to the registry source`);
     }
