@@ -141,43 +141,13 @@ export async function runWorker(local: { readonly vectorCache: string }, store: 
         continue;
       }
       jobs++;
-      // The planner's options, with this machine's own vector cache.
-      const options: BenchOptions = { ...job.data.options, vectorCache: local.vectorCache };
-      if (!scorer) {
-        scorer = await Scorer.load({ judge: options.judge, onProgress: (m) => progress.log(`  ${m}`) });
-        await store.startRun({ runId, startedAt: new Date().toISOString(), options: { distributed: "worker", worker, planRunId: job.data.planRunId, judge: options.judge }, skipped: [], provenance: runProvenance(scorer.judgeIdentity) });
+      try {
+        ({ open, scorer, generated, skipped } = await runJob(job, { local, store, progress, boss, worker, runId, signal, open, scorer, generated, skipped }));
+      } catch (error) {
+        // Not an interruption: give the job back as failed (pg-boss retries it up to its limit) and stop this worker with the error.
+        if (!signal?.aborted) await boss.fail(QUEUE, job.id, { message: (error as Error).message }).catch(() => {});
+        throw error;
       }
-      const key = `${job.data.planRunId}\u0000${job.data.model}\u0000${job.data.backend}`;
-      if (open?.key !== key) {
-        if (open) await open.backend.dispose();
-        open = null;
-        open = await openEngine(key, job.data, options, store, scorer, progress, runId, signal);
-      }
-      const wanted = job.data.cells.map((g) => open!.cells.get(g)).filter((c): c is PlannedCell => c !== undefined);
-      const storedNow = new Map<string, string>();
-      for (const [i, cell] of wanted.entries()) {
-        const last = i === wanted.length - 1;
-        const stored = await store.getCell(cell.key);
-        if (stored) {
-          skipped++;
-          if (cell.spec.method === "none") storedNow.set(cell.query.id, stored.text);
-          if (last) await boss.complete(QUEUE, job.id);
-          continue;
-        }
-        await store.startAttempt(cellId(cell.key), worker);
-        let reference = storedNow.get(cell.query.id);
-        if (reference === undefined && cell.spec.method !== "none") {
-          const unsteered = [...open.cells.values()].find((c) => c.query.id === cell.query.id && c.spec.method === "none");
-          reference = unsteered ? (await store.getCell(unsteered.key))?.text : undefined;
-        }
-        const record = await open.session.execute(cell, reference);
-        if (cell.spec.method === "none") storedNow.set(cell.query.id, record.text);
-        if (last) await store.putCellWith(record, { worker }, (db) => boss.complete(QUEUE, job.id, { db }));
-        else await store.putCell(record, { worker });
-        generated++;
-        progress.log(`  ${worker} stored ${cell.key.model}/${cell.key.backend} ${cell.key.condition} ${cell.key.queryId}`);
-      }
-      if (wanted.length === 0) await boss.complete(QUEUE, job.id);
     }
   } finally {
     if (open) await open.backend.dispose();
@@ -186,6 +156,64 @@ export async function runWorker(local: { readonly vectorCache: string }, store: 
     if (scorer) await store.finishRun(runId, new Date().toISOString());
   }
   return { worker, jobs, generated, skipped, seconds: (performance.now() - started) / 1000 };
+}
+
+interface JobState {
+  readonly local: { readonly vectorCache: string };
+  readonly store: PostgresBenchStore;
+  readonly progress: ProgressBar;
+  readonly boss: PgBoss;
+  readonly worker: string;
+  readonly runId: string;
+  readonly signal: AbortSignal | undefined;
+  open: OpenEngine | null;
+  scorer: Scorer | null;
+  generated: number;
+  skipped: number;
+}
+
+/** Runs one job's cells (opening the judge and the engine when needed) and completes the job with its last cell. */
+async function runJob(job: PgBoss.Job<CellJob>, state: JobState): Promise<JobState> {
+  const { local, store, progress, boss, worker, runId, signal } = state;
+  let { open, scorer, generated, skipped } = state;
+  // The planner's options, with this machine's own vector cache.
+  const options: BenchOptions = { ...job.data.options, vectorCache: local.vectorCache };
+  if (!scorer) {
+    scorer = await Scorer.load({ judge: options.judge, onProgress: (m) => progress.log(`  ${m}`) });
+    await store.startRun({ runId, startedAt: new Date().toISOString(), options: { distributed: "worker", worker, planRunId: job.data.planRunId, judge: options.judge }, skipped: [], provenance: runProvenance(scorer.judgeIdentity) });
+  }
+  const key = `${job.data.planRunId}\u0000${job.data.model}\u0000${job.data.backend}`;
+  if (open?.key !== key) {
+    if (open) await open.backend.dispose();
+    open = null;
+    open = await openEngine(key, job.data, options, store, scorer, progress, runId, signal);
+  }
+  const wanted = job.data.cells.map((g) => open!.cells.get(g)).filter((c): c is PlannedCell => c !== undefined);
+  const storedNow = new Map<string, string>();
+  for (const [i, cell] of wanted.entries()) {
+    const last = i === wanted.length - 1;
+    const stored = await store.getCell(cell.key);
+    if (stored) {
+      skipped++;
+      if (cell.spec.method === "none") storedNow.set(cell.query.id, stored.text);
+      if (last) await boss.complete(QUEUE, job.id);
+      continue;
+    }
+    await store.startAttempt(cellId(cell.key), worker);
+    let reference = storedNow.get(cell.query.id);
+    if (reference === undefined && cell.spec.method !== "none") {
+      const unsteered = [...open.cells.values()].find((c) => c.query.id === cell.query.id && c.spec.method === "none");
+      reference = unsteered ? (await store.getCell(unsteered.key))?.text : undefined;
+    }
+    const record = await open.session.execute(cell, reference);
+    if (cell.spec.method === "none") storedNow.set(cell.query.id, record.text);
+    if (last) await store.putCellWith(record, { worker }, (db) => boss.complete(QUEUE, job.id, { db }));
+    else await store.putCell(record, { worker });
+    generated++;
+    progress.log(`  ${worker} stored ${cell.key.model}/${cell.key.backend} ${cell.key.condition} ${cell.key.queryId}`);
+  }
+  if (wanted.length === 0) await boss.complete(QUEUE, job.id);
+  return { ...state, open, scorer, generated, skipped };
 }
 
 async function openEngine(key: string, job: CellJob, options: BenchOptions, store: PostgresBenchStore, scorer: Scorer, progress: ProgressBar, runId: string, signal?: AbortSignal): Promise<OpenEngine> {

@@ -67,7 +67,7 @@ async function main(argv: readonly string[]): Promise<number> {
         `bench run ${result.runId} finished in ${formatDuration(result.seconds)}`,
         `  cells generated now: ${result.generated}; already stored (reused): ${result.reused}; total in database: ${await store.countCells()}`,
         ...result.engines.map((e) => `  ran ${e.model} on ${e.backend} (${formatDuration(e.seconds)})`),
-        ...result.skipped.map((s) => `  skipped ${s.model} on ${s.backend}: ${s.reason}`),
+        ...result.skipped.map((s) => `  ${s.failed ? "FAILED" : "skipped"} ${s.model} on ${s.backend}: ${s.reason}`),
       ];
       process.stderr.write(`${lines.join("\n")}\n`);
       if (result.skipped.some((s) => s.failed)) exitCode = 1;
