@@ -105,6 +105,8 @@ export interface CalibrationResult {
   readonly preselected: readonly PreselectedWindow[];
   readonly evaluated: readonly EvaluatedCandidate[];
   readonly constraints: CalibrationConstraints;
+  /** The unsteered answers' figures on the searched queries (EPS for comparison; the ratios' denominators). */
+  readonly unsteered: { readonly eps: number; readonly perplexity: number; readonly distinct2: number };
   readonly cost: CalibrationCost;
 }
 
@@ -185,6 +187,7 @@ export async function calibrate(backend: SteeringBackend, vector: EmotionVector,
   }
   const basePerplexity = mean(baseline.map((b) => b.perplexity));
   const baseDistinct2 = mean(baseline.map((b) => b.distinct2));
+  const baseEps = mean(await scorer.emotionProbabilities(baseline.map((b) => b.text), emotion));
 
   // 2. Candidate windows and the teacher-forced pre-score.
   const windows = candidateWindows(vector.layerScores, backend.model.layerCount, options.windows);
@@ -294,7 +297,7 @@ export async function calibrate(backend: SteeringBackend, vector: EmotionVector,
     objective: { eps: chosen.eps, fidelity: chosen.fidelity, perplexityRatio: chosen.perplexityRatio, distinct2Ratio: chosen.distinct2Ratio },
     searchedOn: { split, queries: queries.length },
   };
-  return { emotion, profile, chosen, preselected, evaluated, constraints, cost: { ...cost, seconds: (performance.now() - started) / 1000 } };
+  return { emotion, profile, chosen, preselected, evaluated, constraints, unsteered: { eps: baseEps, perplexity: basePerplexity, distinct2: baseDistinct2 }, cost: { ...cost, seconds: (performance.now() - started) / 1000 } };
 }
 
 /** Mean of the finite values; NaN when there are none (so a point without scores breaks the constraints). */

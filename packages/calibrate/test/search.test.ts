@@ -26,6 +26,8 @@ describe("calibrate on a synthetic model with a known best window (3..5)", () =>
     expect(result.chosen).toMatchObject({ layers: { from: 3, to: 5 }, injection: "net-shift", alpha: 2.5 });
     expect(result.profile).toMatchObject({ layers: { from: 3, to: 5 }, injection: "net-shift", alpha: 2.5, judge: "synthetic-judge", searchedOn: { split: "extraction", queries: 4 } });
     expect(result.profile!.objective.fidelity).toBeGreaterThanOrEqual(0.6);
+    expect(result.unsteered.eps).toBe(0);
+    expect(result.profile!.objective.eps).toBeGreaterThan(result.unsteered.eps);
     expect(result.chosen!.violations).toEqual([]);
     // A profile made by the search round-trips through a vector file.
     const again = await decodeVectorFile(encodeVectorFile(joyVector().withProfile(result.profile)));
