@@ -40,7 +40,7 @@ describe("parseBenchArgs", () => {
     expect(parse(["--corpora", "fixed,self"])).toMatchObject({ corpus: "fixed", corpora: ["fixed", "self"] });
     expect(parse(["--corpora", "self, fixed,self"])).toMatchObject({ corpus: "self", corpora: ["self", "fixed"] });
     expect(parse(["--corpus", "self"])).toMatchObject({ corpus: "self", corpora: ["self"] });
-    expect(() => parse(["--corpora", "fixed,mine"])).toThrow(/--corpora: "mine" is not a corpus; use fixed or self/);
+    expect(() => parse(["--corpora", "fixed,mine"])).toThrow(/--corpora: "mine" is not a corpus; use fixed, fixed-v2, self/);
     expect(() => parse(["--corpora", ","])).toThrow(/--corpora needs at least one corpus/);
     expect(() => parse(["--corpus", "self", "--corpora", "fixed,self"])).toThrow(/give one of them/);
   });

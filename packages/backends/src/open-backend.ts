@@ -68,8 +68,17 @@ const OPENERS: Readonly<Record<BackendName, Opener>> = {
     // Not through backend-onnx: transformers.js reads the exported folder itself.
     const { exportGgufToOnnx } = await import("@emosteer/onnx-export");
     const { createTransformersBackend } = await import("@emosteer/backend-transformers");
-    const exported = await exportGgufToOnnx({ ggufPath: modelPath, onProgress: (p) => onProgress?.(`export ${p.stage} ${p.done}/${p.total}`), ...(signal ? { signal } : {}) });
-    return createTransformersBackend({ modelDir: exported.modelDir, ...(chatTemplate ? { chatTemplate } : {}), ...(contextSize !== undefined ? { contextSize } : {}), ...(signal ? { signal } : {}) });
+    const exported = await exportGgufToOnnx({
+      ggufPath: modelPath,
+      onProgress: (p) => onProgress?.(`export ${p.stage} ${p.done}/${p.total}`),
+      ...(signal ? { signal } : {}),
+    });
+    return createTransformersBackend({
+      modelDir: exported.modelDir,
+      ...(chatTemplate ? { chatTemplate } : {}),
+      ...(contextSize !== undefined ? { contextSize } : {}),
+      ...(signal ? { signal } : {}),
+    });
   },
 };
 

@@ -44,6 +44,8 @@ describe("allowFingerprintMismatch end to end (SmolLM2-135M-Instruct)", () => {
     expect(steered.tokens).not.toEqual(unsteered.tokens);
 
     // The engine's own check still stands for a spec that carries no acceptance.
-    await expect(backend.generate([{ role: "user", content: "Hi" }], { maxTokens: 1, steering: { terms: [{ vector, alpha: 1 }] } })).rejects.toThrow(FingerprintMismatchError);
+    await expect(
+      backend.generate([{ role: "user", content: "Hi" }], { maxTokens: 1, steering: { terms: [{ vector, alpha: 1 }] } }),
+    ).rejects.toThrow(FingerprintMismatchError);
   });
 });

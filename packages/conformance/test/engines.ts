@@ -60,7 +60,15 @@ export function vectorFor(model: ModelIdentity): EmotionVector {
     emotion: "joy",
     model,
     directions,
-    provenance: { method: "mean-diff", settings: {}, samples: 1, corpus: "test", corpusHash: "0000000000000000", backend: "conformance", createdAt: new Date(0).toISOString() },
+    provenance: {
+      method: "mean-diff",
+      settings: {},
+      samples: 1,
+      corpus: "test",
+      corpusHash: "0000000000000000",
+      backend: "conformance",
+      createdAt: new Date(0).toISOString(),
+    },
   });
 }
 

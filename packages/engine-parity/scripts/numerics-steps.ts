@@ -20,13 +20,18 @@ import { compareLogits, type LogitParity } from "../src/logit-parity.js";
 import { parityText, PARITY_POSITIONS } from "../src/parity-text.js";
 
 const THREADS = 2;
-const models = process.argv.slice(2).length ? process.argv.slice(2) : ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct", "gemma3-270m"];
+const models = process.argv.slice(2).length
+  ? process.argv.slice(2)
+  : ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct", "gemma3-270m"];
 
 const llamaCpp = NUMERICS["llama.cpp"];
 /** Cumulative steps from "exact" to "llama.cpp". */
 const STEPS: readonly { readonly name: string; readonly facts: NumericsFacts }[] = [
   { name: "exact", facts: NUMERICS.exact },
-  { name: "+matmul int8 activations (Q8_1 as Q8_0)", facts: { ...NUMERICS.exact, matmulInput: (t) => (llamaCppMatmulInput(t) === "q8_1" ? "q8_0" : llamaCppMatmulInput(t)) } },
+  {
+    name: "+matmul int8 activations (Q8_1 as Q8_0)",
+    facts: { ...NUMERICS.exact, matmulInput: (t) => (llamaCppMatmulInput(t) === "q8_1" ? "q8_0" : llamaCppMatmulInput(t)) },
+  },
   { name: "+Q8_1 block sums", facts: { ...NUMERICS.exact, matmulInput: llamaCppMatmulInput } },
   { name: "+fp16 attention operands", facts: { ...NUMERICS.exact, matmulInput: llamaCppMatmulInput, attentionOperands: "f16" } },
   { name: "+fp16 GELU table", facts: { ...llamaCpp, rope: "onnx-trig" } },
@@ -36,7 +41,15 @@ const STEPS: readonly { readonly name: string; readonly facts: NumericsFacts }[]
 ];
 
 const report = (row: Record<string, unknown>, parity: LogitParity) =>
-  console.log(JSON.stringify({ ...row, top1: +parity.top1Agreement.toFixed(4), maxAbs: +parity.maxAbsDiff.toFixed(4), meanAbs: +parity.meanAbsDiff.toFixed(5), maxNextLogProb: +parity.maxNextTokenLogProbDiff.toFixed(4) }));
+  console.log(
+    JSON.stringify({
+      ...row,
+      top1: +parity.top1Agreement.toFixed(4),
+      maxAbs: +parity.maxAbsDiff.toFixed(4),
+      meanAbs: +parity.meanAbsDiff.toFixed(5),
+      maxNextLogProb: +parity.maxNextTokenLogProbDiff.toFixed(4),
+    }),
+  );
 
 const toolsDir: string = await buildLlamaTools();
 const scratch = await mkdtemp(join(tmpdir(), "emosteer-numerics-"));
@@ -66,7 +79,8 @@ try {
     const f32Logits = await f32.evaluateLogits({ tokens });
     await f32.dispose();
     report({ model: id, reference: "llama.cpp F32 GGUF", variant: "llama.cpp GGUF" }, compareLogits(f32Logits, reference, vocab, next));
-    for (const [name, logits] of graphLogits) report({ model: id, reference: "llama.cpp F32 GGUF", variant: name }, compareLogits(f32Logits, logits, vocab, next));
+    for (const [name, logits] of graphLogits)
+      report({ model: id, reference: "llama.cpp F32 GGUF", variant: name }, compareLogits(f32Logits, logits, vocab, next));
   }
 } finally {
   await rm(scratch, { recursive: true, force: true });

@@ -10,26 +10,45 @@ import { createOnnxBackend } from "@emosteer/backend-onnx";
 import { ensureModel } from "@emosteer/models";
 import { exportGgufToOnnx } from "@emosteer/onnx-export";
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { reps: { type: "string" }, threads: { type: "string" }, decode: { type: "string" } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { reps: { type: "string" }, threads: { type: "string" }, decode: { type: "string" } },
+});
 const modelId = positionals[0] ?? "smollm2-135m-instruct";
 const reps = Number(values.reps ?? 2);
 const threads = Number(values.threads ?? 2);
 const decodeTokens = Number(values.decode ?? 48);
 const { path } = await ensureModel(modelId);
 
-const PROMPT_TEXT = Array.from({ length: 12 }, (_, i) => `Paragraph ${i + 1}: the committee met on a grey morning to review the budget, the schedule and the list of open questions.`).join("\n");
+const PROMPT_TEXT = Array.from(
+  { length: 12 },
+  (_, i) => `Paragraph ${i + 1}: the committee met on a grey morning to review the budget, the schedule and the list of open questions.`,
+).join("\n");
 
 /** A random, fixed direction of moderate size on the middle layers. */
 function steeringFor(backend: SteeringBackend): SteeringSpec {
   const { layerCount, hiddenSize } = backend.model;
   let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-  const directions = Array.from({ length: layerCount }, (_, l) => (l === 0 ? new Float32Array(hiddenSize) : Float32Array.from({ length: hiddenSize }, () => rand() * 0.05)));
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed / 2 ** 32) * 2 - 1;
+  };
+  const directions = Array.from({ length: layerCount }, (_, l) =>
+    l === 0 ? new Float32Array(hiddenSize) : Float32Array.from({ length: hiddenSize }, () => rand() * 0.05),
+  );
   const vector = new EmotionVector({
     emotion: "bench",
     model: modelIdentity(backend.model),
     directions,
-    provenance: { method: "mean-diff", settings: {}, samples: 0, corpus: "bench", corpusHash: "0", backend: backend.name, createdAt: new Date().toISOString() },
+    provenance: {
+      method: "mean-diff",
+      settings: {},
+      samples: 0,
+      corpus: "bench",
+      corpusHash: "0",
+      backend: backend.name,
+      createdAt: new Date().toISOString(),
+    },
   });
   return { terms: [{ vector, alpha: 1 }] };
 }
@@ -75,8 +94,13 @@ console.log(`model ${modelId}, ${threads} threads, best of ${reps}, ${decodeToke
 console.log("engine       prompt tok/s  decode tok/s  steered decode tok/s  steering overhead");
 for (const r of rows) {
   const overhead = ((r.decodeTokPerS / r.steeredDecodeTokPerS - 1) * 100).toFixed(1);
-  console.log(`${r.engine.padEnd(12)} ${r.promptTokPerS.toFixed(1).padStart(12)}  ${r.decodeTokPerS.toFixed(1).padStart(12)}  ${r.steeredDecodeTokPerS.toFixed(1).padStart(20)}  ${overhead.padStart(16)} %`);
+  console.log(
+    `${r.engine.padEnd(12)} ${r.promptTokPerS.toFixed(1).padStart(12)}  ${r.decodeTokPerS.toFixed(1).padStart(12)}  ${r.steeredDecodeTokPerS.toFixed(1).padStart(20)}  ${overhead.padStart(16)} %`,
+  );
 }
 const base = rows[0]!;
-for (const r of rows.slice(1)) console.log(`${r.engine}: prompt ${(r.promptTokPerS / base.promptTokPerS).toFixed(2)}× llama.cpp, decode ${(r.decodeTokPerS / base.decodeTokPerS).toFixed(2)}×`);
+for (const r of rows.slice(1))
+  console.log(
+    `${r.engine}: prompt ${(r.promptTokPerS / base.promptTokPerS).toFixed(2)}× llama.cpp, decode ${(r.decodeTokPerS / base.decodeTokPerS).toFixed(2)}×`,
+  );
 for (const [precision, bytes] of Object.entries(sizes)) console.log(`export ${precision}: ${(bytes / 2 ** 20).toFixed(1)} MiB`);

@@ -27,7 +27,10 @@ const lexicon = await loadLexicon();
 let state = 12345;
 const gauss = () => {
   // Box–Muller over a 32-bit LCG: deterministic, no dependency.
-  const u = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) + 1) / 4294967297;
+  const u = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state + 1) / 4294967297;
+  };
   return Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 };
 const randomLike = (i: number) =>
@@ -48,7 +51,10 @@ async function measure(vector: EmotionVector, alpha: number): Promise<{ projecti
   let joyWords = 0;
   for (const content of STEERING_EFFECT.prompts) {
     const prompt = llama.formatChat([{ role: "user", content }]);
-    const { text } = await llama.generate(prompt, { maxTokens: STEERING_EFFECT.tokens, steering: alpha === 0 ? null : { terms: [{ vector, alpha }] } });
+    const { text } = await llama.generate(prompt, {
+      maxTokens: STEERING_EFFECT.tokens,
+      steering: alpha === 0 ? null : { terms: [{ vector, alpha }] },
+    });
     projection += (await evProjection(judge, joy, STEERING_EFFECT.probeLayer, prompt, text)) / STEERING_EFFECT.prompts.length;
     joyWords += lexicon.score(text).perHundredWords.joy / STEERING_EFFECT.prompts.length;
   }
@@ -57,10 +63,23 @@ async function measure(vector: EmotionVector, alpha: number): Promise<{ projecti
 
 const base = await measure(joy, 0);
 console.log(JSON.stringify({ vector: "none", alpha: 0, ...base }));
-for (const [name, vector] of [["joy", joy], ["-joy", null], ...Array.from({ length: k }, (_, i) => [`random-${i}`, randomLike(i)])] as const) {
+for (const [name, vector] of [
+  ["joy", joy],
+  ["-joy", null],
+  ...Array.from({ length: k }, (_, i) => [`random-${i}`, randomLike(i)]),
+] as const) {
   for (const alpha of STEERING_EFFECT.alphas.filter((a) => a !== 0)) {
     const m = vector ? await measure(vector, alpha) : await measure(joy, -alpha);
-    console.log(JSON.stringify({ vector: name, alpha, projection: +m.projection.toFixed(3), shift: +(m.projection - base.projection).toFixed(3), lexicon: +m.lexicon.toFixed(2), lexiconShift: +(m.lexicon - base.lexicon).toFixed(2) }));
+    console.log(
+      JSON.stringify({
+        vector: name,
+        alpha,
+        projection: +m.projection.toFixed(3),
+        shift: +(m.projection - base.projection).toFixed(3),
+        lexicon: +m.lexicon.toFixed(2),
+        lexiconShift: +(m.lexicon - base.lexicon).toFixed(2),
+      }),
+    );
   }
 }
 await judge.dispose();

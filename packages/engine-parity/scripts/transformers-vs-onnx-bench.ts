@@ -26,14 +26,26 @@ const model = engines[0]![1].model;
 const probe = new EmotionVector({
   emotion: "probe",
   model,
-  directions: Array.from({ length: model.layerCount }, (_, layer) => Float32Array.from({ length: model.hiddenSize }, (_, i) => (layer === 0 ? 0 : 0.02 * Math.sin(i + layer)))),
-  provenance: { method: "algebra", settings: {}, samples: 0, corpus: "bench", corpusHash: "0000000000000000", backend: "bench", createdAt: new Date(0).toISOString() },
+  directions: Array.from({ length: model.layerCount }, (_, layer) =>
+    Float32Array.from({ length: model.hiddenSize }, (_, i) => (layer === 0 ? 0 : 0.02 * Math.sin(i + layer))),
+  ),
+  provenance: {
+    method: "algebra",
+    settings: {},
+    samples: 0,
+    corpus: "bench",
+    corpusHash: "0000000000000000",
+    backend: "bench",
+    createdAt: new Date(0).toISOString(),
+  },
 });
 const conditions: [string, SteeringSpec | null][] = [
   ["unsteered", null],
   ["steered", { terms: [{ vector: probe, alpha: 1 }] }],
 ];
-const prompt = engines[0]![1].formatChat([{ role: "user", content: "Write a long, detailed story about a lighthouse keeper and a storm." }]);
+const prompt = engines[0]![1].formatChat([
+  { role: "user", content: "Write a long, detailed story about a lighthouse keeper and a storm." },
+]);
 
 const samples = new Map<string, number[]>();
 const tokenCounts = new Set<number>();
@@ -52,7 +64,9 @@ for (let round = -1; round < rounds; round++) {
   if (round >= 0) process.stderr.write(`round ${round + 1}/${rounds}\n`);
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`decode tokens/s, ${precision}, ${maxTokens} tokens (generated ${[...tokenCounts].join("/")}), median of ${rounds} rounds, ${modelDir}`);
+console.log(
+  `decode tokens/s, ${precision}, ${maxTokens} tokens (generated ${[...tokenCounts].join("/")}), median of ${rounds} rounds, ${modelDir}`,
+);
 for (const [condition] of conditions) {
   const onnx = median(samples.get(`onnx|${condition}`)!);
   const tjs = median(samples.get(`transformers.js|${condition}`)!);

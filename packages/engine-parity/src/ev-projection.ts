@@ -5,7 +5,13 @@ import type { EmotionVector, SteeringBackend } from "@emosteer/core";
  * at `layer` (teacher-forced, unsteered), projected on the EV's unit direction at that layer. One
  * judge for texts from every engine, so their numbers are on one scale. 0 for an empty response.
  */
-export async function evProjection(judge: SteeringBackend, vector: EmotionVector, layer: number, prompt: string, response: string): Promise<number> {
+export async function evProjection(
+  judge: SteeringBackend,
+  vector: EmotionVector,
+  layer: number,
+  prompt: string,
+  response: string,
+): Promise<number> {
   const promptTokens = await judge.tokenize(prompt);
   const tokens = [...promptTokens, ...(await judge.tokenize(response))];
   if (tokens.length === promptTokens.length) return 0;

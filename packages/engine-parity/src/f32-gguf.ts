@@ -15,7 +15,13 @@ const run = promisify(execFile);
 export async function f32Gguf(ggufPath: string, llamaToolsDir: string): Promise<string> {
   const dir = join(defaultCacheDir(), "gguf-f32");
   const out = join(dir, `${await fileFingerprint(ggufPath)}.gguf`);
-  if (await stat(out).then((s) => s.size > 0, () => false)) return out;
+  if (
+    await stat(out).then(
+      (s) => s.size > 0,
+      () => false,
+    )
+  )
+    return out;
   await mkdir(dir, { recursive: true });
   // llama-quantize needs the .gguf suffix on the output; the temp name keeps it.
   const temp = join(dir, `${process.pid}.${Date.now()}.tmp.gguf`);

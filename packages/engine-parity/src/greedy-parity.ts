@@ -21,7 +21,8 @@ export function top2Margin(row: Float32Array): number {
 
 /** The last `vocab` entries of a `positions × vocab` logit array: the next-token row after the last position. */
 export function lastRow(logits: Float32Array, vocab: number): Float32Array {
-  if (logits.length < vocab || logits.length % vocab !== 0) throw new RangeError(`logits of length ${logits.length} are not positions × vocab ${vocab}`);
+  if (logits.length < vocab || logits.length % vocab !== 0)
+    throw new RangeError(`logits of length ${logits.length} are not positions × vocab ${vocab}`);
   return logits.subarray(logits.length - vocab);
 }
 

@@ -23,7 +23,8 @@ export interface LogitParity {
  * follow each position, for the log-probability difference.
  */
 export function compareLogits(a: Float32Array, b: Float32Array, vocab: number, nextTokens?: readonly number[]): LogitParity {
-  if (a.length !== b.length || a.length % vocab !== 0) throw new RangeError(`logit arrays differ in size (${a.length} vs ${b.length}) or are not a multiple of vocab ${vocab}`);
+  if (a.length !== b.length || a.length % vocab !== 0)
+    throw new RangeError(`logit arrays differ in size (${a.length} vs ${b.length}) or are not a multiple of vocab ${vocab}`);
   const positions = a.length / vocab;
   let agree = 0;
   let maxAbsDiff = 0;
@@ -45,9 +46,17 @@ export function compareLogits(a: Float32Array, b: Float32Array, vocab: number, n
     if (ia === ib) agree++;
     else maxMarginWhereTop1Differs = Math.max(maxMarginWhereTop1Differs, top2Margin(ra));
     const next = nextTokens?.[p];
-    if (next !== undefined) maxNextTokenLogProbDiff = Math.max(maxNextTokenLogProbDiff, Math.abs(logSoftmaxAt(ra, next) - logSoftmaxAt(rb, next)));
+    if (next !== undefined)
+      maxNextTokenLogProbDiff = Math.max(maxNextTokenLogProbDiff, Math.abs(logSoftmaxAt(ra, next) - logSoftmaxAt(rb, next)));
   }
-  return { positions, top1Agreement: agree / positions, maxAbsDiff, meanAbsDiff: sumAbsDiff / a.length, maxNextTokenLogProbDiff, maxMarginWhereTop1Differs };
+  return {
+    positions,
+    top1Agreement: agree / positions,
+    maxAbsDiff,
+    meanAbsDiff: sumAbsDiff / a.length,
+    maxNextTokenLogProbDiff,
+    maxMarginWhereTop1Differs,
+  };
 }
 
 function logSoftmaxAt(row: Float32Array, token: number): number {

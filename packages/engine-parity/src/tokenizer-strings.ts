@@ -14,8 +14,35 @@ export function tokenizerStressStrings(count = 1200, seed = 1): string[] {
   };
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
 
-  const words = ["the", "quick", "brown", "fox", "I'm", "don't", "we'll", "they've", "it's", "HELLO", "World", "naïve", "café", "coöperate", "résumé"];
-  const scripts = ["Привет мир", "你好，世界", "こんにちは世界", "안녕하세요", "مرحبا بالعالم", "שלום עולם", "नमस्ते दुनिया", "Γειά σου Κόσμε", "สวัสดีชาวโลก", "Xin chào thế giới"];
+  const words = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "I'm",
+    "don't",
+    "we'll",
+    "they've",
+    "it's",
+    "HELLO",
+    "World",
+    "naïve",
+    "café",
+    "coöperate",
+    "résumé",
+  ];
+  const scripts = [
+    "Привет мир",
+    "你好，世界",
+    "こんにちは世界",
+    "안녕하세요",
+    "مرحبا بالعالم",
+    "שלום עולם",
+    "नमस्ते दुनिया",
+    "Γειά σου Κόσμε",
+    "สวัสดีชาวโลก",
+    "Xin chào thế giới",
+  ];
   const emoji = ["😀", "🎉", "👍🏽", "👨‍👩‍👧‍👦", "🏳️‍🌈", "❤️", "🤖", "🇫🇷", "✨", "🧑🏿‍💻"];
   const whitespace = [" ", "  ", "   ", "\t", "\n", "\n\n", " \n ", "\r\n", "\t\t ", "    \n"];
   const code = [
@@ -23,10 +50,10 @@ export function tokenizerStressStrings(count = 1200, seed = 1): string[] {
     "for (let i = 0; i < 10; i++) {\n  console.log(i);\n}",
     "def f(x):\n    return x ** 2  # square",
     "SELECT * FROM users WHERE id = 42;",
-    "<div class=\"x\">&amp;</div>",
+    '<div class="x">&amp;</div>',
     "x = [1, 2, 3]; y = {'a': 1}",
-    "if (a && b || !c) { throw new Error(\"no\"); }",
-    "#include <stdio.h>\nint main() { printf(\"%d\\n\", 1); }",
+    'if (a && b || !c) { throw new Error("no"); }',
+    '#include <stdio.h>\nint main() { printf("%d\\n", 1); }',
   ];
   const numbers = () => String(Math.floor(rand() * 10 ** (1 + Math.floor(rand() * 12))));
   const templates = [

@@ -68,7 +68,10 @@ describe("a llama.cpp-extracted vector file on the transformers.js backend", () 
         let joyWords = 0;
         for (const content of PROMPTS) {
           const prompt = backend.formatChat([{ role: "user", content }]);
-          const { text } = await backend.generate(prompt, { maxTokens: TOKENS, steering: alpha === 0 ? null : { terms: [{ vector: joy, alpha }] } });
+          const { text } = await backend.generate(prompt, {
+            maxTokens: TOKENS,
+            steering: alpha === 0 ? null : { terms: [{ vector: joy, alpha }] },
+          });
           // One measuring instrument for both engines' texts: the unsteered transformers.js model.
           projected += (await evProjection(transformers, joy, PROBE_LAYER, prompt, text)) / PROMPTS.length;
           joyWords += lexicon.score(text).perHundredWords.joy / PROMPTS.length;
@@ -80,7 +83,10 @@ describe("a llama.cpp-extracted vector file on the transformers.js backend", () 
     console.log(
       `[llama.cpp EV] α = ${ALPHAS.join(", ")}\n` +
         Object.entries(figures)
-          .map(([engine, f]) => `  ${engine}: projection on EV (layer ${PROBE_LAYER}) ${f.projection.map((x) => x.toFixed(2)).join(" → ")}; lexicon joy /100 words ${f.lexicon.map((x) => x.toFixed(1)).join(" → ")}`)
+          .map(
+            ([engine, f]) =>
+              `  ${engine}: projection on EV (layer ${PROBE_LAYER}) ${f.projection.map((x) => x.toFixed(2)).join(" → ")}; lexicon joy /100 words ${f.lexicon.map((x) => x.toFixed(1)).join(" → ")}`,
+          )
           .join("\n"),
     );
     for (const [engine, { projection: p, lexicon: l }] of Object.entries(figures)) {

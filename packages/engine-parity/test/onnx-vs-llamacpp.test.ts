@@ -49,7 +49,12 @@ const MODELS: readonly { readonly id: string; readonly architecture: string; rea
   // measured: 0.297, 0.0077, 0.107
   { id: "gemma3-270m", architecture: "gemma3", f32: { maxAbsDiff: 0.6, maxMeanAbsDiff: 0.03, maxLogProbDiff: 0.25 } },
 ];
-const GREEDY_PROMPTS = ["Tell me about your weekend.", "What is the capital of France?", "How do I boil an egg?", "Give me three tips for learning a language."];
+const GREEDY_PROMPTS = [
+  "Tell me about your weekend.",
+  "What is the capital of France?",
+  "How do I boil an egg?",
+  "Give me three tips for learning a language.",
+];
 const GREEDY_TOKENS = 64;
 
 describe.each(MODELS)("$id ($architecture): ONNX fp32 vs llama.cpp", (m) => {

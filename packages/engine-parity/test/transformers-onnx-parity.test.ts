@@ -97,19 +97,26 @@ describe("transformers.js backend vs ONNX backend (same exported SmolLM2 folder)
     const [a, b] = [await onnx.captureResiduals(request), await transformers.captureResiduals(request)];
     let maxDiff = 0;
     let maxAbs = 0;
-    a.data.forEach((rows, k) =>
+    a.data.forEach((rows, k) => {
       rows.forEach((x, i) => {
         maxDiff = Math.max(maxDiff, Math.abs(x - b.data[k]![i]!));
         maxAbs = Math.max(maxAbs, Math.abs(x));
-      }),
-    );
+      });
+    });
     expect(b.layers).toEqual(a.layers);
     expect(maxDiff / maxAbs).toBeLessThan(1e-4);
 
     const continuation = "I love the sound of rain on the window!";
-    const [sa, sb] = [await onnx.scoreContinuation(prompt, continuation, { steering }), await transformers.scoreContinuation(prompt, continuation, { steering })];
+    const [sa, sb] = [
+      await onnx.scoreContinuation(prompt, continuation, { steering }),
+      await transformers.scoreContinuation(prompt, continuation, { steering }),
+    ];
     expect(sb.tokens).toEqual(sa.tokens);
-    sa.logProbs.forEach((lp, i) => expect(sb.logProbs[i]!).toBeCloseTo(lp, 3));
-    console.log(`[parity] residual max |Δ|/max|x| = ${(maxDiff / maxAbs).toExponential(2)}; log p(continuation) onnx ${sa.total.toFixed(4)} vs transformers.js ${sb.total.toFixed(4)}`);
+    sa.logProbs.forEach((lp, i) => {
+      expect(sb.logProbs[i]!).toBeCloseTo(lp, 3);
+    });
+    console.log(
+      `[parity] residual max |Δ|/max|x| = ${(maxDiff / maxAbs).toExponential(2)}; log p(continuation) onnx ${sa.total.toFixed(4)} vs transformers.js ${sb.total.toFixed(4)}`,
+    );
   });
 });

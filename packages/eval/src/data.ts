@@ -30,10 +30,14 @@ export function parseGoEmotionsTsv(content: string, path: string): LabelledText[
     const line = lines[i]!;
     if (line === "") continue;
     const fields = line.split("\t");
-    if (fields.length < 2) throw new InvalidFileError(path, `line ${i + 1} has ${fields.length} tab-separated fields, expected text<TAB>label_ids<TAB>id`);
+    if (fields.length < 2)
+      throw new InvalidFileError(path, `line ${i + 1} has ${fields.length} tab-separated fields, expected text<TAB>label_ids<TAB>id`);
     const labels = fields[1]!.split(",").map((s) => Number(s));
     if (labels.some((l) => !Number.isInteger(l) || l < 0 || l >= JUDGE_LABELS.length)) {
-      throw new InvalidFileError(path, `line ${i + 1} has label ids ${JSON.stringify(fields[1])}, expected 0..${JUDGE_LABELS.length - 1} joined by commas`);
+      throw new InvalidFileError(
+        path,
+        `line ${i + 1} has label ids ${JSON.stringify(fields[1])}, expected 0..${JUDGE_LABELS.length - 1} joined by commas`,
+      );
     }
     rows.push({ id: fields[2] ?? String(i), text: fields[0]!, labels });
   }
@@ -43,7 +47,9 @@ export function parseGoEmotionsTsv(content: string, path: string): LabelledText[
 /** GoEmotions-Ekman `train` or `dev` split from the data folder. Checks `labels.txt` matches {@link JUDGE_LABELS}. */
 export function loadGoEmotions(dataDir: string, split: "train" | "dev"): LabelledText[] {
   const labelsPath = dataFile(dataDir, "goemotions-ekman/labels.txt");
-  const labels = readFileSync(labelsPath, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "");
+  const labels = readFileSync(labelsPath, "utf8")
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== "");
   if (labels.join(",") !== JUDGE_LABELS.join(",")) {
     throw new InvalidFileError(labelsPath, `labels are ${labels.join(",")}, expected ${JUDGE_LABELS.join(",")}`);
   }
@@ -73,7 +79,8 @@ export function loadIsear(dataDir: string): LabelledText[] {
     const line = lines[i]!;
     if (line.trim() === "") continue;
     const fields = line.split("|");
-    if (fields.length < header.length) throw new InvalidFileError(path, `line ${i + 1} has ${fields.length} fields, expected at least ${header.length}`);
+    if (fields.length < header.length)
+      throw new InvalidFileError(path, `line ${i + 1} has ${fields.length} fields, expected at least ${header.length}`);
     const label = fields[labelAt]!;
     if (!ISEAR_KEPT.has(label)) continue;
     const text = fields

@@ -304,7 +304,9 @@ function setTable(
     if (!s) continue;
     out.push(`Confusion, ${e.name} (rows gold, columns predicted):`, "");
     out.push(`| gold \\ predicted | ${JUDGE_LABELS.join(" | ")} |`, `| --- | ${JUDGE_LABELS.map(() => "---:").join(" | ")} |`);
-    s.confusion.forEach((row, i) => out.push(`| ${s.classes[i]} | ${row.join(" | ")} |`));
+    s.confusion.forEach((row, i) => {
+      out.push(`| ${s.classes[i]} | ${row.join(" | ")} |`);
+    });
     out.push("");
   }
   return out;

@@ -23,7 +23,32 @@ export interface LexiconOptions {
 }
 
 const NEGATORS: ReadonlySet<string> = new Set([
-  "not", "no", "never", "nor", "neither", "without", "hardly", "barely", "scarcely", "nobody", "nothing", "none", "cannot", "cant", "dont", "isnt", "wasnt", "arent", "werent", "didnt", "doesnt", "wont", "wouldnt", "shouldnt", "couldnt", "aint",
+  "not",
+  "no",
+  "never",
+  "nor",
+  "neither",
+  "without",
+  "hardly",
+  "barely",
+  "scarcely",
+  "nobody",
+  "nothing",
+  "none",
+  "cannot",
+  "cant",
+  "dont",
+  "isnt",
+  "wasnt",
+  "arent",
+  "werent",
+  "didnt",
+  "doesnt",
+  "wont",
+  "wouldnt",
+  "shouldnt",
+  "couldnt",
+  "aint",
 ]);
 
 /** Words (letters with inner apostrophes) and clause-breaking punctuation, lower-cased. */
@@ -47,7 +72,8 @@ export function inflectionCandidates(word: string): string[] {
       const stem = word.slice(0, -suffix.length);
       for (const r of replacements) out.push(stem + r);
       const last = stem.at(-1)!;
-      if ((suffix === "ed" || suffix === "ing") && stem.length > 2 && last === stem.at(-2) && !"aeiou".includes(last)) out.push(stem.slice(0, -1));
+      if ((suffix === "ed" || suffix === "ing") && stem.length > 2 && last === stem.at(-2) && !"aeiou".includes(last))
+        out.push(stem.slice(0, -1));
     }
   };
   strip("ies", "y");
@@ -118,7 +144,10 @@ export class LexiconScorer {
       }
       for (const e of emotions) hits[e]++;
     }
-    const perHundredWords = Object.fromEntries(CORE_EMOTIONS.map((e) => [e, words === 0 ? 0 : (100 * hits[e]) / words])) as Record<CoreEmotion, number>;
+    const perHundredWords = Object.fromEntries(CORE_EMOTIONS.map((e) => [e, words === 0 ? 0 : (100 * hits[e]) / words])) as Record<
+      CoreEmotion,
+      number
+    >;
     return { perHundredWords, hits, words, negated };
   }
 }
@@ -141,7 +170,8 @@ export function parseEmoLex(content: string, path = "<emolex>"): Map<string, Cor
       map.set(word, list);
     }
   }
-  if (map.size === 0) throw new InvalidFileError(path, "no word is associated with a core emotion: is this the NRC EmoLex word-level file?");
+  if (map.size === 0)
+    throw new InvalidFileError(path, "no word is associated with a core emotion: is this the NRC EmoLex word-level file?");
   return map;
 }
 

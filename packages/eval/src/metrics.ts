@@ -118,7 +118,8 @@ export interface RelativeChange {
  * (paired by index, so the bootstrap resamples queries). Throws when the arrays differ in length or are empty.
  */
 export function deltaEasPercent(steered: ArrayLike<number>, baseline: ArrayLike<number>, options?: BootstrapOptions): RelativeChange {
-  if (steered.length !== baseline.length) throw new RangeError(`ΔEAS needs paired responses: ${steered.length} steered vs ${baseline.length} baseline`);
+  if (steered.length !== baseline.length)
+    throw new RangeError(`ΔEAS needs paired responses: ${steered.length} steered vs ${baseline.length} baseline`);
   assertFinite(steered, "ΔEAS steered input");
   assertFinite(baseline, "ΔEAS baseline input");
   const n = steered.length;
@@ -144,7 +145,11 @@ export function deltaEasPercent(steered: ArrayLike<number>, baseline: ArrayLike<
 }
 
 /** Mean paired cosine similarity (fidelity: steered vs unsteered response; relevance: response vs query). */
-export function pairedSimilarity(left: readonly ArrayLike<number>[], right: readonly ArrayLike<number>[], options?: BootstrapOptions): Aggregate {
+export function pairedSimilarity(
+  left: readonly ArrayLike<number>[],
+  right: readonly ArrayLike<number>[],
+  options?: BootstrapOptions,
+): Aggregate {
   if (left.length !== right.length) throw new RangeError(`Similarity needs pairs: ${left.length} vs ${right.length} embeddings`);
   return aggregate(
     left.map((l, i) => cosineSimilarity(l, right[i]!)),
@@ -161,7 +166,10 @@ export function perplexityFromLogProbs(logProbs: ArrayLike<number>): number | nu
 
 /** Lower-cased whitespace tokens (the unit of distinct-2, repetition and windows). */
 export function whitespaceTokens(text: string): string[] {
-  return text.toLowerCase().split(/\s+/).filter((t) => t !== "");
+  return text
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((t) => t !== "");
 }
 
 /** distinct-2: unique token bigrams / all token bigrams; 0 for a text with fewer than 2 tokens (an empty reply is penalised). */
@@ -186,7 +194,10 @@ export function longestRepeatedNgramShare(text: string): number {
   const vocab = new Map<string, number>();
   for (let i = 0; i < n; i++) {
     let id = vocab.get(t[i]!);
-    if (id === undefined) vocab.set(t[i]!, (id = vocab.size));
+    if (id === undefined) {
+      id = vocab.size;
+      vocab.set(t[i]!, id);
+    }
     ids[i] = id;
   }
   // lcp[j] for the current i: longest common prefix of the suffixes at i and j (j > i), computed right-to-left.

@@ -4,7 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EmbeddingModelError, ensureEmbeddingModel, loadSentenceEmbedder, type SentenceEmbedder } from "../src/embedding/sentence-embedder.js";
+import {
+  EmbeddingModelError,
+  ensureEmbeddingModel,
+  loadSentenceEmbedder,
+  type SentenceEmbedder,
+} from "../src/embedding/sentence-embedder.js";
 import { cosineSimilarity } from "../src/metrics.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "emosteer-eval-embed-"));
@@ -24,7 +29,8 @@ afterAll(() => {
 function ensureNumpy(): void {
   if (spawnSync("python3", ["-c", "import numpy"]).status === 0) return;
   const install = spawnSync("python3", ["-m", "pip", "install", "--disable-pip-version-check", "numpy"], { encoding: "utf8" });
-  if (install.status !== 0) throw new Error(`The embedding reference test needs numpy and could not install it (python3 -m pip install numpy): ${install.stderr}`);
+  if (install.status !== 0)
+    throw new Error(`The embedding reference test needs numpy and could not install it (python3 -m pip install numpy): ${install.stderr}`);
 }
 
 describe("all-MiniLM-L6-v2 in TypeScript", () => {
@@ -37,7 +43,9 @@ describe("all-MiniLM-L6-v2 in TypeScript", () => {
     expect(embedder.tokenize("Ünïcödé — “quotes” … naïve café résumé 😀 \u200b zero-width")).toEqual([
       101, 27260, 1517, 1523, 16614, 1524, 1529, 15743, 7668, 13746, 100, 5717, 1011, 9381, 102,
     ]);
-    expect(embedder.tokenize("I'M SO ANGRY!!! >:( #worst\tday\never")).toEqual([101, 1045, 1005, 1049, 2061, 4854, 999, 999, 999, 1028, 1024, 1006, 1001, 5409, 2154, 2412, 102]);
+    expect(embedder.tokenize("I'M SO ANGRY!!! >:( #worst\tday\never")).toEqual([
+      101, 1045, 1005, 1049, 2061, 4854, 999, 999, 999, 1028, 1024, 1006, 1001, 5409, 2154, 2412, 102,
+    ]);
     expect(embedder.tokenize("")).toEqual([101, 102]);
     expect(embedder.tokenize("word ".repeat(1000)).length).toBe(256);
   });
@@ -47,7 +55,9 @@ describe("all-MiniLM-L6-v2 in TypeScript", () => {
     const texts = ["A man is eating food.", "I am furious, this is the worst service I have ever had!", ""];
     const ids = texts.map((t) => embedder.tokenize(t));
     const script = join(fileURLToPath(new URL(".", import.meta.url)), "fixtures", "minilm_reference.py");
-    const reference = JSON.parse(execFileSync("python3", [script, modelDir], { input: JSON.stringify(ids), encoding: "utf8", maxBuffer: 64 << 20 })) as number[][];
+    const reference = JSON.parse(
+      execFileSync("python3", [script, modelDir], { input: JSON.stringify(ids), encoding: "utf8", maxBuffer: 64 << 20 }),
+    ) as number[][];
     texts.forEach((t, i) => {
       const ours = embedder.embed(t);
       expect(ours.length).toBe(384);
@@ -58,7 +68,12 @@ describe("all-MiniLM-L6-v2 in TypeScript", () => {
   });
 
   it("orders similarities as a sentence model should; vectors are unit length", () => {
-    const [food, bread, movie, monkey] = embedder.embedMany(["A man is eating food.", "A man is eating a piece of bread.", "The new movie is awesome.", "A monkey is playing drums."]);
+    const [food, bread, movie, monkey] = embedder.embedMany([
+      "A man is eating food.",
+      "A man is eating a piece of bread.",
+      "The new movie is awesome.",
+      "A monkey is playing drums.",
+    ]);
     expect(Math.hypot(...food!)).toBeCloseTo(1, 5);
     const near = cosineSimilarity(food!, bread!);
     expect(near).toBeGreaterThan(0.6);

@@ -61,7 +61,9 @@ describe("judge v2 training", () => {
     expect(loaded.dataFiles.some((f) => f.file.includes("/dev/"))).toBe(false);
     const texts = ["I can't stop smiling, this is the best news!", "", "Sure: unplug it, wait ten minutes, plug it back in."];
     const [p, q] = [await a.probabilitiesMany(texts), await loaded.probabilitiesMany(texts)];
-    texts.forEach((_, i) => expect(Array.from(q[i]!)).toEqual(Array.from(p[i]!)));
+    texts.forEach((_, i) => {
+      expect(Array.from(q[i]!)).toEqual(Array.from(p[i]!));
+    });
     for (const v of p) expect(v.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 5);
     await loaded.dispose();
   });

@@ -5,7 +5,17 @@ import { MissingDataError } from "../src/paths.js";
 
 const tiny = new LexiconScorer(
   parseEmoLex(
-    ["happy\tjoy\t1", "happy\tanger\t0", "love\tjoy\t1", "cry\tsadness\t1", "stop\tanger\t1", "hope\tjoy\t1", "awful\tdisgust\t1", "awful\tsadness\t1", "trust\ttrust\t1"].join("\n"),
+    [
+      "happy\tjoy\t1",
+      "happy\tanger\t0",
+      "love\tjoy\t1",
+      "cry\tsadness\t1",
+      "stop\tanger\t1",
+      "hope\tjoy\t1",
+      "awful\tdisgust\t1",
+      "awful\tsadness\t1",
+      "trust\ttrust\t1",
+    ].join("\n"),
   ),
 );
 
@@ -80,7 +90,11 @@ describe("NRC EmoLex from the data folder", () => {
 
   it("docs/metrics.md worked example: EAS and ΔEAS", () => {
     const eas = (t: string) => lexicon.score(t).perHundredWords.joy;
-    const steered = ["I am so happy today, what a lovely gift!", "We laughed and celebrated all night.", "We laughed and celebrated all night."].map(eas);
+    const steered = [
+      "I am so happy today, what a lovely gift!",
+      "We laughed and celebrated all night.",
+      "We laughed and celebrated all night.",
+    ].map(eas);
     const baseline = ["The meeting is at noon.", "I am not happy about the delay.", "We laughed and celebrated all night."].map(eas);
     expect(steered.map((v) => Number(v.toFixed(2)))).toEqual([33.33, 33.33, 33.33]);
     expect(baseline.map((v) => Number(v.toFixed(2)))).toEqual([0, 0, 33.33]);

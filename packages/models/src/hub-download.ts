@@ -78,7 +78,10 @@ export async function downloadHubFile(download: HubDownload): Promise<string> {
       expected ??= got.linkedSha256;
     } catch (error) {
       if (signal?.aborted) throw new AbortedError(`Downloading ${url}`);
-      if (++failures > retries) throw new EmosteerError(`cannot reach ${url} (${(error as Error).message}); ${download.unreachableHint ?? "without internet use a PyPI or local source"}`);
+      if (++failures > retries)
+        throw new EmosteerError(
+          `cannot reach ${url} (${(error as Error).message}); ${download.unreachableHint ?? "without internet use a PyPI or local source"}`,
+        );
       continue;
     }
     if (response.status === 416 && have > 0) {
@@ -92,7 +95,9 @@ export async function downloadHubFile(download: HubDownload): Promise<string> {
     }
     if (!expected && !download.verifiedByCaller) {
       await response.body?.cancel();
-      throw new EmosteerError(`${url} carries no sha256 (no X-Linked-Etag) and the registry gives none: refusing an unverifiable file; add its sha256 to the registry source`);
+      throw new EmosteerError(
+        `${url} carries no sha256 (no X-Linked-Etag) and the registry gives none: refusing an unverifiable file; add its sha256 to the registry source`,
+      );
     }
     const resumed = response.status === 206 && have > 0;
     if (!resumed) await rm(partial, { force: true });
@@ -111,13 +116,17 @@ export async function downloadHubFile(download: HubDownload): Promise<string> {
       }
     } catch (error) {
       if (signal?.aborted) throw new AbortedError(`Downloading ${url}`);
-      if (++failures > retries) throw new EmosteerError(`${url}: the connection dropped ${failures} times (${(error as Error).message}); run again to resume from ${partial}`);
+      if (++failures > retries)
+        throw new EmosteerError(
+          `${url}: the connection dropped ${failures} times (${(error as Error).message}); run again to resume from ${partial}`,
+        );
       continue;
     } finally {
       await file.close();
     }
     if (total !== undefined && bytes < total) {
-      if (++failures > retries) throw new EmosteerError(`${url}: got ${bytes} of ${total} bytes ${failures} times; run again to resume from ${partial}`);
+      if (++failures > retries)
+        throw new EmosteerError(`${url}: got ${bytes} of ${total} bytes ${failures} times; run again to resume from ${partial}`);
       continue;
     }
     return finish(partial, target, expected, url);
@@ -183,7 +192,11 @@ function statusError(url: string, status: number, hadToken: boolean): HubRequest
     return new HubRequestError(url, status, `${url} answered HTTP ${status}: ${what}`);
   }
   if (status === 404) {
-    return new HubRequestError(url, status, `${url} answered HTTP 404: no such repository, revision or file; check the registry source (repo, file, revision) or HF_ENDPOINT`);
+    return new HubRequestError(
+      url,
+      status,
+      `${url} answered HTTP 404: no such repository, revision or file; check the registry source (repo, file, revision) or HF_ENDPOINT`,
+    );
   }
   return new HubRequestError(url, status, `${url} answered HTTP ${status}`);
 }

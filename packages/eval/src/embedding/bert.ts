@@ -53,10 +53,22 @@ function linear(x: Float32Array, rows: number, l: Linear): Float32Array {
       const w1 = w0 + n;
       const w2 = w1 + n;
       const w3 = w2 + n;
-      let s00 = 0, s01 = 0, s02 = 0, s03 = 0;
-      let s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-      let s20 = 0, s21 = 0, s22 = 0, s23 = 0;
-      let s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+      let s00 = 0,
+        s01 = 0,
+        s02 = 0,
+        s03 = 0;
+      let s10 = 0,
+        s11 = 0,
+        s12 = 0,
+        s13 = 0;
+      let s20 = 0,
+        s21 = 0,
+        s22 = 0,
+        s23 = 0;
+      let s30 = 0,
+        s31 = 0,
+        s32 = 0,
+        s33 = 0;
       for (let i = 0; i < n; i++) {
         const a0 = x[x0 + i]!;
         const a1 = x[x1 + i]!;
@@ -66,20 +78,47 @@ function linear(x: Float32Array, rows: number, l: Linear): Float32Array {
         const b1 = w[w1 + i]!;
         const b2 = w[w2 + i]!;
         const b3 = w[w3 + i]!;
-        s00 += a0 * b0; s01 += a0 * b1; s02 += a0 * b2; s03 += a0 * b3;
-        s10 += a1 * b0; s11 += a1 * b1; s12 += a1 * b2; s13 += a1 * b3;
-        s20 += a2 * b0; s21 += a2 * b1; s22 += a2 * b2; s23 += a2 * b3;
-        s30 += a3 * b0; s31 += a3 * b1; s32 += a3 * b2; s33 += a3 * b3;
+        s00 += a0 * b0;
+        s01 += a0 * b1;
+        s02 += a0 * b2;
+        s03 += a0 * b3;
+        s10 += a1 * b0;
+        s11 += a1 * b1;
+        s12 += a1 * b2;
+        s13 += a1 * b3;
+        s20 += a2 * b0;
+        s21 += a2 * b1;
+        s22 += a2 * b2;
+        s23 += a2 * b3;
+        s30 += a3 * b0;
+        s31 += a3 * b1;
+        s32 += a3 * b2;
+        s33 += a3 * b3;
       }
-      const c0 = bias[o]!, c1 = bias[o + 1]!, c2 = bias[o + 2]!, c3 = bias[o + 3]!;
+      const c0 = bias[o]!,
+        c1 = bias[o + 1]!,
+        c2 = bias[o + 2]!,
+        c3 = bias[o + 3]!;
       let r = t * m + o;
-      y[r] = s00 + c0; y[r + 1] = s01 + c1; y[r + 2] = s02 + c2; y[r + 3] = s03 + c3;
+      y[r] = s00 + c0;
+      y[r + 1] = s01 + c1;
+      y[r + 2] = s02 + c2;
+      y[r + 3] = s03 + c3;
       r += m;
-      y[r] = s10 + c0; y[r + 1] = s11 + c1; y[r + 2] = s12 + c2; y[r + 3] = s13 + c3;
+      y[r] = s10 + c0;
+      y[r + 1] = s11 + c1;
+      y[r + 2] = s12 + c2;
+      y[r + 3] = s13 + c3;
       r += m;
-      y[r] = s20 + c0; y[r + 1] = s21 + c1; y[r + 2] = s22 + c2; y[r + 3] = s23 + c3;
+      y[r] = s20 + c0;
+      y[r + 1] = s21 + c1;
+      y[r + 2] = s22 + c2;
+      y[r + 3] = s23 + c3;
       r += m;
-      y[r] = s30 + c0; y[r + 1] = s31 + c1; y[r + 2] = s32 + c2; y[r + 3] = s33 + c3;
+      y[r] = s30 + c0;
+      y[r + 1] = s31 + c1;
+      y[r + 2] = s32 + c2;
+      y[r + 3] = s33 + c3;
     }
   }
   // Edges: leftover rows (all outputs) and leftover outputs (blocked rows), one dot product each.
@@ -117,7 +156,13 @@ function erf(x: number): number {
     Math.exp(
       -z * z -
         1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? 1 - r : r - 1;
 }
@@ -138,11 +183,17 @@ export class BertEncoder {
     const get = (name: string, shape: number[]) => {
       const t = tensors.get(name) ?? tensors.get(`bert.${name}`);
       if (!t) throw new InvalidFileError(path, `missing tensor ${name}`);
-      if (t.shape.join("x") !== shape.join("x")) throw new InvalidFileError(path, `tensor ${name} has shape ${t.shape.join("x")}, expected ${shape.join("x")}`);
+      if (t.shape.join("x") !== shape.join("x"))
+        throw new InvalidFileError(path, `tensor ${name} has shape ${t.shape.join("x")}, expected ${shape.join("x")}`);
       return t.data;
     };
     const h = config.hidden_size;
-    const lin = (name: string, out: number, inp: number): Linear => ({ weight: get(`${name}.weight`, [out, inp]), bias: get(`${name}.bias`, [out]), inSize: inp, outSize: out });
+    const lin = (name: string, out: number, inp: number): Linear => ({
+      weight: get(`${name}.weight`, [out, inp]),
+      bias: get(`${name}.bias`, [out]),
+      inSize: inp,
+      outSize: out,
+    });
     const norm = (name: string): Norm => ({ weight: get(`${name}.weight`, [h]), bias: get(`${name}.bias`, [h]) });
     this.#wordEmbeddings = tensors.get("embeddings.word_embeddings.weight")?.data ?? get("embeddings.word_embeddings.weight", [0, h]);
     this.#positionEmbeddings = get("embeddings.position_embeddings.weight", [config.max_position_embeddings, h]);
@@ -169,12 +220,14 @@ export class BertEncoder {
     const h = this.config.hidden_size;
     const T = ids.length;
     const vocab = this.#wordEmbeddings.length / h;
-    if (T > this.config.max_position_embeddings) throw new RangeError(`Sequence of ${T} tokens exceeds ${this.config.max_position_embeddings} positions`);
+    if (T > this.config.max_position_embeddings)
+      throw new RangeError(`Sequence of ${T} tokens exceeds ${this.config.max_position_embeddings} positions`);
     let x: Float32Array = new Float32Array(T * h);
     for (let t = 0; t < T; t++) {
       const id = ids[t]!;
       if (!(id >= 0 && id < vocab)) throw new RangeError(`Token id ${id} outside the vocabulary of ${vocab}`);
-      for (let i = 0; i < h; i++) x[t * h + i] = this.#wordEmbeddings[id * h + i]! + this.#positionEmbeddings[t * h + i]! + this.#tokenTypeEmbeddings[i]!;
+      for (let i = 0; i < h; i++)
+        x[t * h + i] = this.#wordEmbeddings[id * h + i]! + this.#positionEmbeddings[t * h + i]! + this.#tokenTypeEmbeddings[i]!;
     }
     const eps = this.config.layer_norm_eps;
     layerNormInPlace(x, T, h, this.#embeddingNorm, eps);

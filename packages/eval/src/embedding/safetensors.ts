@@ -17,7 +17,8 @@ export function readSafetensors(bytes: Buffer, path: string): Map<string, { shap
     if (name === "__metadata__" || info.dtype !== "F32") continue;
     const [from, to] = info.data_offsets;
     const expected = 4 * info.shape.reduce((a, b) => a * b, 1);
-    if (to - from !== expected || base + to > bytes.length) throw new InvalidFileError(path, `tensor ${name} has ${to - from} bytes, expected ${expected}`, base + from);
+    if (to - from !== expected || base + to > bytes.length)
+      throw new InvalidFileError(path, `tensor ${name} has ${to - from} bytes, expected ${expected}`, base + from);
     // Copy: the tensor's offset in the file need not be 4-byte aligned.
     const data = new Float32Array(expected / 4);
     new Uint8Array(data.buffer).set(bytes.subarray(base + from, base + to));

