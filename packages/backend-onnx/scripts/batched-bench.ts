@@ -67,10 +67,20 @@ async function load(): Promise<{ backend: OnnxSteeringBackend; specs: SteeringSp
     emotion: "joy",
     model: backend.model,
     directions: happy.map((h, l) => (l === 0 ? h : h.map((x, i) => x - gloomy[l]![i]!))),
-    provenance: { method: "mean-diff", settings: {}, samples: 1, corpus: "bench", corpusHash: "0", backend: backend.name, createdAt: new Date().toISOString() },
+    provenance: {
+      method: "mean-diff",
+      settings: {},
+      samples: 1,
+      corpus: "bench",
+      corpusHash: "0",
+      backend: backend.name,
+      createdAt: new Date().toISOString(),
+    },
   });
   // Eight different mixes: non-zero steering rows that differ per request.
-  const specs = [3, -2, 1.5, -1, 2.5, -1.5, 1, 2].map((alpha, i): SteeringSpec => ({ terms: [{ vector, alpha }], layers: { from: 3 + (i % 3), to: 12 + (i % 4) } }));
+  const specs = [3, -2, 1.5, -1, 2.5, -1.5, 1, 2].map(
+    (alpha, i): SteeringSpec => ({ terms: [{ vector, alpha }], layers: { from: 3 + (i % 3), to: 12 + (i % 4) } }),
+  );
   return { backend, specs };
 }
 
@@ -81,18 +91,24 @@ interface Run {
 }
 
 /** n requests: one at a time through backend.generate, or all at once in one session. */
-async function serve(backend: OnnxSteeringBackend, specs: readonly (SteeringSpec | null)[], mode: "sequential" | "concurrent"): Promise<Run & { shared: number }> {
+async function serve(
+  backend: OnnxSteeringBackend,
+  specs: readonly (SteeringSpec | null)[],
+  mode: "sequential" | "concurrent",
+): Promise<Run & { shared: number }> {
   const cpu = process.cpuUsage();
   const t0 = performance.now();
   let tokens = 0;
   let shared = 0;
   if (mode === "sequential") {
-    for (const [i, steering] of specs.entries()) tokens += (await backend.generate(PROMPTS[i]!, { maxTokens: TOKENS, steering })).tokens.length;
+    for (const [i, steering] of specs.entries())
+      tokens += (await backend.generate(PROMPTS[i]!, { maxTokens: TOKENS, steering })).tokens.length;
   } else {
     const session = backend.createSession({ parallelSequences: specs.length });
     const gens = await Promise.all(specs.map((steering, i) => session.generate(PROMPTS[i]!, { maxTokens: TOKENS, steering })));
     tokens = gens.reduce((n, g) => n + g.tokens.length, 0);
-    if (session.stats.maxSequencesInOneRun < 2) throw new Error(`the concurrent run never put ≥ 2 sequences into one session run (${JSON.stringify(session.stats)})`);
+    if (session.stats.maxSequencesInOneRun < 2)
+      throw new Error(`the concurrent run never put ≥ 2 sequences into one session run (${JSON.stringify(session.stats)})`);
     shared = session.stats.sharedRuns;
     await session.dispose();
   }
@@ -122,7 +138,10 @@ const loadBefore = loadavg();
 const { backend, specs } = await load();
 await backend.generate(PROMPTS[0]!, { maxTokens: 4 }); // warm-up
 const runs: Record<string, Run[]> = {};
-const record = (key: string, r: Run) => (runs[key] ??= []).push(r);
+const record = (key: string, r: Run) => {
+  runs[key] ??= [];
+  runs[key].push(r);
+};
 for (let rep = 0; rep < REPS; rep++) {
   // Interleaved, so slow phases of the shared machine spread over every arm.
   for (const [key, n, steered, mode] of [
@@ -132,9 +151,15 @@ for (let rep = 0; rep < REPS; rep++) {
     ["sequential_8", 8, true, "sequential"],
     ["concurrent_8", 8, true, "concurrent"],
   ] as const) {
-    const r = await serve(backend, specs.slice(0, n).map((s) => (steered ? s : null)), mode);
+    const r = await serve(
+      backend,
+      specs.slice(0, n).map((s) => (steered ? s : null)),
+      mode,
+    );
     record(key, r);
-    log(`rep ${rep + 1}/${REPS} ${key}: ${r.tokens} tokens in ${(r.wallMs / 1000).toFixed(1)} s (${((1000 * r.tokens) / r.wallMs).toFixed(1)} tok/s, ${r.shared} shared runs), load ${loadavg()[0]!.toFixed(1)}`);
+    log(
+      `rep ${rep + 1}/${REPS} ${key}: ${r.tokens} tokens in ${(r.wallMs / 1000).toFixed(1)} s (${((1000 * r.tokens) / r.wallMs).toFixed(1)} tok/s, ${r.shared} shared runs), load ${loadavg()[0]!.toFixed(1)}`,
+    );
   }
 }
 await backend.dispose();
@@ -146,7 +171,11 @@ const tps = (key: string) => {
 log("peak RSS per concurrent sequence (one child process per batch size)…");
 const rss: { n: number; baseMb: number; peakMb: number }[] = [];
 for (const n of [1, 2, 4, 8]) {
-  const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--rss-child", String(n), "--tokens", String(TOKENS)], { cwd: repoRoot, maxBuffer: 2 ** 20 });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), "--rss-child", String(n), "--tokens", String(TOKENS)],
+    { cwd: repoRoot, maxBuffer: 2 ** 20 },
+  );
   rss.push(JSON.parse(stdout.trim().split("\n").at(-1)!) as (typeof rss)[number]);
   log(`rss ${n}: ${JSON.stringify(rss.at(-1))}`);
 }
@@ -164,7 +193,7 @@ const cpuTps = (key: string) => {
   return (1000 * rs.reduce((n, r) => n + r.tokens, 0)) / rs.reduce((n, r) => n + r.cpuMs, 0);
 };
 /** The ratio a/b of each rep on its own (wall tok/s), to show the spread the load causes. */
-const perRep = (a: string, b: string) => runs[a]!.map((r, i) => r3((r.tokens / r.wallMs) / (runs[b]![i]!.tokens / runs[b]![i]!.wallMs)));
+const perRep = (a: string, b: string) => runs[a]!.map((r, i) => r3(r.tokens / r.wallMs / (runs[b]![i]!.tokens / runs[b]![i]!.wallMs)));
 const figures = {
   speedup_vs_sequential_4: r3(tps("concurrent_4") / tps("sequential_4")),
   steered_vs_unsteered_4: r3(tps("concurrent_4") / tps("unsteered_4")),
@@ -196,7 +225,10 @@ console.log(JSON.stringify({ figures, detail }, null, 2));
 
 const benchmarks = join(repoRoot, "benchmarks");
 const jsonPath = join(benchmarks, "engines.json");
-const stored = await readFile(jsonPath, "utf8").then((t) => JSON.parse(t) as Record<string, Record<string, unknown>>, () => ({}) as Record<string, Record<string, unknown>>);
+const stored = await readFile(jsonPath, "utf8").then(
+  (t) => JSON.parse(t) as Record<string, Record<string, unknown>>,
+  () => ({}) as Record<string, Record<string, unknown>>,
+);
 stored.batched = { ...stored.batched, onnx: { ...figures, detail } };
 await writeFileAtomic(jsonPath, `${JSON.stringify(stored, null, 2)}\n`);
 
@@ -213,7 +245,7 @@ const section = [
   `${TOKENS} tokens per request, aggregate tok/s = generated tokens / wall time including prompt passes, ${REPS} interleaved rep(s).`,
   "",
   "```",
-  "node_modules/.bin/tsx --conditions=@emosteer/source packages/backend-onnx/scripts/batched-bench.ts --tokens " + TOKENS + " --reps " + REPS,
+  `node_modules/.bin/tsx --conditions=@emosteer/source packages/backend-onnx/scripts/batched-bench.ts --tokens ${TOKENS} --reps ${REPS}`,
   "```",
   "",
   `Measured ${detail.measuredAt.slice(0, 16)} UTC on ${detail.cpu} (2 cores, shared): load average ${detail.loadAverageBefore.join(", ")} before, ${detail.loadAverageAfter.join(", ")} after.`,
@@ -239,5 +271,8 @@ const section = [
 const mdPath = join(benchmarks, "ENGINES.md");
 const md = await readFile(mdPath, "utf8");
 const [from, to] = [md.indexOf(BEGIN), md.indexOf(END)];
-await writeFileAtomic(mdPath, from >= 0 && to >= 0 ? md.slice(0, from) + section + md.slice(to + END.length) : `${md.trimEnd()}\n\n${section}\n`);
+await writeFileAtomic(
+  mdPath,
+  from >= 0 && to >= 0 ? md.slice(0, from) + section + md.slice(to + END.length) : `${md.trimEnd()}\n\n${section}\n`,
+);
 log(`wrote ${jsonPath} (batched.onnx) and the "Batched steering" section of ${mdPath}`);

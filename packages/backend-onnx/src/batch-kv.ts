@@ -56,7 +56,7 @@ export class BatchKv {
   attentionMask(added: number): ort.Tensor {
     const T = this.width + added;
     const mask = new BigInt64Array(this.rows * T);
-    this.lengths.forEach((n, row) => mask.fill(1n, row * T + (this.width - n), (row + 1) * T));
+    for (const [row, n] of this.lengths.entries()) mask.fill(1n, row * T + (this.width - n), (row + 1) * T);
     return new ort.Tensor("int64", mask, [this.rows, T]);
   }
 

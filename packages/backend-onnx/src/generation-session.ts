@@ -1,4 +1,13 @@
-import { AbortedError, DisposedError, InvalidArgumentError, TokenSampler, type ChatMessage, type GenerateOptions, type Generation, type ModelInfo } from "@emosteer/core";
+import {
+  AbortedError,
+  DisposedError,
+  InvalidArgumentError,
+  TokenSampler,
+  type ChatMessage,
+  type GenerateOptions,
+  type Generation,
+  type ModelInfo,
+} from "@emosteer/core";
 import { GenerationText, resolveGenerateOptions, yieldToEventLoop } from "@emosteer/core/engine";
 import { GRAPH_IO } from "@emosteer/onnx-export";
 import * as ort from "onnxruntime-node";
@@ -82,7 +91,8 @@ const WHAT = "ONNX session generation";
 
 export function createGenerationSession(host: SessionHost, options: GenerationSessionOptions = {}): OnnxGenerationSession {
   const parallel = options.parallelSequences ?? 4;
-  if (!(Number.isSafeInteger(parallel) && parallel >= 1)) throw new InvalidArgumentError("parallelSequences", parallel, "a whole number ≥ 1");
+  if (!(Number.isSafeInteger(parallel) && parallel >= 1))
+    throw new InvalidArgumentError("parallelSequences", parallel, "a whole number ≥ 1");
   return new GenerationSession(host, parallel);
 }
 
@@ -130,8 +140,14 @@ class GenerationSession implements OnnxGenerationSession {
         options,
         text: new GenerationText(resolved.stop),
         called,
-        resolve: (g) => (settle(), resolve(g)),
-        reject: (e) => (settle(), reject(e)),
+        resolve: (g) => {
+          settle();
+          resolve(g);
+        },
+        reject: (e) => {
+          settle();
+          reject(e);
+        },
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.pending.push(request);
@@ -187,7 +203,11 @@ class GenerationSession implements OnnxGenerationSession {
         {
           [GRAPH_IO.inputIds]: new ort.Tensor("int64", BigInt64Array.from(request.promptTokens, BigInt), [1, P]),
           [GRAPH_IO.attentionMask]: empty.attentionMask(P),
-          [GRAPH_IO.positionIds]: new ort.Tensor("int64", BigInt64Array.from({ length: P }, (_, i) => BigInt(i)), [1, P]),
+          [GRAPH_IO.positionIds]: new ort.Tensor(
+            "int64",
+            BigInt64Array.from({ length: P }, (_, i) => BigInt(i)),
+            [1, P],
+          ),
           [GRAPH_IO.steering]: new ort.Tensor("float32", request.steering.prompt, [1, L, H]),
           ...empty.feeds(),
         },
@@ -197,7 +217,15 @@ class GenerationSession implements OnnxGenerationSession {
       return request.reject(error);
     }
     this.counts.promptRuns++;
-    const row: Row = { ...request, generated: [], promptMs: performance.now() - request.called, firstTokenMs: 0, decodeStart: performance.now(), kv: BatchKv.fromRun(result, L, empty, P), kvRow: 0 };
+    const row: Row = {
+      ...request,
+      generated: [],
+      promptMs: performance.now() - request.called,
+      firstTokenMs: 0,
+      decodeStart: performance.now(),
+      kv: BatchKv.fromRun(result, L, empty, P),
+      kvRow: 0,
+    };
     // onnxruntime runs the prompt pass without looking at the signal: an abort during it rejects now, before any token.
     await yieldToEventLoop({ timers: true });
     this.assertAlive();
@@ -213,19 +241,25 @@ class GenerationSession implements OnnxGenerationSession {
   private async step(): Promise<void> {
     const rows = this.active;
     const { layerCount: L, hiddenSize: H } = this.host.model;
-    const batch = (this.batch ??= BatchKv.gather(rows.map((r) => ({ from: r.kv, row: r.kvRow }))));
+    this.batch ??= BatchKv.gather(rows.map((r) => ({ from: r.kv, row: r.kvRow })));
+    const batch = this.batch;
     const B = rows.length;
     const steering = new Float32Array(B * L * H);
-    rows.forEach((r, b) => steering.set(r.steering.generation, b * L * H));
+    for (const [b, r] of rows.entries()) steering.set(r.steering.generation, b * L * H);
     const feeds: Record<string, ort.Tensor> = {
-      [GRAPH_IO.inputIds]: new ort.Tensor("int64", BigInt64Array.from(rows, (r) => BigInt(r.generated.at(-1)!)), [B, 1]),
+      [GRAPH_IO.inputIds]: new ort.Tensor(
+        "int64",
+        BigInt64Array.from(rows, (r) => BigInt(r.generated.at(-1)!)),
+        [B, 1],
+      ),
       [GRAPH_IO.attentionMask]: batch.attentionMask(1),
       [GRAPH_IO.positionIds]: new ort.Tensor("int64", BigInt64Array.from(batch.lengths, BigInt), [B, 1]),
       [GRAPH_IO.steering]: new ort.Tensor("float32", steering, [B, L, H]),
       ...batch.feeds(),
     };
     // The batched path's promise: every active sequence is in this one run.
-    if (feeds[GRAPH_IO.inputIds]!.dims[0] !== B || batch.rows !== B) throw new Error(`internal: a decode run carried ${batch.rows} of ${B} active sequences`);
+    if (feeds[GRAPH_IO.inputIds]!.dims[0] !== B || batch.rows !== B)
+      throw new Error(`internal: a decode run carried ${batch.rows} of ${B} active sequences`);
     const result = await this.host.run(feeds, this.fetches());
     this.counts.decodeRuns++;
     if (B >= 2) this.counts.sharedRuns++;
@@ -248,7 +282,10 @@ class GenerationSession implements OnnxGenerationSession {
 
   /** Logits and the grown cache. */
   private fetches(): string[] {
-    this.presentNames ??= Array.from({ length: this.host.model.layerCount }, (_, i) => [GRAPH_IO.presentKey(i), GRAPH_IO.presentValue(i)]).flat();
+    this.presentNames ??= Array.from({ length: this.host.model.layerCount }, (_, i) => [
+      GRAPH_IO.presentKey(i),
+      GRAPH_IO.presentValue(i),
+    ]).flat();
     return [GRAPH_IO.logits, ...this.presentNames];
   }
 
@@ -268,7 +305,8 @@ class GenerationSession implements OnnxGenerationSession {
     const piece = row.text.update(this.host.decode(row.generated));
     row.options.onToken?.({ token, text: piece });
     if (row.text.stopped) return this.finish(row, "stop");
-    if (row.generated.length >= row.maxTokens || row.promptTokens.length + row.generated.length >= this.host.contextSize) return this.finish(row, "length");
+    if (row.generated.length >= row.maxTokens || row.promptTokens.length + row.generated.length >= this.host.contextSize)
+      return this.finish(row, "length");
     return true;
   }
 

@@ -49,7 +49,8 @@ describe("BatchKv: end-aligned per-row KV lengths", () => {
     ]);
     const left = BatchKv.gather([{ from: both, row: 1 }]);
     expect(left.width).toBe(2);
-    for (let t = 0; t < 2 * LAYERS; t++) expect([...(left.tensors[t]!.data as Float32Array)]).toEqual([...(a.tensors[t]!.data as Float32Array)]);
+    for (let t = 0; t < 2 * LAYERS; t++)
+      expect([...(left.tensors[t]!.data as Float32Array)]).toEqual([...(a.tensors[t]!.data as Float32Array)]);
     expect([...(left.attentionMask(0).data as BigInt64Array)].map(Number)).toEqual([1, 1]);
   });
 });

@@ -30,11 +30,14 @@ describe("ONNX generation session: per-request steering batched in one run (Smol
       const tokens = await backend.tokenize(text);
       const layers = Array.from({ length: layerCount - 1 }, (_, i) => i + 1);
       const c = await backend.captureResiduals({ tokens, spanStart: 0, spanEnd: tokens.length, layers });
-      return [new Float32Array(hiddenSize), ...c.data.map((d) => {
-        const mean = new Float32Array(hiddenSize);
-        for (let p = 0; p < c.positions; p++) for (let i = 0; i < hiddenSize; i++) mean[i]! += d[p * hiddenSize + i]! / c.positions;
-        return mean;
-      })];
+      return [
+        new Float32Array(hiddenSize),
+        ...c.data.map((d) => {
+          const mean = new Float32Array(hiddenSize);
+          for (let p = 0; p < c.positions; p++) for (let i = 0; i < hiddenSize; i++) mean[i]! += d[p * hiddenSize + i]! / c.positions;
+          return mean;
+        }),
+      ];
     };
     const happy = await pooled("I am so happy and delighted! What a wonderful, joyful day, full of laughter and sunshine!");
     const gloomy = await pooled("I feel nothing in particular. It is an ordinary day, and I am doing ordinary things.");
@@ -42,7 +45,15 @@ describe("ONNX generation session: per-request steering batched in one run (Smol
       emotion: "joy",
       model: backend.model,
       directions: happy.map((h, l) => (l === 0 ? h : h.map((x, i) => x - gloomy[l]![i]!))),
-      provenance: { method: "mean-diff", settings: {}, samples: 1, corpus: "test", corpusHash: "0", backend: backend.name, createdAt: new Date().toISOString() },
+      provenance: {
+        method: "mean-diff",
+        settings: {},
+        samples: 1,
+        corpus: "test",
+        corpusHash: "0",
+        backend: backend.name,
+        createdAt: new Date().toISOString(),
+      },
     });
     const spec = (alpha: number): SteeringSpec => ({ terms: [{ vector, alpha }], layers: { from: 4, to: 12 } });
     specs = [spec(4), spec(-3), spec(2), spec(-1.5)];
@@ -56,14 +67,18 @@ describe("ONNX generation session: per-request steering batched in one run (Smol
   const together = async (steering: readonly (SteeringSpec | null)[]) => {
     const session = backend.createSession({ parallelSequences: 3 });
     try {
-      const generations = await Promise.all(PROMPTS.map((p, i) => session.generate(p, { maxTokens: MAX_TOKENS[i]!, steering: steering[i] ?? null })));
+      const generations = await Promise.all(
+        PROMPTS.map((p, i) => session.generate(p, { maxTokens: MAX_TOKENS[i]!, steering: steering[i] ?? null })),
+      );
       return { tokens: generations.map((g) => g.tokens), stats: session.stats };
     } finally {
       await session.dispose();
     }
   };
   const alone = (steering: readonly (SteeringSpec | null)[]) =>
-    Promise.all(PROMPTS.map(async (p, i) => (await backend.generate(p, { maxTokens: MAX_TOKENS[i]!, steering: steering[i] ?? null })).tokens));
+    Promise.all(
+      PROMPTS.map(async (p, i) => (await backend.generate(p, { maxTokens: MAX_TOKENS[i]!, steering: steering[i] ?? null })).tokens),
+    );
 
   it("different steering per row gives each row's single-sequence result, with ≥ 2 sequences in one run", async () => {
     const batched = await together(specs);
