@@ -9,7 +9,14 @@ import {
 } from "@emosteer/core";
 import { distinct2, responsePerplexity } from "@emosteer/eval";
 import { type CandidateWindow, type CandidateWindowOptions, candidateWindows } from "./candidates.js";
-import { type CalibrationConstraints, type CandidatePoint, DEFAULT_CONSTRAINTS, type EvaluatedPoint, selectOperatingPoint, violations } from "./objective.js";
+import {
+  type CalibrationConstraints,
+  type CandidatePoint,
+  DEFAULT_CONSTRAINTS,
+  type EvaluatedPoint,
+  selectOperatingPoint,
+  violations,
+} from "./objective.js";
 import { PointCache } from "./point-cache.js";
 import type { CalibrationScorer } from "./scorer.js";
 
@@ -138,15 +145,21 @@ export async function calibrate(backend: SteeringBackend, vector: EmotionVector,
   const started = performance.now();
   const { scorer, queries, signal } = options;
   const split = options.split ?? "extraction";
-  if (split === "evaluation") throw new RangeError("calibration must not search on evaluation queries: pass extraction-split queries (they are held out to measure the result).");
+  if (split === "evaluation")
+    throw new RangeError(
+      "calibration must not search on evaluation queries: pass extraction-split queries (they are held out to measure the result).",
+    );
   if (queries.length === 0) throw new RangeError("calibrate needs at least one query to generate on.");
-  if (!backend.capabilities.steering) throw new UnsupportedCapabilityError(backend.name, "calibrate (steer generation)", "use a backend with steering support.");
-  if (!backend.capabilities.logProbs) throw new UnsupportedCapabilityError(backend.name, "calibrate (score perplexity)", "use a backend that scores continuations.");
+  if (!backend.capabilities.steering)
+    throw new UnsupportedCapabilityError(backend.name, "calibrate (steer generation)", "use a backend with steering support.");
+  if (!backend.capabilities.logProbs)
+    throw new UnsupportedCapabilityError(backend.name, "calibrate (score perplexity)", "use a backend that scores continuations.");
   vector.assertCompatible(backend.model, { allowFingerprintMismatch: true });
   const constraints: CalibrationConstraints = { ...DEFAULT_CONSTRAINTS, ...options.constraints };
   const injections = options.injections ?? (["net-shift", "per-layer"] as const);
   const intensities = [...(options.intensities ?? [0.5, 1, 1.5, 2, 3, 4])].sort((a, b) => a - b);
-  if (intensities.some((x) => !(Number.isFinite(x) && x > 0))) throw new RangeError(`intensities must be finite and above 0, got ${intensities.join(", ")}`);
+  if (intensities.some((x) => !(Number.isFinite(x) && x > 0)))
+    throw new RangeError(`intensities must be finite and above 0, got ${intensities.join(", ")}`);
   const confirm = options.confirm ?? 3;
   const budget = options.budget ?? confirm * intensities.length;
   const maxTokens = options.maxTokens ?? 48;
@@ -169,7 +182,8 @@ export async function calibrate(backend: SteeringBackend, vector: EmotionVector,
   };
   const generateOptions = (steering: SteeringSpec | null) => ({ maxTokens, temperature: 0, seed, steering, ...(signal ? { signal } : {}) });
   const spec = (p: CandidatePoint): SteeringSpec => ({ terms: [{ vector, alpha: p.alpha }], layers: p.layers, injection: p.injection });
-  const alphaFor = (intensity: number, layers: CandidateWindow["layers"], injection: Injection) => (injection === "per-layer" ? intensity / (layers.to - layers.from + 1) : intensity);
+  const alphaFor = (intensity: number, layers: CandidateWindow["layers"], injection: Injection) =>
+    injection === "per-layer" ? intensity / (layers.to - layers.from + 1) : intensity;
 
   // 1. Unsteered answers: the reference for fidelity and the fluency ratios.
   const baseline: BaselineAnswer[] = [];
@@ -179,7 +193,11 @@ export async function calibrate(backend: SteeringBackend, vector: EmotionVector,
     if (!answer) {
       const text = (await backend.generate([{ role: "user", content: query }], generateOptions(null))).text;
       cost.generations++;
-      answer = { text, perplexity: (await responsePerplexity(backend, { query, response: text, ...(signal ? { signal } : {}) })).perplexity, distinct2: distinct2(text) };
+      answer = {
+        text,
+        perplexity: (await responsePerplexity(backend, { query, response: text, ...(signal ? { signal } : {}) })).perplexity,
+        distinct2: distinct2(text),
+      };
       cache.set(key, answer);
     }
     baseline.push(answer);
@@ -187,7 +205,12 @@ export async function calibrate(backend: SteeringBackend, vector: EmotionVector,
   }
   const basePerplexity = mean(baseline.map((b) => b.perplexity));
   const baseDistinct2 = mean(baseline.map((b) => b.distinct2));
-  const baseEps = mean(await scorer.emotionProbabilities(baseline.map((b) => b.text), emotion));
+  const baseEps = mean(
+    await scorer.emotionProbabilities(
+      baseline.map((b) => b.text),
+      emotion,
+    ),
+  );
 
   // 2. Candidate windows and the teacher-forced pre-score.
   const windows = candidateWindows(vector.layerScores, backend.model.layerCount, options.windows);
@@ -205,7 +228,11 @@ export async function calibrate(backend: SteeringBackend, vector: EmotionVector,
     const known = cache.get<{ emotional: number; neutral: number }[]>(key);
     if (known) unsteeredLp.push(...known);
     else {
-      for (const c of contrast) unsteeredLp.push({ emotional: await meanLogProb(c.query, c.emotional, null), neutral: await meanLogProb(c.query, c.neutral, null) });
+      for (const c of contrast)
+        unsteeredLp.push({
+          emotional: await meanLogProb(c.query, c.emotional, null),
+          neutral: await meanLogProb(c.query, c.neutral, null),
+        });
       cache.set(key, unsteeredLp);
     }
   }
@@ -235,12 +262,24 @@ export async function calibrate(backend: SteeringBackend, vector: EmotionVector,
       preScore = known.preScore;
       tfRatio = known.tfRatio;
     }
-    preselected.push({ layers: w.layers, windowScore: w.score, injection, preScore, teacherForcedPerplexityRatio: tfRatio, dropped: tfRatio !== null && !(tfRatio <= preFilter) });
+    preselected.push({
+      layers: w.layers,
+      windowScore: w.score,
+      injection,
+      preScore,
+      teacherForcedPerplexityRatio: tfRatio,
+      dropped: tfRatio !== null && !(tfRatio <= preFilter),
+    });
     progress({ stage: "teacher-forced", done: i + 1, total: pairs.length, message: `${w.layers.from}..${w.layers.to} ${injection}` });
   }
   const ranked = preselected
     .filter((p) => !p.dropped)
-    .sort((a, b) => (b.preScore ?? 0) - (a.preScore ?? 0) || b.windowScore - a.windowScore || injections.indexOf(a.injection) - injections.indexOf(b.injection));
+    .sort(
+      (a, b) =>
+        (b.preScore ?? 0) - (a.preScore ?? 0) ||
+        b.windowScore - a.windowScore ||
+        injections.indexOf(a.injection) - injections.indexOf(b.injection),
+    );
 
   // 3. Confirmation by generation.
   const evaluated: EvaluatedCandidate[] = [];
@@ -274,7 +313,11 @@ export async function calibrate(backend: SteeringBackend, vector: EmotionVector,
     for (const intensity of intensities) {
       if (evaluated.length >= budget) break confirmation;
       signal?.throwIfAborted();
-      const point = await evaluate({ layers: pair.layers, injection: pair.injection, alpha: alphaFor(intensity, pair.layers, pair.injection) });
+      const point = await evaluate({
+        layers: pair.layers,
+        injection: pair.injection,
+        alpha: alphaFor(intensity, pair.layers, pair.injection),
+      });
       evaluated.push(point);
       cost.evaluations++;
       progress({
@@ -294,10 +337,24 @@ export async function calibrate(backend: SteeringBackend, vector: EmotionVector,
     injection: chosen.injection,
     alpha: chosen.alpha,
     judge: scorer.judgeId,
-    objective: { eps: chosen.eps, fidelity: chosen.fidelity, perplexityRatio: chosen.perplexityRatio, distinct2Ratio: chosen.distinct2Ratio },
+    objective: {
+      eps: chosen.eps,
+      fidelity: chosen.fidelity,
+      perplexityRatio: chosen.perplexityRatio,
+      distinct2Ratio: chosen.distinct2Ratio,
+    },
     searchedOn: { split, queries: queries.length },
   };
-  return { emotion, profile, chosen, preselected, evaluated, constraints, unsteered: { eps: baseEps, perplexity: basePerplexity, distinct2: baseDistinct2 }, cost: { ...cost, seconds: (performance.now() - started) / 1000 } };
+  return {
+    emotion,
+    profile,
+    chosen,
+    preselected,
+    evaluated,
+    constraints,
+    unsteered: { eps: baseEps, perplexity: basePerplexity, distinct2: baseDistinct2 },
+    cost: { ...cost, seconds: (performance.now() - started) / 1000 },
+  };
 }
 
 /** Mean of the finite values; NaN when there are none (so a point without scores breaks the constraints). */

@@ -13,7 +13,10 @@ export interface CalibrationData {
  * first `count` of them, with their contrast answers for `emotion` when it is a core emotion.
  * `contrastCount` of them (default 4) feed the teacher-forced pre-score.
  */
-export function extractionCalibrationData(emotion: string, options: { readonly count?: number; readonly contrastCount?: number } = {}): CalibrationData {
+export function extractionCalibrationData(
+  emotion: string,
+  options: { readonly count?: number; readonly contrastCount?: number } = {},
+): CalibrationData {
   const extraction = loadQueries().queries.filter((q) => q.split === "extraction");
   // Spread over the emotions the queries evoke (the split is ordered by emotion), so the search
   // does not see one kind of situation only.

@@ -24,11 +24,19 @@ export interface CandidateWindow {
  * the contrast at each layer), plus its neighbours one block either side. Without scores, layers are
  * scored by closeness to 50 % depth (arXiv 2604.04064's inverted U). Sorted by score, best first.
  */
-export function candidateWindows(layerScores: ArrayLike<number> | undefined, layerCount: number, options: CandidateWindowOptions = {}): CandidateWindow[] {
+export function candidateWindows(
+  layerScores: ArrayLike<number> | undefined,
+  layerCount: number,
+  options: CandidateWindowOptions = {},
+): CandidateWindow[] {
   const last = layerCount - 1;
   if (last < 1) throw new RangeError(`a model with ${layerCount} layers has no steerable block (block 0 is never steered)`);
   const score = (l: number) => (layerScores ? layerScores[l]! : 1 - Math.abs(l / layerCount - 0.5));
-  const widths = [...new Set((options.widths ?? [0.1, 0.2, 0.35, 0.5].map((f) => Math.round(f * last))).map((w) => Math.min(last, Math.max(1, Math.round(w)))))];
+  const widths = [
+    ...new Set(
+      (options.widths ?? [0.1, 0.2, 0.35, 0.5].map((f) => Math.round(f * last))).map((w) => Math.min(last, Math.max(1, Math.round(w)))),
+    ),
+  ];
   const mean = (from: number, to: number) => {
     let s = 0;
     for (let l = from; l <= to; l++) s += score(l);

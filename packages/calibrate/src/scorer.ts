@@ -17,8 +17,13 @@ export interface CalibrationScorer {
 }
 
 /** The eval package's judge (v2 by default) and MiniLM cosine similarity, loaded (and fetched into the cache) on first use. */
-export async function loadCalibrationScorer(options: { readonly judge?: JudgeName; readonly onProgress?: (message: string) => void } = {}): Promise<CalibrationScorer> {
-  const judge = await createJudge({ ...(options.judge ? { judge: options.judge } : {}), onProgress: (p) => options.onProgress?.(`judge: ${p.message}`) });
+export async function loadCalibrationScorer(
+  options: { readonly judge?: JudgeName; readonly onProgress?: (message: string) => void } = {},
+): Promise<CalibrationScorer> {
+  const judge = await createJudge({
+    ...(options.judge ? { judge: options.judge } : {}),
+    onProgress: (p) => options.onProgress?.(`judge: ${p.message}`),
+  });
   options.onProgress?.("loading sentence embedder (all-MiniLM-L6-v2)");
   const embedder = await loadSentenceEmbedder();
   const references = new Map<string, Float32Array>();
@@ -26,13 +31,17 @@ export async function loadCalibrationScorer(options: { readonly judge?: JudgeNam
     judgeId: judge.id,
     async emotionProbabilities(texts, emotion) {
       const c = (JUDGE_LABELS as readonly string[]).indexOf(emotion);
-      if (c < 0) throw new RangeError(`the judge has no class "${emotion}" (it knows ${JUDGE_LABELS.join(", ")}): calibrate core emotions only.`);
+      if (c < 0)
+        throw new RangeError(`the judge has no class "${emotion}" (it knows ${JUDGE_LABELS.join(", ")}): calibrate core emotions only.`);
       return (await judge.probabilitiesMany(texts)).map((p) => p[c]!);
     },
     async similarity(text, reference) {
       if (text === reference) return 1;
       let r = references.get(reference);
-      if (!r) references.set(reference, (r = embedder.embed(reference)));
+      if (!r) {
+        r = embedder.embed(reference);
+        references.set(reference, r);
+      }
       return cosineSimilarity(embedder.embed(text), r);
     },
     async dispose() {

@@ -33,11 +33,26 @@ describe("candidateWindows", () => {
 });
 
 describe("selectOperatingPoint", () => {
-  const point = (eps: number, more: Partial<EvaluatedPoint> = {}): EvaluatedPoint => ({ layers: { from: 3, to: 5 }, injection: "net-shift", alpha: 1, eps, fidelity: 0.8, perplexityRatio: 1.1, distinct2Ratio: 1, ...more });
+  const point = (eps: number, more: Partial<EvaluatedPoint> = {}): EvaluatedPoint => ({
+    layers: { from: 3, to: 5 },
+    injection: "net-shift",
+    alpha: 1,
+    eps,
+    fidelity: 0.8,
+    perplexityRatio: 1.1,
+    distinct2Ratio: 1,
+    ...more,
+  });
 
   it("never picks a point that breaks fidelity, perplexity or distinct-2, however emotional", () => {
     const ok = point(0.4);
-    const points = [point(0.9, { fidelity: 0.59 }), point(0.8, { perplexityRatio: 1.51 }), point(0.7, { distinct2Ratio: 0.89 }), ok, point(0.95, { fidelity: Number.NaN })];
+    const points = [
+      point(0.9, { fidelity: 0.59 }),
+      point(0.8, { perplexityRatio: 1.51 }),
+      point(0.7, { distinct2Ratio: 0.89 }),
+      ok,
+      point(0.95, { fidelity: Number.NaN }),
+    ];
     expect(selectOperatingPoint(points, DEFAULT_CONSTRAINTS)).toBe(ok);
     expect(violations(points[0]!, DEFAULT_CONSTRAINTS)).toEqual(["fidelity"]);
     expect(violations(points[1]!, DEFAULT_CONSTRAINTS)).toEqual(["perplexity"]);

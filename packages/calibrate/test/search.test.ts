@@ -24,7 +24,13 @@ describe("calibrate on a synthetic model with a known best window (3..5)", () =>
     const events: string[] = [];
     const result = await calibrate(backend, joyVector(), { ...options, onProgress: (p) => events.push(p.stage) });
     expect(result.chosen).toMatchObject({ layers: { from: 3, to: 5 }, injection: "net-shift", alpha: 2.5 });
-    expect(result.profile).toMatchObject({ layers: { from: 3, to: 5 }, injection: "net-shift", alpha: 2.5, judge: "synthetic-judge", searchedOn: { split: "extraction", queries: 4 } });
+    expect(result.profile).toMatchObject({
+      layers: { from: 3, to: 5 },
+      injection: "net-shift",
+      alpha: 2.5,
+      judge: "synthetic-judge",
+      searchedOn: { split: "extraction", queries: 4 },
+    });
     expect(result.profile!.objective.fidelity).toBeGreaterThanOrEqual(0.6);
     expect(result.unsteered.eps).toBe(0);
     expect(result.profile!.objective.eps).toBeGreaterThan(result.unsteered.eps);
@@ -96,7 +102,12 @@ describe("calibrate on a synthetic model with a known best window (3..5)", () =>
     expect(second.profile).toEqual(first.profile);
     // Another judge is another key: nothing reused for the points.
     const other = new WindowBackend();
-    await calibrate(other, joyVector(), { ...options, scorer: { ...windowScorer, judgeId: "other" }, cache: PointCache.open(path), budget: 1 });
+    await calibrate(other, joyVector(), {
+      ...options,
+      scorer: { ...windowScorer, judgeId: "other" },
+      cache: PointCache.open(path),
+      budget: 1,
+    });
     expect(other.generateCalls).toBe(QUERIES.length);
   });
 

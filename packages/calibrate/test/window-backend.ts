@@ -20,7 +20,15 @@ import {
 } from "@emosteer/core";
 import type { CalibrationScorer } from "../src/index.js";
 
-export const windowModel: ModelInfo = { architecture: "window", name: "window-toy", layerCount: 8, hiddenSize: 8, vocabSize: 256, contextLength: 4096, fingerprint: "5555666677778888" };
+export const windowModel: ModelInfo = {
+  architecture: "window",
+  name: "window-toy",
+  layerCount: 8,
+  hiddenSize: 8,
+  vocabSize: 256,
+  contextLength: 4096,
+  fingerprint: "5555666677778888",
+};
 
 const READS_EMOTION = new Set([2, 3, 4, 5, 6]);
 const REPEATS = new Map([[2, 1]]);
@@ -32,13 +40,23 @@ const GARBLES = new Map([
 
 /** The joy vector: e_l at block l, with per-layer discriminability peaking on 3..5. */
 export function joyVector(): EmotionVector {
-  const directions = Array.from({ length: windowModel.layerCount }, (_, l) => Float32Array.from({ length: windowModel.hiddenSize }, (_, i) => (l > 0 && i === l ? 1 : 0)));
+  const directions = Array.from({ length: windowModel.layerCount }, (_, l) =>
+    Float32Array.from({ length: windowModel.hiddenSize }, (_, i) => (l > 0 && i === l ? 1 : 0)),
+  );
   return new EmotionVector({
     emotion: "joy",
     model: windowModel,
     directions,
     layerScores: Float32Array.from([0, 0.1, 0.5, 0.9, 1, 0.9, 0.5, 0.1]),
-    provenance: { method: "mean-diff", settings: {}, samples: 1, corpus: "synthetic", corpusHash: "0000000000000000", backend: "window", createdAt: "" },
+    provenance: {
+      method: "mean-diff",
+      settings: {},
+      samples: 1,
+      corpus: "synthetic",
+      corpusHash: "0000000000000000",
+      backend: "window",
+      createdAt: "",
+    },
   });
 }
 
@@ -64,13 +82,33 @@ export function effect(steering: SteeringSpec | null | undefined): { emotion: nu
   return { emotion, repeat, garble, push };
 }
 
-const EMOTION_WORDS = ["joyful", "joyous", "delighted", "glad", "cheerful", "happy", "elated", "merry", "thrilled", "bright", "sunny", "gleeful"];
+const EMOTION_WORDS = [
+  "joyful",
+  "joyous",
+  "delighted",
+  "glad",
+  "cheerful",
+  "happy",
+  "elated",
+  "merry",
+  "thrilled",
+  "bright",
+  "sunny",
+  "gleeful",
+];
 
 export class WindowBackend implements SteeringBackend {
   readonly name = "window";
   readonly model = windowModel;
   readonly contextSize = 4096;
-  readonly capabilities = { steering: true, capture: false, logProbs: true, seededSampling: false, concurrentGenerations: false, steerableLayers: { from: 1, to: 7 } };
+  readonly capabilities = {
+    steering: true,
+    capture: false,
+    logProbs: true,
+    seededSampling: false,
+    concurrentGenerations: false,
+    steerableLayers: { from: 1, to: 7 },
+  };
   disposed = false;
   generateCalls = 0;
   scoreCalls = 0;
@@ -101,16 +139,28 @@ export class WindowBackend implements SteeringBackend {
     const words = [
       ...content.slice(drifted),
       ...Array.from({ length: drifted }, (_, i) => `elsewhere${i}`),
-      ...Array.from({ length: Math.round(3 * emotion) }, (_, i) => `${EMOTION_WORDS[i % EMOTION_WORDS.length]}${Math.floor(i / EMOTION_WORDS.length) || ""}`),
+      ...Array.from(
+        { length: Math.round(3 * emotion) },
+        (_, i) => `${EMOTION_WORDS[i % EMOTION_WORDS.length]}${Math.floor(i / EMOTION_WORDS.length) || ""}`,
+      ),
       ...Array.from({ length: Math.round(16 * repeat) }, () => "so"),
       ...Array.from({ length: Math.round(6 * garble) }, () => "zzz"),
     ];
     const text = words.join(" ");
-    return { text, tokens: await this.tokenize(text), finishReason: "stop", timings: { promptTokens: 0, generatedTokens: words.length, promptMs: 0, decodeMs: 0, firstTokenMs: 0 } };
+    return {
+      text,
+      tokens: await this.tokenize(text),
+      finishReason: "stop",
+      timings: { promptTokens: 0, generatedTokens: words.length, promptMs: 0, decodeMs: 0, firstTokenMs: 0 },
+    };
   }
 
   /** Per character: −1, −4 for a "z" (garble); steered, emotion words gain 0.1·emotion and every token loses 0.3·garble. */
-  async scoreContinuation(_prompt: string, continuation: string, options: { steering?: SteeringSpec | null } = {}): Promise<ContinuationScore> {
+  async scoreContinuation(
+    _prompt: string,
+    continuation: string,
+    options: { steering?: SteeringSpec | null } = {},
+  ): Promise<ContinuationScore> {
     this.scoreCalls++;
     const { emotion, garble } = effect(options.steering);
     const logProbs = new Float32Array(continuation.length);
@@ -154,7 +204,12 @@ export const windowScorer: CalibrationScorer = {
 };
 
 /** Synthetic extraction data: queries and their contrast answers. */
-export const QUERIES = ["How do I water a cactus in summer", "What should I pack for a weekend hike", "How can I fix a squeaky door hinge", "Which plants grow well on a balcony"];
+export const QUERIES = [
+  "How do I water a cactus in summer",
+  "What should I pack for a weekend hike",
+  "How can I fix a squeaky door hinge",
+  "Which plants grow well on a balcony",
+];
 export const CONTRAST = QUERIES.slice(0, 2).map((query) => ({
   query,
   neutral: "Water it every two weeks and let the soil dry out between waterings.",

@@ -41,9 +41,12 @@ export function validateProfile(profile: SteeringProfile, layerCount: number, wh
   if (!Number.isInteger(from) || !Number.isInteger(to)) throw bad(`layers must be whole numbers, got ${from}..${to}`);
   if (from! > to!) throw bad(`layers ${from}..${to} are empty: "from" must not exceed "to"`);
   if (from! < 1 || to! > layerCount - 1) {
-    throw bad(`layers ${from}..${to} do not fit the model, which has ${layerCount} layers (steerable blocks 1..${layerCount - 1}): recalibrate for this model`);
+    throw bad(
+      `layers ${from}..${to} do not fit the model, which has ${layerCount} layers (steerable blocks 1..${layerCount - 1}): recalibrate for this model`,
+    );
   }
-  if (profile.injection !== "net-shift" && profile.injection !== "per-layer") throw bad(`injection ${JSON.stringify(profile.injection)} is not "net-shift" or "per-layer"`);
+  if (profile.injection !== "net-shift" && profile.injection !== "per-layer")
+    throw bad(`injection ${JSON.stringify(profile.injection)} is not "net-shift" or "per-layer"`);
   if (!(Number.isFinite(profile.alpha) && profile.alpha > 0)) throw bad(`alpha must be a finite number above 0, got ${profile.alpha}`);
   if (typeof profile.judge !== "string" || profile.judge === "") throw bad("judge id is missing");
   for (const key of ["eps", "fidelity", "perplexityRatio", "distinct2Ratio"] as const) {

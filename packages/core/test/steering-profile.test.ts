@@ -18,8 +18,24 @@ import {
 } from "../src/index.js";
 import { LinearBackend, linearModel } from "./linear-backend.js";
 
-const model: ModelInfo = { architecture: "llama", name: "toy-8", layerCount: 8, hiddenSize: 4, vocabSize: 10, contextLength: 64, fingerprint: "aaaabbbbccccdddd" };
-const provenance = { method: "mean-diff", settings: {}, samples: 3, corpus: "fixed", corpusHash: "0123456789abcdef", backend: "test", createdAt: "2026-12-01T00:00:00.000Z" } as const;
+const model: ModelInfo = {
+  architecture: "llama",
+  name: "toy-8",
+  layerCount: 8,
+  hiddenSize: 4,
+  vocabSize: 10,
+  contextLength: 64,
+  fingerprint: "aaaabbbbccccdddd",
+};
+const provenance = {
+  method: "mean-diff",
+  settings: {},
+  samples: 3,
+  corpus: "fixed",
+  corpusHash: "0123456789abcdef",
+  backend: "test",
+  createdAt: "2026-12-01T00:00:00.000Z",
+} as const;
 const profile: SteeringProfile = {
   layers: { from: 3, to: 5 },
   injection: "per-layer",
@@ -32,7 +48,13 @@ const profile: SteeringProfile = {
 function vector(init: { profile?: SteeringProfile; layerCount?: number } = {}): EmotionVector {
   const layerCount = init.layerCount ?? model.layerCount;
   const directions = Array.from({ length: layerCount }, (_, l) => Float32Array.from({ length: 4 }, (_, i) => (l === 0 ? 0 : l + i / 4)));
-  return new EmotionVector({ emotion: "joy", model: { ...model, layerCount }, directions, provenance, ...(init.profile ? { profile: init.profile } : {}) });
+  return new EmotionVector({
+    emotion: "joy",
+    model: { ...model, layerCount },
+    directions,
+    provenance,
+    ...(init.profile ? { profile: init.profile } : {}),
+  });
 }
 
 /** Re-encodes `bytes` with `edit` applied to the metadata (tensors kept). */
@@ -40,7 +62,14 @@ async function rewrite(bytes: Uint8Array, edit: (m: Map<string, GgufEntry>) => v
   const g = await openGguf(bytesByteSource(bytes));
   const metadata = new Map(g.metadata);
   edit(metadata);
-  const tensors = await Promise.all(g.tensors.map(async (t) => ({ name: t.name, dims: t.dims.map(Number), type: t.type, data: new Uint8Array(await g.readTensorBytes(t)) })));
+  const tensors = await Promise.all(
+    g.tensors.map(async (t) => ({
+      name: t.name,
+      dims: t.dims.map(Number),
+      type: t.type,
+      data: new Uint8Array(await g.readTensorBytes(t)),
+    })),
+  );
   return encodeGguf({ metadata: [...metadata], tensors });
 }
 
@@ -60,13 +89,17 @@ describe("calibration profiles in vector files", () => {
 
   it("refuses a profile whose layers do not fit the model, naming the layers and the layer count", () => {
     expect(() => vector({ profile: { ...profile, layers: { from: 5, to: 8 } } })).toThrow(InvalidProfileError);
-    expect(() => vector({ profile: { ...profile, layers: { from: 5, to: 8 } } })).toThrow(/layers 5\.\.8 do not fit the model, which has 8 layers/);
+    expect(() => vector({ profile: { ...profile, layers: { from: 5, to: 8 } } })).toThrow(
+      /layers 5\.\.8 do not fit the model, which has 8 layers/,
+    );
     expect(() => vector({ profile: { ...profile, layers: { from: 0, to: 2 } } })).toThrow(/layers 0\.\.2 do not fit/);
     expect(() => vector({ profile: { ...profile, layers: { from: 4, to: 3 } } })).toThrow(/empty/);
   });
 
   it("refuses a file whose profile layers do not fit its model", async () => {
-    const bytes = await rewrite(encodeVectorFile(vector({ profile })), (m) => m.set("emosteer.profile.layer_to", { type: GgufValueType.UINT32, value: 9 }));
+    const bytes = await rewrite(encodeVectorFile(vector({ profile })), (m) =>
+      m.set("emosteer.profile.layer_to", { type: GgufValueType.UINT32, value: 9 }),
+    );
     await expect(decodeVectorFile(bytes)).rejects.toThrow(/layers 3\.\.9 do not fit the model, which has 8 layers/);
   });
 
@@ -92,13 +125,17 @@ describe("calibration profiles in vector files", () => {
 });
 
 function emotionVector(emotion: string, seed: number, p?: SteeringProfile, m: ModelInfo = model): EmotionVector {
-  const directions = Array.from({ length: m.layerCount }, (_, l) => Float32Array.from({ length: m.hiddenSize }, (_, i) => (l === 0 ? 0 : Math.sin(seed * 7 + l * 3 + i))));
+  const directions = Array.from({ length: m.layerCount }, (_, l) =>
+    Float32Array.from({ length: m.hiddenSize }, (_, i) => (l === 0 ? 0 : Math.sin(seed * 7 + l * 3 + i))),
+  );
   return new EmotionVector({ emotion, model: m, directions, provenance, ...(p ? { profile: p } : {}) });
 }
 
 /** Rows (layers) of a resolved tensor that are not all zero. */
 function steeredRows(t: { data: Float32Array; hiddenSize: number; layerCount: number }): number[] {
-  return Array.from({ length: t.layerCount }, (_, l) => l).filter((l) => t.data.subarray(l * t.hiddenSize, (l + 1) * t.hiddenSize).some((x) => x !== 0));
+  return Array.from({ length: t.layerCount }, (_, l) => l).filter((l) =>
+    t.data.subarray(l * t.hiddenSize, (l + 1) * t.hiddenSize).some((x) => x !== 0),
+  );
 }
 
 describe("steering with profiles", () => {
@@ -116,13 +153,17 @@ describe("steering with profiles", () => {
     const raw = resolveSteering({ terms: [{ vector: joy, alpha: 2.5 }], layers: { from: 3, to: 5 }, injection: "per-layer" }, model);
     expect(t.data).toEqual(raw.data);
     // Weights scale the calibrated α.
-    expect(resolveSteering(steeringFromWeights(vectors, { joy: 0.5 }), model).data).toEqual(resolveSteering({ terms: [{ vector: joy, alpha: 1.25 }], layers: { from: 3, to: 5 }, injection: "per-layer" }, model).data);
+    expect(resolveSteering(steeringFromWeights(vectors, { joy: 0.5 }), model).data).toEqual(
+      resolveSteering({ terms: [{ vector: joy, alpha: 1.25 }], layers: { from: 3, to: 5 }, injection: "per-layer" }, model).data,
+    );
   });
 
   it("explicit layers and injection override the profile's; the weight stays in units of the profile's α", () => {
     const spec = steeringFromWeights(vectors, { joy: 1 }, { layers: { from: 1, to: 6 }, injection: "net-shift" });
     const t = resolveSteering(spec, model);
-    expect(t.data).toEqual(resolveSteering({ terms: [{ vector: joy, alpha: 2.5 }], layers: { from: 1, to: 6 }, injection: "net-shift" }, model).data);
+    expect(t.data).toEqual(
+      resolveSteering({ terms: [{ vector: joy, alpha: 2.5 }], layers: { from: 1, to: 6 }, injection: "net-shift" }, model).data,
+    );
     expect(steeredRows(t)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
@@ -139,7 +180,7 @@ describe("steering with profiles", () => {
       resolveSteering(steeringFromWeights(vectors, { anger: 0.3 }), model),
     ];
     const sum = alone[0]!.data.map((x, i) => x + alone[1]!.data[i]! + alone[2]!.data[i]!);
-    mixed.data.forEach((x, i) => expect(x).toBeCloseTo(sum[i]!, 6));
+    for (const [i, x] of mixed.data.entries()) expect(x).toBeCloseTo(sum[i]!, 6);
     // Fear alone: net-shift on 1..2 (row 2 = α·(EV[2] − EV[1])), nothing past its window.
     const h = model.hiddenSize;
     expect(steeredRows(alone[1]!)).toEqual([1, 2]);
@@ -151,7 +192,16 @@ describe("steering with profiles", () => {
   it("with shared layers and injection, per-term resolution equals the old summed resolution", () => {
     const a = emotionVector("joy", 4);
     const b = emotionVector("fear", 5);
-    const together = resolveSteering({ terms: [{ vector: a, alpha: 1.5 }, { vector: b, alpha: -0.7 }], layers: { from: 2, to: 6 } }, model);
+    const together = resolveSteering(
+      {
+        terms: [
+          { vector: a, alpha: 1.5 },
+          { vector: b, alpha: -0.7 },
+        ],
+        layers: { from: 2, to: 6 },
+      },
+      model,
+    );
     const h = model.hiddenSize;
     let carried = new Float64Array(h);
     for (let l = 2; l <= 6; l++) {

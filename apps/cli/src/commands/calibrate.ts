@@ -1,6 +1,12 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type CalibrationResult, PointCache, calibrate as calibrateVector, extractionCalibrationData, loadCalibrationScorer } from "@emosteer/calibrate";
+import {
+  type CalibrationResult,
+  PointCache,
+  calibrate as calibrateVector,
+  extractionCalibrationData,
+  loadCalibrationScorer,
+} from "@emosteer/calibrate";
 import { CORE_EMOTIONS, isCoreEmotion } from "@emosteer/core";
 import { cachedEmotionVectors, defaultCacheDir, saveVectorFile, writeFileAtomic } from "@emosteer/core/node";
 import { isJudgeName } from "@emosteer/eval";
@@ -55,8 +61,15 @@ export const calibrate: Command = {
       return 0;
     }
     const engine = parseEngineOptions(values);
-    const emotions = (values.emotions ?? CORE_EMOTIONS.join(",")).split(",").map((e) => e.trim()).filter(Boolean);
-    for (const e of emotions) if (!isCoreEmotion(e)) throw new UsageError(`--emotions: "${e}" is not a core emotion (${CORE_EMOTIONS.join(", ")}); calibration needs the judge's class and contrast answers.`);
+    const emotions = (values.emotions ?? CORE_EMOTIONS.join(","))
+      .split(",")
+      .map((e) => e.trim())
+      .filter(Boolean);
+    for (const e of emotions)
+      if (!isCoreEmotion(e))
+        throw new UsageError(
+          `--emotions: "${e}" is not a core emotion (${CORE_EMOTIONS.join(", ")}); calibration needs the judge's class and contrast answers.`,
+        );
     if (!isJudgeName(values.judge)) throw new UsageError(`--judge: "${values.judge}" is not v1 or v2`);
     const queryCount = parseInteger("queries", values.queries, 1);
     const confirm = parseInteger("confirm", values.confirm, 1);
@@ -70,13 +83,18 @@ export const calibrate: Command = {
       emotions,
       ...(engine.vectorCache !== undefined ? { cacheDir: engine.vectorCache } : {}),
       onProgress: (p) => progressLine(progressBar(p.done, p.total, started, `extracting ${p.emotions.join(",")} (${p.phase}) `)),
-      onCacheHit: (b) => b.paths.forEach((p, i) => paths.set(b.emotions[i]!, p)),
-      onExtracted: (b) => b.paths.forEach((p, i) => paths.set(b.emotions[i]!, p)),
+      onCacheHit: (b) => {
+        for (const [i, p] of b.paths.entries()) paths.set(b.emotions[i]!, p);
+      },
+      onExtracted: (b) => {
+        for (const [i, p] of b.paths.entries()) paths.set(b.emotions[i]!, p);
+      },
     });
     progressLine("");
     const scorer = await loadCalibrationScorer({ judge: values.judge, onProgress: (m) => progressLine(m) });
     progressLine("");
-    const cachePath = values.cache ?? join(defaultCacheDir(), "calibration", `${backend.model.fingerprint}-${backend.name.replace(/[^\w.-]/g, "_")}.json`);
+    const cachePath =
+      values.cache ?? join(defaultCacheDir(), "calibration", `${backend.model.fingerprint}-${backend.name.replace(/[^\w.-]/g, "_")}.json`);
     const cache = PointCache.open(cachePath);
     const results: CalibrationResult[] = [];
     try {
@@ -119,7 +137,14 @@ export const calibrate: Command = {
     }
     console.log(`evaluated points cached in ${cachePath}`);
     if (values.report) {
-      const report = { command: `emosteer calibrate ${argv.join(" ")}`, model: backend.model, backend: backend.name, judge: scorer.judgeId, createdAt: new Date().toISOString(), results };
+      const report = {
+        command: `emosteer calibrate ${argv.join(" ")}`,
+        model: backend.model,
+        backend: backend.name,
+        judge: scorer.judgeId,
+        createdAt: new Date().toISOString(),
+        results,
+      };
       await writeFileAtomic(values.report, `${JSON.stringify(report, null, 2)}\n`);
       console.log(`report written to ${values.report}`);
     }
