@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { EngineSession } from "./engine-session.js";
 import type { Scheduler } from "./scheduler.js";
 
 /** The server's Prometheus metrics, in a registry of its own (two servers in one process do not mix). */
@@ -42,7 +43,34 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
-  constructor(scheduler: Scheduler) {
+  constructor(scheduler: Scheduler, session?: EngineSession) {
+    if (session) {
+      // Read from the session's own counters at scrape time: proof that requests share decode runs.
+      new Gauge({
+        name: "emosteer_decode_runs",
+        help: "Batched decode steps the engine session has run (one engine run each), since start.",
+        registers: [this.registry],
+        collect() {
+          this.set(session.stats.decodeRuns);
+        },
+      });
+      new Gauge({
+        name: "emosteer_shared_decode_runs",
+        help: "Decode steps that carried 2 or more sequences in their one engine run, since start.",
+        registers: [this.registry],
+        collect() {
+          this.set(session.stats.sharedRuns);
+        },
+      });
+      new Gauge({
+        name: "emosteer_max_sequences_per_decode_run",
+        help: "The most sequences one decode run carried, since start.",
+        registers: [this.registry],
+        collect() {
+          this.set(session.stats.maxSequencesInOneRun);
+        },
+      });
+    }
     new Gauge({
       name: "emosteer_queue_depth",
       help: "Generation requests waiting for a slot.",

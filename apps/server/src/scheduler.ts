@@ -9,6 +9,13 @@ export interface SchedulerOptions {
   readonly slots: number;
   /** Requests that may wait for a slot; one more is refused with a 429. */
   readonly maxQueue: number;
+  /**
+   * Deterministic-schedule mode (tests, benchmarks): jobs start only in groups of this many, all
+   * in one turn and in arrival order, once no job runs and this many wait (or the scheduler
+   * drains). So a batching engine session sees the whole group before its first step, each job in
+   * the row of its arrival. At most `slots`; off (jobs start as slots free) when unset.
+   */
+  readonly startTogether?: number;
 }
 
 /** Why a job's signal was aborted: the scheduler tells these apart from the client going away. */
@@ -40,6 +47,9 @@ export class Scheduler {
       throw new RangeError(`slots must be a whole number ≥ 1, got ${options.slots}.`);
     if (!(Number.isInteger(options.maxQueue) && options.maxQueue >= 0))
       throw new RangeError(`maxQueue must be a whole number ≥ 0, got ${options.maxQueue}.`);
+    const group = options.startTogether;
+    if (group !== undefined && !(Number.isInteger(group) && group >= 1 && group <= options.slots && group <= options.maxQueue))
+      throw new RangeError(`startTogether must be a whole number from 1 to slots (${options.slots}) and maxQueue (${options.maxQueue}), got ${group}.`);
   }
 
   /** Jobs waiting for a slot. */
@@ -81,7 +91,7 @@ export class Scheduler {
         this.next();
       }
     };
-    if (this.active < this.options.slots && this.waiting.length === 0) {
+    if (this.options.startTogether === undefined && this.active < this.options.slots && this.waiting.length === 0) {
       this.active++;
       return execute();
     }
@@ -113,6 +123,7 @@ export class Scheduler {
       };
       signal.addEventListener("abort", entry.onAbort, { once: true });
       this.waiting.push(entry);
+      this.next();
     });
   }
 
@@ -121,7 +132,7 @@ export class Scheduler {
     this.draining = true;
     return new Promise((resolve) => {
       this.idle.push(resolve);
-      this.settleIfIdle();
+      this.next(); // a group that will never fill starts as it is
     });
   }
 
@@ -132,6 +143,8 @@ export class Scheduler {
   }
 
   private next(): void {
+    const group = this.options.startTogether;
+    if (group !== undefined && (this.active > 0 || (this.waiting.length < group && !this.draining))) return this.settleIfIdle();
     while (this.active < this.options.slots && this.waiting.length > 0) {
       const entry = this.waiting.shift()!;
       this.active++;

@@ -12,6 +12,7 @@ import {
 } from "@emosteer/core";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { ApiError, invalidRequest } from "./api-error.js";
+import { openEngineSession, type EngineSession } from "./engine-session.js";
 import { ServerMetrics } from "./metrics.js";
 import { chatCompletion, finishReasonOf, streamChunk, textCompletion, usageChunk, type ResponseHead } from "./openai-shapes.js";
 import { bundlePlayground, PLAYGROUND_HTML } from "./playground.js";
@@ -34,8 +35,19 @@ export interface ServerOptions {
   readonly apiKey?: string;
   /** Generation requests that may wait for a slot; beyond them a 429 with Retry-After. Defaults to 16. */
   readonly maxQueue?: number;
-  /** Generations that run at once. Defaults to 1 (today's engines serve one at a time). */
+  /**
+   * Generations that run at once (`emosteer serve --parallel`). Above 1 the server opens one
+   * batched engine session of this many sequences when the backend offers `createSession` (the
+   * ONNX engine), each request with its own steering; a backend without sessions stays on one
+   * slot (and the server says so). Defaults to 1.
+   */
   readonly slots?: number;
+  /**
+   * Deterministic-schedule mode, for the cross-talk test and benchmarks: generation requests wait
+   * until this many are queued, then enter the engine session together in arrival order (request i
+   * in row i) before its first decode step. At most `slots` and `maxQueue`. Defaults to off.
+   */
+  readonly startTogether?: number;
   /** Largest max_tokens a request may ask for. Defaults to 512. */
   readonly maxTokens?: number;
   /** max_tokens when a request gives none. Defaults to min(128, maxTokens). */
@@ -59,6 +71,8 @@ export interface EmosteerServer {
   readonly url: string;
   readonly scheduler: Scheduler;
   readonly metrics: ServerMetrics;
+  /** The batched engine session requests run through, when there is one (see `slots`); its `stats` count shared decode runs. */
+  readonly session: EngineSession | undefined;
   /**
    * Stops accepting connections, lets every admitted request (queued or running) finish, then
    * resolves. The engine stays open. Idempotent.
@@ -86,8 +100,21 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
     );
   }
 
-  const scheduler = new Scheduler({ slots: options.slots ?? 1, maxQueue: options.maxQueue ?? 16 });
-  const metrics = new ServerMetrics(scheduler);
+  const askedSlots = options.slots ?? 1;
+  const session = openEngineSession(backend, askedSlots);
+  if (askedSlots > 1 && !session)
+    log(
+      `emosteer serve: note: the ${backend.name} engine has no batched sessions (no per-sequence steering yet), so it serves one request at a time; --parallel ${askedSlots} is ignored. Use --backend onnx for batched serving.`,
+    );
+  const slots = session ? askedSlots : 1;
+  const maxQueue = options.maxQueue ?? 16;
+  const scheduler = new Scheduler({
+    slots,
+    maxQueue,
+    ...(options.startTogether !== undefined ? { startTogether: Math.min(options.startTogether, slots) } : {}),
+  });
+  const metrics = new ServerMetrics(scheduler, session);
+  const generate = session ? session.generate.bind(session) : backend.generate.bind(backend);
   const playground = options.playground === false ? undefined : await bundlePlayground();
   const keyDigest = options.apiKey ? sha256(options.apiKey) : undefined;
   const started = new WeakMap<IncomingMessage, number>();
@@ -221,7 +248,7 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
     try {
       admitted = scheduler.run(async () => {
         metrics.queueSeconds.observe((performance.now() - arrived) / 1000);
-        return backend.generate(prompt, {
+        return generate(prompt, {
           ...generateOptions,
           steering: spec,
           signal: controller.signal,
@@ -295,11 +322,13 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
     url,
     scheduler,
     metrics,
+    session,
     close: () =>
       (closing ??= (async () => {
         const drained = scheduler.drain();
         await app.close();
         await drained;
+        await session?.dispose();
       })()),
   };
 }

@@ -1,0 +1,99 @@
+// Issue 14's cross-talk target in small, on the batched path: four differently-steered requests
+// decode together in one ONNX engine session (deterministic schedule: fixed arrival order, request
+// i in row i, all in the session before its first step), and each greedy answer must not change
+// when the steering of the requests beside it changes. On a serialised engine this would hold
+// trivially, so this test opens the ONNX engine itself (whatever EMOSTEER_SERVER_TEST_BACKEND says).
+import { openBackend } from "@emosteer/backends";
+import type { EmotionVector, SteeringBackend } from "@emosteer/core";
+import { cachedEmotionVectors } from "@emosteer/core/node";
+import { ensureModel } from "@emosteer/models";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer, type EmosteerServer } from "../src/index.js";
+import { MODEL_ID } from "./fixture.js";
+
+const SLOTS = 4;
+// Prompts of different lengths, so the rows carry different KV lengths (left padding) in one run.
+const QUESTIONS = ["How do I bake bread?", "Describe your morning.", "What is a good name for a cat?", "Tell me about the sea."];
+type Mix = Record<string, number>;
+const MIXES_A: Mix[] = [{ joy: 3 }, { anger: 3 }, { fear: 2.5, joy: -1 }, { sadness: 3 }];
+const MIXES_B: Mix[] = [{ anger: -3 }, { sadness: -2.5, fear: 2 }, { joy: -3 }, { anger: 3, joy: 1 }];
+
+let backend: SteeringBackend;
+let vectors: ReadonlyMap<string, EmotionVector>;
+let server: EmosteerServer;
+let client: OpenAI;
+
+beforeAll(async () => {
+  const { path } = await ensureModel(MODEL_ID);
+  backend = await openBackend("onnx", { modelPath: path });
+  vectors = await cachedEmotionVectors(backend);
+  server = await startServer({
+    backend,
+    vectors,
+    modelId: MODEL_ID,
+    port: 0,
+    slots: SLOTS,
+    startTogether: SLOTS,
+    maxQueue: SLOTS,
+    playground: false,
+    log: () => undefined,
+  });
+  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "none", maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await backend?.dispose();
+});
+
+/** One deterministic-schedule round: request i (QUESTIONS[i], mixes[i]) arrives i-th and decodes in row i. */
+async function round(mixes: readonly Mix[]) {
+  const before = server.session!.stats;
+  const answers = [];
+  for (const [i, mix] of mixes.entries()) {
+    answers.push(
+      client.chat.completions.create({
+        model: MODEL_ID,
+        max_tokens: 8,
+        temperature: 0,
+        messages: [{ role: "user", content: QUESTIONS[i]! }],
+        // @ts-expect-error emosteer's own body field, sent as is by the client
+        emotions: mix,
+      }),
+    );
+    // Fixed arrival order: the next request is sent once this one waits in the queue.
+    for (let t = 0; t < 200 && server.scheduler.queued < i + 1 && server.scheduler.running === 0; t++)
+      await new Promise((r) => setTimeout(r, 25));
+  }
+  const texts = (await Promise.all(answers)).map((a) => {
+    expect(a.usage?.completion_tokens).toBeGreaterThan(0);
+    return a.choices[0]!.message.content;
+  });
+  const after = server.session!.stats;
+  return { texts, decodeRuns: after.decodeRuns - before.decodeRuns, sharedRuns: after.sharedRuns - before.sharedRuns };
+}
+
+describe("cross-talk on the batched path (ONNX session, 4 slots, deterministic schedule)", () => {
+  it("runs four differently-steered requests in shared decode steps, each answer independent of its neighbours' steering", async () => {
+    expect(server.session?.parallelSequences).toBe(SLOTS);
+    const a = await round(MIXES_A);
+    // Rows 0–1 keep their mixes while rows 2–3 change, then the other way round.
+    const b = await round([MIXES_A[0]!, MIXES_A[1]!, MIXES_B[2]!, MIXES_B[3]!]);
+    const c = await round([MIXES_B[0]!, MIXES_B[1]!, MIXES_A[2]!, MIXES_A[3]!]);
+    for (const r of [a, b, c]) {
+      // Every decode step carried ≥ 2 sequences in its one engine run: the rows really were batched.
+      expect(r.decodeRuns).toBeGreaterThan(0);
+      expect(r.sharedRuns).toBe(r.decodeRuns);
+    }
+    expect(server.session!.stats.maxSequencesInOneRun).toBe(SLOTS);
+    expect(b.texts.slice(0, 2)).toEqual(a.texts.slice(0, 2));
+    expect(c.texts.slice(2)).toEqual(a.texts.slice(2));
+    // The neighbours' change was real: their own answers moved, so the test is not vacuous.
+    expect([b.texts[2], b.texts[3], c.texts[0], c.texts[1]]).not.toEqual([a.texts[2], a.texts[3], a.texts[0], a.texts[1]]);
+
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^emosteer_shared_decode_runs [1-9]\d*$/m);
+    expect(metrics).toMatch(new RegExp(`^emosteer_max_sequences_per_decode_run ${SLOTS}$`, "m"));
+  });
+});
