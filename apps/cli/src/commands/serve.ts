@@ -9,7 +9,7 @@ import { parseInteger, parseNumber } from "./option-values.js";
 import { UsageError } from "../usage-error.js";
 
 const HELP = `Usage: emosteer serve [--model ID|FILE.gguf] [--backend NAME] [--vectors DIR] [--host ADDR] [--port N]
-                      [--api-key KEY] [--max-queue N] [--max-tokens N] [--max-alpha A]
+                      [--api-key KEY] [--parallel N] [--max-queue N] [--max-tokens N] [--max-alpha A]
                       [--body-limit BYTES] [--timeout SECONDS] [--receive-timeout SECONDS]
                       [--no-playground]
 
@@ -26,6 +26,9 @@ ${ENGINE_HELP}
   --port N              TCP port (default 8080; 0 picks a free one)
   --api-key KEY         require "Authorization: Bearer KEY" on /v1 and /metrics (default: none;
                         $EMOSTEER_API_KEY sets it too)
+  --parallel N          requests generated at once, batched in one engine session with each its
+                        own steering (default 4 on onnx; 1 on llama.cpp and transformers.js,
+                        which have no per-sequence steering yet and serve one at a time)
   --max-queue N         requests that may wait for the engine; more get 429 (default 16)
   --max-tokens N        the largest max_tokens a request may ask for (default 512)
   --max-alpha A         the largest |α| per emotion (default 4)
@@ -45,6 +48,7 @@ export const serve: Command = {
         host: { type: "string", default: "127.0.0.1" },
         port: { type: "string", default: "8080" },
         "api-key": { type: "string" },
+        parallel: { type: "string" },
         "max-queue": { type: "string", default: "16" },
         "max-tokens": { type: "string", default: "512" },
         "max-alpha": { type: "string", default: "4" },
@@ -62,6 +66,7 @@ export const serve: Command = {
     const engine = parseEngineOptions(values);
     const port = parseInteger("port", values.port, 0, 65535);
     const maxQueue = parseInteger("max-queue", values["max-queue"], 0);
+    const slots = values.parallel === undefined ? (engine.backend === "onnx" ? 4 : 1) : parseInteger("parallel", values.parallel, 1, 64);
     const maxTokens = parseInteger("max-tokens", values["max-tokens"], 1);
     const maxAlpha = parseNumber("max-alpha", values["max-alpha"], 0);
     const bodyLimit = parseInteger("body-limit", values["body-limit"], 1024);
@@ -86,6 +91,7 @@ export const serve: Command = {
       modelId,
       host,
       port,
+      slots,
       maxQueue,
       maxTokens,
       maxAlpha,
@@ -95,7 +101,9 @@ export const serve: Command = {
       ...(apiKey !== undefined ? { apiKey } : {}),
       playground: !values["no-playground"],
     });
-    console.log(`emosteer serve: ${modelId} on ${backend.name}, emotions ${[...vectors.keys()].join(", ")}`);
+    console.log(
+      `emosteer serve: ${modelId} on ${backend.name}, emotions ${[...vectors.keys()].join(", ")}, ${server.scheduler.options.slots} request(s) at once${server.session ? " (one batched session)" : ""}`,
+    );
     console.log(`emosteer serve: listening on ${server.url} (playground: ${server.url}/, API: ${server.url}/v1)`);
 
     // The first SIGTERM or SIGINT drains: no new connections, every admitted request finishes. A second one exits at once.
