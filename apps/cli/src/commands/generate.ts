@@ -113,14 +113,15 @@ export const generate: Command = {
     }
     for (const emotion of steered) {
       const loaded = fromFiles.get(emotion);
-      if (loaded?.foreign) console.error(describeImport(loaded, injection, chosenInjection !== undefined));
+      if (loaded?.foreign) console.error(describeImport(loaded, injection ?? "per-layer", chosenInjection !== undefined));
     }
     const steerer = await Steerer.create(backend, { vectors });
     await steerer.generate(prompt, weights, {
       maxTokens,
       temperature,
       seed,
-      injection,
+      // Unset unless chosen or imposed by foreign files, so a calibrated vector's own profile applies.
+      ...(injection ? { injection } : {}),
       onToken: (t) => process.stdout.write(t.text),
     });
     process.stdout.write("\n");
@@ -130,13 +131,14 @@ export const generate: Command = {
 
 /**
  * Files of other tools (repeng, llama-cvector-generator) mean "add direction.k at layer k", so
- * they are applied per layer unless the user chooses; emosteer's vectors are net-shift. One
- * injection serves the whole generation, so a mix of both kinds needs the user's choice.
+ * they are applied per layer unless the user chooses; emosteer's vectors keep their own (their
+ * calibrated profile's, else net-shift), so no injection is imposed on them. One injection serves
+ * the whole generation, so a mix of both kinds needs the user's choice.
  */
-function chooseInjection(steeredFiles: readonly LoadedVector[], steeredFromCache: readonly Emotion[], chosen: Injection | undefined): Injection {
+function chooseInjection(steeredFiles: readonly LoadedVector[], steeredFromCache: readonly Emotion[], chosen: Injection | undefined): Injection | undefined {
   if (chosen) return chosen;
   const foreign = steeredFiles.filter((f) => f.foreign);
-  if (foreign.length === 0) return "net-shift";
+  if (foreign.length === 0) return undefined;
   const ours = [...steeredFiles.filter((f) => !f.foreign).map((f) => f.vector.emotion), ...steeredFromCache];
   if (ours.length > 0) {
     throw new UsageError(
