@@ -11,17 +11,45 @@ import { parseArgs } from "node:util";
 import { writeFileAtomic } from "@emosteer/core/node";
 import pg from "pg";
 
-const { values } = parseArgs({ options: { backend: { type: "string", default: "llama.cpp" }, queries: { type: "string", default: "6" }, server: { type: "string" } } });
+const { values } = parseArgs({
+  options: { backend: { type: "string", default: "llama.cpp" }, queries: { type: "string", default: "6" }, server: { type: "string" } },
+});
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const main = join(repoRoot, "apps", "bench", "src", "main.ts");
 const server = values.server ?? `postgresql://${userInfo().username}@localhost/postgres?host=/var/run/postgresql`;
-const grid = ["--models", "smollm2-135m-instruct", "--backends", values.backend!, "--emotions", "joy,sadness", "--alphas", "0,1", "--queries", values.queries!, "--max-tokens", "24", "--mix", "none", "--long-queries", "0", "--latency-reps", "0", "--extraction-queries", "4"];
+const grid = [
+  "--models",
+  "smollm2-135m-instruct",
+  "--backends",
+  values.backend!,
+  "--emotions",
+  "joy,sadness",
+  "--alphas",
+  "0,1",
+  "--queries",
+  values.queries!,
+  "--max-tokens",
+  "24",
+  "--mix",
+  "none",
+  "--long-queries",
+  "0",
+  "--latency-reps",
+  "0",
+  "--extraction-queries",
+  "4",
+];
 
 function bench(args: readonly string[]): Promise<void> {
-  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...args], { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...args], {
+    cwd: repoRoot,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((ok, fail) => child.on("exit", (code) => (code === 0 ? ok() : fail(new Error(`bench ${args.join(" ")} exited with ${code}:\n${stderr}`)))));
+  return new Promise((ok, fail) =>
+    child.on("exit", (code) => (code === 0 ? ok() : fail(new Error(`bench ${args.join(" ")} exited with ${code}:\n${stderr}`)))),
+  );
 }
 
 async function admin(sql: string): Promise<void> {
@@ -55,7 +83,14 @@ async function measure(workers: number): Promise<{ workers: number; cells: numbe
 const load = loadavg()[0]!;
 const one = await measure(1);
 const two = await measure(2);
-const result = { generated: new Date().toISOString(), backend: values.backend, grid, machine: { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, load_average_1m_at_start: load }, runs: [one, two], speedup: one.seconds / two.seconds };
+const result = {
+  generated: new Date().toISOString(),
+  backend: values.backend,
+  grid,
+  machine: { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, load_average_1m_at_start: load },
+  runs: [one, two],
+  speedup: one.seconds / two.seconds,
+};
 await writeFileAtomic(join(repoRoot, "benchmarks", "distributed.json"), `${JSON.stringify(result, null, 2)}\n`);
 const md = `# Distributed bench throughput
 

@@ -95,7 +95,10 @@ interface Group {
  * every α (α = 0 is the shared unsteered cells), the prompt baseline per emotion and each mix,
  * judged for each of its emotions. Intervals are seeded percentile bootstraps over queries.
  */
-export function summarize(cells: readonly CellRecord[], options: { readonly emotions: readonly string[]; readonly alphas: readonly number[]; readonly family: (model: string) => string }): SummaryRow[] {
+export function summarize(
+  cells: readonly CellRecord[],
+  options: { readonly emotions: readonly string[]; readonly alphas: readonly number[]; readonly family: (model: string) => string },
+): SummaryRow[] {
   const rows: SummaryRow[] = [];
   const byEngine = new Map<string, CellRecord[]>();
   for (const c of cells) {
@@ -112,7 +115,10 @@ export function summarize(cells: readonly CellRecord[], options: { readonly emot
     const steeredExtraction = engineCells.find((c) => c.method === "ev" || c.method === "mix");
     for (const emotion of options.emotions) {
       for (const alpha of options.alphas) {
-        const matching = alpha === 0 ? unsteered : engineCells.filter((c) => c.method === "ev" && c.weights[emotion] === alpha && Object.keys(c.weights).length === 1);
+        const matching =
+          alpha === 0
+            ? unsteered
+            : engineCells.filter((c) => c.method === "ev" && c.weights[emotion] === alpha && Object.keys(c.weights).length === 1);
         if (matching.length > 0) groups.push({ model, backend, method: "ev", emotion, alpha, cells: matching });
       }
       const prompted = engineCells.filter((c) => c.method === "prompt" && c.weights[emotion] !== undefined);
@@ -124,7 +130,8 @@ export function summarize(cells: readonly CellRecord[], options: { readonly emot
       mixes.get(c.condition)!.push(c);
     }
     for (const mixCells of mixes.values()) {
-      for (const [emotion, alpha] of Object.entries(mixCells[0]!.weights)) groups.push({ model, backend, method: "mix", emotion, alpha, cells: mixCells });
+      for (const [emotion, alpha] of Object.entries(mixCells[0]!.weights))
+        groups.push({ model, backend, method: "mix", emotion, alpha, cells: mixCells });
     }
     for (const g of groups) {
       const sorted = [...g.cells].sort((a, b) => (a.queryId < b.queryId ? -1 : a.queryId > b.queryId ? 1 : 0));
@@ -190,7 +197,8 @@ export function summarizeLatency(records: readonly LatencyRecord[]): LatencyRow[
     const ratios: number[] = [];
     for (const s of steered) {
       const u = plain.find((p) => p.rep === s.rep && p.maxTokens === s.maxTokens);
-      if (u && s.generatedTokens > 0 && u.generatedTokens > 0 && u.decodeMs > 0) ratios.push(s.decodeMs / s.generatedTokens / (u.decodeMs / u.generatedTokens));
+      if (u && s.generatedTokens > 0 && u.generatedTokens > 0 && u.decodeMs > 0)
+        ratios.push(s.decodeMs / s.generatedTokens / (u.decodeMs / u.generatedTokens));
     }
     if (ratios.length === 0) continue;
     rows.push({

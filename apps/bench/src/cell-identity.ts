@@ -13,7 +13,13 @@ export const CELL_FORMAT_VERSION = 2;
  * The steering the bench applies: core's defaults, spelled out so a change of default shows up
  * as a different setup instead of silently reusing cells.
  */
-export const BENCH_STEERING = { layers: "1..L-1", injection: "net-shift", normalization: "none", layerScale: "none", profile: "bench-default" } as const;
+export const BENCH_STEERING = {
+  layers: "1..L-1",
+  injection: "net-shift",
+  normalization: "none",
+  layerScale: "none",
+  profile: "bench-default",
+} as const;
 
 /**
  * Everything besides a cell's grid coordinates (model id, engine, condition, query, max tokens,
@@ -42,7 +48,9 @@ export function hashText(text: string, hex = 16): string {
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);
@@ -57,7 +65,8 @@ export function setupDifferences(stored: EngineSetup, wanted: EngineSetup): stri
   const flat = (o: unknown, prefix = ""): Map<string, string> => {
     const out = new Map<string, string>();
     if (o && typeof o === "object" && !Array.isArray(o)) {
-      for (const [k, v] of Object.entries(o as Record<string, unknown>)) for (const [kk, vv] of flat(v, prefix ? `${prefix}.${k}` : k)) out.set(kk, vv);
+      for (const [k, v] of Object.entries(o as Record<string, unknown>))
+        for (const [kk, vv] of flat(v, prefix ? `${prefix}.${k}` : k)) out.set(kk, vv);
     } else out.set(prefix, JSON.stringify(o ?? null));
     return out;
   };
@@ -89,7 +98,11 @@ export function chatTemplateHash(backend: Pick<SteeringBackend, "formatChat">): 
 const ENGINE_LIBRARIES: Readonly<Record<string, { readonly pkg: string; readonly dep: string; readonly precision: string }>> = {
   "llama.cpp": { pkg: "backend-llamacpp", dep: "node-llama-cpp", precision: "gguf weights as stored, ggml CPU kernels" },
   onnx: { pkg: "backend-onnx", dep: "onnxruntime-node", precision: "fp32 export, onnxruntime CPU" },
-  "transformers.js": { pkg: "backend-transformers", dep: "@huggingface/transformers", precision: "fp32 export, onnxruntime-node via transformers.js" },
+  "transformers.js": {
+    pkg: "backend-transformers",
+    dep: "@huggingface/transformers",
+    precision: "fp32 export, onnxruntime-node via transformers.js",
+  },
 };
 
 /** Version of the library an engine computes with (`"unknown"` when its package cannot be read). */
@@ -106,10 +119,12 @@ export function engineLibraryVersion(engine: string): { readonly library: string
 
 /** Every engine's library and version, for the run's provenance. */
 export function engineLibraryVersions(): Record<string, string> {
-  return Object.fromEntries(Object.keys(ENGINE_LIBRARIES).map((e) => {
-    const v = engineLibraryVersion(e);
-    return [e, `${v.library} ${v.version}`];
-  }));
+  return Object.fromEntries(
+    Object.keys(ENGINE_LIBRARIES).map((e) => {
+      const v = engineLibraryVersion(e);
+      return [e, `${v.library} ${v.version}`];
+    }),
+  );
 }
 
 export function engineNumerics(engine: string): string {
@@ -118,7 +133,10 @@ export function engineNumerics(engine: string): string {
 }
 
 /** The setup of an open engine for a run with this temperature. */
-export function engineSetup(backend: Pick<SteeringBackend, "name" | "model" | "formatChat">, sampling: { readonly temperature: number }): EngineSetup {
+export function engineSetup(
+  backend: Pick<SteeringBackend, "name" | "model" | "formatChat">,
+  sampling: { readonly temperature: number },
+): EngineSetup {
   return {
     format: CELL_FORMAT_VERSION,
     fingerprint: backend.model.fingerprint,

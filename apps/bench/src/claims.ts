@@ -27,7 +27,8 @@ export interface ClaimVerdict {
 }
 
 const f = (x: number | null | undefined, digits = 2) => (x === null || x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(digits));
-const pct = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? "–" : `${x >= 0 ? "+" : ""}${x.toFixed(0)} %`);
+const pct = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? "–" : `${x >= 0 ? "+" : ""}${x.toFixed(0)} %`;
 const bold = (v: Verdict) => `**${v}**`;
 
 function verdictOf(supported: boolean, partly: boolean): Verdict {
@@ -38,7 +39,9 @@ function verdictOf(supported: boolean, partly: boolean): Verdict {
 export function degeneration(a: EngineAggregates, alpha: number): string {
   const d = a.get(alpha)?.distinct2 ?? null;
   const d0 = a.get(0)?.distinct2 ?? null;
-  return d !== null && d0 !== null && d < 0.8 * d0 ? ` At α = ${alpha} the text degenerates (distinct-2 ${f(d)} vs ${f(d0)} unsteered).` : "";
+  return d !== null && d0 !== null && d < 0.8 * d0
+    ? ` At α = ${alpha} the text degenerates (distinct-2 ${f(d)} vs ${f(d0)} unsteered).`
+    : "";
 }
 
 /** A figure met only by degenerate text ("!!!!", one word repeated) is not the claim the paper makes: partly at most. */
@@ -56,7 +59,10 @@ export function claimTwoAlphaSaturates(a: EngineAggregates): ClaimVerdict {
   const eps2 = at2.eps ?? 0;
   const eps0 = a.get(0)?.eps ?? null;
   const j = judged(a, eps2 >= 0.9, eps2 >= 0.5 && eps2 > (eps0 ?? 0) + 0.2, 2);
-  return { verdict: j.verdict, line: `*2×EV drives the emotion probability to ≈ 1.0*: EPS@2 = ${f(at2.eps)} (EPS@0 = ${f(eps0)}). ${j.text}` };
+  return {
+    verdict: j.verdict,
+    line: `*2×EV drives the emotion probability to ≈ 1.0*: EPS@2 = ${f(at2.eps)} (EPS@0 = ${f(eps0)}). ${j.text}`,
+  };
 }
 
 /** Claim 2: 1×EV raises EAS by ≥ 400 % (partly at ≥ 100 %). */
@@ -65,7 +71,10 @@ export function claimOneAlphaRaisesEas(a: EngineAggregates): ClaimVerdict {
   if (!at1) return { verdict: "not measured", line: "*1×EV raises EAS ≥ 400 %*: α = 1 not in this run." };
   const d1 = at1.easDeltaPct ?? -Infinity;
   const j = judged(a, d1 >= 400, d1 >= 100, 1);
-  return { verdict: j.verdict, line: `*1×EV raises EAS by ≥ 400 %*: ΔEAS@+1 = ${pct(at1.easDeltaPct)} (EAS@0 = ${f(a.get(0)?.eas)}, EAS@1 = ${f(at1.eas)} hits per 100 words). ${j.text}` };
+  return {
+    verdict: j.verdict,
+    line: `*1×EV raises EAS by ≥ 400 %*: ΔEAS@+1 = ${pct(at1.easDeltaPct)} (EAS@0 = ${f(a.get(0)?.eas)}, EAS@1 = ${f(at1.eas)} hits per 100 words). ${j.text}`,
+  };
 }
 
 /** Claim 3: −1×EV cuts EAS by ~90 % (supported at ≤ −80 %, partly at ≤ −30 %). */
@@ -86,7 +95,9 @@ export function claimFourAlphaHurts(a: EngineAggregates): ClaimVerdict {
   const saturated = at4.eps !== null && at2.eps !== null && at4.eps <= at2.eps + 0.05;
   const ppl0 = at0?.perplexity ?? null;
   const d0 = at0?.distinct2 ?? null;
-  const hurt = (at4.perplexity !== null && ppl0 !== null && at4.perplexity > 1.5 * ppl0) || (at4.distinct2 !== null && d0 !== null && at4.distinct2 < 0.8 * d0);
+  const hurt =
+    (at4.perplexity !== null && ppl0 !== null && at4.perplexity > 1.5 * ppl0) ||
+    (at4.distinct2 !== null && d0 !== null && at4.distinct2 < 0.8 * d0);
   const verdict = verdictOf(saturated && hurt, saturated || hurt);
   return {
     verdict,
@@ -97,7 +108,8 @@ export function claimFourAlphaHurts(a: EngineAggregates): ClaimVerdict {
 /** Claim 5: meaning and fluency are kept at α ∈ {0.5, 1} (supported at fidelity ≥ 0.70 and perplexity ≤ 1.5×; partly at ≥ 0.50 and ≤ 2.5×). */
 export function claimModerateKeepsMeaning(a: EngineAggregates): ClaimVerdict {
   const moderate = [0.5, 1].filter((x) => a.has(x));
-  if (moderate.length === 0) return { verdict: "not measured", line: "*Meaning and fluency are otherwise kept (α ≤ 1)*: neither α = 0.5 nor α = 1 in this run." };
+  if (moderate.length === 0)
+    return { verdict: "not measured", line: "*Meaning and fluency are otherwise kept (α ≤ 1)*: neither α = 0.5 nor α = 1 in this run." };
   const mean = (xs: readonly (number | null)[]) => {
     const v = xs.filter((x): x is number => x !== null && Number.isFinite(x));
     return v.length ? v.reduce((s, x) => s + x, 0) / v.length : null;
@@ -119,9 +131,16 @@ export function strongestFluentAlpha(a: EngineAggregates): { readonly alpha: num
   const best = [...a.entries()]
     .filter(([alpha]) => alpha > 0 && !degeneration(a, alpha))
     .sort(([, x], [, y]) => (y.eps ?? 0) - (x.eps ?? 0))[0];
-  if (!best) return { alpha: null, line: "*Where steering works on this model*: no α > 0 in this run keeps the text fluent (distinct-2 ≥ 0.8× unsteered)." };
+  if (!best)
+    return {
+      alpha: null,
+      line: "*Where steering works on this model*: no α > 0 in this run keeps the text fluent (distinct-2 ≥ 0.8× unsteered).",
+    };
   const [alpha, x] = best;
-  return { alpha, line: `*Where steering works on this model*: the strongest α > 0 whose text stays fluent (distinct-2 ≥ 0.8× unsteered) is α = ${alpha}: EPS ${f(x.eps)} vs ${f(eps0)} unsteered, ΔEAS ${pct(x.easDeltaPct)}, fidelity ${f(x.fidelity)}.` };
+  return {
+    alpha,
+    line: `*Where steering works on this model*: the strongest α > 0 whose text stays fluent (distinct-2 ≥ 0.8× unsteered) is α = ${alpha}: EPS ${f(x.eps)} vs ${f(eps0)} unsteered, ΔEAS ${pct(x.easDeltaPct)}, fidelity ${f(x.fidelity)}.`,
+  };
 }
 
 export const VERDICT_THRESHOLDS =
@@ -129,7 +148,9 @@ export const VERDICT_THRESHOLDS =
 
 /** The claims section of one engine: every verdict line, numbered as in the report. */
 export function claimLines(a: EngineAggregates): string[] {
-  const lines = [claimTwoAlphaSaturates(a), claimOneAlphaRaisesEas(a), claimMinusOneCutsEas(a), claimFourAlphaHurts(a)].map((c, i) => `${i + 1}. ${c.line}`);
+  const lines = [claimTwoAlphaSaturates(a), claimOneAlphaRaisesEas(a), claimMinusOneCutsEas(a), claimFourAlphaHurts(a)].map(
+    (c, i) => `${i + 1}. ${c.line}`,
+  );
   const five = claimModerateKeepsMeaning(a);
   if (five.verdict !== "not measured") lines.push(`5. ${five.line}`);
   lines.push(`6. ${strongestFluentAlpha(a).line}`);

@@ -17,7 +17,10 @@ export function conditionKey(spec: ConditionSpec): Condition {
     case "prompt":
       return `prompt:${spec.emotion}`;
     case "mix":
-      return `mix:${Object.keys(spec.weights).sort().map((e) => `${e}@${spec.weights[e]}`).join("+")}`;
+      return `mix:${Object.keys(spec.weights)
+        .sort()
+        .map((e) => `${e}@${spec.weights[e]}`)
+        .join("+")}`;
   }
 }
 

@@ -66,12 +66,16 @@ export interface CorpusComparisonInput {
  * unsteered cells, plus the extraction time and the cosine between the two vector sets.
  */
 export async function compareCorpora(input: CorpusComparisonInput): Promise<CorpusComparison> {
-  const steeredWith = (corpus: string) => new Set((input.cells.get(corpus) ?? []).filter((c) => c.method === "ev").flatMap((c) => Object.keys(c.weights)));
+  const steeredWith = (corpus: string) =>
+    new Set((input.cells.get(corpus) ?? []).filter((c) => c.method === "ev").flatMap((c) => Object.keys(c.weights)));
   const perCorpus = input.corpora.map(steeredWith);
   const emotions = input.emotions.filter((e) => perCorpus.every((set) => set.has(e)));
   const rows = input.corpora.map((corpus, index): CorpusComparisonRow => {
-    const summary = summarize(input.cells.get(corpus) ?? [], { emotions, alphas: input.alphas, family: () => "" }).filter((r) => r.method === "ev");
-    const at = (alpha: number, pick: (r: (typeof summary)[number]) => number | null) => meanOf(summary.filter((r) => r.alpha === alpha).map(pick));
+    const summary = summarize(input.cells.get(corpus) ?? [], { emotions, alphas: input.alphas, family: () => "" }).filter(
+      (r) => r.method === "ev",
+    );
+    const at = (alpha: number, pick: (r: (typeof summary)[number]) => number | null) =>
+      meanOf(summary.filter((r) => r.alpha === alpha).map(pick));
     const steered = summary.filter((r) => r.alpha !== 0);
     const extraction = latestExtractions(input.extractions, input.method, corpus, emotions)[0];
     return {
@@ -88,11 +92,25 @@ export async function compareCorpora(input: CorpusComparisonInput): Promise<Corp
     };
   });
   const { cosines, note } = await vectorCosines(input, emotions);
-  return { model: input.model, backend: input.backend, method: input.method, corpora: input.corpora, emotions, rows, cosines, cosine_note: note };
+  return {
+    model: input.model,
+    backend: input.backend,
+    method: input.method,
+    corpora: input.corpora,
+    emotions,
+    rows,
+    cosines,
+    cosine_note: note,
+  };
 }
 
 /** Per emotion, the latest extraction record of `method` on `corpus` (emotions without one are left out). */
-function latestExtractions(records: readonly ExtractionRecord[], method: string, corpus: string, emotions: readonly string[]): ExtractionRecord[] {
+function latestExtractions(
+  records: readonly ExtractionRecord[],
+  method: string,
+  corpus: string,
+  emotions: readonly string[],
+): ExtractionRecord[] {
   const out: ExtractionRecord[] = [];
   for (const emotion of emotions) {
     const latest = records
@@ -103,7 +121,10 @@ function latestExtractions(records: readonly ExtractionRecord[], method: string,
   return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
 }
 
-async function vectorCosines(input: CorpusComparisonInput, emotions: readonly string[]): Promise<{ cosines: VectorCosine[] | null; note: string | null }> {
+async function vectorCosines(
+  input: CorpusComparisonInput,
+  emotions: readonly string[],
+): Promise<{ cosines: VectorCosine[] | null; note: string | null }> {
   const [first, second] = input.corpora;
   if (first === undefined || second === undefined) return { cosines: null, note: "only one corpus" };
   if (emotions.length === 0) return { cosines: null, note: "no emotion was steered with both corpora" };
@@ -112,20 +133,35 @@ async function vectorCosines(input: CorpusComparisonInput, emotions: readonly st
     const files: EmotionVector[] = [];
     for (const corpus of [first, second]) {
       const record = latestExtractions(input.extractions, input.method, corpus, [emotion])[0];
-      if (!record?.vectorPath) return { cosines: null, note: `no vector file of ${emotion} (${corpus} corpus) is recorded in the extraction table (the vectors came from the cache of a run not in this database)` };
+      if (!record?.vectorPath)
+        return {
+          cosines: null,
+          note: `no vector file of ${emotion} (${corpus} corpus) is recorded in the extraction table (the vectors came from the cache of a run not in this database)`,
+        };
       try {
         files.push(await loadVectorFile(record.vectorPath));
       } catch (error) {
-        return { cosines: null, note: `cannot read the vector file of ${emotion} (${corpus} corpus): ${(error as Error).message.split("\n")[0]}` };
+        return {
+          cosines: null,
+          note: `cannot read the vector file of ${emotion} (${corpus} corpus): ${(error as Error).message.split("\n")[0]}`,
+        };
       }
     }
     const [a, b] = files as [EmotionVector, EmotionVector];
     if (a.layerCount !== b.layerCount || a.hiddenSize !== b.hiddenSize) {
-      return { cosines: null, note: `the ${emotion} vector files have different shapes (${a.layerCount}×${a.hiddenSize} vs ${b.layerCount}×${b.hiddenSize})` };
+      return {
+        cosines: null,
+        note: `the ${emotion} vector files have different shapes (${a.layerCount}×${a.hiddenSize} vs ${b.layerCount}×${b.hiddenSize})`,
+      };
     }
     const layer = Math.floor(a.layerCount / 2);
     const perLayer = a.directions.slice(1).map((d, i) => cosineSimilarity(d, b.directions[i + 1]!));
-    cosines.push({ emotion, layer, cosine_at_layer: cosineSimilarity(a.directions[layer]!, b.directions[layer]!), cosine_mean_over_layers: meanOf(perLayer) });
+    cosines.push({
+      emotion,
+      layer,
+      cosine_at_layer: cosineSimilarity(a.directions[layer]!, b.directions[layer]!),
+      cosine_mean_over_layers: meanOf(perLayer),
+    });
   }
   return { cosines, note: null };
 }

@@ -53,21 +53,46 @@ async function startBoss(url: string): Promise<PgBoss> {
  * `pnpm bench --db postgres://…`: plans the grid and enqueues one job per model × engine × query
  * (its cells share one engine load and the query's unsteered reference). Generates nothing.
  */
-export async function planDistributed(options: BenchOptions, store: PostgresBenchStore, progress: ProgressBar, queue: QueueSettings = DEFAULT_QUEUE_SETTINGS): Promise<{ runId: string; jobs: number; cells: number }> {
+export async function planDistributed(
+  options: BenchOptions,
+  store: PostgresBenchStore,
+  progress: ProgressBar,
+  queue: QueueSettings = DEFAULT_QUEUE_SETTINGS,
+): Promise<{ runId: string; jobs: number; cells: number }> {
   if (options.latencyReps > 0 || options.longQueries > 0) {
-    throw new BenchUsageError("Latency pairs and long texts are timed on one engine and are not distributed: pass --latency-reps 0 --long-queries 0 with a postgres:// --db (measure them with a single-process SQLite run).");
+    throw new BenchUsageError(
+      "Latency pairs and long texts are timed on one engine and are not distributed: pass --latency-reps 0 --long-queries 0 with a postgres:// --db (measure them with a single-process SQLite run).",
+    );
   }
   if (options.emotionFiles.length > 0 || options.queryFile !== null || options.judgeFile !== null) {
-    throw new BenchUsageError("--emotion-file, --query-file and --judge-file name files on this machine, which workers elsewhere cannot read: use the built-in emotions, queries and judges with a postgres:// --db.");
+    throw new BenchUsageError(
+      "--emotion-file, --query-file and --judge-file name files on this machine, which workers elsewhere cannot read: use the built-in emotions, queries and judges with a postgres:// --db.",
+    );
   }
   const runId = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
   const emotions = resolveEmotions(options, []);
   const models = resolveModels(options);
   const backends = resolveBackends(options);
   const queries = evaluationQueries({ count: options.queries, file: null });
-  const scope: RunScope = { emotions, alphas: options.alphas, queryIds: queries.map((q) => q.id), maxTokens: options.maxTokens, seed: options.seed, method: options.method, corpus: options.corpus, corpora: options.corpora, longAlpha: options.longAlpha };
+  const scope: RunScope = {
+    emotions,
+    alphas: options.alphas,
+    queryIds: queries.map((q) => q.id),
+    maxTokens: options.maxTokens,
+    seed: options.seed,
+    method: options.method,
+    corpus: options.corpus,
+    corpora: options.corpora,
+    longAlpha: options.longAlpha,
+  };
   const startedAt = new Date().toISOString();
-  await store.startRun({ runId, startedAt, options: { ...options, scope, distributed: "planner" }, skipped: [], provenance: runProvenance(null) });
+  await store.startRun({
+    runId,
+    startedAt,
+    options: { ...options, scope, distributed: "planner" },
+    skipped: [],
+    provenance: runProvenance(null),
+  });
   const mix = resolveMix(options, []);
   const jobs: CellJob[] = [];
   let cells = 0;
@@ -84,13 +109,23 @@ export async function planDistributed(options: BenchOptions, store: PostgresBenc
   }
   const boss = await startBoss(store.url);
   try {
-    await boss.createQueue(QUEUE, { name: QUEUE, policy: "standard", retryLimit: queue.retryLimit, retryDelay: 0, expireInSeconds: queue.leaseSeconds });
-    await boss.insert(jobs.map((data) => ({ name: QUEUE, data, retryLimit: queue.retryLimit, retryDelay: 0, expireInSeconds: queue.leaseSeconds })));
+    await boss.createQueue(QUEUE, {
+      name: QUEUE,
+      policy: "standard",
+      retryLimit: queue.retryLimit,
+      retryDelay: 0,
+      expireInSeconds: queue.leaseSeconds,
+    });
+    await boss.insert(
+      jobs.map((data) => ({ name: QUEUE, data, retryLimit: queue.retryLimit, retryDelay: 0, expireInSeconds: queue.leaseSeconds })),
+    );
   } finally {
     await boss.stop({ graceful: false, wait: true });
   }
   await store.finishRun(runId, new Date().toISOString());
-  progress.log(`planned run ${runId}: ${jobs.length} job(s), ${cells} cell(s) on queue ${QUEUE}; start \`pnpm bench worker --db URL\` on each machine`);
+  progress.log(
+    `planned run ${runId}: ${jobs.length} job(s), ${cells} cell(s) on queue ${QUEUE}; start \`pnpm bench worker --db URL\` on each machine`,
+  );
   return { runId, jobs: jobs.length, cells };
 }
 
@@ -118,7 +153,12 @@ export interface WorkerResult {
  * skips the cells already stored (the cell key makes the write idempotent), and every try at a
  * cell is recorded in `attempts`.
  */
-export async function runWorker(local: { readonly vectorCache: string }, store: PostgresBenchStore, progress: ProgressBar, signal?: AbortSignal): Promise<WorkerResult> {
+export async function runWorker(
+  local: { readonly vectorCache: string },
+  store: PostgresBenchStore,
+  progress: ProgressBar,
+  signal?: AbortSignal,
+): Promise<WorkerResult> {
   const started = performance.now();
   const worker = `${hostname()}:${process.pid}:${randomBytes(2).toString("hex")}`;
   const runId = `${new Date().toISOString().replace(/[:.]/g, "-")}-worker-${randomBytes(3).toString("hex")}`;
@@ -129,7 +169,13 @@ export async function runWorker(local: { readonly vectorCache: string }, store: 
   let generated = 0;
   let skipped = 0;
   try {
-    await boss.createQueue(QUEUE, { name: QUEUE, policy: "standard", ...DEFAULT_QUEUE_SETTINGS, retryDelay: 0, expireInSeconds: DEFAULT_QUEUE_SETTINGS.leaseSeconds });
+    await boss.createQueue(QUEUE, {
+      name: QUEUE,
+      policy: "standard",
+      ...DEFAULT_QUEUE_SETTINGS,
+      retryDelay: 0,
+      expireInSeconds: DEFAULT_QUEUE_SETTINGS.leaseSeconds,
+    });
     for (;;) {
       signal?.throwIfAborted();
       const [job] = await boss.fetch<CellJob>(QUEUE, { batchSize: 1 });
@@ -142,7 +188,19 @@ export async function runWorker(local: { readonly vectorCache: string }, store: 
       }
       jobs++;
       try {
-        ({ open, scorer, generated, skipped } = await runJob(job, { local, store, progress, boss, worker, runId, signal, open, scorer, generated, skipped }));
+        ({ open, scorer, generated, skipped } = await runJob(job, {
+          local,
+          store,
+          progress,
+          boss,
+          worker,
+          runId,
+          signal,
+          open,
+          scorer,
+          generated,
+          skipped,
+        }));
       } catch (error) {
         // Not an interruption: give the job back as failed (pg-boss retries it up to its limit) and stop this worker with the error.
         if (!signal?.aborted) await boss.fail(QUEUE, job.id, { message: (error as Error).message }).catch(() => {});
@@ -180,7 +238,13 @@ async function runJob(job: PgBoss.Job<CellJob>, state: JobState): Promise<JobSta
   const options: BenchOptions = { ...job.data.options, vectorCache: local.vectorCache };
   if (!scorer) {
     scorer = await Scorer.load({ judge: options.judge, onProgress: (m) => progress.log(`  ${m}`) });
-    await store.startRun({ runId, startedAt: new Date().toISOString(), options: { distributed: "worker", worker, planRunId: job.data.planRunId, judge: options.judge }, skipped: [], provenance: runProvenance(scorer.judgeIdentity) });
+    await store.startRun({
+      runId,
+      startedAt: new Date().toISOString(),
+      options: { distributed: "worker", worker, planRunId: job.data.planRunId, judge: options.judge },
+      skipped: [],
+      provenance: runProvenance(scorer.judgeIdentity),
+    });
   }
   const key = `${job.data.planRunId}\u0000${job.data.model}\u0000${job.data.backend}`;
   if (open?.key !== key) {
@@ -216,24 +280,59 @@ async function runJob(job: PgBoss.Job<CellJob>, state: JobState): Promise<JobSta
   return { ...state, open, scorer, generated, skipped };
 }
 
-async function openEngine(key: string, job: CellJob, options: BenchOptions, store: PostgresBenchStore, scorer: Scorer, progress: ProgressBar, runId: string, signal?: AbortSignal): Promise<OpenEngine> {
+async function openEngine(
+  key: string,
+  job: CellJob,
+  options: BenchOptions,
+  store: PostgresBenchStore,
+  scorer: Scorer,
+  progress: ProgressBar,
+  runId: string,
+  signal?: AbortSignal,
+): Promise<OpenEngine> {
   const spec = findModelSpec(job.model);
   const local = await ensureModel(spec.id, { ...(signal ? { signal } : {}) });
   progress.log(`${spec.id} on ${job.backend}: loading`);
-  const backend = await openBackend(job.backend, { modelPath: local.path, onProgress: () => {}, ...(local.spec.chatTemplate ? { chatTemplate: local.spec.chatTemplate } : {}), ...(signal ? { signal } : {}) });
+  const backend = await openBackend(job.backend, {
+    modelPath: local.path,
+    onProgress: () => {},
+    ...(local.spec.chatTemplate ? { chatTemplate: local.spec.chatTemplate } : {}),
+    ...(signal ? { signal } : {}),
+  });
   try {
     const setup = engineSetup(backend, options);
     await assertSameSetup(store, spec.id, backend.name, setup);
     const userEmotions = options.emotionFiles.map((file) => parseUserEmotion(readText(file), file));
     const emotions = resolveEmotions(options, userEmotions);
     const queries = evaluationQueries({ count: options.queries, file: null });
-    const ctx: EngineContext = { spec, backend, setup, setupHash: setupHash(setup), options, store, progress, scorer, runId, emotions, userEmotions, queries, signal };
+    const ctx: EngineContext = {
+      spec,
+      backend,
+      setup,
+      setupHash: setupHash(setup),
+      options,
+      store,
+      progress,
+      scorer,
+      runId,
+      emotions,
+      userEmotions,
+      queries,
+      signal,
+    };
     const steerable = backend.capabilities.steering && backend.capabilities.capture;
     const mix = resolveMix(options, userEmotions);
-    const planned = planCells({ model: spec.id, backend: backend.name, options, emotions, queries, setupHash: ctx.setupHash }, steerable ? mix : null, steerable);
+    const planned = planCells(
+      { model: spec.id, backend: backend.name, options, emotions, queries, setupHash: ctx.setupHash },
+      steerable ? mix : null,
+      steerable,
+    );
     const session = new EngineSession(ctx, mix);
     if (steerable) for (const corpus of options.corpora) await session.vectors(corpus);
-    await judgeStoredCells(ctx, (await store.texts({ model: spec.id, backend: backend.name })).filter((t) => t.setupHash === ctx.setupHash));
+    await judgeStoredCells(
+      ctx,
+      (await store.texts({ model: spec.id, backend: backend.name })).filter((t) => t.setupHash === ctx.setupHash),
+    );
     return { key, backend, session, cells: new Map(planned.map((c) => [gridId(c.key), c])) };
   } catch (error) {
     await backend.dispose();

@@ -31,4 +31,3 @@ export interface EngineContext {
   readonly queries: readonly BenchQuery[];
   readonly signal?: AbortSignal | undefined;
 }
-

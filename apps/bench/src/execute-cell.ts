@@ -1,5 +1,14 @@
 import { dirname } from "node:path";
-import { isCoreEmotion, loadSystemPrompts, steeringFromWeights, type ChatMessage, type Emotion, type EmotionVector, type SteeringSpec, type UserEmotion } from "@emosteer/core";
+import {
+  isCoreEmotion,
+  loadSystemPrompts,
+  steeringFromWeights,
+  type ChatMessage,
+  type Emotion,
+  type EmotionVector,
+  type SteeringSpec,
+  type UserEmotion,
+} from "@emosteer/core";
 import { cachedEmotionVectors } from "@emosteer/core/node";
 import { distinct2, responsePerplexity } from "@emosteer/eval";
 import { conditionWeights, isSteered, methodOf } from "./condition.js";
@@ -30,7 +39,8 @@ export class EngineSession {
     const label = `${spec.id}/${backend.name}`;
     const mixEmotions = this.mix ? Object.keys(this.mix) : [];
     const writes: Promise<void>[] = [];
-    const wanted = corpus === options.corpus ? [...new Set([...this.ctx.emotions, ...mixEmotions])] : this.ctx.emotions.filter(isCoreEmotion);
+    const wanted =
+      corpus === options.corpus ? [...new Set([...this.ctx.emotions, ...mixEmotions])] : this.ctx.emotions.filter(isCoreEmotion);
     const vectors = await cachedEmotionVectors(backend, {
       emotions: wanted,
       userEmotions: this.ctx.userEmotions,
@@ -42,7 +52,9 @@ export class EngineSession {
       },
       onExtracted: (batch) => {
         progress.finish();
-        progress.log(`  extracted ${batch.emotions.join(",")} from ${batch.queries} pairs (${corpus} corpus) in ${batch.seconds.toFixed(1)} s`);
+        progress.log(
+          `  extracted ${batch.emotions.join(",")} from ${batch.queries} pairs (${corpus} corpus) in ${batch.seconds.toFixed(1)} s`,
+        );
         for (const emotion of batch.emotions) {
           writes.push(
             store.putExtraction({
@@ -68,7 +80,9 @@ export class EngineSession {
   }
 
   async steeringFor(cell: PlannedCell): Promise<SteeringSpec | null> {
-    return isSteered(cell.spec) ? steeringFromWeights(await this.vectors(cell.key.corpus as ContrastCorpus), conditionWeights(cell.spec)) : null;
+    return isSteered(cell.spec)
+      ? steeringFromWeights(await this.vectors(cell.key.corpus as ContrastCorpus), conditionWeights(cell.spec))
+      : null;
   }
 
   /**
@@ -78,10 +92,15 @@ export class EngineSession {
   async execute(cell: PlannedCell, reference: string | undefined): Promise<CellRecord> {
     const { backend, options, scorer, signal } = this.ctx;
     signal?.throwIfAborted();
-    const generation = await backend.generate(messagesFor(cell, this.ctx.userEmotions), generateOptions(options, await this.steeringFor(cell), signal));
+    const generation = await backend.generate(
+      messagesFor(cell, this.ctx.userEmotions),
+      generateOptions(options, await this.steeringFor(cell), signal),
+    );
     const text = generation.text;
     // Fluency: perplexity of the answer under the unsteered model, given the plain user query.
-    const perplexity = backend.capabilities.logProbs ? (await responsePerplexity(backend, { query: cell.query.text, response: text, ...(signal ? { signal } : {}) })).perplexity : null;
+    const perplexity = backend.capabilities.logProbs
+      ? (await responsePerplexity(backend, { query: cell.query.text, response: text, ...(signal ? { signal } : {}) })).perplexity
+      : null;
     const judge = scorer.judgeIdentity;
     return {
       ...cell.key,
@@ -122,6 +141,11 @@ function conditioningPrompt(emotion: string, userEmotions: readonly UserEmotion[
   return definition.conditioningPrompt;
 }
 
-export function generateOptions(options: BenchOptions, steering: SteeringSpec | null, signal: AbortSignal | undefined, maxTokens = options.maxTokens) {
+export function generateOptions(
+  options: BenchOptions,
+  steering: SteeringSpec | null,
+  signal: AbortSignal | undefined,
+  maxTokens = options.maxTokens,
+) {
   return { maxTokens, temperature: options.temperature, seed: options.seed, steering, ...(signal ? { signal } : {}) };
 }

@@ -14,12 +14,16 @@ export async function measureLatency(ctx: EngineContext, vectors: Map<Emotion, E
   const steering = steeringFromWeights(vectors, { [emotion]: 1 });
   const todo: [number, boolean][] = [];
   for (let rep = 0; rep < options.latencyReps; rep++) {
-    for (const steered of [false, true]) if (!(await store.hasLatency(spec.id, backend.name, options.latencyTokens, rep, steered))) todo.push([rep, steered]);
+    for (const steered of [false, true])
+      if (!(await store.hasLatency(spec.id, backend.name, options.latencyTokens, rep, steered))) todo.push([rep, steered]);
   }
   if (todo.length === 0) return;
   progress.start(`${spec.id}/${backend.name} latency`, options.latencyReps * 2, options.latencyReps * 2 - todo.length);
   for (const [rep, steered] of todo) {
-    const g: Generation = await backend.generate([{ role: "user", content: query.text }], generateOptions(options, steered ? steering : null, ctx.signal, options.latencyTokens));
+    const g: Generation = await backend.generate(
+      [{ role: "user", content: query.text }],
+      generateOptions(options, steered ? steering : null, ctx.signal, options.latencyTokens),
+    );
     await store.putLatency({
       model: spec.id,
       backend: backend.name,
@@ -37,4 +41,3 @@ export async function measureLatency(ctx: EngineContext, vectors: Map<Emotion, E
   }
   progress.finish();
 }
-

@@ -1,4 +1,11 @@
-import { isCoreEmotion, loadLongFormPrompts, steeringFromWeights, type ChatMessage, type Emotion, type EmotionVector } from "@emosteer/core";
+import {
+  isCoreEmotion,
+  loadLongFormPrompts,
+  steeringFromWeights,
+  type ChatMessage,
+  type Emotion,
+  type EmotionVector,
+} from "@emosteer/core";
 import { conditionKey, conditionWeights, isSteered, type ConditionSpec } from "./condition.js";
 import type { EngineContext } from "./engine-context.js";
 import { generateOptions } from "./execute-cell.js";
@@ -21,19 +28,34 @@ export async function runLongTexts(ctx: EngineContext, vectors: Map<Emotion, Emo
   const emotions = ctx.emotions.filter((e) => vectors.has(e) && isCoreEmotion(e)).slice(0, options.longEmotions);
   const conditions: { spec: ConditionSpec; emotion: string; alpha: number }[] = [
     { spec: { method: "none" }, emotion: "-", alpha: 0 },
-    ...emotions.map((emotion) => ({ spec: { method: "ev", emotion, alpha: options.longAlpha } as ConditionSpec, emotion, alpha: options.longAlpha })),
+    ...emotions.map((emotion) => ({
+      spec: { method: "ev", emotion, alpha: options.longAlpha } as ConditionSpec,
+      emotion,
+      alpha: options.longAlpha,
+    })),
   ];
   const jobs: { key: LongTextKey; run: () => Promise<LongSegment[]>; emotion: string; alpha: number }[] = [];
   for (const c of conditions) {
     const steering = isSteered(c.spec) ? steeringFromWeights(vectors, conditionWeights(c.spec)) : null;
-    const base = { model: spec.id, backend: backend.name, extraction: isSteered(c.spec) ? options.method : "-", corpus: isSteered(c.spec) ? options.corpus : "-", condition: conditionKey(c.spec), seed: options.seed, setupHash: ctx.setupHash };
+    const base = {
+      model: spec.id,
+      backend: backend.name,
+      extraction: isSteered(c.spec) ? options.method : "-",
+      corpus: isSteered(c.spec) ? options.corpus : "-",
+      condition: conditionKey(c.spec),
+      seed: options.seed,
+      setupHash: ctx.setupHash,
+    };
     for (const p of long) {
       jobs.push({
         key: { ...base, queryId: p.id, kind: "windows", maxTokens: options.longTokens },
         emotion: c.emotion,
         alpha: c.alpha,
         run: async () => {
-          const g = await backend.generate([{ role: "user", content: p.turns[0]! }], generateOptions(options, steering, ctx.signal, options.longTokens));
+          const g = await backend.generate(
+            [{ role: "user", content: p.turns[0]! }],
+            generateOptions(options, steering, ctx.signal, options.longTokens),
+          );
           const segments: LongSegment[] = [];
           for (let i = 0; i < g.tokens.length; i += options.longWindow) {
             const text = await backend.detokenize(g.tokens.slice(i, i + options.longWindow));
@@ -69,9 +91,15 @@ export async function runLongTexts(ctx: EngineContext, vectors: Map<Emotion, Emo
   for (const job of todo) {
     ctx.signal?.throwIfAborted();
     const segments = await job.run();
-    await store.putLongText({ ...job.key, emotion: job.emotion, alpha: job.alpha, segments, runId: ctx.runId, judgeId: scorer.judgeIdentity.id });
+    await store.putLongText({
+      ...job.key,
+      emotion: job.emotion,
+      alpha: job.alpha,
+      segments,
+      runId: ctx.runId,
+      judgeId: scorer.judgeIdentity.id,
+    });
     progress.tick(`${job.key.condition} ${job.key.queryId} ${job.key.kind}`);
   }
   progress.finish();
 }
-

@@ -48,18 +48,27 @@ async function main(argv: readonly string[]): Promise<number> {
     if (worker) {
       const { runWorker } = await import("./distributed.js");
       const result = await runWorker({ vectorCache: options.vectorCache }, store as PostgresBenchStore, progress, abort.signal);
-      process.stderr.write(`\nworker ${result.worker}: ${result.jobs} job(s), ${result.generated} cell(s) generated, ${result.skipped} already stored, in ${formatDuration(result.seconds)}\n`);
+      process.stderr.write(
+        `\nworker ${result.worker}: ${result.jobs} job(s), ${result.generated} cell(s) generated, ${result.skipped} already stored, in ${formatDuration(result.seconds)}\n`,
+      );
       return 0;
     }
     if (isPostgresUrl(options.db) && !options.reportOnly && !options.rejudge) {
       const { planDistributed } = await import("./distributed.js");
-      const planned = await planDistributed(options, store as PostgresBenchStore, progress, { leaseSeconds: options.leaseSeconds, retryLimit: 5 });
-      process.stderr.write(`enqueued ${planned.jobs} job(s) (${planned.cells} cells) for run ${planned.runId}; run \`pnpm bench worker --db URL\` on each machine, then \`pnpm bench --report-only --db URL\`\n`);
+      const planned = await planDistributed(options, store as PostgresBenchStore, progress, {
+        leaseSeconds: options.leaseSeconds,
+        retryLimit: 5,
+      });
+      process.stderr.write(
+        `enqueued ${planned.jobs} job(s) (${planned.cells} cells) for run ${planned.runId}; run \`pnpm bench worker --db URL\` on each machine, then \`pnpm bench --report-only --db URL\`\n`,
+      );
       return 0;
     }
     if (options.rejudge) {
       const result = await rejudgeRun(options, store, progress);
-      process.stderr.write(`\nre-judged ${result.cells} cell(s) and ${result.longTexts} long text(s) with judge ${result.judge.name} ${result.judge.id}; no text was generated or changed\n`);
+      process.stderr.write(
+        `\nre-judged ${result.cells} cell(s) and ${result.longTexts} long text(s) with judge ${result.judge.name} ${result.judge.id}; no text was generated or changed\n`,
+      );
     } else if (!options.reportOnly) {
       const result = await runBench(options, store, progress, abort.signal);
       const lines = [
@@ -74,7 +83,9 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     if (!options.noReport) {
       const files = await writeReport(store, options.out, options.note ? { note: options.note } : {});
-      process.stderr.write(`report: ${files.report}\nsummary: ${files.summary}\nplots: ${files.plots.length} SVG file(s) in ${options.out}/plots\n`);
+      process.stderr.write(
+        `report: ${files.report}\nsummary: ${files.summary}\nplots: ${files.plots.length} SVG file(s) in ${options.out}/plots\n`,
+      );
       const { readFileSync } = await import("node:fs");
       const report = readFileSync(files.report, "utf8");
       const table = (report.split("## Main table")[1]?.split("\n## ")[0] ?? "").split("\n").filter((line) => line.startsWith("|"));

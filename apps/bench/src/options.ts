@@ -1,6 +1,12 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { CONTRAST_CORPUS_NAMES, type ContrastCorpusName, isContrastCorpusName, isExtractionMethod, type ExtractionMethod } from "@emosteer/core";
+import {
+  CONTRAST_CORPUS_NAMES,
+  type ContrastCorpusName,
+  isContrastCorpusName,
+  isExtractionMethod,
+  type ExtractionMethod,
+} from "@emosteer/core";
 import { defaultVectorCacheDir } from "@emosteer/core/node";
 import { DEFAULT_JUDGE_NAME, isJudgeName, JUDGE_NAMES, type JudgeName } from "@emosteer/eval";
 
@@ -184,7 +190,13 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
   }
   if (values.help) return "help";
   const quick = values.quick ?? false;
-  const list = (s: string | undefined) => (s === undefined ? undefined : s.split(",").map((x) => x.trim()).filter(Boolean));
+  const list = (s: string | undefined) =>
+    s === undefined
+      ? undefined
+      : s
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean);
   const corpora = parseCorpora(values.corpus, list(values.corpora));
   const method = values.method ?? "mean-diff";
   if (!isExtractionMethod(method)) throw new BenchUsageError(`--method must be mean-diff, last-token, pca or fisher, got "${method}".`);
@@ -218,12 +230,23 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
     longEmotions: values["long-emotions"] === undefined ? (quick ? 1 : 2) : integer("--long-emotions", values["long-emotions"], 1),
     latencyReps: values["latency-reps"] === undefined ? (quick ? 2 : 3) : integer("--latency-reps", values["latency-reps"], 0),
     latencyTokens: values["latency-tokens"] === undefined ? 64 : integer("--latency-tokens", values["latency-tokens"], 1),
-    extractionQueries: values["extraction-queries"] === undefined ? (quick ? 20 : "all") : integer("--extraction-queries", values["extraction-queries"], 1),
+    extractionQueries:
+      values["extraction-queries"] === undefined ? (quick ? 20 : "all") : integer("--extraction-queries", values["extraction-queries"], 1),
     vectorCache: values["vector-cache"] === undefined ? defaultVectorCacheDir(env.cacheDir) : resolve(env.cwd, values["vector-cache"]),
     // --quick keeps its own database and report, so a smoke run never replaces the committed benchmarks/ report.
     // A postgres:// URL is kept as given; a file path is resolved against the caller's directory.
-    db: values.db === undefined ? join(env.cacheDir, "bench", quick ? "quick.sqlite" : "bench.sqlite") : /^postgres(ql)?:\/\//.test(values.db) ? values.db : resolve(env.cwd, values.db),
-    out: values.out === undefined ? (quick ? join(env.cacheDir, "bench", "quick-report") : resolve(env.cwd, "benchmarks")) : resolve(env.cwd, values.out),
+    db:
+      values.db === undefined
+        ? join(env.cacheDir, "bench", quick ? "quick.sqlite" : "bench.sqlite")
+        : /^postgres(ql)?:\/\//.test(values.db)
+          ? values.db
+          : resolve(env.cwd, values.db),
+    out:
+      values.out === undefined
+        ? quick
+          ? join(env.cacheDir, "bench", "quick-report")
+          : resolve(env.cwd, "benchmarks")
+        : resolve(env.cwd, values.out),
     reportOnly: values["report-only"] ?? false,
     rejudge: values.rejudge ?? false,
     leaseSeconds: values["lease-seconds"] === undefined ? 900 : integer("--lease-seconds", values["lease-seconds"], 1),
@@ -239,12 +262,16 @@ export function usage(): string {
 }
 
 function parseCorpora(corpus: string | undefined, corpora: string[] | undefined): ContrastCorpus[] {
-  if (corpus !== undefined && corpora !== undefined) throw new BenchUsageError(`--corpus is --corpora with one corpus: give one of them, e.g. --corpora ${corpus},${corpus === "fixed" ? "self" : "fixed"}.`);
+  if (corpus !== undefined && corpora !== undefined)
+    throw new BenchUsageError(
+      `--corpus is --corpora with one corpus: give one of them, e.g. --corpora ${corpus},${corpus === "fixed" ? "self" : "fixed"}.`,
+    );
   const option = corpus !== undefined ? "--corpus" : "--corpora";
   const names = corpus !== undefined ? [corpus] : (corpora ?? ["fixed"]);
   if (names.length === 0) throw new BenchUsageError("--corpora needs at least one corpus, e.g. --corpora fixed,self.");
   for (const name of names) {
-    if (!isContrastCorpusName(name)) throw new BenchUsageError(`${option}: "${name}" is not a corpus; use ${CONTRAST_CORPUS_NAMES.join(", ")}.`);
+    if (!isContrastCorpusName(name))
+      throw new BenchUsageError(`${option}: "${name}" is not a corpus; use ${CONTRAST_CORPUS_NAMES.join(", ")}.`);
   }
   return [...new Set(names as ContrastCorpus[])];
 }

@@ -43,7 +43,8 @@ export function planCells(ctx: PlanContext, mix: Readonly<Record<string, number>
   for (const query of ctx.queries) {
     const conditions: ConditionSpec[] = [{ method: "none" }];
     if (steerable) {
-      for (const emotion of ctx.emotions) for (const alpha of options.alphas) if (alpha !== 0) conditions.push({ method: "ev", emotion, alpha });
+      for (const emotion of ctx.emotions)
+        for (const alpha of options.alphas) if (alpha !== 0) conditions.push({ method: "ev", emotion, alpha });
     }
     if (options.baseline) for (const emotion of ctx.emotions) conditions.push({ method: "prompt", emotion });
     if (mix) conditions.push({ method: "mix", weights: mix });
@@ -79,7 +80,9 @@ export function gridId(k: Omit<CellKey, "setupHash">): string {
 export function resolveEmotions(options: BenchOptions, userEmotions: readonly UserEmotion[]): string[] {
   const defined = new Set<string>([...CORE_EMOTIONS, ...userEmotions.map((u) => u.name)]);
   const emotions = options.emotions === "default" ? [...CORE_EMOTIONS, ...userEmotions.map((u) => u.name)] : [...options.emotions];
-  for (const e of emotions) if (!defined.has(e)) throw new BenchUsageError(`--emotions: "${e}" is not a core emotion (${CORE_EMOTIONS.join(", ")}) and no --emotion-file defines it.`);
+  for (const e of emotions)
+    if (!defined.has(e))
+      throw new BenchUsageError(`--emotions: "${e}" is not a core emotion (${CORE_EMOTIONS.join(", ")}) and no --emotion-file defines it.`);
   return [...new Set(emotions)];
 }
 
@@ -96,7 +99,8 @@ export function resolveModels(options: BenchOptions): ModelSpec[] {
 
 export function resolveBackends(options: BenchOptions): string[] {
   if (options.backends === "all") return [...BACKEND_NAMES];
-  for (const b of options.backends) if (!isBackendName(b)) throw new BenchUsageError(`--backends: unknown backend "${b}"; known: ${BACKEND_NAMES.join(", ")}.`);
+  for (const b of options.backends)
+    if (!isBackendName(b)) throw new BenchUsageError(`--backends: unknown backend "${b}"; known: ${BACKEND_NAMES.join(", ")}.`);
   return [...options.backends];
 }
 
@@ -107,4 +111,3 @@ export function readText(path: string): string {
     throw new BenchUsageError(`Cannot read --emotion-file ${path}: ${(error as Error).message}`);
   }
 }
-

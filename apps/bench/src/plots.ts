@@ -31,7 +31,14 @@ export async function benchPlots(rows: readonly SummaryRow[], latency: readonly 
     ] as const) {
       const values = mine
         .filter((r) => r[field] !== null)
-        .map((r) => ({ alpha: r.alpha, value: r[field], emotion: r.emotion, backend: r.backend, low: metric === "eps" ? r.eps_ci?.[0] : r.eas_ci?.[0], high: metric === "eps" ? r.eps_ci?.[1] : r.eas_ci?.[1] }));
+        .map((r) => ({
+          alpha: r.alpha,
+          value: r[field],
+          emotion: r.emotion,
+          backend: r.backend,
+          low: metric === "eps" ? r.eps_ci?.[0] : r.eas_ci?.[0],
+          high: metric === "eps" ? r.eps_ci?.[1] : r.eas_ci?.[1],
+        }));
       if (values.length === 0) continue;
       const spec: TopLevelSpec = {
         $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -60,7 +67,11 @@ export async function benchPlots(rows: readonly SummaryRow[], latency: readonly 
           },
         ],
       };
-      plots.push({ file: `${metric}-vs-alpha-${slug(model)}.svg`, title: `${model}: ${metric.toUpperCase()} against α`, svg: await renderSvg(spec) });
+      plots.push({
+        file: `${metric}-vs-alpha-${slug(model)}.svg`,
+        title: `${model}: ${metric.toUpperCase()} against α`,
+        svg: await renderSvg(spec),
+      });
     }
   }
   if (latency.length > 0) {
@@ -89,5 +100,8 @@ export async function benchPlots(rows: readonly SummaryRow[], latency: readonly 
 }
 
 export function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9.]+/g, "-").replace(/^-|-$/g, "");
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9.]+/g, "-")
+    .replace(/^-|-$/g, "");
 }

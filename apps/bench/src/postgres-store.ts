@@ -89,7 +89,9 @@ export class PostgresBenchStore extends SqlBenchStore {
       await pool.query("SELECT 1");
     } catch (error) {
       await pool.end().catch(() => {});
-      throw new Error(`Cannot connect to PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}. Start the server (Debian: pg_ctlcluster 15 main start) and check the URL.`);
+      throw new Error(
+        `Cannot connect to PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}. Start the server (Debian: pg_ctlcluster 15 main start) and check the URL.`,
+      );
     }
     const store = new PostgresBenchStore(url, pool);
     await prepareSchema(store.driver, store.path);
@@ -100,7 +102,11 @@ export class PostgresBenchStore extends SqlBenchStore {
    * Stores a cell and, in the same transaction, runs `alsoInTransaction` with a connection for
    * pg-boss (its `db` option), so the cell and its job's completion commit together or not at all.
    */
-  async putCellWith(cell: CellRecord, attempt: { readonly worker: string }, alsoInTransaction: (db: { executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }> }) => Promise<void>): Promise<void> {
+  async putCellWith(
+    cell: CellRecord,
+    attempt: { readonly worker: string },
+    alsoInTransaction: (db: { executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }> }) => Promise<void>,
+  ): Promise<void> {
     await this.driver.transaction(async (tx) => {
       await this.writeCell(tx, cell, attempt);
       await alsoInTransaction({ executeSql: (text, values) => (tx as PostgresDriver).query(text, values) });

@@ -16,7 +16,13 @@ export interface BenchQuery {
  * over the query emotions (so any prefix is balanced), or the lines of `file`.
  */
 export function evaluationQueries(options: { readonly count: number | "all"; readonly file: string | null }): BenchQuery[] {
-  const all = options.file ? queriesFromFile(options.file) : balanced(loadQueries().queries.filter((q) => q.split === "evaluation").map((q) => ({ id: q.id, text: q.text, emotion: q.emotion })));
+  const all = options.file
+    ? queriesFromFile(options.file)
+    : balanced(
+        loadQueries()
+          .queries.filter((q) => q.split === "evaluation")
+          .map((q) => ({ id: q.id, text: q.text, emotion: q.emotion })),
+      );
   return options.count === "all" ? all : all.slice(0, options.count);
 }
 
@@ -28,7 +34,14 @@ export function queriesFromFile(path: string): BenchQuery[] {
   } catch (error) {
     throw new Error(`Cannot read --query-file ${path}: ${(error as Error).message}. Pass a text file with one query per line.`);
   }
-  const lines = [...new Set(text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean))];
+  const lines = [
+    ...new Set(
+      text
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean),
+    ),
+  ];
   if (lines.length === 0) throw new Error(`--query-file ${path} has no queries: write one query per line.`);
   return lines.map((line) => ({ id: `file-${createHash("sha256").update(line).digest("hex").slice(0, 12)}`, text: line, emotion: null }));
 }

@@ -20,7 +20,12 @@ export async function rejudgeStore(store: BenchStore, scorer: Scorer, progress: 
   const texts = await store.texts();
   progress.start(`judging ${texts.length} stored text(s) with ${judge.name} ${judge.id.slice(0, 12)}`, texts.length);
   for (const t of texts) {
-    await store.putJudgement(t, { judgeId: judge.id, judgeName: judge.name, judge: await scorer.judge(t.text), lexicon: scorer.lexicon(t.text) });
+    await store.putJudgement(t, {
+      judgeId: judge.id,
+      judgeName: judge.name,
+      judge: await scorer.judge(t.text),
+      lexicon: scorer.lexicon(t.text),
+    });
     progress.tick(`${t.model}/${t.backend} ${t.condition} ${t.queryId}`);
   }
   progress.finish();

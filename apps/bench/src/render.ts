@@ -7,7 +7,8 @@ import { engineAggregates, engines, evMean, mean, type BenchSummary, type RunInf
 // The report's Markdown: rendering only; every figure comes from the summary.
 
 const f = (x: number | null | undefined, digits = 2) => (x === null || x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(digits));
-const pct = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? "–" : `${x >= 0 ? "+" : ""}${x.toFixed(0)} %`);
+const pct = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? "–" : `${x >= 0 ? "+" : ""}${x.toFixed(0)} %`;
 const ci = (c: readonly [number, number] | null | undefined, digits = 2) => (c ? ` [${f(c[0], digits)}, ${f(c[1], digits)}]` : "");
 
 function table(header: readonly string[], body: readonly (readonly string[])[]): string {
@@ -24,25 +25,42 @@ export function renderReport(
   const { rows } = s;
   const out: string[] = [];
   const engineList = engines(rows);
-  const union = <T,>(lists: readonly (readonly T[])[]) => [...new Set(lists.flat())];
+  const union = <T>(lists: readonly (readonly T[])[]) => [...new Set(lists.flat())];
   const alphas = union(s.scopes.map((x) => x.alphas)).sort((a, b) => a - b);
   const emotions = union(s.scopes.map((x) => x.emotions));
   const scope = { ...s.scope, alphas, emotions, longAlpha: s.scopes[0]?.longAlpha ?? s.scope.longAlpha };
   out.push("# emosteer benchmark report", "");
-  out.push(`Generated ${s.generated} from the bench database by \`pnpm bench\` (apps/bench). Do not edit by hand: \`pnpm bench --report-only\` regenerates it.`, "");
+  out.push(
+    `Generated ${s.generated} from the bench database by \`pnpm bench\` (apps/bench). Do not edit by hand: \`pnpm bench --report-only\` regenerates it.`,
+    "",
+  );
 
   out.push("## Setup", "");
   if (run?.note) out.push(run.note, "");
   out.push(
     ...s.scopes.map(
       (x) =>
-        `- **${x.model} on ${x.backend}**: ${x.queryIds.length} evaluation queries, emotions ${x.emotions.join(", ")}, α ∈ {${x.alphas.join(", ")}}, at most ${x.maxTokens} new tokens, seed ${x.seed}, vectors \`${x.method}\` on the \`${x.corpus}\` corpus${x.corpora.length > 1 ? ` (also ${x.corpora.slice(1).map((c) => `\`${c}\``).join(", ")}: single-emotion cells, compared in "Contrast corpus")` : ""}${x.command ? `; command \`${x.command}\`` : ""}.`,
+        `- **${x.model} on ${x.backend}**: ${x.queryIds.length} evaluation queries, emotions ${x.emotions.join(", ")}, α ∈ {${x.alphas.join(", ")}}, at most ${x.maxTokens} new tokens, seed ${x.seed}, vectors \`${x.method}\` on the \`${x.corpus}\` corpus${
+          x.corpora.length > 1
+            ? ` (also ${x.corpora
+                .slice(1)
+                .map((c) => `\`${c}\``)
+                .join(", ")}: single-emotion cells, compared in "Contrast corpus")`
+            : ""
+        }${x.command ? `; command \`${x.command}\`` : ""}.`,
     ),
     ...setupLines(s),
     `- Queries: the evaluation split of \`packages/core/prompts/queries.json\`, taken round-robin over the queries' own emotions (every emotion's situations are represented), the same queries for every condition; the vectors come from the disjoint extraction split (\`fixed\`: the repo's contrast corpus, teacher-forced through each model).`,
     `- Generation: ${samplingText(s)}, the model's chat template, the user message only (no system prompt) for the unsteered and steered conditions.`,
     `- Prompt baseline: the emotion-conditioning system prompt of \`packages/core/prompts/system-prompts.json\`, no steering.`,
-    `- Judge: every judged figure (EPS, hit rate, the claims) is judge **${s.judge.name}** of @emosteer/eval (id \`${s.judge.id}\`, its weights hash; 7 classes)${s.judges.length > 1 ? `; the database also holds the judgements of ${s.judges.filter((j) => j.id !== s.judge.id).map((j) => `${j.name} (\`${j.id.slice(0, 12)}\`)`).join(", ")}, compared in "Judges"` : ""}. EPS = mean judge probability of the target emotion; hit rate = share of answers whose top class is the target.`,
+    `- Judge: every judged figure (EPS, hit rate, the claims) is judge **${s.judge.name}** of @emosteer/eval (id \`${s.judge.id}\`, its weights hash; 7 classes)${
+      s.judges.length > 1
+        ? `; the database also holds the judgements of ${s.judges
+            .filter((j) => j.id !== s.judge.id)
+            .map((j) => `${j.name} (\`${j.id.slice(0, 12)}\`)`)
+            .join(", ")}, compared in "Judges"`
+        : ""
+    }. EPS = mean judge probability of the target emotion; hit rate = share of answers whose top class is the target.`,
     `- EAS = NRC EmoLex hits of the target emotion per 100 words (negation-aware); ΔEAS = relative change against the unsteered answers to the same queries (paired).`,
     `- Fidelity = cosine similarity of all-MiniLM-L6-v2 embeddings of each answer and the unsteered answer to the same query (1 at α = 0 by definition). Perplexity = perplexity of the answer under the unsteered model given the query. Repetition = distinct-2 (unique bigrams / bigrams; lower = more repetitive).`,
     `- Intervals: seeded percentile bootstrap (1000 resamples) over queries, 95 %.`,
@@ -54,8 +72,23 @@ export function renderReport(
   if (s.judges.length > 1) out.push(...judgesSection(s));
 
   out.push("## Main table", "");
-  out.push(`EPS and hit rate are macro-averaged over the judged emotions of each row's grid (see Setup). Fidelity, perplexity and distinct-2 are at α = +1 (α = 0 in parentheses for perplexity and distinct-2). Decode tok/s is unsteered; overhead is steered / unsteered decode time per token from the interleaved latency pairs.`, "");
-  const header = ["model", "backend", ...alphas.map((a) => `EPS@${a}`), ...alphas.map((a) => `hit@${a}`), "ΔEAS@+1", "ΔEAS@−1", "fidelity@1", "perplexity@1 (@0)", "distinct-2@1 (@0)", "decode tok/s", "overhead"];
+  out.push(
+    `EPS and hit rate are macro-averaged over the judged emotions of each row's grid (see Setup). Fidelity, perplexity and distinct-2 are at α = +1 (α = 0 in parentheses for perplexity and distinct-2). Decode tok/s is unsteered; overhead is steered / unsteered decode time per token from the interleaved latency pairs.`,
+    "",
+  );
+  const header = [
+    "model",
+    "backend",
+    ...alphas.map((a) => `EPS@${a}`),
+    ...alphas.map((a) => `hit@${a}`),
+    "ΔEAS@+1",
+    "ΔEAS@−1",
+    "fidelity@1",
+    "perplexity@1 (@0)",
+    "distinct-2@1 (@0)",
+    "decode tok/s",
+    "overhead",
+  ];
   const body = engineList.map(({ model, backend }) => {
     const lat = s.latency.find((l) => l.model === model && l.backend === backend);
     const unsteered = rows.find((r) => r.model === model && r.backend === backend && r.method === "ev" && r.alpha === 0);
@@ -67,14 +100,18 @@ export function renderReport(
       pct(evMean(rows, model, backend, 1, (r) => r.eas_delta_pct)),
       pct(evMean(rows, model, backend, -1, (r) => r.eas_delta_pct)),
       f(evMean(rows, model, backend, 1, (r) => r.fidelity)),
-      `${f(evMean(rows, model, backend, 1, (r) => r.perplexity), 1)} (${f(unsteered?.perplexity, 1)})`,
+      `${f(
+        evMean(rows, model, backend, 1, (r) => r.perplexity),
+        1,
+      )} (${f(unsteered?.perplexity, 1)})`,
       `${f(evMean(rows, model, backend, 1, (r) => r.distinct2))} (${f(unsteered?.distinct2)})`,
       f(lat?.unsteered_decode_tps ?? unsteered?.decode_tps, 1),
       lat ? `${f(lat.overhead_ratio, 3)}×` : "–",
     ];
   });
   out.push(table(header, body), "");
-  for (const p of plots.filter((p) => p.file.startsWith("eps-") || p.file.startsWith("eas-"))) out.push(`![${p.title}](plots/${p.file})`, "");
+  for (const p of plots.filter((p) => p.file.startsWith("eps-") || p.file.startsWith("eas-")))
+    out.push(`![${p.title}](plots/${p.file})`, "");
 
   out.push("## Per emotion", "");
   out.push("EPS with its 95 % interval, and ΔEAS, per emotion and α (n = queries).", "");
@@ -96,7 +133,13 @@ export function renderReport(
       ]);
     }
   }
-  out.push(table(["model", "backend", "emotion", "n", ...alphas.map((a) => `EPS@${a}`), ...alphas.filter((a) => a !== 0).map((a) => `ΔEAS@${a}`)], perEmotion), "");
+  out.push(
+    table(
+      ["model", "backend", "emotion", "n", ...alphas.map((a) => `EPS@${a}`), ...alphas.filter((a) => a !== 0).map((a) => `ΔEAS@${a}`)],
+      perEmotion,
+    ),
+    "",
+  );
 
   out.push("## Meaning and fluency against α", "");
   out.push("Means over emotions and queries.", "");
@@ -104,7 +147,18 @@ export function renderReport(
   for (const { model, backend } of engineList) {
     for (const a of alphas) {
       if (!rows.some((r) => r.model === model && r.backend === backend && r.method === "ev" && r.alpha === a)) continue;
-      quality.push([model, backend, String(a), f(evMean(rows, model, backend, a, (r) => r.fidelity)), f(evMean(rows, model, backend, a, (r) => r.perplexity), 1), f(evMean(rows, model, backend, a, (r) => r.distinct2)), f(evMean(rows, model, backend, a, (r) => r.eas))]);
+      quality.push([
+        model,
+        backend,
+        String(a),
+        f(evMean(rows, model, backend, a, (r) => r.fidelity)),
+        f(
+          evMean(rows, model, backend, a, (r) => r.perplexity),
+          1,
+        ),
+        f(evMean(rows, model, backend, a, (r) => r.distinct2)),
+        f(evMean(rows, model, backend, a, (r) => r.eas)),
+      ]);
     }
   }
   out.push(table(["model", "backend", "α", "fidelity", "perplexity", "distinct-2", "EAS"], quality), "");
@@ -114,10 +168,47 @@ export function renderReport(
     out.push("## Prompt baseline against steering", "");
     out.push("The emotion-conditioning system prompt (no steering) against EV steering at α = 1 and α = 2, same queries.", "");
     const body = promptRows.map((p) => {
-      const at = (a: number) => rows.find((r) => r.model === p.model && r.backend === p.backend && r.method === "ev" && r.emotion === p.emotion && r.alpha === a);
-      return [p.model, p.backend, p.emotion, `${f(p.eps)}${ci(p.eps_ci)}`, f(at(1)?.eps), f(at(2)?.eps), f(p.hit_rate), f(at(1)?.hit_rate), pct(p.eas_delta_pct), pct(at(1)?.eas_delta_pct), f(p.fidelity), f(at(1)?.fidelity), f(p.perplexity, 1), f(at(1)?.perplexity, 1)];
+      const at = (a: number) =>
+        rows.find((r) => r.model === p.model && r.backend === p.backend && r.method === "ev" && r.emotion === p.emotion && r.alpha === a);
+      return [
+        p.model,
+        p.backend,
+        p.emotion,
+        `${f(p.eps)}${ci(p.eps_ci)}`,
+        f(at(1)?.eps),
+        f(at(2)?.eps),
+        f(p.hit_rate),
+        f(at(1)?.hit_rate),
+        pct(p.eas_delta_pct),
+        pct(at(1)?.eas_delta_pct),
+        f(p.fidelity),
+        f(at(1)?.fidelity),
+        f(p.perplexity, 1),
+        f(at(1)?.perplexity, 1),
+      ];
     });
-    out.push(table(["model", "backend", "emotion", "EPS prompt", "EPS EV@1", "EPS EV@2", "hit prompt", "hit EV@1", "ΔEAS prompt", "ΔEAS EV@1", "fidelity prompt", "fidelity EV@1", "ppl prompt", "ppl EV@1"], body), "");
+    out.push(
+      table(
+        [
+          "model",
+          "backend",
+          "emotion",
+          "EPS prompt",
+          "EPS EV@1",
+          "EPS EV@2",
+          "hit prompt",
+          "hit EV@1",
+          "ΔEAS prompt",
+          "ΔEAS EV@1",
+          "fidelity prompt",
+          "fidelity EV@1",
+          "ppl prompt",
+          "ppl EV@1",
+        ],
+        body,
+      ),
+      "",
+    );
   }
 
   const mixRows = rows.filter((r) => r.method === "mix");
@@ -125,10 +216,26 @@ export function renderReport(
     out.push("## Two-emotion mix", "");
     out.push("Both vectors added at once; each row judges one of the mixed emotions, against that emotion alone at the same α.", "");
     const body = mixRows.map((m) => {
-      const alone = rows.find((r) => r.model === m.model && r.backend === m.backend && r.method === "ev" && r.emotion === m.emotion && r.alpha === m.alpha);
-      return [m.model, m.backend, m.emotion, String(m.alpha), `${f(m.eps)}${ci(m.eps_ci)}`, f(alone?.eps), f(m.hit_rate), pct(m.eas_delta_pct), f(m.fidelity), f(m.perplexity, 1)];
+      const alone = rows.find(
+        (r) => r.model === m.model && r.backend === m.backend && r.method === "ev" && r.emotion === m.emotion && r.alpha === m.alpha,
+      );
+      return [
+        m.model,
+        m.backend,
+        m.emotion,
+        String(m.alpha),
+        `${f(m.eps)}${ci(m.eps_ci)}`,
+        f(alone?.eps),
+        f(m.hit_rate),
+        pct(m.eas_delta_pct),
+        f(m.fidelity),
+        f(m.perplexity, 1),
+      ];
     });
-    out.push(table(["model", "backend", "emotion", "α", "EPS mix", "EPS alone", "hit mix", "ΔEAS mix", "fidelity", "perplexity"], body), "");
+    out.push(
+      table(["model", "backend", "emotion", "α", "EPS mix", "EPS alone", "hit mix", "ΔEAS mix", "fidelity", "perplexity"], body),
+      "",
+    );
   }
 
   if (s.corpus_comparison.length > 0) out.push(...corpusSection(s.corpus_comparison));
@@ -137,24 +244,83 @@ export function renderReport(
   if (s.latency.length > 0) {
     out.push(
       table(
-        ["model", "backend", "pairs", "decode tok/s unsteered", "decode tok/s steered", "prompt tok/s unsteered", "prompt tok/s steered", "TTFT ms unsteered", "TTFT ms steered", "overhead"],
-        s.latency.map((l) => [l.model, l.backend, String(l.pairs), f(l.unsteered_decode_tps, 1), f(l.steered_decode_tps, 1), f(l.unsteered_prompt_tps, 0), f(l.steered_prompt_tps, 0), f(l.unsteered_first_token_ms, 0), f(l.steered_first_token_ms, 0), `${f(l.overhead_ratio, 3)}×`]),
+        [
+          "model",
+          "backend",
+          "pairs",
+          "decode tok/s unsteered",
+          "decode tok/s steered",
+          "prompt tok/s unsteered",
+          "prompt tok/s steered",
+          "TTFT ms unsteered",
+          "TTFT ms steered",
+          "overhead",
+        ],
+        s.latency.map((l) => [
+          l.model,
+          l.backend,
+          String(l.pairs),
+          f(l.unsteered_decode_tps, 1),
+          f(l.steered_decode_tps, 1),
+          f(l.unsteered_prompt_tps, 0),
+          f(l.steered_prompt_tps, 0),
+          f(l.unsteered_first_token_ms, 0),
+          f(l.steered_first_token_ms, 0),
+          `${f(l.overhead_ratio, 3)}×`,
+        ]),
       ),
       "",
     );
   }
-  const extractionBody = s.extraction.map((e) => [e.model, e.backend, e.emotions, e.extraction_method, e.corpus, String(e.queries), f(e.seconds, 1)]);
-  if (extractionBody.length > 0) out.push("Extraction (contrast pairs teacher-forced through the model, for the `self` corpus after the model wrote them; the time of the run that extracted them, later runs load the cached files):", "", table(["model", "backend", "emotions", "method", "corpus", "pairs", "seconds"], extractionBody), "");
-  if (s.resources.length > 0) out.push("Peak resident memory of the bench process (`process.resourceUsage().maxRSS`, whole process: judge, embedder and every engine loaded so far) and model load time:", "", table(["model", "backend", "peak RSS MiB", "load s"], s.resources.map((r) => [r.model, r.backend, f(r.peak_rss_mb, 0), f(r.load_seconds, 2)])), "");
+  const extractionBody = s.extraction.map((e) => [
+    e.model,
+    e.backend,
+    e.emotions,
+    e.extraction_method,
+    e.corpus,
+    String(e.queries),
+    f(e.seconds, 1),
+  ]);
+  if (extractionBody.length > 0)
+    out.push(
+      "Extraction (contrast pairs teacher-forced through the model, for the `self` corpus after the model wrote them; the time of the run that extracted them, later runs load the cached files):",
+      "",
+      table(["model", "backend", "emotions", "method", "corpus", "pairs", "seconds"], extractionBody),
+      "",
+    );
+  if (s.resources.length > 0)
+    out.push(
+      "Peak resident memory of the bench process (`process.resourceUsage().maxRSS`, whole process: judge, embedder and every engine loaded so far) and model load time:",
+      "",
+      table(
+        ["model", "backend", "peak RSS MiB", "load s"],
+        s.resources.map((r) => [r.model, r.backend, f(r.peak_rss_mb, 0), f(r.load_seconds, 2)]),
+      ),
+      "",
+    );
   for (const p of plots.filter((p) => p.file.startsWith("overhead"))) out.push(`![${p.title}](plots/${p.file})`, "");
 
   if (s.long_text.length > 0) {
     out.push("## Long-text consistency", "");
-    out.push(`EPS of each window of a long answer (${"windows"}: model-token windows of one answer) and of each dialogue turn (turns: one segment per assistant turn), steered at the α given in each row (\`--long-alpha\`), against the unsteered texts judged for the same emotion (α = 0). Prompts: \`packages/core/prompts/long-form.json\`.`, "");
+    out.push(
+      `EPS of each window of a long answer (${"windows"}: model-token windows of one answer) and of each dialogue turn (turns: one segment per assistant turn), steered at the α given in each row (\`--long-alpha\`), against the unsteered texts judged for the same emotion (α = 0). Prompts: \`packages/core/prompts/long-form.json\`.`,
+      "",
+    );
     out.push(
       table(
         ["model", "backend", "emotion", "α", "kind", "texts", "EPS per segment", "mean", "min", "std within text"],
-        s.long_text.map((l) => [l.model, l.backend, l.emotion, String(l.alpha), l.kind, String(l.texts), l.eps_by_segment.map((x) => f(x)).join(" → "), f(l.eps_mean), f(l.eps_min), f(l.eps_std)]),
+        s.long_text.map((l) => [
+          l.model,
+          l.backend,
+          l.emotion,
+          String(l.alpha),
+          l.kind,
+          String(l.texts),
+          l.eps_by_segment.map((x) => f(x)).join(" → "),
+          f(l.eps_mean),
+          f(l.eps_min),
+          f(l.eps_std),
+        ]),
       ),
       "",
     );
@@ -183,7 +349,13 @@ export function renderReport(
 
   out.push("## Not measured here", "");
   if (s.skipped.length === 0) out.push("Every requested model and backend ran.");
-  else out.push(table(["model", "backend", "reason"], s.skipped.map((k) => [k.model, k.backend, k.failed ? `**failed the run**: ${k.reason}` : k.reason])));
+  else
+    out.push(
+      table(
+        ["model", "backend", "reason"],
+        s.skipped.map((k) => [k.model, k.backend, k.failed ? `**failed the run**: ${k.reason}` : k.reason]),
+      ),
+    );
   out.push("");
   return `${out.join("\n")}\n`;
 }
@@ -191,7 +363,9 @@ export function renderReport(
 /** Each engine's recorded setup, and the steering spec they share, from the database. */
 function setupLines(s: BenchSummary): string[] {
   const out: string[] = [];
-  const steerings = [...new Set(s.setups.map((x) => JSON.stringify(x.setup.steering)))].map((j) => JSON.parse(j) as SetupRecord["setup"]["steering"]);
+  const steerings = [...new Set(s.setups.map((x) => JSON.stringify(x.setup.steering)))].map(
+    (j) => JSON.parse(j) as SetupRecord["setup"]["steering"],
+  );
   for (const st of steerings) {
     const netShift = st.injection === "net-shift";
     out.push(
@@ -210,7 +384,8 @@ function setupLines(s: BenchSummary): string[] {
 export function samplingText(s: Pick<BenchSummary, "setups">): string {
   const temperatures = [...new Set(s.setups.map((x) => x.setup.sampling.temperature))].sort((a, b) => a - b);
   if (temperatures.length === 0) return "sampling not recorded";
-  const one = (t: number) => (t === 0 ? "greedy decoding (temperature 0)" : `sampling at temperature ${t} (engine-default top-k/top-p, seeded)`);
+  const one = (t: number) =>
+    t === 0 ? "greedy decoding (temperature 0)" : `sampling at temperature ${t} (engine-default top-k/top-p, seeded)`;
   if (temperatures.length === 1) return one(temperatures[0]!);
   return s.setups.map((x) => `${x.model} on ${x.backend}: ${one(x.setup.sampling.temperature)}`).join("; ");
 }
@@ -222,7 +397,11 @@ function machineLines(s: BenchSummary): string[] {
     const p = r.provenance;
     if (!p) continue;
     const m = p.machine;
-    const text = `${m.cores} CPU core(s) (${m.cpuModel}), ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM, ${m.platform}, Node ${m.node}; engines ${Object.entries(p.engines).map(([e, v]) => `${e}: ${v}`).join(", ")}`;
+    const text = `${m.cores} CPU core(s) (${m.cpuModel}), ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM, ${m.platform}, Node ${m.node}; engines ${Object.entries(
+      p.engines,
+    )
+      .map(([e, v]) => `${e}: ${v}`)
+      .join(", ")}`;
     const known = machines.get(text);
     if (known) known.runs++;
     else machines.set(text, { text, runs: 1 });
@@ -237,7 +416,12 @@ function machineLines(s: BenchSummary): string[] {
 
 /** EPS of the same stored texts under each judge in the database. */
 function judgesSection(s: BenchSummary): string[] {
-  const out = ["## Judges", "", `The same stored texts, judged by each judge in the database (\`pnpm bench --rejudge --judge NAME\` adds a judge; texts are never regenerated). EPS and hit rate macro-averaged over the grid emotions; α = 0 is the unsteered answers. The report's figures are ${s.judge.name}'s.`, ""];
+  const out = [
+    "## Judges",
+    "",
+    `The same stored texts, judged by each judge in the database (\`pnpm bench --rejudge --judge NAME\` adds a judge; texts are never regenerated). EPS and hit rate macro-averaged over the grid emotions; α = 0 is the unsteered answers. The report's figures are ${s.judge.name}'s.`,
+    "",
+  ];
   const keys = new Map<string, { model: string; backend: string; alpha: number }>();
   for (const j of s.judges) for (const e of j.eps) keys.set(`${e.model}\u0000${e.backend}\u0000${e.alpha}`, e);
   const body = [...keys.values()].map((k) => [
@@ -280,8 +464,37 @@ function corpusSection(comparisons: readonly CorpusComparison[]): string[] {
       ];
     }),
   );
-  out.push(table(["model", "backend", "corpus", "emotions", "n", ...alphas.map((a) => `EPS@${a}`), ...alphas.map((a) => `hit@${a}`), "ΔEAS@+1", "ΔEAS@−1", "fidelity@1", "perplexity@1", "extraction s"], body), "");
-  const cosines = comparisons.flatMap((c) => (c.cosines ?? []).map((x) => [c.model, c.backend, x.emotion, `${c.corpora[0]} · ${c.corpora[1]}`, String(x.layer), f(x.cosine_at_layer, 3), f(x.cosine_mean_over_layers, 3)]));
+  out.push(
+    table(
+      [
+        "model",
+        "backend",
+        "corpus",
+        "emotions",
+        "n",
+        ...alphas.map((a) => `EPS@${a}`),
+        ...alphas.map((a) => `hit@${a}`),
+        "ΔEAS@+1",
+        "ΔEAS@−1",
+        "fidelity@1",
+        "perplexity@1",
+        "extraction s",
+      ],
+      body,
+    ),
+    "",
+  );
+  const cosines = comparisons.flatMap((c) =>
+    (c.cosines ?? []).map((x) => [
+      c.model,
+      c.backend,
+      x.emotion,
+      `${c.corpora[0]} · ${c.corpora[1]}`,
+      String(x.layer),
+      f(x.cosine_at_layer, 3),
+      f(x.cosine_mean_over_layers, 3),
+    ]),
+  );
   if (cosines.length > 0) {
     out.push(
       "Cosine similarity between the two vectors of each emotion, from the vector files recorded in the extraction table: at the middle layer k = ⌊L/2⌋, and the mean of the per-layer cosines over the steered layers 1..L−1. 1 means the two corpora found the same direction.",
@@ -290,7 +503,8 @@ function corpusSection(comparisons: readonly CorpusComparison[]): string[] {
       "",
     );
   }
-  for (const c of comparisons.filter((c) => c.cosines === null)) out.push(`Cosine similarity of the vectors not shown for ${c.model} on ${c.backend}: ${c.cosine_note}.`, "");
+  for (const c of comparisons.filter((c) => c.cosines === null))
+    out.push(`Cosine similarity of the vectors not shown for ${c.model} on ${c.backend}: ${c.cosine_note}.`, "");
   return out;
 }
 
@@ -310,4 +524,3 @@ function claims(s: BenchSummary): string[] {
   out.push(VERDICT_THRESHOLDS);
   return out;
 }
-

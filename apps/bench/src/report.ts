@@ -28,7 +28,14 @@ export async function writeReport(store: BenchStore, outDir: string, options: { 
   const summaryPath = join(outDir, "summary.json");
   await writeFileAtomic(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
   const reportPath = join(outDir, "REPORT.md");
-  await writeFileAtomic(reportPath, renderReport(summary, cells, plots.map((p) => ({ file: p.file, title: p.title })), run));
+  await writeFileAtomic(
+    reportPath,
+    renderReport(
+      summary,
+      cells,
+      plots.map((p) => ({ file: p.file, title: p.title })),
+      run,
+    ),
+  );
   return { report: reportPath, summary: summaryPath, plots: plotPaths };
 }
-

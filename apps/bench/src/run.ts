@@ -81,7 +81,9 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
   let generated = 0;
   let reused = 0;
 
-  progress.log(`bench run ${runId}: ${models.length} model(s) × ${backends.length} backend(s), emotions ${emotions.join(",")}, α ${options.alphas.join(",")}, ${queries.length} queries, ${options.maxTokens} tokens, ${options.temperature === 0 ? "greedy" : `temperature ${options.temperature}`}, seed ${options.seed}`);
+  progress.log(
+    `bench run ${runId}: ${models.length} model(s) × ${backends.length} backend(s), emotions ${emotions.join(",")}, α ${options.alphas.join(",")}, ${queries.length} queries, ${options.maxTokens} tokens, ${options.temperature === 0 ? "greedy" : `temperature ${options.temperature}`}, seed ${options.seed}`,
+  );
   progress.log(`results database: ${store.path}`);
   const startedAt = new Date().toISOString();
   progress.log("loading judge, lexicon and embedder…");
@@ -93,7 +95,12 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
     for (const spec of models) {
       if (!hasOfflineSource(spec)) {
         const hub = spec.sources.find((s) => s.kind === "huggingface");
-        for (const backend of backends) skipped.push({ model: spec.id, backend, reason: `no weights reachable here (hub-only${hub && hub.kind === "huggingface" ? `: ${hub.repo}/${hub.file}` : ""})` });
+        for (const backend of backends)
+          skipped.push({
+            model: spec.id,
+            backend,
+            reason: `no weights reachable here (hub-only${hub && hub.kind === "huggingface" ? `: ${hub.repo}/${hub.file}` : ""})`,
+          });
         continue;
       }
       let local: LocalModel;
@@ -109,7 +116,12 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
         let backend: SteeringBackend;
         try {
           progress.log(`${spec.id} on ${backendName}: loading`);
-          backend = await openBackend(backendName, { modelPath: local.path, onProgress: () => {}, ...(local.spec.chatTemplate ? { chatTemplate: local.spec.chatTemplate } : {}), ...(signal ? { signal } : {}) });
+          backend = await openBackend(backendName, {
+            modelPath: local.path,
+            onProgress: () => {},
+            ...(local.spec.chatTemplate ? { chatTemplate: local.spec.chatTemplate } : {}),
+            ...(signal ? { signal } : {}),
+          });
         } catch (error) {
           if (signal?.aborted) throw error;
           // An engine that was asked for and cannot load fails the run: a report without it would look complete.
@@ -121,7 +133,21 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
         try {
           const setup = engineSetup(backend, options);
           await assertSameSetup(store, spec.id, backend.name, setup);
-          const counts = await runEngine({ spec, backend, setup, setupHash: setupHash(setup), options, store, progress, scorer, runId, emotions, userEmotions, queries, signal });
+          const counts = await runEngine({
+            spec,
+            backend,
+            setup,
+            setupHash: setupHash(setup),
+            options,
+            store,
+            progress,
+            scorer,
+            runId,
+            emotions,
+            userEmotions,
+            queries,
+            signal,
+          });
           generated += counts.generated;
           reused += counts.reused;
           const usage = process.memoryUsage();
@@ -160,7 +186,13 @@ export async function rejudgeRun(options: BenchOptions, store: BenchStore, progr
   try {
     const provenance = runProvenance(scorer.judgeIdentity);
     // No scope: the report keeps each engine's grid from the runs that generated it, and takes its judge from this run.
-    await store.startRun({ runId, startedAt, options: { rejudge: true, judge: options.judge, judgeFile: options.judgeFile, argv: options.argv }, skipped: [], provenance });
+    await store.startRun({
+      runId,
+      startedAt,
+      options: { rejudge: true, judge: options.judge, judgeFile: options.judgeFile, argv: options.argv },
+      skipped: [],
+      provenance,
+    });
     const result = await rejudgeStore(store, scorer, progress);
     await store.finishRun(runId, new Date().toISOString());
     return result;
@@ -177,23 +209,32 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
   if (options.mix && !mix) progress.log(`  mix ${JSON.stringify(options.mix)} skipped: an emotion in it has no definition`);
 
   await assertSameVectorSettings(store, spec.id, backend.name, options);
-  const cells = planCells({ model: spec.id, backend: backend.name, options, emotions: ctx.emotions, queries: ctx.queries, setupHash: ctx.setupHash }, steerable ? mix : null, steerable);
-  if (!steerable) progress.log(`  ${label} cannot steer/capture (capabilities ${JSON.stringify(backend.capabilities)}): only unsteered and prompt cells`);
+  const cells = planCells(
+    { model: spec.id, backend: backend.name, options, emotions: ctx.emotions, queries: ctx.queries, setupHash: ctx.setupHash },
+    steerable ? mix : null,
+    steerable,
+  );
+  if (!steerable)
+    progress.log(`  ${label} cannot steer/capture (capabilities ${JSON.stringify(backend.capabilities)}): only unsteered and prompt cells`);
   const session = new EngineSession(ctx, mix);
 
   // Always extract (or load) vectors when the engine can steer: extraction time is a bench column.
   if (steerable) for (const corpus of options.corpora) await session.vectors(corpus);
 
   const stored = new Map((await store.texts({ model: spec.id, backend: backend.name })).map((t) => [cellKeyString(t), t]));
-  await judgeStoredCells(ctx, cells.map((c) => stored.get(cellKeyString(c.key))).filter((t): t is CellText => t !== undefined));
+  await judgeStoredCells(
+    ctx,
+    cells.map((c) => stored.get(cellKeyString(c.key))).filter((t): t is CellText => t !== undefined),
+  );
   const todo = cells.filter((c) => !stored.has(cellKeyString(c.key)));
   const reused = cells.length - todo.length;
   progress.start(`${label} cells`, cells.length, reused);
   const unsteeredText = new Map<string, string>();
-  for (const cell of cells) if (cell.spec.method === "none") {
-    const text = stored.get(cellKeyString(cell.key));
-    if (text) unsteeredText.set(cell.query.id, text.text);
-  }
+  for (const cell of cells)
+    if (cell.spec.method === "none") {
+      const text = stored.get(cellKeyString(cell.key));
+      if (text) unsteeredText.set(cell.query.id, text.text);
+    }
   let generated = 0;
   for (const cell of todo) {
     const record = await session.execute(cell, unsteeredText.get(cell.query.id));
@@ -210,12 +251,21 @@ async function runEngine(ctx: EngineContext): Promise<{ generated: number; reuse
 }
 
 /** Stored cells without a judgement by this run's judge are scored by it (texts untouched), so the report has one judge throughout. */
-export async function judgeStoredCells(ctx: Pick<EngineContext, "store" | "scorer" | "progress" | "spec" | "backend">, texts: readonly CellText[]): Promise<void> {
+export async function judgeStoredCells(
+  ctx: Pick<EngineContext, "store" | "scorer" | "progress" | "spec" | "backend">,
+  texts: readonly CellText[],
+): Promise<void> {
   const { store, scorer, progress } = ctx;
   const judge = scorer.judgeIdentity;
   const judged = new Set((await store.cells({ model: ctx.spec.id, backend: ctx.backend.name, judgeId: judge.id })).map(cellKeyString));
   const unjudged = texts.filter((t) => !judged.has(cellKeyString(t)));
-  for (const text of unjudged) await store.putJudgement(text, { judgeId: judge.id, judgeName: judge.name, judge: await scorer.judge(text.text), lexicon: scorer.lexicon(text.text) });
+  for (const text of unjudged)
+    await store.putJudgement(text, {
+      judgeId: judge.id,
+      judgeName: judge.name,
+      judge: await scorer.judge(text.text),
+      lexicon: scorer.lexicon(text.text),
+    });
   if (unjudged.length > 0) progress.log(`  judged ${unjudged.length} stored cell(s) with judge ${judge.name} ${judge.id.slice(0, 12)}`);
 }
 
@@ -229,7 +279,9 @@ function firstLine(error: unknown): string {
  * vectors. Refuse instead, naming both settings.
  */
 async function assertSameVectorSettings(store: BenchStore, model: string, backend: string, options: BenchOptions): Promise<void> {
-  const pairsOf = new Map((await store.runs()).map((r) => [r.runId, (r.options as { extractionQueries?: number | "all" } | null)?.extractionQueries ?? "all"]));
+  const pairsOf = new Map(
+    (await store.runs()).map((r) => [r.runId, (r.options as { extractionQueries?: number | "all" } | null)?.extractionQueries ?? "all"]),
+  );
   for (const cell of await store.texts({ model, backend })) {
     if (cell.extraction !== options.method || !(options.corpora as readonly string[]).includes(cell.corpus)) continue;
     const stored = pairsOf.get(cell.runId);

@@ -1,4 +1,13 @@
-import { cosineSimilarity, createJudge, loadLexicon, loadSentenceEmbedder, type EmotionJudge, type JudgeName, type LexiconScorer, type SentenceEmbedder } from "@emosteer/eval";
+import {
+  cosineSimilarity,
+  createJudge,
+  loadLexicon,
+  loadSentenceEmbedder,
+  type EmotionJudge,
+  type JudgeName,
+  type LexiconScorer,
+  type SentenceEmbedder,
+} from "@emosteer/eval";
 
 /** The evaluation stack the bench judges every generation with. */
 export class Scorer {
@@ -14,7 +23,9 @@ export class Scorer {
   }
 
   /** Loads (training or fetching into the cache on first use) the judge, the NRC lexicon and MiniLM. */
-  static async load(options: { readonly judge?: JudgeName; readonly judgeFile?: string | null; readonly onProgress?: (message: string) => void } = {}): Promise<Scorer> {
+  static async load(
+    options: { readonly judge?: JudgeName; readonly judgeFile?: string | null; readonly onProgress?: (message: string) => void } = {},
+  ): Promise<Scorer> {
     const judge = await createJudge({
       ...(options.judge ? { judge: options.judge } : {}),
       ...(options.judgeFile ? { judgeFile: options.judgeFile } : {}),

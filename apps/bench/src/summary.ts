@@ -1,6 +1,14 @@
 import { BACKEND_NAMES } from "@emosteer/backends";
 import { findModelSpec, hasOfflineSource, MODEL_REGISTRY } from "@emosteer/models";
-import { summarize, summarizeLatency, summarizeLongTexts, type ExtractionRow, type LatencyRow, type LongTextRow, type SummaryRow } from "./aggregate.js";
+import {
+  summarize,
+  summarizeLatency,
+  summarizeLongTexts,
+  type ExtractionRow,
+  type LatencyRow,
+  type LongTextRow,
+  type SummaryRow,
+} from "./aggregate.js";
 import type { AlphaFigures, EngineAggregates } from "./claims.js";
 import { compareCorpora, type CorpusComparison } from "./corpus-comparison.js";
 import type { RunScope, SkippedEngine } from "./run.js";
@@ -21,7 +29,12 @@ export interface BenchSummary {
   readonly long_text: readonly LongTextRow[];
   /** For every model/backend whose latest run steered with more than one contrast corpus. */
   readonly corpus_comparison: readonly CorpusComparison[];
-  readonly resources: readonly { readonly model: string; readonly backend: string; readonly peak_rss_mb: number; readonly load_seconds: number }[];
+  readonly resources: readonly {
+    readonly model: string;
+    readonly backend: string;
+    readonly peak_rss_mb: number;
+    readonly load_seconds: number;
+  }[];
   readonly skipped: readonly SkippedEngine[];
   /** The judge every judged figure of the report comes from. */
   readonly judge: { readonly id: string; readonly name: string };
@@ -39,7 +52,13 @@ export interface JudgeComparison {
   readonly name: string;
   readonly cells: number;
   /** Macro-averaged over the grid emotions, single-emotion EV cells (α = 0: unsteered). */
-  readonly eps: readonly { readonly model: string; readonly backend: string; readonly alpha: number; readonly eps: number | null; readonly hit_rate: number | null }[];
+  readonly eps: readonly {
+    readonly model: string;
+    readonly backend: string;
+    readonly alpha: number;
+    readonly eps: number | null;
+    readonly hit_rate: number | null;
+  }[];
 }
 
 export interface RunSummary {
@@ -93,7 +112,8 @@ export async function buildSummaryWithCells(store: BenchStore, run: RunInfo): Pr
   const allCells = await store.cells({ judgeId: judge.id });
   const allExtractions = await store.extractions();
   const allLong = await store.longTexts(judge.id);
-  const same = (a: { model: string; backend: string }, b: { model: string; backend: string }) => a.model === b.model && a.backend === b.backend;
+  const same = (a: { model: string; backend: string }, b: { model: string; backend: string }) =>
+    a.model === b.model && a.backend === b.backend;
   for (const scope of scopes) {
     const engineCells = allCells.filter((c) => same(c, scope));
     const mine = cellsInScope(engineCells, scope, scope.corpus);
@@ -101,12 +121,26 @@ export async function buildSummaryWithCells(store: BenchStore, run: RunInfo): Pr
     cells.push(...mine);
     rows.push(...summarize(mine, { emotions: scope.emotions, alphas: scope.alphas, family }));
     const engineExtractions = allExtractions.filter((e) => same(e, scope));
-    extraction.push(...engineExtractions.filter((e) => e.extraction === scope.method && (scope.corpora.includes(e.corpus) || e.corpus === "user")));
+    extraction.push(
+      ...engineExtractions.filter((e) => e.extraction === scope.method && (scope.corpora.includes(e.corpus) || e.corpus === "user")),
+    );
     if (scope.corpora.length > 1) {
-      const byCorpus = new Map(scope.corpora.map((corpus) => [corpus, cellsInScope(engineCells, scope, corpus).filter((c) => c.method === "none" || (c.method === "ev" && c.corpus === corpus))]));
+      const byCorpus = new Map(
+        scope.corpora.map((corpus) => [
+          corpus,
+          cellsInScope(engineCells, scope, corpus).filter((c) => c.method === "none" || (c.method === "ev" && c.corpus === corpus)),
+        ]),
+      );
       comparisons.push(await compareCorpora({ ...scope, cells: byCorpus, extractions: engineExtractions }));
     }
-    long.push(...allLong.filter((r) => same(r, scope) && r.seed === scope.seed && (r.condition === "none" || (r.extraction === scope.method && r.corpus === scope.corpus && r.alpha === scope.longAlpha))));
+    long.push(
+      ...allLong.filter(
+        (r) =>
+          same(r, scope) &&
+          r.seed === scope.seed &&
+          (r.condition === "none" || (r.extraction === scope.method && r.corpus === scope.corpus && r.alpha === scope.longAlpha)),
+      ),
+    );
   }
   const engines = new Set(cells.map((c) => `${c.model}\u0000${c.backend}`));
   const inEngines = <T extends { model: string; backend: string }>(r: T) => engines.has(`${r.model}\u0000${r.backend}`);
@@ -114,19 +148,43 @@ export async function buildSummaryWithCells(store: BenchStore, run: RunInfo): Pr
   const judgeCounts = await store.judges();
   for (const j of [...judgeCounts].sort((a, b) => (a.judgeId === judge.id ? -1 : b.judgeId === judge.id ? 1 : 0))) {
     const theirs = j.judgeId === judge.id ? allCells : await store.cells({ judgeId: j.judgeId });
-    const judgeRows = scopes.flatMap((scope) => summarize(cellsInScope(theirs.filter((c) => same(c, scope)), scope, scope.corpus), { emotions: scope.emotions, alphas: scope.alphas, family }));
+    const judgeRows = scopes.flatMap((scope) =>
+      summarize(
+        cellsInScope(
+          theirs.filter((c) => same(c, scope)),
+          scope,
+          scope.corpus,
+        ),
+        { emotions: scope.emotions, alphas: scope.alphas, family },
+      ),
+    );
     const eps: JudgeComparison["eps"][number][] = [];
     for (const scope of scopes) {
       for (const alpha of [...scope.alphas].sort((a, b) => a - b)) {
         const at = judgeRows.filter((r) => same(r, scope) && r.method === "ev" && r.alpha === alpha);
-        if (at.length > 0) eps.push({ model: scope.model, backend: scope.backend, alpha, eps: mean(at.map((r) => r.eps)), hit_rate: mean(at.map((r) => r.hit_rate)) });
+        if (at.length > 0)
+          eps.push({
+            model: scope.model,
+            backend: scope.backend,
+            alpha,
+            eps: mean(at.map((r) => r.eps)),
+            hit_rate: mean(at.map((r) => r.hit_rate)),
+          });
       }
     }
     judges.push({ id: j.judgeId, name: j.judgeName, cells: j.cells, eps });
   }
   const runs: RunSummary[] = (await store.runs()).map((r) => {
     const o = r.options as { argv?: string[]; temperature?: number } | null;
-    return { run_id: r.runId, started_at: r.startedAt, finished_at: r.finishedAt, command: o?.argv ? `pnpm bench ${o.argv.join(" ")}` : null, temperature: o?.temperature ?? null, provenance: r.provenance, failed: r.skipped.filter((k) => k.failed) };
+    return {
+      run_id: r.runId,
+      started_at: r.startedAt,
+      finished_at: r.finishedAt,
+      command: o?.argv ? `pnpm bench ${o.argv.join(" ")}` : null,
+      temperature: o?.temperature ?? null,
+      provenance: r.provenance,
+      failed: r.skipped.filter((k) => k.failed),
+    };
   });
   const summary: BenchSummary = {
     generated: new Date().toISOString(),
@@ -176,7 +234,12 @@ async function engineScopes(store: BenchStore): Promise<EngineScope[]> {
   const out: EngineScope[] = [];
   for (const engine of engines.values()) {
     for (let i = runs.length - 1; i >= 0; i--) {
-      const options = runs[i]!.options as { scope?: RunScope; models?: string[] | "all"; backends?: string[] | "all"; argv?: string[] } | null;
+      const options = runs[i]!.options as {
+        scope?: RunScope;
+        models?: string[] | "all";
+        backends?: string[] | "all";
+        argv?: string[];
+      } | null;
       if (!options?.scope) continue;
       const hasModel = options.models === "all" || (options.models ?? []).includes(engine.model);
       const hasBackend = options.backends === "all" || (options.backends ?? []).includes(engine.backend);
@@ -190,7 +253,11 @@ async function engineScopes(store: BenchStore): Promise<EngineScope[]> {
 }
 
 /** The run's skipped engines plus every registry model that has no results here, with the reason. */
-function withUnmeasuredModels(skipped: readonly SkippedEngine[], measured: ReadonlySet<string>, engines: ReadonlySet<string>): SkippedEngine[] {
+function withUnmeasuredModels(
+  skipped: readonly SkippedEngine[],
+  measured: ReadonlySet<string>,
+  engines: ReadonlySet<string>,
+): SkippedEngine[] {
   const out = [...skipped];
   for (const model of measured) {
     for (const backend of BACKEND_NAMES) {
@@ -230,7 +297,16 @@ export async function latestRun(store: BenchStore): Promise<RunInfo | null> {
   const runs = await store.runs();
   for (let i = runs.length - 1; i >= 0; i--) {
     const options = runs[i]!.options as { scope?: RunScope; argv?: string[]; note?: string | null } | null;
-    if (options?.scope) return { scope: withCorpora(options.scope), note: options.note ?? null, argv: options.argv ?? null, skipped: runs[i]!.skipped, startedAt: runs[i]!.startedAt, finishedAt: runs[i]!.finishedAt, provenance: runs[i]!.provenance };
+    if (options?.scope)
+      return {
+        scope: withCorpora(options.scope),
+        note: options.note ?? null,
+        argv: options.argv ?? null,
+        skipped: runs[i]!.skipped,
+        startedAt: runs[i]!.startedAt,
+        finishedAt: runs[i]!.finishedAt,
+        provenance: runs[i]!.provenance,
+      };
   }
   return null;
 }
@@ -264,7 +340,12 @@ function extractionRows(records: readonly ExtractionRecord[]): ExtractionRow[] {
 function latestResources(records: readonly ResourceRecord[]): BenchSummary["resources"] {
   const latest = new Map<string, ResourceRecord>();
   for (const r of records) latest.set(`${r.model}\u0000${r.backend}`, r);
-  return [...latest.values()].map((r) => ({ model: r.model, backend: r.backend, peak_rss_mb: r.peakRssBytes / 2 ** 20, load_seconds: r.loadSeconds }));
+  return [...latest.values()].map((r) => ({
+    model: r.model,
+    backend: r.backend,
+    peak_rss_mb: r.peakRssBytes / 2 ** 20,
+    load_seconds: r.loadSeconds,
+  }));
 }
 
 /** Steered long-text rows plus, for each, the unsteered texts judged for the same emotion (α = 0). */
@@ -277,8 +358,12 @@ function summarizeLongTextsWithReference(records: readonly LongTextRecord[]): Lo
     if (!emotions.has(key)) emotions.set(key, new Set());
     emotions.get(key)!.add(r.emotion);
   }
-  const relabelled = reference.flatMap((r) => [...(emotions.get(`${r.model}\u0000${r.backend}`) ?? [])].map((emotion) => ({ ...r, emotion, alpha: 0 })));
-  return summarizeLongTexts([...steered, ...relabelled]).sort((a, b) => (a.model + a.backend + a.emotion + a.kind + a.alpha < b.model + b.backend + b.emotion + b.kind + b.alpha ? -1 : 1));
+  const relabelled = reference.flatMap((r) =>
+    [...(emotions.get(`${r.model}\u0000${r.backend}`) ?? [])].map((emotion) => ({ ...r, emotion, alpha: 0 })),
+  );
+  return summarizeLongTexts([...steered, ...relabelled]).sort((a, b) =>
+    a.model + a.backend + a.emotion + a.kind + a.alpha < b.model + b.backend + b.emotion + b.kind + b.alpha ? -1 : 1,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,18 +381,34 @@ export function engines(rows: readonly SummaryRow[]): { model: string; backend: 
 }
 
 /** Macro average over the scope's judged emotions of one EV column at α. */
-export function evMean(rows: readonly SummaryRow[], model: string, backend: string, alpha: number, pick: (r: SummaryRow) => number | null): number | null {
+export function evMean(
+  rows: readonly SummaryRow[],
+  model: string,
+  backend: string,
+  alpha: number,
+  pick: (r: SummaryRow) => number | null,
+): number | null {
   return mean(rows.filter((r) => r.model === model && r.backend === backend && r.method === "ev" && r.alpha === alpha).map(pick));
 }
 
 /** One engine's macro means over emotions at each α of its single-emotion EV rows: what the verdicts read. */
 export function engineAggregates(rows: readonly SummaryRow[], model: string, backend: string): EngineAggregates {
   const out = new Map<number, AlphaFigures>();
-  const alphas = [...new Set(rows.filter((r) => r.model === model && r.backend === backend && r.method === "ev" && r.alpha !== null).map((r) => r.alpha!))];
+  const alphas = [
+    ...new Set(
+      rows.filter((r) => r.model === model && r.backend === backend && r.method === "ev" && r.alpha !== null).map((r) => r.alpha!),
+    ),
+  ];
   for (const a of alphas) {
     const at = (pick: (r: SummaryRow) => number | null) => evMean(rows, model, backend, a, pick);
-    out.set(a, { eps: at((r) => r.eps), eas: at((r) => r.eas), easDeltaPct: at((r) => r.eas_delta_pct), distinct2: at((r) => r.distinct2), perplexity: at((r) => r.perplexity), fidelity: at((r) => r.fidelity) });
+    out.set(a, {
+      eps: at((r) => r.eps),
+      eas: at((r) => r.eas),
+      easDeltaPct: at((r) => r.eas_delta_pct),
+      distinct2: at((r) => r.distinct2),
+      perplexity: at((r) => r.perplexity),
+      fidelity: at((r) => r.fidelity),
+    });
   }
   return out;
 }
-

@@ -6,7 +6,10 @@ import type { BenchOptions, ContrastCorpus } from "./options.js";
  * corpus and number of contrast pairs as the CLI's `extract`/`generate`/`demo` with the same
  * settings, so a vector the demo extracted is a cache hit here, never a second extraction.
  */
-export function benchVectorSource(options: BenchOptions, corpus: ContrastCorpus): Pick<CachedEmotionVectorsOptions, "method" | "corpus" | "maxQueries" | "cacheDir"> {
+export function benchVectorSource(
+  options: BenchOptions,
+  corpus: ContrastCorpus,
+): Pick<CachedEmotionVectorsOptions, "method" | "corpus" | "maxQueries" | "cacheDir"> {
   return {
     method: options.method,
     corpus,

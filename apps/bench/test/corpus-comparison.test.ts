@@ -40,37 +40,110 @@ function cell(corpus: string, condition: string, queryId: string, s: Scores, ove
   const [emotion = "", alpha = "0"] = rest.split("@");
   const method = (kind === "none" ? "none" : kind) as CellRecord["method"];
   return {
-    model: MODEL, backend: BACKEND, extraction: method === "ev" || method === "mix" ? "mean-diff" : "-", corpus: method === "ev" || method === "mix" ? corpus : "-",
-    condition, queryId, maxTokens: 16, seed: 0, setupHash: "setup", queryHash: `hash-${queryId}`, judgeId: "judge-1", judgeName: "v2", method, weights: method === "none" ? {} : { [emotion]: Number(alpha) || 1 },
-    query: `query ${queryId}`, text: `${condition} ${corpus} ${queryId}`, generatedTokens: 16, finishReason: "length", promptTokens: 20, promptMs: 10,
-    decodeMs: 100, firstTokenMs: 12, judge: method === "none" ? { joy: 0.1, sadness: 0.1, neutral: 0.8 } : { [emotion]: s.p, neutral: 1 - s.p },
-    lexicon: method === "none" ? { joy: 2, sadness: 2 } : { [emotion]: s.lex }, perplexity: s.perplexity, distinct2: 0.9, fidelity: s.fidelity,
-    runId: "r1", createdAt: "2026-01-01T00:00:00.000Z", ...over,
+    model: MODEL,
+    backend: BACKEND,
+    extraction: method === "ev" || method === "mix" ? "mean-diff" : "-",
+    corpus: method === "ev" || method === "mix" ? corpus : "-",
+    condition,
+    queryId,
+    maxTokens: 16,
+    seed: 0,
+    setupHash: "setup",
+    queryHash: `hash-${queryId}`,
+    judgeId: "judge-1",
+    judgeName: "v2",
+    method,
+    weights: method === "none" ? {} : { [emotion]: Number(alpha) || 1 },
+    query: `query ${queryId}`,
+    text: `${condition} ${corpus} ${queryId}`,
+    generatedTokens: 16,
+    finishReason: "length",
+    promptTokens: 20,
+    promptMs: 10,
+    decodeMs: 100,
+    firstTokenMs: 12,
+    judge: method === "none" ? { joy: 0.1, sadness: 0.1, neutral: 0.8 } : { [emotion]: s.p, neutral: 1 - s.p },
+    lexicon: method === "none" ? { joy: 2, sadness: 2 } : { [emotion]: s.lex },
+    perplexity: s.perplexity,
+    distinct2: 0.9,
+    fidelity: s.fidelity,
+    runId: "r1",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    ...over,
   };
 }
 
 /** Per corpus, condition and query: the scores the comparison must average. */
 const GRID: Record<string, Record<string, [Scores, Scores]>> = {
   fixed: {
-    "ev:joy@1": [{ p: 0.6, lex: 4, fidelity: 0.8, perplexity: 5 }, { p: 0.4, lex: 6, fidelity: 0.8, perplexity: 5 }],
-    "ev:sadness@1": [{ p: 0.8, lex: 2, fidelity: 0.6, perplexity: 7 }, { p: 0.6, lex: 2, fidelity: 0.6, perplexity: 7 }],
-    "ev:joy@-1": [{ p: 0.05, lex: 1, fidelity: 0.9, perplexity: 4 }, { p: 0.05, lex: 1, fidelity: 0.9, perplexity: 4 }],
-    "ev:sadness@-1": [{ p: 0.15, lex: 0, fidelity: 0.9, perplexity: 4 }, { p: 0.15, lex: 0, fidelity: 0.9, perplexity: 4 }],
+    "ev:joy@1": [
+      { p: 0.6, lex: 4, fidelity: 0.8, perplexity: 5 },
+      { p: 0.4, lex: 6, fidelity: 0.8, perplexity: 5 },
+    ],
+    "ev:sadness@1": [
+      { p: 0.8, lex: 2, fidelity: 0.6, perplexity: 7 },
+      { p: 0.6, lex: 2, fidelity: 0.6, perplexity: 7 },
+    ],
+    "ev:joy@-1": [
+      { p: 0.05, lex: 1, fidelity: 0.9, perplexity: 4 },
+      { p: 0.05, lex: 1, fidelity: 0.9, perplexity: 4 },
+    ],
+    "ev:sadness@-1": [
+      { p: 0.15, lex: 0, fidelity: 0.9, perplexity: 4 },
+      { p: 0.15, lex: 0, fidelity: 0.9, perplexity: 4 },
+    ],
   },
   self: {
-    "ev:joy@1": [{ p: 0.9, lex: 10, fidelity: 0.5, perplexity: 9 }, { p: 0.7, lex: 8, fidelity: 0.5, perplexity: 9 }],
-    "ev:sadness@1": [{ p: 0.2, lex: 2, fidelity: 0.5, perplexity: 9 }, { p: 0.4, lex: 4, fidelity: 0.5, perplexity: 9 }],
-    "ev:joy@-1": [{ p: 0.3, lex: 2, fidelity: 0.7, perplexity: 6 }, { p: 0.3, lex: 2, fidelity: 0.7, perplexity: 6 }],
-    "ev:sadness@-1": [{ p: 0.6, lex: 1, fidelity: 0.7, perplexity: 6 }, { p: 0.2, lex: 1, fidelity: 0.7, perplexity: 6 }],
+    "ev:joy@1": [
+      { p: 0.9, lex: 10, fidelity: 0.5, perplexity: 9 },
+      { p: 0.7, lex: 8, fidelity: 0.5, perplexity: 9 },
+    ],
+    "ev:sadness@1": [
+      { p: 0.2, lex: 2, fidelity: 0.5, perplexity: 9 },
+      { p: 0.4, lex: 4, fidelity: 0.5, perplexity: 9 },
+    ],
+    "ev:joy@-1": [
+      { p: 0.3, lex: 2, fidelity: 0.7, perplexity: 6 },
+      { p: 0.3, lex: 2, fidelity: 0.7, perplexity: 6 },
+    ],
+    "ev:sadness@-1": [
+      { p: 0.6, lex: 1, fidelity: 0.7, perplexity: 6 },
+      { p: 0.2, lex: 1, fidelity: 0.7, perplexity: 6 },
+    ],
   },
 };
 const FAR: Scores = { p: 0, lex: 100, fidelity: 0, perplexity: 1000 };
 
-function extraction(corpus: string, emotion: string, seconds: number, vectorPath: string, createdAt = "2026-01-01T00:00:00.000Z"): ExtractionRecord {
-  return { model: MODEL, backend: BACKEND, extraction: "mean-diff", corpus, corpusHash: `${corpus}-hash`, emotion, seconds, queries: 4, vectorPath, createdAt };
+function extraction(
+  corpus: string,
+  emotion: string,
+  seconds: number,
+  vectorPath: string,
+  createdAt = "2026-01-01T00:00:00.000Z",
+): ExtractionRecord {
+  return {
+    model: MODEL,
+    backend: BACKEND,
+    extraction: "mean-diff",
+    corpus,
+    corpusHash: `${corpus}-hash`,
+    emotion,
+    seconds,
+    queries: 4,
+    vectorPath,
+    createdAt,
+  };
 }
 
-const identity: ModelInfo = { architecture: "llama", name: "tiny", layerCount: 4, hiddenSize: 3, vocabSize: 10, contextLength: 64, fingerprint: "0123456789abcdef" };
+const identity: ModelInfo = {
+  architecture: "llama",
+  name: "tiny",
+  layerCount: 4,
+  hiddenSize: 3,
+  vocabSize: 10,
+  contextLength: 64,
+  fingerprint: "0123456789abcdef",
+};
 
 /** Layers 1..3 of a 4-layer, 3-wide vector (layer 0 is always zero). */
 async function vectorFile(name: string, emotion: string, corpus: string, layers: [number[], number[], number[]]): Promise<string> {
@@ -79,20 +152,32 @@ async function vectorFile(name: string, emotion: string, corpus: string, layers:
     emotion,
     model: identity,
     directions: [new Float32Array(3), ...layers.map((l) => Float32Array.from(l))],
-    provenance: { method: "mean-diff", settings: {}, samples: 4, corpus, corpusHash: `${corpus}-hash`, backend: BACKEND, createdAt: "2026-01-01T00:00:00.000Z" },
+    provenance: {
+      method: "mean-diff",
+      settings: {},
+      samples: 4,
+      corpus,
+      corpusHash: `${corpus}-hash`,
+      backend: BACKEND,
+      createdAt: "2026-01-01T00:00:00.000Z",
+    },
   });
   await saveVectorFile(path, vector);
   return path;
 }
 
 /** A database as a `--corpora fixed,self` run leaves it, plus cells the comparison must not read. */
-async function syntheticStore(path: string, options: { readonly vectors: boolean; readonly corpora?: readonly string[] }): Promise<BenchStore> {
+async function syntheticStore(
+  path: string,
+  options: { readonly vectors: boolean; readonly corpora?: readonly string[] },
+): Promise<BenchStore> {
   const store = await SqliteBenchStore.open(path);
   for (const q of [0, 1] as const) {
     const queryId = scope.queryIds[q]!;
     await store.putCell(cell("-", "none", queryId, { p: 0, lex: 0, fidelity: 1, perplexity: 4 }));
     await store.putCell(cell("-", "prompt:joy", queryId, FAR));
-    for (const [corpus, conditions] of Object.entries(GRID)) for (const [condition, scores] of Object.entries(conditions)) await store.putCell(cell(corpus, condition, queryId, scores[q]));
+    for (const [corpus, conditions] of Object.entries(GRID))
+      for (const [condition, scores] of Object.entries(conditions)) await store.putCell(cell(corpus, condition, queryId, scores[q]));
     // Outside the comparison: the mix (primary corpus only), another token budget, another method.
     await store.putCell({ ...cell("fixed", "mix:joy@1+sadness@1", queryId, FAR), weights: { joy: 1, sadness: 1 } });
     await store.putCell(cell("self", "ev:joy@1", queryId, FAR, { maxTokens: 32 }));
@@ -100,10 +185,26 @@ async function syntheticStore(path: string, options: { readonly vectors: boolean
   }
   const files = options.vectors
     ? {
-        fixedJoy: await vectorFile("fixed-joy", "joy", "fixed", [[1, 0, 0], [1, 0, 0], [0, 1, 0]]),
-        selfJoy: await vectorFile("self-joy", "joy", "self", [[0, 1, 0], [1, 1, 0], [0, 1, 0]]),
-        fixedSad: await vectorFile("fixed-sadness", "sadness", "fixed", [[1, 2, 3], [0, 0, 1], [1, 0, 0]]),
-        selfSad: await vectorFile("self-sadness", "sadness", "self", [[2, 4, 6], [0, 0, -1], [-1, 0, 0]]),
+        fixedJoy: await vectorFile("fixed-joy", "joy", "fixed", [
+          [1, 0, 0],
+          [1, 0, 0],
+          [0, 1, 0],
+        ]),
+        selfJoy: await vectorFile("self-joy", "joy", "self", [
+          [0, 1, 0],
+          [1, 1, 0],
+          [0, 1, 0],
+        ]),
+        fixedSad: await vectorFile("fixed-sadness", "sadness", "fixed", [
+          [1, 2, 3],
+          [0, 0, 1],
+          [1, 0, 0],
+        ]),
+        selfSad: await vectorFile("self-sadness", "sadness", "self", [
+          [2, 4, 6],
+          [0, 0, -1],
+          [-1, 0, 0],
+        ]),
       }
     : { fixedJoy: "", selfJoy: "", fixedSad: "", selfSad: "" };
   await store.putExtraction(extraction("fixed", "joy", 12.5, files.fixedJoy));
@@ -113,7 +214,13 @@ async function syntheticStore(path: string, options: { readonly vectors: boolean
   // An older self extraction (other corpus hash): the latest one is reported.
   await store.putExtraction({ ...extraction("self", "joy", 99, files.fixedJoy), corpusHash: "older" });
   const runScope = options.corpora ? { ...scope, corpora: options.corpora } : (({ corpora, ...rest }) => rest)(scope);
-  await store.startRun({ runId: "r1", startedAt: "2026-01-02T00:00:00Z", options: { models: [MODEL], backends: [BACKEND], argv: ["--corpora", "fixed,self"], scope: runScope }, skipped: [], provenance: null });
+  await store.startRun({
+    runId: "r1",
+    startedAt: "2026-01-02T00:00:00Z",
+    options: { models: [MODEL], backends: [BACKEND], argv: ["--corpora", "fixed,self"], scope: runScope },
+    skipped: [],
+    provenance: null,
+  });
   await store.finishRun("r1", "2026-01-02T01:00:00Z");
   return store;
 }
@@ -126,7 +233,14 @@ describe("report: contrast corpus comparison", () => {
 
     expect(summary.corpus_comparison).toHaveLength(1);
     const comparison = summary.corpus_comparison[0]!;
-    expect(comparison).toMatchObject({ model: MODEL, backend: BACKEND, method: "mean-diff", corpora: ["fixed", "self"], emotions: ["joy", "sadness"], cosine_note: null });
+    expect(comparison).toMatchObject({
+      model: MODEL,
+      backend: BACKEND,
+      method: "mean-diff",
+      corpora: ["fixed", "self"],
+      emotions: ["joy", "sadness"],
+      cosine_note: null,
+    });
     const [fixed, self] = comparison.rows;
     const byAlpha = (row: typeof fixed) => Object.fromEntries(row!.by_alpha.map((x) => [x.alpha, [x.eps, x.hit_rate]]));
     // fixed: EPS@1 = mean(joy 0.5, sadness 0.7); hit@1 = mean(0.5, 1); EPS@−1 = mean(0.05, 0.15).
@@ -167,10 +281,40 @@ describe("report: contrast corpus comparison", () => {
     const joyAt1 = summary.rows.find((r) => r.method === "ev" && r.emotion === "joy" && r.alpha === 1)!;
     expect(joyAt1.eps).toBeCloseTo(0.5, 12);
     expect(Object.keys(joyAt1).sort()).toEqual(
-      ["model", "family", "backend", "emotion", "alpha", "method", "n", "eps", "eps_ci", "hit_rate", "hit_rate_ci", "eas", "eas_ci", "eas_delta_pct", "eas_delta_ci", "fidelity", "perplexity", "distinct2", "decode_tps", "prompt_tps", "overhead_ratio", "first_token_ms", "extraction_method", "corpus", "max_tokens"].sort(),
+      [
+        "model",
+        "family",
+        "backend",
+        "emotion",
+        "alpha",
+        "method",
+        "n",
+        "eps",
+        "eps_ci",
+        "hit_rate",
+        "hit_rate_ci",
+        "eas",
+        "eas_ci",
+        "eas_delta_pct",
+        "eas_delta_ci",
+        "fidelity",
+        "perplexity",
+        "distinct2",
+        "decode_tps",
+        "prompt_tps",
+        "overhead_ratio",
+        "first_token_ms",
+        "extraction_method",
+        "corpus",
+        "max_tokens",
+      ].sort(),
     );
     // Both corpora's extraction times are in the extraction table.
-    expect(summary.extraction.map((e) => [e.corpus, e.seconds]).sort()).toEqual([["fixed", 12.5], ["self", 30.25], ["self", 99]]);
+    expect(summary.extraction.map((e) => [e.corpus, e.seconds]).sort()).toEqual([
+      ["fixed", 12.5],
+      ["self", 30.25],
+      ["self", 99],
+    ]);
   });
 
   it("writes the section into REPORT.md with both corpora's rows and the cosines", async () => {
@@ -181,8 +325,12 @@ describe("report: contrast corpus comparison", () => {
     const section = report.split("## Contrast corpus: fixed vs self-written")[1]!.split("\n## ")[0]!;
     expect(section).toContain("only the source of the vectors differs");
     // EPS@−1, @0, @1, hit@−1, @0, @1, ΔEAS ±1, fidelity@1, perplexity@1, extraction.
-    expect(section).toContain("| m | llama.cpp | fixed (primary) | joy, sadness | 2 | 0.10 | 0.10 | 0.60 | 0.00 | 0.00 | 0.75 | +75 % | -75 % | 0.70 | 6.0 | 12.5 (4 pairs) |");
-    expect(section).toContain("| m | llama.cpp | self | joy, sadness | 2 | 0.35 | 0.10 | 0.55 | 0.25 | 0.00 | 0.50 | +200 % | -25 % | 0.50 | 9.0 | 30.3 (4 pairs) |");
+    expect(section).toContain(
+      "| m | llama.cpp | fixed (primary) | joy, sadness | 2 | 0.10 | 0.10 | 0.60 | 0.00 | 0.00 | 0.75 | +75 % | -75 % | 0.70 | 6.0 | 12.5 (4 pairs) |",
+    );
+    expect(section).toContain(
+      "| m | llama.cpp | self | joy, sadness | 2 | 0.35 | 0.10 | 0.55 | 0.25 | 0.00 | 0.50 | +200 % | -25 % | 0.50 | 9.0 | 30.3 (4 pairs) |",
+    );
     expect(section).toContain("| m | llama.cpp | joy | fixed · self | 2 | 0.707 | 0.569 |");
     expect(section).toContain("| m | llama.cpp | sadness | fixed · self | 2 | -1.000 | -0.333 |");
     // The main table is the primary corpus's: EPS@1 = 0.60, not self's 0.55.

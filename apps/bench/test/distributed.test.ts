@@ -13,7 +13,28 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", ".
 const main = join(repoRoot, "apps", "bench", "src", "main.ts");
 const SERVER = process.env.EMOSTEER_TEST_POSTGRES ?? `postgresql://${userInfo().username}@localhost/postgres?host=/var/run/postgresql`;
 const BACKEND = process.env.EMOSTEER_TEST_BACKEND ?? "llama.cpp";
-const GRID = ["--models", "smollm2-135m-instruct", "--backends", BACKEND, "--emotions", "joy", "--alphas", "0,1", "--queries", "3", "--max-tokens", "12", "--mix", "none", "--long-queries", "0", "--latency-reps", "0", "--extraction-queries", "4"];
+const GRID = [
+  "--models",
+  "smollm2-135m-instruct",
+  "--backends",
+  BACKEND,
+  "--emotions",
+  "joy",
+  "--alphas",
+  "0,1",
+  "--queries",
+  "3",
+  "--max-tokens",
+  "12",
+  "--mix",
+  "none",
+  "--long-queries",
+  "0",
+  "--latency-reps",
+  "0",
+  "--extraction-queries",
+  "4",
+];
 /** 3 queries × (unsteered, joy@1, prompt:joy), in 3 jobs (one per query). */
 const TOTAL_CELLS = 9;
 /** Short, so the killed worker's job comes back within the test. */
@@ -27,8 +48,14 @@ const url = (() => {
   return u.toString();
 })();
 
-function bench(args: readonly string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
-  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+function bench(args: readonly string[]): {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+} {
+  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...args], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   child.stdout!.resume();
@@ -46,7 +73,9 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   try {
     await client.connect();
   } catch (error) {
-    throw new Error(`No PostgreSQL at ${SERVER} (${(error as Error).message}): start one (Debian: apt-get install postgresql; pg_ctlcluster 15 main start; a role for this user) as .ci/run does, or set EMOSTEER_TEST_POSTGRES.`);
+    throw new Error(
+      `No PostgreSQL at ${SERVER} (${(error as Error).message}): start one (Debian: apt-get install postgresql; pg_ctlcluster 15 main start; a role for this user) as .ci/run does, or set EMOSTEER_TEST_POSTGRES.`,
+    );
   }
   try {
     return await fn(client);
@@ -86,7 +115,9 @@ describe(`distributed bench: PostgreSQL + pg-boss, 2 workers (smollm2-135m-instr
     while (killedCell === null) {
       const exited = await Promise.race([a.done, new Promise<null>((r) => setTimeout(() => r(null), 100))]);
       if (exited) throw new Error(`worker A exited (${exited.code ?? exited.signal}) before it could be killed:\n${exited.stderr}`);
-      const open = await query<{ cell_id: string }>(`SELECT cell_id FROM attempts WHERE worker LIKE '%:${a.child.pid}:%' AND finished_at IS NULL`).catch(() => []);
+      const open = await query<{ cell_id: string }>(
+        `SELECT cell_id FROM attempts WHERE worker LIKE '%:${a.child.pid}:%' AND finished_at IS NULL`,
+      ).catch(() => []);
       if (open.length > 0) {
         a.child.kill("SIGKILL");
         killedCell = open[0]!.cell_id;
@@ -99,14 +130,18 @@ describe(`distributed bench: PostgreSQL + pg-boss, 2 workers (smollm2-135m-instr
 
     const cells = await query<{ cell_id: string; text: string }>("SELECT cell_id, text FROM cells ORDER BY cell_id");
     expect(cells).toHaveLength(TOTAL_CELLS); // cell_id is the primary key: each stored once
-    const attempts = await query<{ cell_id: string; worker: string; finished_at: string | null }>("SELECT cell_id, worker, finished_at FROM attempts ORDER BY attempt_id");
+    const attempts = await query<{ cell_id: string; worker: string; finished_at: string | null }>(
+      "SELECT cell_id, worker, finished_at FROM attempts ORDER BY attempt_id",
+    );
     const killed = attempts.filter((x) => x.cell_id === killedCell);
     expect(killed).toHaveLength(2); // ran twice: killed in A, then redelivered
     expect(killed[0]!.finished_at).toBeNull();
     expect(killed[1]!.finished_at).not.toBeNull();
     expect(killed[1]!.worker).not.toBe(killed[0]!.worker);
     for (const c of cells) expect(attempts.some((x) => x.cell_id === c.cell_id && x.finished_at !== null)).toBe(true);
-    const jobs = await query<{ state: string; n: string }>("SELECT state, COUNT(*) AS n FROM pgboss.job WHERE name = 'emosteer-bench-cells' GROUP BY state");
+    const jobs = await query<{ state: string; n: string }>(
+      "SELECT state, COUNT(*) AS n FROM pgboss.job WHERE name = 'emosteer-bench-cells' GROUP BY state",
+    );
     expect(jobs).toEqual([{ state: "completed", n: "3" }]);
     process.stderr.write(`distributed: 9 cells with 2 workers (one killed, lease ${LEASE_SECONDS} s) in ${seconds.toFixed(1)} s\n`);
 
@@ -117,7 +152,9 @@ describe(`distributed bench: PostgreSQL + pg-boss, 2 workers (smollm2-135m-instr
     const single = (await store.texts()).map((t) => ({ text: t.text, id: t }));
     await store.close();
     const { cellId } = await import("../src/store.js");
-    expect(Object.fromEntries(single.map((t) => [cellId(t.id), t.text]))).toEqual(Object.fromEntries(cells.map((c) => [c.cell_id, c.text])));
+    expect(Object.fromEntries(single.map((t) => [cellId(t.id), t.text]))).toEqual(
+      Object.fromEntries(cells.map((c) => [c.cell_id, c.text])),
+    );
 
     // The report reads Postgres as it reads SQLite.
     const out = join(work, "report");

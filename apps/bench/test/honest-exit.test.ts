@@ -20,7 +20,8 @@ async function brokenCache(): Promise<string> {
   const cache = join(work, "cache");
   const spec = findModelSpec("smollm2-135m-instruct");
   const source = spec.sources.find((s) => s.kind === "pypi");
-  if (!source || source.kind !== "pypi" || source.size === undefined) throw new Error("smollm2-135m-instruct has no PyPI source with a size");
+  if (!source || source.kind !== "pypi" || source.size === undefined)
+    throw new Error("smollm2-135m-instruct has no PyPI source with a size");
   const dir = join(cache, "models", spec.id);
   mkdirSync(dir, { recursive: true });
   const gguf = join(dir, `${spec.id}.gguf`);
@@ -36,8 +37,35 @@ describe("honest exits and provenance", () => {
     const cache = await brokenCache();
     const db = join(work, "bench.sqlite");
     const out = join(work, "report");
-    const args = ["--models", "smollm2-135m-instruct", "--backends", "onnx", "--emotions", "joy", "--alphas", "0,1", "--queries", "1", "--max-tokens", "4", "--mix", "none", "--long-queries", "0", "--latency-reps", "0", "--db", db, "--out", out];
-    const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...args], { cwd: repoRoot, env: { ...process.env, EMOSTEER_CACHE_DIR: cache }, stdio: ["ignore", "pipe", "pipe"] });
+    const args = [
+      "--models",
+      "smollm2-135m-instruct",
+      "--backends",
+      "onnx",
+      "--emotions",
+      "joy",
+      "--alphas",
+      "0,1",
+      "--queries",
+      "1",
+      "--max-tokens",
+      "4",
+      "--mix",
+      "none",
+      "--long-queries",
+      "0",
+      "--latency-reps",
+      "0",
+      "--db",
+      db,
+      "--out",
+      out,
+    ];
+    const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, EMOSTEER_CACHE_DIR: cache },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.stdout.resume();

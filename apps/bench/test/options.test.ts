@@ -9,7 +9,22 @@ const parse = (argv: string[]) => parseBenchArgs(argv, env) as BenchOptions;
 describe("parseBenchArgs", () => {
   it("defaults to the paper's grid, greedy decoding and benchmarks/ as output", () => {
     const o = parse([]);
-    expect(o).toMatchObject({ models: "all", backends: "all", emotions: "default", alphas: [-1, 0, 0.5, 1, 2, 4], queries: "all", maxTokens: 64, method: "mean-diff", corpus: "fixed", temperature: 0, seed: 0, mix: { joy: 1, fear: 1 }, baseline: true, out: "/repo/benchmarks", db: "/cache/bench/bench.sqlite" });
+    expect(o).toMatchObject({
+      models: "all",
+      backends: "all",
+      emotions: "default",
+      alphas: [-1, 0, 0.5, 1, 2, 4],
+      queries: "all",
+      maxTokens: 64,
+      method: "mean-diff",
+      corpus: "fixed",
+      temperature: 0,
+      seed: 0,
+      mix: { joy: 1, fear: 1 },
+      baseline: true,
+      out: "/repo/benchmarks",
+      db: "/cache/bench/bench.sqlite",
+    });
     // The CLI's and the library's vector cache, not one of its own.
     expect(o.vectorCache).toBe("/cache/vectors");
     expect(parse(["--vector-cache", "v"]).vectorCache).toBe("/repo/v");
@@ -25,13 +40,26 @@ describe("parseBenchArgs", () => {
 
   it("--quick picks the default model on llama.cpp with few queries and its own database", () => {
     const o = parse(["--quick"]);
-    expect(o).toMatchObject({ models: ["smollm2-135m-instruct"], backends: ["llama.cpp"], queries: 3, maxTokens: 48, extractionQueries: 20, db: "/cache/bench/quick.sqlite" });
+    expect(o).toMatchObject({
+      models: ["smollm2-135m-instruct"],
+      backends: ["llama.cpp"],
+      queries: 3,
+      maxTokens: 48,
+      extractionQueries: 20,
+      db: "/cache/bench/quick.sqlite",
+    });
     expect(parse(["--quick", "--queries", "7"]).queries).toBe(7);
   });
 
   it("parses lists, sorts and dedupes α, and reads the mix", () => {
     const o = parse(["--models", "a,b", "--alphas", "2,-1,0,2", "--mix", "joy=1,sadness=0.5", "--emotions", "joy, awe", "--out", "x"]);
-    expect(o).toMatchObject({ models: ["a", "b"], alphas: [-1, 0, 2], mix: { joy: 1, sadness: 0.5 }, emotions: ["joy", "awe"], out: "/repo/x" });
+    expect(o).toMatchObject({
+      models: ["a", "b"],
+      alphas: [-1, 0, 2],
+      mix: { joy: 1, sadness: 0.5 },
+      emotions: ["joy", "awe"],
+      out: "/repo/x",
+    });
     expect(parse(["--mix", "none"]).mix).toBeNull();
   });
 

@@ -15,19 +15,49 @@ const BACKEND = process.env.EMOSTEER_TEST_BACKEND ?? "llama.cpp";
 const B = BACKEND.replace(".", "\\.");
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const main = join(repoRoot, "apps", "bench", "src", "main.ts");
-const TINY_GRID = ["--models", "smollm2-135m-instruct", "--backends", BACKEND, "--emotions", "joy", "--alphas", "0,1", "--queries", "3", "--max-tokens", "16", "--mix", "none", "--long-queries", "0", "--latency-reps", "1", "--latency-tokens", "16", "--extraction-queries", "4"];
+const TINY_GRID = [
+  "--models",
+  "smollm2-135m-instruct",
+  "--backends",
+  BACKEND,
+  "--emotions",
+  "joy",
+  "--alphas",
+  "0,1",
+  "--queries",
+  "3",
+  "--max-tokens",
+  "16",
+  "--mix",
+  "none",
+  "--long-queries",
+  "0",
+  "--latency-reps",
+  "1",
+  "--latency-tokens",
+  "16",
+  "--extraction-queries",
+  "4",
+];
 /** 3 queries × (unsteered, joy@1, prompt:joy). */
 const TOTAL_CELLS = 9;
 
 const work = mkdtempSync(join(tmpdir(), "emosteer-bench-run-"));
 const uninterruptedDb = join(work, "uninterrupted.sqlite");
 
-function startBench(db: string, extraArgs: readonly string[] = []): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
+function startBench(
+  db: string,
+  extraArgs: readonly string[] = [],
+): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
   // node itself (not the tsx CLI, which runs the script in a grandchild) so SIGKILL hits the bench.
-  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...TINY_GRID, ...extraArgs, "--db", db, "--no-report"], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--conditions=@emosteer/source", "--import", "tsx", main, ...TINY_GRID, ...extraArgs, "--db", db, "--no-report"],
+    {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   child.stdout!.resume();
@@ -75,8 +105,15 @@ function contents(cells: readonly CellRecord[]) {
 function dumpTables(db: string): Record<string, string[]> {
   const sqlite = new Database(db, { readonly: true });
   try {
-    const tables = (sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((t) => t.name);
-    return Object.fromEntries(tables.map((t) => [t, (sqlite.prepare(`SELECT * FROM ${t}`).all() as Record<string, unknown>[]).map((r) => JSON.stringify(r)).sort()]));
+    const tables = (
+      sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]
+    ).map((t) => t.name);
+    return Object.fromEntries(
+      tables.map((t) => [
+        t,
+        (sqlite.prepare(`SELECT * FROM ${t}`).all() as Record<string, unknown>[]).map((r) => JSON.stringify(r)).sort(),
+      ]),
+    );
   } finally {
     sqlite.close();
   }
@@ -116,8 +153,31 @@ describe(`a real tiny bench run (smollm2-135m-instruct on ${BACKEND})`, () => {
 
     const summary = JSON.parse(readFileSync(files.summary, "utf8"));
     expect(Number.isNaN(Date.parse(summary.generated))).toBe(false);
-    const keys = ["model", "family", "backend", "emotion", "alpha", "method", "n", "eps", "eps_ci", "hit_rate", "eas", "eas_delta_pct", "fidelity", "perplexity", "distinct2", "decode_tps", "prompt_tps", "overhead_ratio"];
-    expect(summary.rows.map((r: { method: string; alpha: number | null }) => `${r.method}@${r.alpha}`).sort()).toEqual(["ev@0", "ev@1", "prompt@null"]);
+    const keys = [
+      "model",
+      "family",
+      "backend",
+      "emotion",
+      "alpha",
+      "method",
+      "n",
+      "eps",
+      "eps_ci",
+      "hit_rate",
+      "eas",
+      "eas_delta_pct",
+      "fidelity",
+      "perplexity",
+      "distinct2",
+      "decode_tps",
+      "prompt_tps",
+      "overhead_ratio",
+    ];
+    expect(summary.rows.map((r: { method: string; alpha: number | null }) => `${r.method}@${r.alpha}`).sort()).toEqual([
+      "ev@0",
+      "ev@1",
+      "prompt@null",
+    ]);
     for (const row of summary.rows) {
       for (const k of keys) expect(row).toHaveProperty(k);
       expect(row).toMatchObject({ model: "smollm2-135m-instruct", family: "SmolLM2", backend: BACKEND, emotion: "joy", n: 3 });
@@ -140,8 +200,15 @@ describe(`a real tiny bench run (smollm2-135m-instruct on ${BACKEND})`, () => {
     expect(report).toContain("## The paper's claims");
     expect(report).toContain("## Prompt baseline against steering");
     const plots = readdirSync(join(out, "plots"));
-    expect(plots).toEqual(expect.arrayContaining(["eps-vs-alpha-smollm2-135m-instruct.svg", "eas-vs-alpha-smollm2-135m-instruct.svg", "overhead-by-backend.svg"]));
-    for (const p of plots) expect(readFileSync(join(out, "plots", p), "utf8")).toMatch(/^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(plots).toEqual(
+      expect.arrayContaining([
+        "eps-vs-alpha-smollm2-135m-instruct.svg",
+        "eas-vs-alpha-smollm2-135m-instruct.svg",
+        "overhead-by-backend.svg",
+      ]),
+    );
+    for (const p of plots)
+      expect(readFileSync(join(out, "plots", p), "utf8")).toMatch(/^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   }, 120_000);
 
   it("refuses to extend stored results with vectors from another number of contrast pairs", async () => {
@@ -157,7 +224,9 @@ describe(`a real tiny bench run (smollm2-135m-instruct on ${BACKEND})`, () => {
     const { done } = startBench(uninterruptedDb, ["--temperature", "0.7"]);
     const result = await done;
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(new RegExp(`already holds smollm2-135m-instruct on ${B} cells made with another setup \\(sampling\\.temperature: 0 → 0\\.7\\)`));
+    expect(result.stderr).toMatch(
+      new RegExp(`already holds smollm2-135m-instruct on ${B} cells made with another setup \\(sampling\\.temperature: 0 → 0\\.7\\)`),
+    );
     expect(await countCells(uninterruptedDb)).toBe(TOTAL_CELLS);
   }, 300_000);
 
@@ -166,7 +235,11 @@ describe(`a real tiny bench run (smollm2-135m-instruct on ${BACKEND})`, () => {
     copyFileSync(uninterruptedDb, db); // closed with a WAL checkpoint: the file is the whole database
     const before = dumpTables(db);
     const out = join(work, "rejudge-report");
-    const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, "--rejudge", "--judge", "v1", "--db", db, "--out", out], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      ["--conditions=@emosteer/source", "--import", "tsx", main, "--rejudge", "--judge", "v1", "--db", db, "--out", out],
+      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+    );
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     child.stdout!.resume();
@@ -174,8 +247,10 @@ describe(`a real tiny bench run (smollm2-135m-instruct on ${BACKEND})`, () => {
     expect(stderr).toMatch(new RegExp(`re-judged ${TOTAL_CELLS} cell\\(s\\) .* with judge v1 [0-9a-f]+; no text was generated or changed`));
 
     const after = dumpTables(db);
-    for (const table of Object.keys(before).filter((t) => !["judgements", "long_judgements", "runs", "sqlite_sequence"].includes(t))) expect(after[table], table).toEqual(before[table]);
-    const judgements = (rows: string[]) => rows.map((r) => JSON.parse(r) as { cell_id: string; judge_id: string; judge_name: string; judge: string });
+    for (const table of Object.keys(before).filter((t) => !["judgements", "long_judgements", "runs", "sqlite_sequence"].includes(t)))
+      expect(after[table], table).toEqual(before[table]);
+    const judgements = (rows: string[]) =>
+      rows.map((r) => JSON.parse(r) as { cell_id: string; judge_id: string; judge_name: string; judge: string });
     const [v2Before, v2After] = [judgements(before.judgements!), judgements(after.judgements!).filter((j) => j.judge_name === "v2")];
     expect(v2After).toEqual(v2Before); // the earlier judge's rows are untouched
     const v1 = judgements(after.judgements!).filter((j) => j.judge_name === "v1");
@@ -198,7 +273,8 @@ describe(`a real tiny bench run (smollm2-135m-instruct on ${BACKEND})`, () => {
     let killedAt = -1;
     while (killedAt < 0) {
       const exited = await Promise.race([done.then((r) => r), new Promise<null>((r) => setTimeout(() => r(null), 20))]);
-      if (exited) throw new Error(`bench exited (${exited.code ?? exited.signal}) before it could be killed (saw ${seen} cells):\n${exited.stderr}`);
+      if (exited)
+        throw new Error(`bench exited (${exited.code ?? exited.signal}) before it could be killed (saw ${seen} cells):\n${exited.stderr}`);
       seen = await countCells(db);
       if (seen >= 1) {
         child.kill("SIGKILL");

@@ -3,7 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { BENCH_STEERING, CELL_FORMAT_VERSION, chatTemplateHash, setupDifferences, setupHash, type EngineSetup } from "../src/cell-identity.js";
+import {
+  BENCH_STEERING,
+  CELL_FORMAT_VERSION,
+  chatTemplateHash,
+  setupDifferences,
+  setupHash,
+  type EngineSetup,
+} from "../src/cell-identity.js";
 import { assertSameSetup } from "../src/setup-guard.js";
 import { SqliteBenchStore } from "../src/sqlite-store.js";
 import { cellId, openStore, StoreFormatError, type CellRecord } from "../src/store.js";
@@ -21,11 +28,35 @@ function tempDb(): string {
 
 function cell(queryId: string, condition = "ev:joy@1", text = `answer to ${queryId}`): CellRecord {
   return {
-    model: "m", backend: "llama.cpp", extraction: "mean-diff", corpus: "fixed", condition, queryId, maxTokens: 16, seed: 0,
-    setupHash: "setup-a", queryHash: `hash-${queryId}`,
-    method: "ev", weights: { joy: 1 }, query: `query ${queryId}`, text, generatedTokens: 16, finishReason: "length",
-    promptTokens: 20, promptMs: 10, decodeMs: 100, firstTokenMs: 12, judgeId: "judge-1", judgeName: "v1", judge: { joy: 0.7, neutral: 0.3 },
-    lexicon: { joy: 5, anger: 0 }, perplexity: 4.5, distinct2: 0.9, fidelity: 0.8, runId: "r1", createdAt: "2026-01-01T00:00:00.000Z",
+    model: "m",
+    backend: "llama.cpp",
+    extraction: "mean-diff",
+    corpus: "fixed",
+    condition,
+    queryId,
+    maxTokens: 16,
+    seed: 0,
+    setupHash: "setup-a",
+    queryHash: `hash-${queryId}`,
+    method: "ev",
+    weights: { joy: 1 },
+    query: `query ${queryId}`,
+    text,
+    generatedTokens: 16,
+    finishReason: "length",
+    promptTokens: 20,
+    promptMs: 10,
+    decodeMs: 100,
+    firstTokenMs: 12,
+    judgeId: "judge-1",
+    judgeName: "v1",
+    judge: { joy: 0.7, neutral: 0.3 },
+    lexicon: { joy: 5, anger: 0 },
+    perplexity: 4.5,
+    distinct2: 0.9,
+    fidelity: 0.8,
+    runId: "r1",
+    createdAt: "2026-01-01T00:00:00.000Z",
   };
 }
 
@@ -80,7 +111,9 @@ describe("BenchStore (SQLite)", () => {
       { judgeId: "judge-1", judgeName: "v1", cells: 2 },
       { judgeId: "judge-2", judgeName: "v2", cells: 1 },
     ]);
-    await expect(store.putJudgement(cell("q9"), { judgeId: "judge-2", judgeName: "v2", judge: {}, lexicon: {} })).rejects.toThrow(/No stored cell/);
+    await expect(store.putJudgement(cell("q9"), { judgeId: "judge-2", judgeName: "v2", judge: {}, lexicon: {} })).rejects.toThrow(
+      /No stored cell/,
+    );
     await store.close();
   });
 
@@ -110,25 +143,59 @@ describe("BenchStore (SQLite)", () => {
   it("refuses a schema-1 database (cells keyed without fingerprint, template or sampling), saying what to do", async () => {
     const path = tempDb();
     const old = new Database(path);
-    old.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '1'); CREATE TABLE cells (model TEXT);");
+    old.exec(
+      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '1'); CREATE TABLE cells (model TEXT);",
+    );
     old.close();
     await expect(openStore(path)).rejects.toThrow(StoreFormatError);
-    await expect(openStore(path)).rejects.toThrow(/schema version 1: its cells are keyed without the model fingerprint.*run into a new --db path/s);
+    await expect(openStore(path)).rejects.toThrow(
+      /schema version 1: its cells are keyed without the model fingerprint.*run into a new --db path/s,
+    );
     await expect(SqliteBenchStore.open(path, { readonly: true })).rejects.toThrow(/schema version 1/);
   });
 
   it("keeps latency, extraction, long-text, run and attempt records", async () => {
     const store = await SqliteBenchStore.open(tempDb());
-    const latency = { model: "m", backend: "b", maxTokens: 64, rep: 0, steered: true, promptTokens: 10, generatedTokens: 64, promptMs: 5, decodeMs: 300, firstTokenMs: 7, runId: "r" };
+    const latency = {
+      model: "m",
+      backend: "b",
+      maxTokens: 64,
+      rep: 0,
+      steered: true,
+      promptTokens: 10,
+      generatedTokens: 64,
+      promptMs: 5,
+      decodeMs: 300,
+      firstTokenMs: 7,
+      runId: "r",
+    };
     await store.putLatency(latency);
     await store.putLatency({ ...latency, decodeMs: 310 });
     expect(await store.latency()).toEqual([{ ...latency, decodeMs: 310 }]);
     expect(await store.hasLatency("m", "b", 64, 0, true)).toBe(true);
     expect(await store.hasLatency("m", "b", 64, 0, false)).toBe(false);
 
-    const longKey = { model: "m", backend: "b", extraction: "mean-diff", corpus: "fixed", condition: "ev:joy@2", queryId: "long-01", kind: "windows" as const, maxTokens: 512, seed: 0, setupHash: "s" };
+    const longKey = {
+      model: "m",
+      backend: "b",
+      extraction: "mean-diff",
+      corpus: "fixed",
+      condition: "ev:joy@2",
+      queryId: "long-01",
+      kind: "windows" as const,
+      maxTokens: 512,
+      seed: 0,
+      setupHash: "s",
+    };
     expect(await store.hasLongText(longKey)).toBe(false);
-    await store.putLongText({ ...longKey, emotion: "joy", alpha: 2, segments: [{ index: 0, text: "t", judge: { joy: 1 } }], runId: "r", judgeId: "judge-1" });
+    await store.putLongText({
+      ...longKey,
+      emotion: "joy",
+      alpha: 2,
+      segments: [{ index: 0, text: "t", judge: { joy: 1 } }],
+      runId: "r",
+      judgeId: "judge-1",
+    });
     expect(await store.hasLongText(longKey)).toBe(true);
     await store.putLongJudgement(longKey, "judge-2", [{ joy: 0.5 }]);
     expect((await store.longTexts("judge-1"))[0]?.segments[0]).toEqual({ index: 0, text: "t", judge: { joy: 1 } });
@@ -136,7 +203,16 @@ describe("BenchStore (SQLite)", () => {
 
     await store.startRun({ runId: "r", startedAt: "2026-01-01T00:00:00Z", options: { a: 1 }, skipped: [], provenance: null });
     await store.finishRun("r", "2026-01-01T01:00:00Z");
-    expect(await store.runs()).toEqual([{ runId: "r", startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T01:00:00Z", options: { a: 1 }, skipped: [], provenance: null }]);
+    expect(await store.runs()).toEqual([
+      {
+        runId: "r",
+        startedAt: "2026-01-01T00:00:00Z",
+        finishedAt: "2026-01-01T01:00:00Z",
+        options: { a: 1 },
+        skipped: [],
+        provenance: null,
+      },
+    ]);
 
     await store.startAttempt(cellId(cell("q1")), "w1");
     await store.putCell(cell("q1"), { worker: "w1" });
@@ -151,15 +227,21 @@ describe("BenchStore (SQLite)", () => {
 describe("cell identity", () => {
   it("names every field in which two setups differ", () => {
     const sampled: EngineSetup = { ...SETUP, chatTemplate: "bbbb", sampling: { ...SETUP.sampling, temperature: 0.7 } };
-    expect(setupDifferences(SETUP, sampled)).toEqual(["chatTemplate: \"aaaa\" → \"bbbb\"", "sampling.temperature: 0 → 0.7"]);
+    expect(setupDifferences(SETUP, sampled)).toEqual(['chatTemplate: "aaaa" → "bbbb"', "sampling.temperature: 0 → 0.7"]);
     expect(setupDifferences(SETUP, { ...SETUP })).toEqual([]);
     expect(setupHash(SETUP)).toBe(setupHash({ ...SETUP, sampling: { topP: null, topK: null, temperature: 0 } }));
     expect(setupHash(SETUP)).not.toBe(setupHash(sampled));
   });
 
   it("hashes what the chat template renders, so a template fix changes the setup", () => {
-    const chatml = { formatChat: (m: readonly { role: string; content: string }[]) => m.map((x) => `<|im_start|>${x.role}\n${x.content}<|im_end|>\n`).join("") + "<|im_start|>assistant\n" };
-    const fixed = { formatChat: (m: readonly { role: string; content: string }[]) => m.map((x) => `<start_of_turn>${x.role}\n${x.content}<end_of_turn>\n`).join("") };
+    const chatml = {
+      formatChat: (m: readonly { role: string; content: string }[]) =>
+        m.map((x) => `<|im_start|>${x.role}\n${x.content}<|im_end|>\n`).join("") + "<|im_start|>assistant\n",
+    };
+    const fixed = {
+      formatChat: (m: readonly { role: string; content: string }[]) =>
+        m.map((x) => `<start_of_turn>${x.role}\n${x.content}<end_of_turn>\n`).join(""),
+    };
     expect(chatTemplateHash(chatml)).toMatch(/^[0-9a-f]{16}$/);
     expect(chatTemplateHash(chatml)).toBe(chatTemplateHash({ formatChat: chatml.formatChat }));
     expect(chatTemplateHash(chatml)).not.toBe(chatTemplateHash(fixed));
@@ -173,7 +255,9 @@ describe("cell identity", () => {
     await expect(assertSameSetup(store, "m", "llama.cpp", { ...SETUP, sampling: { ...SETUP.sampling, temperature: 0.7 } })).rejects.toThrow(
       /already holds m on llama\.cpp cells made with another setup \(sampling\.temperature: 0 → 0\.7\): pass another --db/,
     );
-    await expect(assertSameSetup(store, "m", "llama.cpp", { ...SETUP, fingerprint: "ffff" })).rejects.toThrow(/fingerprint: "0123456789abcdef" → "ffff"/);
+    await expect(assertSameSetup(store, "m", "llama.cpp", { ...SETUP, fingerprint: "ffff" })).rejects.toThrow(
+      /fingerprint: "0123456789abcdef" → "ffff"/,
+    );
     await store.close();
   });
 });

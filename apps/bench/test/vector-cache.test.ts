@@ -24,7 +24,10 @@ let options: BenchOptions;
 
 beforeAll(async () => {
   backend = await openBackend(ENGINE, { modelPath: (await ensureModel("smollm2-135m-instruct")).path, threads: 1 });
-  options = parseBenchArgs(["--models", "smollm2-135m-instruct", "--backends", ENGINE, "--extraction-queries", "2", "--vector-cache", cache], { cacheDir: "/unused", cwd: repoRoot }) as BenchOptions;
+  options = parseBenchArgs(
+    ["--models", "smollm2-135m-instruct", "--backends", ENGINE, "--extraction-queries", "2", "--vector-cache", cache],
+    { cacheDir: "/unused", cwd: repoRoot },
+  ) as BenchOptions;
 });
 
 afterAll(async () => {
@@ -56,7 +59,11 @@ describe("one vector cache for the CLI and the bench", () => {
   });
 
   it("a vector the CLI extracted is a cache hit for the bench: nothing is extracted again", async () => {
-    const cli = await runScript(CLI, ["extract", "--backend", ENGINE, "--emotions", "joy", "--max-queries", "2", "--vector-cache", cache], repoRoot);
+    const cli = await runScript(
+      CLI,
+      ["extract", "--backend", ENGINE, "--emotions", "joy", "--max-queries", "2", "--vector-cache", cache],
+      repoRoot,
+    );
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toMatch(new RegExp(`^joy\\s+2 pairs on ${ENGINE}.*at layer \\d+$`, "m")); // extracted, not "(cached)"
 
@@ -73,7 +80,11 @@ describe("one vector cache for the CLI and the bench", () => {
     expect(first.extracted).toHaveLength(1);
     expect(first.hits).toEqual([]);
 
-    const cli = await runScript(CLI, ["extract", "--backend", ENGINE, "--emotions", "fear", "--max-queries", "2", "--vector-cache", cache], repoRoot);
+    const cli = await runScript(
+      CLI,
+      ["extract", "--backend", ENGINE, "--emotions", "fear", "--max-queries", "2", "--vector-cache", cache],
+      repoRoot,
+    );
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toMatch(new RegExp(`^fear\\s+2 pairs on ${ENGINE}.* \\(cached\\)$`, "m"));
   });

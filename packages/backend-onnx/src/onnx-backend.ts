@@ -20,12 +20,33 @@ import {
   type SteeringSpec,
   TokenSampler,
 } from "@emosteer/core";
-import { GenerationText, logSoftmaxAt, steeringPhases, yieldToEventLoop, plainTextTokenizerJson, resolveCaptureLayers, resolveGenerateOptions, tokenizeChatMessages } from "@emosteer/core/engine";
-import { exportGgufToOnnx, GRAPH_IO, type EmosteerExportInfo, type ExportProgress, type Numerics, type Precision } from "@emosteer/onnx-export";
+import {
+  GenerationText,
+  logSoftmaxAt,
+  steeringPhases,
+  yieldToEventLoop,
+  plainTextTokenizerJson,
+  resolveCaptureLayers,
+  resolveGenerateOptions,
+  tokenizeChatMessages,
+} from "@emosteer/core/engine";
+import {
+  exportGgufToOnnx,
+  GRAPH_IO,
+  type EmosteerExportInfo,
+  type ExportProgress,
+  type Numerics,
+  type Precision,
+} from "@emosteer/onnx-export";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
-import { createGenerationSession, type GenerationSessionOptions, type OnnxGenerationSession, type SessionHost } from "./generation-session.js";
+import {
+  createGenerationSession,
+  type GenerationSessionOptions,
+  type OnnxGenerationSession,
+  type SessionHost,
+} from "./generation-session.js";
 
 const ENGINE = "onnx";
 
@@ -85,7 +106,10 @@ export interface LogitsOptions {
 
 /** Why a folder is refused: a silent unsteered run would be worse than an error. */
 function notSteerable(modelDir: string): NotSteerableModelError {
-  return new NotSteerableModelError(`${modelDir}/onnx/model.onnx`, `it has no "${GRAPH_IO.steering}" input. Export the GGUF with @emosteer/onnx-export (exportGgufToOnnx), which adds it, and load the folder it writes.`);
+  return new NotSteerableModelError(
+    `${modelDir}/onnx/model.onnx`,
+    `it has no "${GRAPH_IO.steering}" input. Export the GGUF with @emosteer/onnx-export (exportGgufToOnnx), which adds it, and load the folder it writes.`,
+  );
 }
 
 interface HfConfig {
@@ -103,7 +127,8 @@ export async function createOnnxBackend(options: OnnxBackendOptions): Promise<On
   options.signal?.throwIfAborted();
   let modelDir = options.modelDir;
   if (!modelDir) {
-    if (!options.modelPath) throw new TypeError("createOnnxBackend needs modelDir (an exported folder) or modelPath (a GGUF file to export).");
+    if (!options.modelPath)
+      throw new TypeError("createOnnxBackend needs modelDir (an exported folder) or modelPath (a GGUF file to export).");
     const exported = await exportGgufToOnnx({
       ggufPath: options.modelPath,
       precision: options.precision ?? "fp32",
@@ -231,7 +256,12 @@ class OnnxBackend implements OnnxSteeringBackend {
   /** A prompt's tokens, checked against the context (the same refusals as generate). */
   private promptTokensOf(prompt: string | readonly ChatMessage[]): number[] {
     const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
-    if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", typeof prompt === "string" ? prompt : "(messages)", "text that tokenizes to at least one token");
+    if (promptTokens.length === 0)
+      throw new InvalidArgumentError(
+        "prompt",
+        typeof prompt === "string" ? prompt : "(messages)",
+        "text that tokenizes to at least one token",
+      );
     if (promptTokens.length >= this.contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, this.contextSize);
     return promptTokens;
   }
@@ -245,7 +275,8 @@ class OnnxBackend implements OnnxSteeringBackend {
 
   formatChat(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): string {
     this.assertAlive();
-    if (!this.chatTemplate) throw new UnsupportedCapabilityError(ENGINE, "format chat", `${this.model.name} has no chat template; pass formatted text instead.`);
+    if (!this.chatTemplate)
+      throw new UnsupportedCapabilityError(ENGINE, "format chat", `${this.model.name} has no chat template; pass formatted text instead.`);
     const special = (key: string) => (typeof this.tokenizerConfig[key] === "string" ? (this.tokenizerConfig[key] as string) : "");
     return this.chatTemplate.render({
       messages: messages.map(({ role, content }) => ({ role, content })),
@@ -362,7 +393,10 @@ class OnnxBackend implements OnnxSteeringBackend {
     let input: readonly number[] = promptTokens;
     let decodeStart = started;
     for (;;) {
-      const result = await this.forward(input, cache, cache ? steering.generation : steering.prompt, [GRAPH_IO.logits, ...this.presentNames]);
+      const result = await this.forward(input, cache, cache ? steering.generation : steering.prompt, [
+        GRAPH_IO.logits,
+        ...this.presentNames,
+      ]);
       cache = this.cacheFrom(result, (cache?.length ?? 0) + input.length);
       const all = result[GRAPH_IO.logits]!.data as Float32Array;
       const last = all.subarray((input.length - 1) * V, input.length * V);
@@ -421,7 +455,12 @@ class OnnxBackend implements OnnxSteeringBackend {
     this.assertAlive();
     const promptTokens = await this.tokenize(prompt);
     const continuationTokens = await this.tokenize(continuation);
-    if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", prompt, "text that tokenizes to at least one token (the first continuation token is predicted from it)");
+    if (promptTokens.length === 0)
+      throw new InvalidArgumentError(
+        "prompt",
+        prompt,
+        "text that tokenizes to at least one token (the first continuation token is predicted from it)",
+      );
     const tokens = [...promptTokens, ...continuationTokens];
     if (tokens.length > this.contextSize) throw new ContextOverflowError("Prompt + continuation", tokens.length, this.contextSize);
     const logits = await this.logits(tokens.slice(0, -1), options);
@@ -458,7 +497,12 @@ class OnnxBackend implements OnnxSteeringBackend {
   }
 
   /** One session run of `tokens` after `cache` (batch 1). */
-  private async forward(tokens: readonly number[], cache: KvCache | null, steering: Float32Array, fetches: readonly string[]): Promise<ort.InferenceSession.ReturnType> {
+  private async forward(
+    tokens: readonly number[],
+    cache: KvCache | null,
+    steering: Float32Array,
+    fetches: readonly string[],
+  ): Promise<ort.InferenceSession.ReturnType> {
     this.assertAlive();
     const past = cache?.length ?? 0;
     const S = tokens.length;
@@ -466,7 +510,11 @@ class OnnxBackend implements OnnxSteeringBackend {
     const feeds: Record<string, ort.Tensor> = {
       [GRAPH_IO.inputIds]: new ort.Tensor("int64", BigInt64Array.from(tokens, BigInt), [1, S]),
       [GRAPH_IO.attentionMask]: new ort.Tensor("int64", new BigInt64Array(past + S).fill(1n), [1, past + S]),
-      [GRAPH_IO.positionIds]: new ort.Tensor("int64", BigInt64Array.from({ length: S }, (_, i) => BigInt(past + i)), [1, S]),
+      [GRAPH_IO.positionIds]: new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: S }, (_, i) => BigInt(past + i)),
+        [1, S],
+      ),
       [GRAPH_IO.steering]: new ort.Tensor("float32", steering, [1, L, H]),
       ...(cache ? cache.tensors : this.emptyCache()),
     };

@@ -87,7 +87,9 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
   });
 
   it("stops at the end-of-turn token on a short answer", async () => {
-    const generation = await backend.generate([{ role: "user", content: "What is the capital of France? Answer in one word." }], { maxTokens: 40 });
+    const generation = await backend.generate([{ role: "user", content: "What is the capital of France? Answer in one word." }], {
+      maxTokens: 40,
+    });
     expect(generation.finishReason).toBe("stop");
     expect(generation.text).toMatch(/Paris/);
   });
@@ -112,7 +114,10 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
     const score = await backend.scoreContinuation(PROMPT, "I stayed home and read a book.");
     expect(score.tokens).toEqual(await backend.tokenize("I stayed home and read a book."));
     expect(score.logProbs.every((lp) => Number.isFinite(lp) && lp <= 0)).toBe(true);
-    expect(score.total).toBeCloseTo(score.logProbs.reduce((a, b) => a + b, 0), 4);
+    expect(score.total).toBeCloseTo(
+      score.logProbs.reduce((a, b) => a + b, 0),
+      4,
+    );
     const unlikely = await backend.scoreContinuation(PROMPT, "purple elephant calculus zebra");
     expect(unlikely.total).toBeLessThan(score.total);
   });
@@ -126,7 +131,8 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
       const capture = await backend.captureResiduals({ tokens: t, spanStart: 0, spanEnd: t.length });
       return capture.data.map((d) => {
         const mean = new Float32Array(hiddenSize);
-        for (let p = 0; p < capture.positions; p++) for (let i = 0; i < hiddenSize; i++) mean[i]! += d[p * hiddenSize + i]! / capture.positions;
+        for (let p = 0; p < capture.positions; p++)
+          for (let i = 0; i < hiddenSize; i++) mean[i]! += d[p * hiddenSize + i]! / capture.positions;
         return mean;
       });
     };
@@ -137,7 +143,15 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
       emotion: "joy",
       model: backend.model,
       directions,
-      provenance: { method: "mean-diff", settings: {}, samples: 1, corpus: "test", corpusHash: "0", backend: backend.name, createdAt: new Date().toISOString() },
+      provenance: {
+        method: "mean-diff",
+        settings: {},
+        samples: 1,
+        corpus: "test",
+        corpusHash: "0",
+        backend: backend.name,
+        createdAt: new Date().toISOString(),
+      },
     });
     const spec: SteeringSpec = { terms: [{ vector, alpha: 1 }], layers: [3] };
     const plain = await backend.captureResiduals({ tokens, spanStart: 0, spanEnd: tokens.length, layers: [3, 4] });
@@ -157,7 +171,10 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
     expect(Buffer.from(zero.buffer).equals(Buffer.from(none.buffer))).toBe(true);
 
     const unsteered = await backend.generate(PROMPT, { maxTokens: 24 });
-    const joyful = await backend.generate(PROMPT, { maxTokens: 24, steering: { terms: [{ vector, alpha: 4 }], layers: { from: 4, to: 12 } } });
+    const joyful = await backend.generate(PROMPT, {
+      maxTokens: 24,
+      steering: { terms: [{ vector, alpha: 4 }], layers: { from: 4, to: 12 } },
+    });
     expect(joyful.text).not.toBe(unsteered.text);
   });
 
@@ -168,12 +185,17 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
     expect(joy.norms()[10]).toBeGreaterThan(0);
     const prompt = backend.formatChat([{ role: "user", content: "Describe the weather today." }]);
     const plain = await backend.generate(prompt, { maxTokens: 32 });
-    const steered = await backend.generate(prompt, { maxTokens: 32, steering: { terms: [{ vector: joy, alpha: 0.5 }], layers: { from: 6, to: 20 } } });
+    const steered = await backend.generate(prompt, {
+      maxTokens: 32,
+      steering: { terms: [{ vector: joy, alpha: 0.5 }], layers: { from: 6, to: 20 } },
+    });
     expect(steered.text).not.toBe(plain.text);
     // The steered model finds a joyful continuation more likely than the unsteered one does.
     const joyfulLine = "What a wonderful, happy day! I love it!";
     const before = await backend.scoreContinuation(prompt, joyfulLine);
-    const after = await backend.scoreContinuation(prompt, joyfulLine, { steering: { terms: [{ vector: joy, alpha: 0.5 }], layers: { from: 6, to: 20 } } });
+    const after = await backend.scoreContinuation(prompt, joyfulLine, {
+      steering: { terms: [{ vector: joy, alpha: 0.5 }], layers: { from: 6, to: 20 } },
+    });
     expect(after.total).toBeGreaterThan(before.total);
   });
 });
@@ -217,7 +239,9 @@ describe("ONNX backend, 4-bit export (q4)", () => {
     try {
       expect(q4.precision).toBe("q4");
       expect(q4.model.fingerprint).toBe(fp32.model.fingerprint);
-      const tokens = await fp32.tokenize(`${PROMPT}I went hiking with some friends, and we saw a lake surrounded by pine trees. Later we cooked dinner together.`);
+      const tokens = await fp32.tokenize(
+        `${PROMPT}I went hiking with some friends, and we saw a lake surrounded by pine trees. Later we cooked dinner together.`,
+      );
       const [a, b] = [await fp32.logits(tokens), await q4.logits(tokens)];
       const V = fp32.model.vocabSize;
       let agree = 0;
@@ -228,7 +252,9 @@ describe("ONNX backend, 4-bit export (q4)", () => {
       }
       // Measured 92.5 % on 160 positions of the contrast corpus (int8 activations, 8-bit head).
       expect(agree / tokens.length).toBeGreaterThanOrEqual(0.8);
-      const generation = await q4.generate([{ role: "user", content: "What is the capital of France? Answer in one word." }], { maxTokens: 16 });
+      const generation = await q4.generate([{ role: "user", content: "What is the capital of France? Answer in one word." }], {
+        maxTokens: 16,
+      });
       expect(generation.text).toMatch(/Paris/);
     } finally {
       await fp32.dispose();

@@ -21,7 +21,10 @@ async function main(): Promise<void> {
   const config = (await (await fetch("/demo-config.json")).json()) as DemoConfig;
   // Never the CDN: the runtime's wasm comes from this server (asyncify build, like transformers.js's default).
   const wasm = env.backends.onnx.wasm!;
-  wasm.wasmPaths = { mjs: `${config.ortUrl}/ort-wasm-simd-threaded.asyncify.mjs`, wasm: `${config.ortUrl}/ort-wasm-simd-threaded.asyncify.wasm` };
+  wasm.wasmPaths = {
+    mjs: `${config.ortUrl}/ort-wasm-simd-threaded.asyncify.mjs`,
+    wasm: `${config.ortUrl}/ort-wasm-simd-threaded.asyncify.wasm`,
+  };
   const threads = Number(new URLSearchParams(location.search).get("threads") ?? navigator.hardwareConcurrency ?? 1);
   wasm.numThreads = crossOriginIsolated ? Math.max(1, Math.min(4, threads)) : 1;
   env.useBrowserCache = false;
@@ -60,7 +63,11 @@ async function generate(backend: SteeringBackend, config: DemoConfig, vectors: M
     const response = await fetch(config.vectors[emotion]!);
     if (!response.ok) throw new Error(`vector file for ${emotion}: HTTP ${response.status}`);
     // core's browser-safe decoder checks that the vector was made for these weights (fingerprint).
-    vector = await decodeVectorFile(new Uint8Array(await response.arrayBuffer()), { expectedModel: backend.model, emotion, name: config.vectors[emotion]! });
+    vector = await decodeVectorFile(new Uint8Array(await response.arrayBuffer()), {
+      expectedModel: backend.model,
+      emotion,
+      name: config.vectors[emotion]!,
+    });
     vectors.set(emotion, vector);
   }
   $("steered-title").textContent = `${emotion}, α = ${alpha}`;

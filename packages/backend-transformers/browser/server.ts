@@ -76,7 +76,9 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
 
   const server: Server = createServer((request, response) => {
     const path = decodeURIComponent(new URL(request.url ?? "/", "http://localhost").pathname);
-    requests.push(`${request.method === "GET" ? "" : `${request.method} `}${request.headers.range ? `${request.headers.range} ` : ""}${path}`);
+    requests.push(
+      `${request.method === "GET" ? "" : `${request.method} `}${request.headers.range ? `${request.headers.range} ` : ""}${path}`,
+    );
     // Cross-origin isolation lets onnxruntime-web use threads (SharedArrayBuffer).
     response.setHeader("Cross-Origin-Opener-Policy", "same-origin");
     response.setHeader("Cross-Origin-Embedder-Policy", "require-corp");
@@ -98,7 +100,12 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
           response.writeHead(416, { "Content-Range": `bytes */${info.size}` });
           return response.end();
         }
-        response.writeHead(206, { "Content-Type": type, "Content-Length": end - start + 1, "Content-Range": `bytes ${start}-${end}/${info.size}`, "Accept-Ranges": "bytes" });
+        response.writeHead(206, {
+          "Content-Type": type,
+          "Content-Length": end - start + 1,
+          "Content-Range": `bytes ${start}-${end}/${info.size}`,
+          "Accept-Ranges": "bytes",
+        });
         return createReadStream(file, { start, end }).pipe(response);
       }
       response.writeHead(200, { "Content-Type": type, "Content-Length": info.size, "Accept-Ranges": "bytes" });

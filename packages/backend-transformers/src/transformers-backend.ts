@@ -21,7 +21,14 @@ import {
   type SteeringSpec,
   type SteeringTensor,
 } from "@emosteer/core";
-import { logSoftmaxAt, plainTextTokenizerJson, steeringPhases, resolveCaptureLayers, resolveGenerateOptions, tokenizeChatMessages } from "@emosteer/core/engine";
+import {
+  logSoftmaxAt,
+  plainTextTokenizerJson,
+  steeringPhases,
+  resolveCaptureLayers,
+  resolveGenerateOptions,
+  tokenizeChatMessages,
+} from "@emosteer/core/engine";
 import { GenerationStop, GenerationTracker, now } from "./generation-hooks.js";
 import { modelInfoFromConfig } from "./model-info.js";
 import { HIDDEN_STATE_PREFIX, loadSteerableModel, STEERING_INPUT, type Precision, type SteerableModel } from "./steerable-model.js";
@@ -175,13 +182,22 @@ class TransformersBackend implements SteeringBackend {
   async captureResiduals(request: CaptureRequest): Promise<ResidualCapture> {
     this.assertLive();
     if (!this.capabilities.capture) {
-      throw new UnsupportedCapabilityError(ENGINE, "capture residuals", "the graph has no hidden_states.* outputs; re-export the model with emosteer's exporter");
+      throw new UnsupportedCapabilityError(
+        ENGINE,
+        "capture residuals",
+        "the graph has no hidden_states.* outputs; re-export the model with emosteer's exporter",
+      );
     }
     const { tokens, spanStart, spanEnd } = request;
     const available = this.loaded.hiddenStateLayers;
     const layers = resolveCaptureLayers(request, this.model, this.contextSize);
     for (const layer of layers) {
-      if (!available.includes(layer)) throw new InvalidArgumentError("layer", layer, `one of the layers the graph outputs (${available[0] ?? 0}..${available.at(-1) ?? 0})`);
+      if (!available.includes(layer))
+        throw new InvalidArgumentError(
+          "layer",
+          layer,
+          `one of the layers the graph outputs (${available[0] ?? 0}..${available.at(-1) ?? 0})`,
+        );
     }
     const steering = this.steeringInput(request.steering);
     return this.exclusive(request.signal, "Residual capture", async () => {
@@ -204,11 +220,22 @@ class TransformersBackend implements SteeringBackend {
     const called = now();
     const resolved = resolveGenerateOptions(options);
     const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
-    if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", typeof prompt === "string" ? prompt : "(messages)", "text that tokenizes to at least one token");
+    if (promptTokens.length === 0)
+      throw new InvalidArgumentError(
+        "prompt",
+        typeof prompt === "string" ? prompt : "(messages)",
+        "text that tokenizes to at least one token",
+      );
     if (promptTokens.length >= this.contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, this.contextSize);
     const steering = this.steeringInput(options.steering);
     const phases = steeringPhases(options.steering);
-    const phased = phases.prompt === phases.generation ? null : { prompt: phases.prompt ? steering : this.steeringInput(null), generation: phases.generation ? steering : this.steeringInput(null) };
+    const phased =
+      phases.prompt === phases.generation
+        ? null
+        : {
+            prompt: phases.prompt ? steering : this.steeringInput(null),
+            generation: phases.generation ? steering : this.steeringInput(null),
+          };
     const { signal } = options;
     const what = "transformers.js generation";
     if (signal?.aborted) throw new AbortedError(what);
@@ -219,28 +246,30 @@ class TransformersBackend implements SteeringBackend {
       const maxNewTokens = Math.min(resolved.maxTokens, this.contextSize - promptTokens.length);
       const started = now();
       this.loaded.phasedSteering = phased && { ...phased, runs: 0 };
-      await this.loaded.model.generate({
-        inputs: new Tensor("int64", BigInt64Array.from(promptTokens, BigInt), [1, promptTokens.length]),
-        attention_mask: new Tensor("int64", new BigInt64Array(promptTokens.length).fill(1n), [1, promptTokens.length]),
-        [STEERING_INPUT]: steering,
-        max_new_tokens: maxNewTokens,
-        eos_token_id: [...this.endTokens],
-        // Plain greedy selection: nothing from generation_config.json may reshape the logits.
-        do_sample: false,
-        num_beams: 1,
-        repetition_penalty: 1,
-        no_repeat_ngram_size: 0,
-        min_length: 0,
-        min_new_tokens: null,
-        bad_words_ids: null,
-        suppress_tokens: null,
-        begin_suppress_tokens: null,
-        forced_bos_token_id: null,
-        forced_eos_token_id: null,
-        logits_processor: sampler,
-        stopping_criteria: new GenerationStop(tracker, signal, () => this.isDisposed),
-        streamer: tracker,
-      } as unknown as Parameters<SteerableModel["model"]["generate"]>[0]).finally(() => (this.loaded.phasedSteering = null));
+      await this.loaded.model
+        .generate({
+          inputs: new Tensor("int64", BigInt64Array.from(promptTokens, BigInt), [1, promptTokens.length]),
+          attention_mask: new Tensor("int64", new BigInt64Array(promptTokens.length).fill(1n), [1, promptTokens.length]),
+          [STEERING_INPUT]: steering,
+          max_new_tokens: maxNewTokens,
+          eos_token_id: [...this.endTokens],
+          // Plain greedy selection: nothing from generation_config.json may reshape the logits.
+          do_sample: false,
+          num_beams: 1,
+          repetition_penalty: 1,
+          no_repeat_ngram_size: 0,
+          min_length: 0,
+          min_new_tokens: null,
+          bad_words_ids: null,
+          suppress_tokens: null,
+          begin_suppress_tokens: null,
+          forced_bos_token_id: null,
+          forced_eos_token_id: null,
+          logits_processor: sampler,
+          stopping_criteria: new GenerationStop(tracker, signal, () => this.isDisposed),
+          streamer: tracker,
+        } as unknown as Parameters<SteerableModel["model"]["generate"]>[0])
+        .finally(() => (this.loaded.phasedSteering = null));
       this.assertLive();
       if (tracker.abortedBeforeFirstToken) throw new AbortedError(what);
       tracker.release();
@@ -272,7 +301,12 @@ class TransformersBackend implements SteeringBackend {
     const steering = this.steeringInput(options.steering);
     return this.exclusive(options.signal, "Scoring", async () => {
       const promptTokens = this.encode(prompt);
-      if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", prompt, "text that tokenizes to at least one token (the first continuation token is predicted from it)");
+      if (promptTokens.length === 0)
+        throw new InvalidArgumentError(
+          "prompt",
+          prompt,
+          "text that tokenizes to at least one token (the first continuation token is predicted from it)",
+        );
       const tokens = this.encode(continuation);
       const all = [...promptTokens, ...tokens];
       if (all.length > this.contextSize) throw new ContextOverflowError("Prompt + continuation", all.length, this.contextSize);
@@ -319,7 +353,8 @@ class TransformersBackend implements SteeringBackend {
         : { layerCount, hiddenSize, data: new Float32Array(layerCount * hiddenSize), isZero: true };
     if (tensor.hiddenSize !== hiddenSize) throw new HiddenSizeMismatchError(hiddenSize, tensor.hiddenSize, "Steering tensor");
     if (tensor.layerCount !== layerCount) throw new LayerCountMismatchError(layerCount, tensor.layerCount, "Steering tensor");
-    if (tensor.data.subarray(0, hiddenSize).some((x) => x !== 0)) throw new InvalidSteeringError("layers", "row 0 is not zero; block 0 is never steered.");
+    if (tensor.data.subarray(0, hiddenSize).some((x) => x !== 0))
+      throw new InvalidSteeringError("layers", "row 0 is not zero; block 0 is never steered.");
     // The graph takes one table per batch row ([batch, layers, hidden]); generation here is batch 1.
     return new Tensor("float32", tensor.data, [1, layerCount, hiddenSize]);
   }

@@ -67,15 +67,21 @@ afterAll(async () => {
 describe("browser demo (headless Chromium, WASM)", () => {
   it("produces a steered completion that differs from α = 0, from localhost only", async () => {
     await page.goto(server.url);
-    await page.waitForFunction(() => document.body.dataset["ready"] === "true" || document.body.dataset["error"] === "true", null, { timeout: 600_000 });
+    await page.waitForFunction(() => document.body.dataset["ready"] === "true" || document.body.dataset["error"] === "true", null, {
+      timeout: 600_000,
+    });
     expect(await page.textContent("#status"), browserLog.join("\n")).toMatch(/model loaded/);
     await page.selectOption("#emotion", "joy");
     await page.fill("#alpha", String(ALPHA));
     await page.fill("#max-tokens", String(TOKENS));
     await page.click("#generate");
-    await page.waitForFunction(() => document.body.dataset["done"] === "true" || /^error/.test(document.getElementById("status")!.textContent ?? ""), null, {
-      timeout: 600_000,
-    });
+    await page.waitForFunction(
+      () => document.body.dataset["done"] === "true" || /^error/.test(document.getElementById("status")!.textContent ?? ""),
+      null,
+      {
+        timeout: 600_000,
+      },
+    );
     await mkdir(outputDir, { recursive: true });
     await page.screenshot({ path: join(outputDir, "browser-demo.png"), fullPage: true });
 
@@ -91,6 +97,13 @@ describe("browser demo (headless Chromium, WASM)", () => {
     // onnxruntime-web's wasm and the model came from this server, not a CDN or the hub.
     const origin = server.url.replace(/\/$/, "");
     expect(requested.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith(`blob:${origin}/`))).toEqual([]);
-    expect(server.requests).toEqual(expect.arrayContaining(["/ort/ort-wasm-simd-threaded.asyncify.wasm", "/model/onnx/model.onnx", "/model/onnx/model.onnx_data", "/vectors/joy.gguf"]));
+    expect(server.requests).toEqual(
+      expect.arrayContaining([
+        "/ort/ort-wasm-simd-threaded.asyncify.wasm",
+        "/model/onnx/model.onnx",
+        "/model/onnx/model.onnx_data",
+        "/vectors/joy.gguf",
+      ]),
+    );
   });
 });

@@ -37,6 +37,14 @@ export async function joyVector(backend: SteeringBackend): Promise<EmotionVector
     emotion: "joy",
     model: backend.model,
     directions,
-    provenance: { method: "mean-diff", settings: {}, samples: JOYFUL.length, corpus: "test", corpusHash: "0000000000000000", backend: backend.name, createdAt: new Date(0).toISOString() },
+    provenance: {
+      method: "mean-diff",
+      settings: {},
+      samples: JOYFUL.length,
+      corpus: "test",
+      corpusHash: "0000000000000000",
+      backend: backend.name,
+      createdAt: new Date(0).toISOString(),
+    },
   });
 }

@@ -2,7 +2,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AbortedError, DisposedError, EmotionVector, NotSteerableModelError, type SteeringBackend, type SteeringSpec } from "@emosteer/core";
+import {
+  AbortedError,
+  DisposedError,
+  EmotionVector,
+  NotSteerableModelError,
+  type SteeringBackend,
+  type SteeringSpec,
+} from "@emosteer/core";
 import { DEFAULT_MODEL_ID, ensureModel } from "@emosteer/models";
 import { createTransformersBackend } from "../src/index.js";
 import { exportedModelDir } from "./exported-model.js";
@@ -27,9 +34,21 @@ describe("transformers.js backend on the exported SmolLM2 folder", () => {
   it("describes the model from the exporter's config and declares its capabilities", async () => {
     const { sha256 } = await ensureModel(DEFAULT_MODEL_ID);
     expect(backend.name).toBe("transformers.js");
-    expect(backend.model).toMatchObject({ architecture: "llama", layerCount: 30, hiddenSize: 576, vocabSize: 49152, fingerprint: sha256.slice(0, 16) });
+    expect(backend.model).toMatchObject({
+      architecture: "llama",
+      layerCount: 30,
+      hiddenSize: 576,
+      vocabSize: 49152,
+      fingerprint: sha256.slice(0, 16),
+    });
     expect(backend.model.chatTemplate).toContain("<|im_start|>");
-    expect(backend.capabilities).toMatchObject({ steering: true, capture: true, logProbs: true, seededSampling: true, steerableLayers: { from: 1, to: 29 } });
+    expect(backend.capabilities).toMatchObject({
+      steering: true,
+      capture: true,
+      logProbs: true,
+      seededSampling: true,
+      steerableLayers: { from: 1, to: 29 },
+    });
   });
 
   it("formats chats with the model's template and parses special-token markup", async () => {
@@ -81,7 +100,15 @@ describe("transformers.js backend on the exported SmolLM2 folder", () => {
       emotion: "probe",
       model: backend.model,
       directions,
-      provenance: { method: "algebra", settings: {}, samples: 0, corpus: "test", corpusHash: "0000000000000000", backend: "test", createdAt: new Date(0).toISOString() },
+      provenance: {
+        method: "algebra",
+        settings: {},
+        samples: 0,
+        corpus: "test",
+        corpusHash: "0000000000000000",
+        backend: "test",
+        createdAt: new Date(0).toISOString(),
+      },
     });
     const steering: SteeringSpec = { terms: [{ vector, alpha: 2 }], layers: { from: 10, to: 10 } };
     const request = { tokens, spanStart: tokens.length - 2, spanEnd: tokens.length, layers: [9, 10] };
@@ -99,7 +126,10 @@ describe("transformers.js backend on the exported SmolLM2 folder", () => {
     const joy = await joyVector(backend);
     const plain = await backend.generate(prompt, { maxTokens: 20 });
     const zero = await backend.generate(prompt, { maxTokens: 20, steering: { terms: [{ vector: joy, alpha: 0 }] } });
-    const steered = await backend.generate(prompt, { maxTokens: 20, steering: { terms: [{ vector: joy, alpha: 0.6 }], normalization: "none" } });
+    const steered = await backend.generate(prompt, {
+      maxTokens: 20,
+      steering: { terms: [{ vector: joy, alpha: 0.6 }], normalization: "none" },
+    });
     expect(zero.tokens).toEqual(plain.tokens);
     expect(steered.tokens).not.toEqual(plain.tokens);
     expect(steered.text.length).toBeGreaterThan(0);
@@ -142,7 +172,10 @@ describe("transformers.js backend on the exported SmolLM2 folder", () => {
     const unlikely = await backend.scoreContinuation(prompt, "Purple wombats calculate tax returns sideways.");
     expect(likely.tokens).toEqual(greedy.tokens);
     expect(likely.logProbs).toHaveLength(likely.tokens.length);
-    expect(likely.total).toBeCloseTo(likely.logProbs.reduce((a, b) => a + b, 0), 3);
+    expect(likely.total).toBeCloseTo(
+      likely.logProbs.reduce((a, b) => a + b, 0),
+      3,
+    );
     expect([...likely.logProbs].every((lp) => lp <= 0)).toBe(true);
     expect(likely.total / likely.tokens.length).toBeGreaterThan(unlikely.total / unlikely.tokens.length + 1);
   });

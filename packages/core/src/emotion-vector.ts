@@ -72,14 +72,19 @@ export class EmotionVector {
       throw new LayerCountMismatchError(model.layerCount, init.directions.length, `EV "${init.emotion}"`);
     }
     init.directions.forEach((d, layer) => {
-      if (d.length !== model.hiddenSize) throw new HiddenSizeMismatchError(model.hiddenSize, d.length, `EV "${init.emotion}" layer ${layer}`);
+      if (d.length !== model.hiddenSize)
+        throw new HiddenSizeMismatchError(model.hiddenSize, d.length, `EV "${init.emotion}" layer ${layer}`);
       assertFinite(d, `EV "${init.emotion}" layer ${layer}`);
     });
     if (init.directions[0]?.some((x) => x !== 0)) {
       throw new RangeError(`EV "${init.emotion}": layer 0 must be all zeros (block 0 is never steered; llama.cpp cannot steer it).`);
     }
-    for (const [what, arr] of [["residualNorms", init.residualNorms], ["layerScores", init.layerScores]] as const) {
-      if (arr && arr.length !== model.layerCount) throw new LayerCountMismatchError(model.layerCount, arr.length, `EV "${init.emotion}" ${what}`);
+    for (const [what, arr] of [
+      ["residualNorms", init.residualNorms],
+      ["layerScores", init.layerScores],
+    ] as const) {
+      if (arr && arr.length !== model.layerCount)
+        throw new LayerCountMismatchError(model.layerCount, arr.length, `EV "${init.emotion}" ${what}`);
       if (arr) assertFinite(arr, `EV "${init.emotion}" ${what}`);
     }
     if (init.profile) validateProfile(init.profile, model.layerCount, `EV "${init.emotion}" (${model.name})`);
@@ -122,7 +127,10 @@ export class EmotionVector {
   /** This vector times `factor` (every layer). */
   scale(factor: number): EmotionVector {
     if (!Number.isFinite(factor)) throw new RangeError(`scale factor must be finite, got ${factor}`);
-    return this.derive(this.emotion, this.directions.map((d) => d.map((x) => x * factor)));
+    return this.derive(
+      this.emotion,
+      this.directions.map((d) => d.map((x) => x * factor)),
+    );
   }
 
   negate(): EmotionVector {

@@ -213,7 +213,9 @@ export class ContextOverflowError extends EmosteerError {
     readonly tokens: number,
     readonly contextSize: number,
   ) {
-    super(`${what} of ${tokens} tokens does not fit the context of ${contextSize} tokens: shorten it, or open the backend with a larger contextSize.`);
+    super(
+      `${what} of ${tokens} tokens does not fit the context of ${contextSize} tokens: shorten it, or open the backend with a larger contextSize.`,
+    );
   }
 }
 

@@ -73,8 +73,16 @@ interface Pair {
  * the chosen method. Each distinct text is generated and captured once (the neutral capture of a
  * query serves every emotion).
  */
-export async function extractEmotionVectors(backend: SteeringBackend, options: ExtractEmotionVectorsOptions = {}): Promise<Map<Emotion, EmotionVector>> {
-  if (!backend.capabilities.capture) throw new UnsupportedCapabilityError(backend.name, "capture residual activations", "use a backend that can (e.g. llama.cpp or onnx) to extract vectors.");
+export async function extractEmotionVectors(
+  backend: SteeringBackend,
+  options: ExtractEmotionVectorsOptions = {},
+): Promise<Map<Emotion, EmotionVector>> {
+  if (!backend.capabilities.capture)
+    throw new UnsupportedCapabilityError(
+      backend.name,
+      "capture residual activations",
+      "use a backend that can (e.g. llama.cpp or onnx) to extract vectors.",
+    );
   const method = options.method ?? "mean-diff";
   const corpusLabel = typeof options.corpus === "object" ? "user" : (options.corpus ?? "fixed");
   const plan = planPairs(options);
@@ -135,7 +143,10 @@ export async function extractEmotionVectors(backend: SteeringBackend, options: E
         layers,
         residualNorms: Float32Array.from(normSums, (sum, layer) => (layer === 0 ? 0 : sum / count)),
         corpus: corpusLabel,
-        corpusHash: corpusHash({ pairs, maxTokens: corpusLabel === "fixed" || corpusLabel === "fixed-v2" ? undefined : (options.maxTokens ?? 64) }),
+        corpusHash: corpusHash({
+          pairs,
+          maxTokens: corpusLabel === "fixed" || corpusLabel === "fixed-v2" ? undefined : (options.maxTokens ?? 64),
+        }),
         backend: backend.name,
       }),
     );
@@ -148,7 +159,10 @@ function planPairs(options: ExtractEmotionVectorsOptions): Map<Emotion, Pair[]> 
   const corpus = options.corpus ?? "fixed";
   const plan = new Map<Emotion, Pair[]>();
   if (corpus === "fixed" || corpus === "fixed-v2") {
-    if (options.queries) throw new RangeError(`The ${corpus} corpus has its own queries; "queries" applies to "self" and user emotions. Use maxQueries to use fewer.`);
+    if (options.queries)
+      throw new RangeError(
+        `The ${corpus} corpus has its own queries; "queries" applies to "self" and user emotions. Use maxQueries to use fewer.`,
+      );
     const emotions = requestedEmotions(options.emotions, CORE_EMOTIONS);
     const items = spread(loadContrastCorpus(corpus).items, options.maxQueries);
     const texts = new Map(loadQueries().queries.map((q) => [q.id, q.text]));
@@ -157,16 +171,26 @@ function planPairs(options: ExtractEmotionVectorsOptions): Map<Emotion, Pair[]> 
         emotion,
         items.map((item) => {
           const query = texts.get(item.queryId);
-          if (query === undefined) throw new RangeError(`Contrast corpus item "${item.queryId}" has no query in queries.json: the prompt files are out of sync.`);
+          if (query === undefined)
+            throw new RangeError(`Contrast corpus item "${item.queryId}" has no query in queries.json: the prompt files are out of sync.`);
           const context: ChatMessage[] = [{ role: "user", content: query }];
-          return { neutral: { context, response: { text: item.neutral } }, emotional: { context, response: { text: item.emotional[emotion as keyof typeof item.emotional] } } };
+          return {
+            neutral: { context, response: { text: item.neutral } },
+            emotional: { context, response: { text: item.emotional[emotion as keyof typeof item.emotional] } },
+          };
         }),
       );
     }
     return plan;
   }
 
-  const queries = spread(options.queries ?? loadQueries().queries.filter((q) => q.split === "extraction").map((q) => q.text), options.maxQueries);
+  const queries = spread(
+    options.queries ??
+      loadQueries()
+        .queries.filter((q) => q.split === "extraction")
+        .map((q) => q.text),
+    options.maxQueries,
+  );
   const systemPrompts = loadSystemPrompts();
   const selfWritten = (conditioning: string, query: string): Pair => {
     const user: ChatMessage = { role: "user", content: query };
@@ -178,7 +202,10 @@ function planPairs(options: ExtractEmotionVectorsOptions): Map<Emotion, Pair[]> 
   };
   if (corpus === "self") {
     for (const emotion of requestedEmotions(options.emotions, CORE_EMOTIONS)) {
-      plan.set(emotion, queries.map((q) => selfWritten(systemPrompts.emotions[emotion as keyof typeof systemPrompts.emotions], q)));
+      plan.set(
+        emotion,
+        queries.map((q) => selfWritten(systemPrompts.emotions[emotion as keyof typeof systemPrompts.emotions], q)),
+      );
     }
     return plan;
   }

@@ -180,7 +180,9 @@ export interface EmotionVectorSamples {
 export function emotionVectorFromSamples(input: EmotionVectorSamples): EmotionVector {
   const { model, method } = input;
   if (input.layers.length !== model.layerCount) {
-    throw new RangeError(`Got contrast samples for ${input.layers.length} layers, model ${model.name} has ${model.layerCount}: pass one entry per layer.`);
+    throw new RangeError(
+      `Got contrast samples for ${input.layers.length} layers, model ${model.name} has ${model.layerCount}: pass one entry per layer.`,
+    );
   }
   const settings: ExtractionSettings = method === "fisher" ? { shrinkage: input.settings?.shrinkage ?? DEFAULT_SHRINKAGE } : {};
   const directions: Float32Array[] = [new Float32Array(model.hiddenSize)];
@@ -207,7 +209,9 @@ export function emotionVectorFromSamples(input: EmotionVectorSamples): EmotionVe
 function checkPairs(method: string, samples: ContrastSamples, minimum: number): void {
   const { emotional, neutral } = samples;
   if (emotional.length !== neutral.length) {
-    throw new RangeError(`${method}: ${emotional.length} emotional but ${neutral.length} neutral samples; they must be paired (one of each per query).`);
+    throw new RangeError(
+      `${method}: ${emotional.length} emotional but ${neutral.length} neutral samples; they must be paired (one of each per query).`,
+    );
   }
   if (emotional.length < minimum) throw new InsufficientSamplesError(method, minimum, emotional.length);
 }

@@ -75,7 +75,8 @@ let longForm: readonly LongFormPrompt[] | undefined;
 
 /** The built-in queries (`prompts/queries.json`). */
 export function loadQueries(): QuerySet {
-  return (queries ??= parseQueries(queriesJson));
+  queries ??= parseQueries(queriesJson);
+  return queries;
 }
 
 /**
@@ -93,12 +94,14 @@ export function loadContrastCorpus(name: FixedCorpusName = "fixed"): ContrastCor
 
 /** The built-in system prompts (`prompts/system-prompts.json`). */
 export function loadSystemPrompts(): SystemPrompts {
-  return (systemPrompts ??= parseSystemPrompts(systemPromptsJson));
+  systemPrompts ??= parseSystemPrompts(systemPromptsJson);
+  return systemPrompts;
 }
 
 /** The built-in long-form and multi-turn prompts (`prompts/long-form.json`). */
 export function loadLongFormPrompts(): readonly LongFormPrompt[] {
-  return (longForm ??= parseLongForm(longFormJson));
+  longForm ??= parseLongForm(longFormJson);
+  return longForm;
 }
 
 const QUERIES = "@emosteer/core/prompts/queries.json";
@@ -114,11 +117,18 @@ function parseQueries(json: unknown): QuerySet {
   const parsed = list.map((entry, i): PromptQuery => {
     const q = record(entry, QUERIES, `queries[${i}]`);
     const split = text(q.split, QUERIES, `queries[${i}].split`);
-    if (split !== "extraction" && split !== "evaluation") throw new InvalidFileError(QUERIES, `queries[${i}].split is "${split}", expected "extraction" or "evaluation"`);
+    if (split !== "extraction" && split !== "evaluation")
+      throw new InvalidFileError(QUERIES, `queries[${i}].split is "${split}", expected "extraction" or "evaluation"`);
     const id = text(q.id, QUERIES, `queries[${i}].id`);
     if (ids.has(id)) throw new InvalidFileError(QUERIES, `queries[${i}].id "${id}" is used twice`);
     ids.add(id);
-    return { id, emotion: text(q.emotion, QUERIES, `queries[${i}].emotion`), domain: text(q.domain, QUERIES, `queries[${i}].domain`), text: text(q.text, QUERIES, `queries[${i}].text`), split };
+    return {
+      id,
+      emotion: text(q.emotion, QUERIES, `queries[${i}].emotion`),
+      domain: text(q.domain, QUERIES, `queries[${i}].domain`),
+      text: text(q.text, QUERIES, `queries[${i}].text`),
+      split,
+    };
   });
   return { version: Number(root.version ?? 0), queries: parsed };
 }
@@ -127,7 +137,11 @@ function parseContrastCorpus(json: unknown, path: string): ContrastCorpus {
   const root = record(json, path, "the file");
   const items = array(root.items, path, "items").map((entry, i): ContrastItem => {
     const item = record(entry, path, `items[${i}]`);
-    return { queryId: text(item.queryId, path, `items[${i}].queryId`), neutral: text(item.neutral, path, `items[${i}].neutral`), emotional: coreEmotionTexts(item.emotional, path, `items[${i}].emotional`) };
+    return {
+      queryId: text(item.queryId, path, `items[${i}].queryId`),
+      neutral: text(item.neutral, path, `items[${i}].neutral`),
+      emotional: coreEmotionTexts(item.emotional, path, `items[${i}].emotional`),
+    };
   });
   return { version: Number(root.version ?? 0), writer: typeof root.writer === "string" ? root.writer : "", items };
 }
@@ -142,7 +156,8 @@ function parseLongForm(json: unknown): LongFormPrompt[] {
   return array(root.prompts, LONG_FORM, "prompts").map((entry, i): LongFormPrompt => {
     const prompt = record(entry, LONG_FORM, `prompts[${i}]`);
     const kind = prompt.kind;
-    if (kind !== "long" && kind !== "multi-turn") throw new InvalidFileError(LONG_FORM, `prompts[${i}].kind is ${JSON.stringify(kind)}, expected "long" or "multi-turn"`);
+    if (kind !== "long" && kind !== "multi-turn")
+      throw new InvalidFileError(LONG_FORM, `prompts[${i}].kind is ${JSON.stringify(kind)}, expected "long" or "multi-turn"`);
     const turns = array(prompt.turns, LONG_FORM, `prompts[${i}].turns`).map((t, k) => text(t, LONG_FORM, `prompts[${i}].turns[${k}]`));
     if (turns.length === 0) throw new InvalidFileError(LONG_FORM, `prompts[${i}].turns is empty`);
     return { id: text(prompt.id, LONG_FORM, `prompts[${i}].id`), kind, turns };

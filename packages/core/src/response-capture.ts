@@ -40,11 +40,22 @@ export async function captureResponse(
   while (spanStart < promptTokens.length && spanStart < tokens.length && promptTokens[spanStart] === tokens[spanStart]) spanStart++;
   if (spanStart >= tokens.length) return null;
   const layers = options.layers ?? Array.from({ length: backend.model.layerCount - 1 }, (_, i) => i + 1);
-  const capture = await backend.captureResiduals({ tokens, spanStart, spanEnd: tokens.length, layers, ...(options.signal ? { signal: options.signal } : {}) });
+  const capture = await backend.captureResiduals({
+    tokens,
+    spanStart,
+    spanEnd: tokens.length,
+    layers,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   if (capture.positions !== tokens.length - spanStart || capture.layers.join() !== layers.join()) {
     throw new RangeError(
       `Backend ${backend.name} returned layers [${capture.layers.join(",")}] × ${capture.positions} positions for layers [${layers.join(",")}] × ${tokens.length - spanStart} tokens: the backend is broken.`,
     );
   }
-  return { layers: capture.layers, pooled: poolResiduals(capture, options.pooling), tokenNorms: meanTokenNorms(capture), tokens: capture.positions };
+  return {
+    layers: capture.layers,
+    pooled: poolResiduals(capture, options.pooling),
+    tokenNorms: meanTokenNorms(capture),
+    tokens: capture.positions,
+  };
 }

@@ -61,13 +61,25 @@ export class Steerer {
   }
 
   /** Generates an answer to `prompt` (a user message, or a whole conversation) steered by `weights`. Unsteered when `weights` is empty. */
-  async generate(prompt: string | readonly ChatMessage[], weights: EmotionWeights = {}, options: SteeredGenerateOptions = {}): Promise<Generation> {
+  async generate(
+    prompt: string | readonly ChatMessage[],
+    weights: EmotionWeights = {},
+    options: SteeredGenerateOptions = {},
+  ): Promise<Generation> {
     const { layers, normalization, layerScale, injection, apply, useProfiles, ...generateOptions } = options;
     const steering =
       Object.keys(weights).length === 0
         ? null
-        : this.steering(weights, { ...(layers ? { layers } : {}), ...(normalization ? { normalization } : {}), ...(layerScale ? { layerScale } : {}), ...(injection ? { injection } : {}), ...(apply ? { apply } : {}), ...(useProfiles !== undefined ? { useProfiles } : {}) });
-    if (steering && !this.backend.capabilities.steering) throw new UnsupportedCapabilityError(this.backend.name, "steer generation", "use a backend with steering support.");
+        : this.steering(weights, {
+            ...(layers ? { layers } : {}),
+            ...(normalization ? { normalization } : {}),
+            ...(layerScale ? { layerScale } : {}),
+            ...(injection ? { injection } : {}),
+            ...(apply ? { apply } : {}),
+            ...(useProfiles !== undefined ? { useProfiles } : {}),
+          });
+    if (steering && !this.backend.capabilities.steering)
+      throw new UnsupportedCapabilityError(this.backend.name, "steer generation", "use a backend with steering support.");
     const messages: readonly ChatMessage[] = typeof prompt === "string" ? [{ role: "user", content: prompt }] : prompt;
     return this.backend.generate(messages, { ...generateOptions, steering });
   }

@@ -21,7 +21,11 @@ export interface ResolveSteeringOptions {
  * Throws a named error when a vector belongs to another model, an α is not finite, a layer is
  * outside 1..layerCount-1, or `"residual-fraction"` meets a vector without residual norms.
  */
-export function resolveSteering(spec: SteeringSpec, model: ModelInfo | ModelIdentity, options: ResolveSteeringOptions = {}): SteeringTensor {
+export function resolveSteering(
+  spec: SteeringSpec,
+  model: ModelInfo | ModelIdentity,
+  options: ResolveSteeringOptions = {},
+): SteeringTensor {
   const { layerCount, hiddenSize } = model;
   // Validated even when every term has its own layers, so a bad spec-level value never passes silently.
   const specLayers = spec.layers === undefined ? undefined : resolveLayers(spec.layers, layerCount);
@@ -30,17 +34,22 @@ export function resolveSteering(spec: SteeringSpec, model: ModelInfo | ModelIden
   const layerScale = spec.layerScale;
   if (layerScale) {
     if (layerScale.length !== layerCount) {
-      throw new InvalidSteeringError("layerScale", `has ${layerScale.length} entries, the model has ${layerCount} layers: give one factor per layer (index = layer).`);
+      throw new InvalidSteeringError(
+        "layerScale",
+        `has ${layerScale.length} entries, the model has ${layerCount} layers: give one factor per layer (index = layer).`,
+      );
     }
     for (let l = 0; l < layerCount; l++) {
-      if (!Number.isFinite(layerScale[l])) throw new InvalidSteeringError("layerScale", `entry ${l} is ${layerScale[l]}; every factor must be finite.`);
+      if (!Number.isFinite(layerScale[l]))
+        throw new InvalidSteeringError("layerScale", `entry ${l} is ${layerScale[l]}; every factor must be finite.`);
     }
   }
   if (spec.injection !== undefined) checkInjection(spec.injection);
   const allowFingerprintMismatch = options.allowFingerprintMismatch === true || spec.allowFingerprintMismatch === true;
   const terms = spec.terms.map((term, k) => {
     const { vector, alpha } = term;
-    if (!Number.isFinite(alpha)) throw new InvalidSteeringError("alpha", `term ${k} ("${vector.emotion}") has α = ${alpha}; α must be a finite number.`);
+    if (!Number.isFinite(alpha))
+      throw new InvalidSteeringError("alpha", `term ${k} ("${vector.emotion}") has α = ${alpha}; α must be a finite number.`);
     vector.assertCompatible(model, { allowFingerprintMismatch });
     if (typeof normalization === "object" && !vector.residualNorms) throw new MissingResidualNormsError(vector.emotion);
     const injection = spec.injection ?? term.injection ?? "net-shift";
@@ -130,7 +139,8 @@ export function resolveLayers(layers: LayerRange | readonly number[] | undefined
   if (isLayerRange(layers)) {
     check(layers.from);
     check(layers.to);
-    if (layers.from > layers.to) throw new InvalidSteeringError("layers", `range ${layers.from}..${layers.to} is empty: "from" must not exceed "to".`);
+    if (layers.from > layers.to)
+      throw new InvalidSteeringError("layers", `range ${layers.from}..${layers.to} is empty: "from" must not exceed "to".`);
     return Array.from({ length: layers.to - layers.from + 1 }, (_, i) => layers.from + i);
   }
   layers.forEach(check);
@@ -145,11 +155,17 @@ function checkNormalization(normalization: Normalization): void {
   if (normalization === "none" || normalization === "unit") return;
   if (typeof normalization === "object" && normalization.mode === "residual-fraction") {
     if (!(Number.isFinite(normalization.fraction) && normalization.fraction > 0)) {
-      throw new InvalidSteeringError("normalization", `residual fraction must be a finite number above 0, got ${normalization.fraction}; α carries the sign.`);
+      throw new InvalidSteeringError(
+        "normalization",
+        `residual fraction must be a finite number above 0, got ${normalization.fraction}; α carries the sign.`,
+      );
     }
     return;
   }
-  throw new InvalidSteeringError("normalization", `${JSON.stringify(normalization)} is not one of "none", "unit" or { mode: "residual-fraction", fraction }.`);
+  throw new InvalidSteeringError(
+    "normalization",
+    `${JSON.stringify(normalization)} is not one of "none", "unit" or { mode: "residual-fraction", fraction }.`,
+  );
 }
 
 function checkInjection(injection: Injection): void {

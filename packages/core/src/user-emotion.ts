@@ -37,7 +37,11 @@ export function parseUserEmotion(input: string | unknown, source = "emotion defi
     try {
       value = JSON.parse(input);
     } catch (error) {
-      throw new InvalidEmotionDefinitionError(source, "(file)", `is not valid JSON (${(error as Error).message}); write an object like {"name": "awe", "conditioningPrompt": "..."}.`);
+      throw new InvalidEmotionDefinitionError(
+        source,
+        "(file)",
+        `is not valid JSON (${(error as Error).message}); write an object like {"name": "awe", "conditioningPrompt": "..."}.`,
+      );
     }
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
@@ -57,15 +61,24 @@ export function parseUserEmotion(input: string | unknown, source = "emotion defi
   }
   if (isCoreEmotion(name)) throw fail("name", `"${name}" is a core emotion and already has a vector; give your emotion another name.`);
 
-  const conditioningPrompt = nonEmptyString(root.conditioningPrompt, "conditioningPrompt", `a system prompt such as "You are a helpful assistant who feels deep ${name}."`, fail);
+  const conditioningPrompt = nonEmptyString(
+    root.conditioningPrompt,
+    "conditioningPrompt",
+    `a system prompt such as "You are a helpful assistant who feels deep ${name}."`,
+    fail,
+  );
 
   if (root.examples === undefined) return { name, conditioningPrompt };
   if (!Array.isArray(root.examples) || root.examples.length === 0) {
-    throw fail("examples", `must be a non-empty array of {"query", "neutral", "emotional"} objects (or leave it out to let the model write its own), got ${describe(root.examples)}.`);
+    throw fail(
+      "examples",
+      `must be a non-empty array of {"query", "neutral", "emotional"} objects (or leave it out to let the model write its own), got ${describe(root.examples)}.`,
+    );
   }
   const examples = root.examples.map((entry: unknown, i): UserEmotionExample => {
     const field = `examples[${i}]`;
-    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) throw fail(field, `must be an object {"query", "neutral", "emotional"}, got ${describe(entry)}.`);
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry))
+      throw fail(field, `must be an object {"query", "neutral", "emotional"}, got ${describe(entry)}.`);
     const example = entry as Record<string, unknown>;
     for (const key of Object.keys(example)) {
       if (!EXAMPLE_FIELDS.includes(key)) throw fail(`${field}.${key}`, `unknown field; allowed fields are ${EXAMPLE_FIELDS.join(", ")}.`);
@@ -80,7 +93,8 @@ export function parseUserEmotion(input: string | unknown, source = "emotion defi
 }
 
 function nonEmptyString(value: unknown, field: string, expected: string, fail: (field: string, reason: string) => Error): string {
-  if (typeof value !== "string" || value.trim() === "") throw fail(field, `must be a non-empty string (${expected}), got ${describe(value)}.`);
+  if (typeof value !== "string" || value.trim() === "")
+    throw fail(field, `must be a non-empty string (${expected}), got ${describe(value)}.`);
   return value;
 }
 

@@ -162,7 +162,8 @@ export async function decodeVectorFile(file: Uint8Array | ByteSource, options: D
   let provenance: VectorProvenance;
   if (ours) {
     const version = requireEntry(KEY.formatVersion, GgufValueType.UINT32).value as number;
-    if (version > FORMAT_VERSION) throw invalid(`written by a newer emosteer (EV format ${version}, this one reads up to ${FORMAT_VERSION}): upgrade emosteer`);
+    if (version > FORMAT_VERSION)
+      throw invalid(`written by a newer emosteer (EV format ${version}, this one reads up to ${FORMAT_VERSION}): upgrade emosteer`);
     model = {
       architecture: string(KEY.architecture),
       name: string(KEY.name),
@@ -176,7 +177,13 @@ export async function decodeVectorFile(file: Uint8Array | ByteSource, options: D
     const expected = options.expectedModel;
     if (!expected) throw new ForeignVectorFileError(where, "expectedModel");
     if (!options.emotion) throw new ForeignVectorFileError(where, "emotion");
-    model = { architecture: expected.architecture, name: expected.name, fingerprint: expected.fingerprint, layerCount: expected.layerCount, hiddenSize: expected.hiddenSize };
+    model = {
+      architecture: expected.architecture,
+      name: expected.name,
+      fingerprint: expected.fingerprint,
+      layerCount: expected.layerCount,
+      hiddenSize: expected.hiddenSize,
+    };
     emotion = options.emotion;
     const hint = gguf.get("controlvector.model_hint");
     provenance = {
@@ -199,8 +206,10 @@ export async function decodeVectorFile(file: Uint8Array | ByteSource, options: D
     if (layer === 0) throw invalid("direction.0 is present, but block 0 cannot be steered; llama.cpp would refuse this file");
     if (t.type !== GgmlType.F32) throw invalid(`${t.name} is ${ggmlTypeName(t.type)}; control vectors must be F32`);
     if (t.dims.length !== 1) throw invalid(`${t.name} has shape ${t.dims.join("×")}; control vectors must be 1-D`);
-    if (ours && t.dims[0] !== model.hiddenSize) throw invalid(`${t.name} has ${t.dims[0]} values but ${KEY.hiddenSize} is ${model.hiddenSize}: the file is corrupt`);
-    if (ours && layer >= model.layerCount) throw invalid(`${t.name} is present but ${KEY.layerCount} is ${model.layerCount}: the file is corrupt`);
+    if (ours && t.dims[0] !== model.hiddenSize)
+      throw invalid(`${t.name} has ${t.dims[0]} values but ${KEY.hiddenSize} is ${model.hiddenSize}: the file is corrupt`);
+    if (ours && layer >= model.layerCount)
+      throw invalid(`${t.name} is present but ${KEY.layerCount} is ${model.layerCount}: the file is corrupt`);
     if (t.dims[0] !== model.hiddenSize) throw new HiddenSizeMismatchError(model.hiddenSize, t.dims[0]!, `${where}: ${t.name}`);
     if (layer >= model.layerCount) throw new LayerCountMismatchError(model.layerCount, layer + 1, `${where}: ${t.name}`);
     return layer;
@@ -208,9 +217,12 @@ export async function decodeVectorFile(file: Uint8Array | ByteSource, options: D
   // We write every layer 1..L-1, so our files have exactly L-1 tensors; that also bounds L and the
   // hidden size by the file's own size.
   if (ours && gguf.tensors.length !== model.layerCount - 1) {
-    throw invalid(`the file has ${gguf.tensors.length} direction tensors but ${KEY.layerCount} is ${model.layerCount} (expected ${model.layerCount - 1}): the file is corrupt`);
+    throw invalid(
+      `the file has ${gguf.tensors.length} direction tensors but ${KEY.layerCount} is ${model.layerCount} (expected ${model.layerCount - 1}): the file is corrupt`,
+    );
   }
-  if (ours && model.layerCount === 1 && model.hiddenSize > 1 << 20) throw invalid(`${KEY.hiddenSize} is ${model.hiddenSize}, not a plausible model width`);
+  if (ours && model.layerCount === 1 && model.hiddenSize > 1 << 20)
+    throw invalid(`${KEY.hiddenSize} is ${model.hiddenSize}, not a plausible model width`);
   const directions = Array.from({ length: model.layerCount }, () => new Float32Array(model.hiddenSize));
   for (const [i, t] of gguf.tensors.entries()) {
     const values = new Float32Array(new Uint8Array(await gguf.readTensorBytes(t)).buffer);
@@ -222,7 +234,8 @@ export async function decodeVectorFile(file: Uint8Array | ByteSource, options: D
     if (!e) return undefined;
     if (e.elementType !== GgufValueType.FLOAT32) throw invalid(`${key} must be an array of FLOAT32`);
     const values = e.value as Float32Array;
-    if (values.length !== model.layerCount) throw invalid(`${key} has ${values.length} entries but ${KEY.layerCount} is ${model.layerCount}: the file is corrupt`);
+    if (values.length !== model.layerCount)
+      throw invalid(`${key} has ${values.length} entries but ${KEY.layerCount} is ${model.layerCount}: the file is corrupt`);
     assertFinite(values, `${where}: ${key}`);
     return values;
   };
@@ -239,7 +252,8 @@ export async function decodeVectorFile(file: Uint8Array | ByteSource, options: D
     ...(layerScores ? { layerScores } : {}),
     ...(profile ? { profile } : {}),
   });
-  if (options.expectedModel) vector.assertCompatible(options.expectedModel, { allowFingerprintMismatch: options.allowFingerprintMismatch ?? false });
+  if (options.expectedModel)
+    vector.assertCompatible(options.expectedModel, { allowFingerprintMismatch: options.allowFingerprintMismatch ?? false });
   return vector;
 }
 
@@ -267,7 +281,10 @@ function readProfile(
     searchedQueries: GgufValueType.UINT32,
   };
   const names = Object.keys(PROFILE_KEY) as (keyof typeof PROFILE_KEY)[];
-  const values = Object.fromEntries(names.map((n) => [n, entry(PROFILE_KEY[n], types[n])?.value])) as Record<keyof typeof PROFILE_KEY, unknown>;
+  const values = Object.fromEntries(names.map((n) => [n, entry(PROFILE_KEY[n], types[n])?.value])) as Record<
+    keyof typeof PROFILE_KEY,
+    unknown
+  >;
   const missing = names.filter((n) => values[n] === undefined);
   if (missing.length === names.length) return undefined;
   if (missing.length > 0) throw invalid(`the calibration profile is incomplete: ${missing.map((n) => PROFILE_KEY[n]).join(", ")} missing`);

@@ -46,5 +46,6 @@ export function meanVector(vectors: readonly ArrayLike<number>[]): Float64Array 
 }
 
 function assertSameLength(a: ArrayLike<number>, b: ArrayLike<number>): void {
-  if (a.length !== b.length) throw new RangeError(`Vectors differ in length (${a.length} vs ${b.length}): they come from models of different widths.`);
+  if (a.length !== b.length)
+    throw new RangeError(`Vectors differ in length (${a.length} vs ${b.length}): they come from models of different widths.`);
 }

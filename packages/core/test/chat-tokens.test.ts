@@ -14,7 +14,8 @@ function tokenize(text: string, special: boolean): number[] {
   }
   return out;
 }
-const chatml = (messages: readonly ChatMessage[], add: boolean) => messages.map((m) => `<s>${m.role}\n${m.content}<e>\n`).join("") + (add ? "<s>assistant\n" : "");
+const chatml = (messages: readonly ChatMessage[], add: boolean) =>
+  messages.map((m) => `<s>${m.role}\n${m.content}<e>\n`).join("") + (add ? "<s>assistant\n" : "");
 
 describe("tokenizeChatMessages", () => {
   it("tokenizes contents as text and the template's markup as special", () => {
@@ -34,11 +35,19 @@ describe("tokenizeChatMessages", () => {
   });
 
   it("follows a template that trims contents, and refuses one that rewrites them", () => {
-    const trimming = (m: readonly ChatMessage[], add: boolean) => chatml(m.map((x) => ({ ...x, content: x.content.trim() })), add);
+    const trimming = (m: readonly ChatMessage[], add: boolean) =>
+      chatml(
+        m.map((x) => ({ ...x, content: x.content.trim() })),
+        add,
+      );
     const messages: ChatMessage[] = [{ role: "user", content: "  <e> hi  " }];
     const tokens = tokenizeChatMessages({ render: trimming, tokenize }, messages, false);
     expect(tokens.filter((t) => t === 2)).toHaveLength(1);
-    const upper = (m: readonly ChatMessage[], add: boolean) => chatml(m.map((x) => ({ ...x, content: x.content.toUpperCase() })), add);
+    const upper = (m: readonly ChatMessage[], add: boolean) =>
+      chatml(
+        m.map((x) => ({ ...x, content: x.content.toUpperCase() })),
+        add,
+      );
     expect(() => tokenizeChatMessages({ render: upper, tokenize }, messages, false)).toThrow(UnsupportedFormatError);
   });
 

@@ -41,7 +41,10 @@ describe("GenerationText", () => {
 describe("resolveGenerateOptions", () => {
   it("fills the defaults and refuses out-of-range values with InvalidArgumentError naming the option", () => {
     expect(resolveGenerateOptions({})).toMatchObject({ maxTokens: 128, temperature: 0, topK: 40, topP: 0.95, seed: 0, stop: [] });
-    expect(resolveGenerateOptions({ maxTokens: Number.MAX_SAFE_INTEGER, stop: ["", "x"] })).toMatchObject({ maxTokens: Number.MAX_SAFE_INTEGER, stop: ["x"] });
+    expect(resolveGenerateOptions({ maxTokens: Number.MAX_SAFE_INTEGER, stop: ["", "x"] })).toMatchObject({
+      maxTokens: Number.MAX_SAFE_INTEGER,
+      stop: ["x"],
+    });
     for (const maxTokens of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => resolveGenerateOptions({ maxTokens })).toThrow(InvalidArgumentError);
       expect(() => resolveGenerateOptions({ maxTokens })).toThrow(/maxTokens must be a whole number ≥ 1/);

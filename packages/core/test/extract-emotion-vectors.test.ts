@@ -31,7 +31,9 @@ const norm = (v: number[]) => Math.hypot(...v);
 
 function expectClose(actual: ArrayLike<number>, expected: readonly number[]): void {
   expect(actual.length).toBe(expected.length);
-  expected.forEach((x, i) => expect(Math.abs(actual[i]! - x)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(x))));
+  expected.forEach((x, i) => {
+    expect(Math.abs(actual[i]! - x)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(x)));
+  });
 }
 
 /** The contrast items the facade uses for maxQueries = n: evenly spaced over the corpus. */
@@ -61,12 +63,21 @@ describe("extractEmotionVectors on the fixed corpus", () => {
     const items = spreadItems(3);
     for (const emotion of ["joy", "fear"] as const) {
       const vector = vectors.get(emotion)!;
-      expect(vector.model).toEqual({ architecture: "linear", name: "linear-toy", layerCount: 4, hiddenSize: 6, fingerprint: "1111222233334444" });
+      expect(vector.model).toEqual({
+        architecture: "linear",
+        name: "linear-toy",
+        layerCount: 4,
+        hiddenSize: 6,
+        fingerprint: "1111222233334444",
+      });
       expect([...vector.directions[0]!]).toEqual([0, 0, 0, 0, 0, 0]);
       for (const layer of steerable) {
         const differences = items.map((item) => {
           const context: ChatMessage[] = [{ role: "user", content: queryText(item.queryId) }];
-          return sub(mean(responseResiduals(context, item.emotional[emotion], layer)), mean(responseResiduals(context, item.neutral, layer)));
+          return sub(
+            mean(responseResiduals(context, item.emotional[emotion], layer)),
+            mean(responseResiduals(context, item.neutral, layer)),
+          );
         });
         expectClose(vector.directions[layer]!, mean(differences));
         const neutralNorms = items.map((item) => {
@@ -75,7 +86,13 @@ describe("extractEmotionVectors on the fixed corpus", () => {
         });
         expectClose([vector.residualNorms![layer]!], [neutralNorms.reduce((a, b) => a + b) / 3]);
       }
-      expect(vector.provenance).toMatchObject({ method: "mean-diff", samples: 3, corpus: "fixed", backend: "linear", settings: { pooling: "mean" } });
+      expect(vector.provenance).toMatchObject({
+        method: "mean-diff",
+        samples: 3,
+        corpus: "fixed",
+        backend: "linear",
+        settings: { pooling: "mean" },
+      });
       expect(vector.provenance.corpusHash).toMatch(/^[0-9a-f]{16}$/);
     }
     expect(vectors.get("joy")!.provenance.corpusHash).not.toBe(vectors.get("fear")!.provenance.corpusHash);
@@ -107,7 +124,10 @@ describe("extractEmotionVectors on the fixed corpus", () => {
     for (const layer of steerable) {
       const differences = items.map((item) => {
         const context: ChatMessage[] = [{ role: "user", content: queryText(item.queryId) }];
-        return sub(responseResiduals(context, item.emotional.anger, layer).at(-1)!, responseResiduals(context, item.neutral, layer).at(-1)!);
+        return sub(
+          responseResiduals(context, item.emotional.anger, layer).at(-1)!,
+          responseResiduals(context, item.neutral, layer).at(-1)!,
+        );
       });
       expectClose(vectors.get("anger")!.directions[layer]!, mean(differences));
     }
@@ -131,7 +151,12 @@ describe("extractEmotionVectors on self-written responses", () => {
   it("generates neutral and emotional answers greedily under the system prompts, then captures them after the query alone", async () => {
     const backend = new LinearBackend();
     const progress: ExtractionProgress[] = [];
-    const vectors = await extractEmotionVectors(backend, { corpus: "self", emotions: ["joy", "sadness"], queries, onProgress: (p) => progress.push(p) });
+    const vectors = await extractEmotionVectors(backend, {
+      corpus: "self",
+      emotions: ["joy", "sadness"],
+      queries,
+      onProgress: (p) => progress.push(p),
+    });
     const prompts = loadSystemPrompts();
     // 2 queries × (neutral + 2 emotions), each generated once and captured once.
     expect(backend.generations).toHaveLength(6);
@@ -161,7 +186,13 @@ describe("extractEmotionVectors on self-written responses", () => {
 
   it('context "system-prompt" keeps the system prompt in the captured context', async () => {
     const backend = new LinearBackend();
-    await extractEmotionVectors(backend, { corpus: "self", emotions: ["fear"], queries: queries.slice(0, 1), context: "system-prompt", maxTokens: 5 });
+    await extractEmotionVectors(backend, {
+      corpus: "self",
+      emotions: ["fear"],
+      queries: queries.slice(0, 1),
+      context: "system-prompt",
+      maxTokens: 5,
+    });
     expect(backend.generations.every((g) => g.options.maxTokens === 5)).toBe(true);
     for (const request of backend.captures) {
       const text = await backend.detokenize(request.tokens);
@@ -216,7 +247,9 @@ describe("captureResponse", () => {
 describe("extractEmotionVectors errors", () => {
   it("names what is wrong", async () => {
     await expect(extractEmotionVectors(new LinearBackend({ capture: false }))).rejects.toThrow(UnsupportedCapabilityError);
-    await expect(extractEmotionVectors(new LinearBackend(), { emotions: ["awe"] })).rejects.toThrow(/No emotion vector for "awe"; available: joy, anger, disgust, fear, sadness/);
+    await expect(extractEmotionVectors(new LinearBackend(), { emotions: ["awe"] })).rejects.toThrow(
+      /No emotion vector for "awe"; available: joy, anger, disgust, fear, sadness/,
+    );
     await expect(extractEmotionVectors(new LinearBackend(), { emotions: ["awe"] })).rejects.toThrow(UnknownEmotionError);
     await expect(extractEmotionVectors(new LinearBackend(), { queries: ["x"] })).rejects.toThrow(/fixed corpus has its own queries/);
     await expect(extractEmotionVectors(new LinearBackend(), { maxQueries: 0 })).rejects.toThrow(/maxQueries/);
@@ -229,7 +262,9 @@ describe("extractEmotionVectors errors", () => {
     await expect(extractEmotionVectors(backend, { signal: before.signal })).rejects.toThrow(AbortedError);
     expect(backend.captures).toHaveLength(0);
     const during = new AbortController();
-    await expect(extractEmotionVectors(backend, { maxQueries: 3, signal: during.signal, onProgress: (p) => p.done === 2 && during.abort() })).rejects.toThrow(AbortedError);
+    await expect(
+      extractEmotionVectors(backend, { maxQueries: 3, signal: during.signal, onProgress: (p) => p.done === 2 && during.abort() }),
+    ).rejects.toThrow(AbortedError);
     expect(backend.captures).toHaveLength(2);
   });
 });

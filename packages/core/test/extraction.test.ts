@@ -22,12 +22,21 @@ import { gaussian, randomVector, unit } from "./synthetic.js";
  * Token-level captures of `pairs` queries: every token = query offset (shared by the pair) +
  * token noise, and the emotional response adds `amplitude × planted` to every token.
  */
-function plantedCaptures(options: { pairs: number; d: number; tokens: number; planted: Float32Array; seed: number; noise?: number; queryScale?: number }) {
+function plantedCaptures(options: {
+  pairs: number;
+  d: number;
+  tokens: number;
+  planted: Float32Array;
+  seed: number;
+  noise?: number;
+  queryScale?: number;
+}) {
   const next = gaussian(options.seed);
   const { d, tokens, planted } = options;
   const capture = (offset: Float32Array, shift: number): ResidualCapture => {
     const data = new Float32Array(tokens * d);
-    for (let p = 0; p < tokens; p++) for (let i = 0; i < d; i++) data[p * d + i] = offset[i]! + shift * planted[i]! + next() * (options.noise ?? 0.3);
+    for (let p = 0; p < tokens; p++)
+      for (let i = 0; i < d; i++) data[p * d + i] = offset[i]! + shift * planted[i]! + next() * (options.noise ?? 0.3);
     return { layers: [1], positions: tokens, hiddenSize: d, data: [data] };
   };
   return Array.from({ length: options.pairs }, () => {
@@ -73,30 +82,40 @@ describe("extraction methods recover a planted direction", () => {
   it.each([
     [50, "DᵀD"],
     [20, "Gram matrix"],
-  ])("pca (%i pairs in 32 dims, %s path) is the top eigenvector of the pair differences, sign-aligned and scaled to the mean difference's projection", (pairs) => {
-    const samples = pooledSamples(captures.slice(0, pairs), "pca");
-    const flipped: ContrastSamples = { emotional: samples.neutral, neutral: samples.emotional };
-    const direction = pcaDirection(samples);
-    const differences = samples.emotional.map((e, i) => e.map((x, k) => x - samples.neutral[i]![k]!));
-    // DᵀD u is parallel to u.
-    const dtdu = new Float64Array(d);
-    for (const diff of differences) {
-      const along = diff.reduce((s, x, k) => s + x * direction[k]!, 0);
-      diff.forEach((x, k) => (dtdu[k]! += along * x));
-    }
-    expect(cosineSimilarity(dtdu, direction)).toBeGreaterThan(1 - 1e-9);
-    // ...and the top one: no probe direction has a larger Rayleigh quotient |Dv|²/|v|².
-    const rayleigh = (v: ArrayLike<number>) => differences.reduce((s, diff) => s + projection(diff, v) ** 2, 0);
-    for (const probe of [...differences, ...Array.from({ length: d }, (_, k) => Float32Array.from({ length: d }, (_, i) => (i === k ? 1 : 0)))]) {
-      expect(rayleigh(direction)).toBeGreaterThanOrEqual(rayleigh(probe) * (1 - 1e-9));
-    }
-    const meanDiff = meanDifference(samples);
-    expect(projection(meanDiff, direction)).toBeGreaterThan(0);
-    expect(l2Norm(direction)).toBeCloseTo(projection(meanDiff, direction), 5);
-    // Swapping the classes flips the sign and nothing else.
-    const opposite = pcaDirection(flipped);
-    opposite.forEach((x, i) => expect(x).toBeCloseTo(-direction[i]!, 5));
-  });
+  ])(
+    "pca (%i pairs in 32 dims, %s path) is the top eigenvector of the pair differences, sign-aligned and scaled to the mean difference's projection",
+    (pairs) => {
+      const samples = pooledSamples(captures.slice(0, pairs), "pca");
+      const flipped: ContrastSamples = { emotional: samples.neutral, neutral: samples.emotional };
+      const direction = pcaDirection(samples);
+      const differences = samples.emotional.map((e, i) => e.map((x, k) => x - samples.neutral[i]![k]!));
+      // DᵀD u is parallel to u.
+      const dtdu = new Float64Array(d);
+      for (const diff of differences) {
+        const along = diff.reduce((s, x, k) => s + x * direction[k]!, 0);
+        diff.forEach((x, k) => {
+          dtdu[k]! += along * x;
+        });
+      }
+      expect(cosineSimilarity(dtdu, direction)).toBeGreaterThan(1 - 1e-9);
+      // ...and the top one: no probe direction has a larger Rayleigh quotient |Dv|²/|v|².
+      const rayleigh = (v: ArrayLike<number>) => differences.reduce((s, diff) => s + projection(diff, v) ** 2, 0);
+      for (const probe of [
+        ...differences,
+        ...Array.from({ length: d }, (_, k) => Float32Array.from({ length: d }, (_, i) => (i === k ? 1 : 0))),
+      ]) {
+        expect(rayleigh(direction)).toBeGreaterThanOrEqual(rayleigh(probe) * (1 - 1e-9));
+      }
+      const meanDiff = meanDifference(samples);
+      expect(projection(meanDiff, direction)).toBeGreaterThan(0);
+      expect(l2Norm(direction)).toBeCloseTo(projection(meanDiff, direction), 5);
+      // Swapping the classes flips the sign and nothing else.
+      const opposite = pcaDirection(flipped);
+      opposite.forEach((x, i) => {
+        expect(x).toBeCloseTo(-direction[i]!, 5);
+      });
+    },
+  );
 
   for (const [label, pairs, width] of [
     ["direct d×d solve (more samples than dims)", 40, 16],
@@ -155,10 +174,27 @@ describe("fisherRatio", () => {
     const layerCount = 6;
     const strong = 3;
     const perLayer = Array.from({ length: layerCount }, (_, layer) =>
-      pooledSamples(plantedCaptures({ pairs: 60, d: 16, tokens: 3, planted: Float32Array.from(unit(randomVector(gaussian(layer + 100), 16)), (x) => (layer === strong ? 1.5 : 0.15) * x), seed: layer }), "mean-diff"),
+      pooledSamples(
+        plantedCaptures({
+          pairs: 60,
+          d: 16,
+          tokens: 3,
+          planted: Float32Array.from(unit(randomVector(gaussian(layer + 100), 16)), (x) => (layer === strong ? 1.5 : 0.15) * x),
+          seed: layer,
+        }),
+        "mean-diff",
+      ),
     );
     const model = { architecture: "toy", name: "toy", layerCount, hiddenSize: 16, fingerprint: "0123456789abcdef" };
-    const vector = emotionVectorFromSamples({ emotion: "joy", model, method: "mean-diff", layers: perLayer, corpus: "synthetic", corpusHash: "x", backend: "test" });
+    const vector = emotionVectorFromSamples({
+      emotion: "joy",
+      model,
+      method: "mean-diff",
+      layers: perLayer,
+      corpus: "synthetic",
+      corpusHash: "x",
+      backend: "test",
+    });
     const scores = [...vector.layerScores!];
     expect(scores[0]).toBe(0);
     expect(scores.indexOf(Math.max(...scores))).toBe(strong);
@@ -172,8 +208,19 @@ describe("fisherRatio", () => {
 
 describe("poolResiduals", () => {
   it("means over positions or keeps the last one, per layer", () => {
-    const capture: ResidualCapture = { layers: [1, 2], positions: 2, hiddenSize: 2, data: [Float32Array.of(1, 2, 3, 6), Float32Array.of(0, 0, 4, 8)] };
-    expect(poolResiduals(capture, "mean").map((v) => [...v])).toEqual([[2, 4], [2, 4]]);
-    expect(poolResiduals(capture, "last").map((v) => [...v])).toEqual([[3, 6], [4, 8]]);
+    const capture: ResidualCapture = {
+      layers: [1, 2],
+      positions: 2,
+      hiddenSize: 2,
+      data: [Float32Array.of(1, 2, 3, 6), Float32Array.of(0, 0, 4, 8)],
+    };
+    expect(poolResiduals(capture, "mean").map((v) => [...v])).toEqual([
+      [2, 4],
+      [2, 4],
+    ]);
+    expect(poolResiduals(capture, "last").map((v) => [...v])).toEqual([
+      [3, 6],
+      [4, 8],
+    ]);
   });
 });

@@ -1,9 +1,27 @@
 // Control-vector files without emosteer metadata (repeng's export_gguf, llama-cvector-generator):
 // what importing one takes, what is checked against the model, and the named refusals.
 import { describe, expect, it } from "vitest";
-import { decodeVectorFile, encodeGguf, ForeignVectorFileError, GgmlType, GgufValueType, HiddenSizeMismatchError, InvalidFileError, LayerCountMismatchError, type ModelInfo } from "../src/index.js";
+import {
+  decodeVectorFile,
+  encodeGguf,
+  ForeignVectorFileError,
+  GgmlType,
+  GgufValueType,
+  HiddenSizeMismatchError,
+  InvalidFileError,
+  LayerCountMismatchError,
+  type ModelInfo,
+} from "../src/index.js";
 
-const model: ModelInfo = { architecture: "llama", name: "SmolLM2 135M Instruct", layerCount: 4, hiddenSize: 3, vocabSize: 10, contextLength: 64, fingerprint: "b179c9523d0e6a0f" };
+const model: ModelInfo = {
+  architecture: "llama",
+  name: "SmolLM2 135M Instruct",
+  layerCount: 4,
+  hiddenSize: 3,
+  vocabSize: 10,
+  contextLength: 64,
+  fingerprint: "b179c9523d0e6a0f",
+};
 
 /** repeng's layout: controlvector.model_hint, controlvector.layer_count, direction.<k> F32 tensors. */
 function foreignFile(directions: Record<number, number[]>): Uint8Array {
@@ -33,18 +51,31 @@ describe("foreign control-vector files", () => {
   });
 
   it("import as the model's vector, layers the file lacks being zero, provenance 'imported' with the model hint", async () => {
-    const vector = await decodeVectorFile(foreignFile({ 1: [1, 0, 0], 3: [0, 0, 2] }), { expectedModel: model, emotion: "joy", name: "joy-repeng.gguf" });
+    const vector = await decodeVectorFile(foreignFile({ 1: [1, 0, 0], 3: [0, 0, 2] }), {
+      expectedModel: model,
+      emotion: "joy",
+      name: "joy-repeng.gguf",
+    });
     expect(vector.model.fingerprint).toBe(model.fingerprint);
-    expect(vector.directions.map((d) => [...d])).toEqual([[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 2]]);
-    expect(vector.provenance).toMatchObject({ method: "imported", corpus: "imported", settings: { source: "joy-repeng.gguf", modelHint: "llama" } });
+    expect(vector.directions.map((d) => [...d])).toEqual([
+      [0, 0, 0],
+      [1, 0, 0],
+      [0, 0, 0],
+      [0, 0, 2],
+    ]);
+    expect(vector.provenance).toMatchObject({
+      method: "imported",
+      corpus: "imported",
+      settings: { source: "joy-repeng.gguf", modelHint: "llama" },
+    });
   });
 
   it("are checked against the model's hidden size and layer count", async () => {
-    await expect(decodeVectorFile(foreignFile({ 1: [1, 0, 0, 0] }), { expectedModel: model, emotion: "joy", name: "wide.gguf" })).rejects.toThrow(
-      new HiddenSizeMismatchError(3, 4, "wide.gguf: direction.1"),
-    );
-    await expect(decodeVectorFile(foreignFile({ 4: [1, 0, 0] }), { expectedModel: model, emotion: "joy", name: "deep.gguf" })).rejects.toThrow(
-      new LayerCountMismatchError(4, 5, "deep.gguf: direction.4"),
-    );
+    await expect(
+      decodeVectorFile(foreignFile({ 1: [1, 0, 0, 0] }), { expectedModel: model, emotion: "joy", name: "wide.gguf" }),
+    ).rejects.toThrow(new HiddenSizeMismatchError(3, 4, "wide.gguf: direction.1"));
+    await expect(
+      decodeVectorFile(foreignFile({ 4: [1, 0, 0] }), { expectedModel: model, emotion: "joy", name: "deep.gguf" }),
+    ).rejects.toThrow(new LayerCountMismatchError(4, 5, "deep.gguf: direction.4"));
   });
 });

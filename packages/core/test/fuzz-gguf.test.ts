@@ -96,16 +96,20 @@ async function fuzz(base: Base, seed: number, min: number, count: number, budget
 describe("GGUF reader fuzzing", () => {
   it("refuses thousands of mangled variants of the (vocabulary-trimmed) SmolLM2 header cleanly", async () => {
     const { variants, accepted, refusals, rssGrowthMiB } = await fuzz(small, 20261125, 1000, 5000, 5000);
-    console.log(`trimmed header (${small.header.length} bytes): ${variants} variants, ${accepted} accepted, ${variants - accepted} refused for ${refusals.size} kinds of reason; RSS +${rssGrowthMiB.toFixed(0)} MiB`);
-        expect(variants - accepted).toBeGreaterThan(variants / 3);
+    console.log(
+      `trimmed header (${small.header.length} bytes): ${variants} variants, ${accepted} accepted, ${variants - accepted} refused for ${refusals.size} kinds of reason; RSS +${rssGrowthMiB.toFixed(0)} MiB`,
+    );
+    expect(variants - accepted).toBeGreaterThan(variants / 3);
     expect(refusals.size).toBeGreaterThan(15);
     expect(rssGrowthMiB).toBeLessThan(1024);
   });
 
   it("refuses mangled variants of the full SmolLM2 header (1.8 MB, 98k strings) cleanly", async () => {
     const { variants, accepted, refusals, rssGrowthMiB } = await fuzz(full, 7, 30, 400, 4000);
-    console.log(`full header (${full.header.length} bytes): ${variants} variants, ${accepted} accepted, ${variants - accepted} refused for ${refusals.size} kinds of reason; RSS +${rssGrowthMiB.toFixed(0)} MiB`);
-        expect(variants - accepted).toBeGreaterThan(variants / 4);
+    console.log(
+      `full header (${full.header.length} bytes): ${variants} variants, ${accepted} accepted, ${variants - accepted} refused for ${refusals.size} kinds of reason; RSS +${rssGrowthMiB.toFixed(0)} MiB`,
+    );
+    expect(variants - accepted).toBeGreaterThan(variants / 4);
     expect(rssGrowthMiB).toBeLessThan(1024);
   });
 
@@ -116,6 +120,8 @@ describe("GGUF reader fuzzing", () => {
     const lengthField = full.fields.find((f) => f.what === "array length")!;
     new DataView(b.buffer).setBigUint64(lengthField.offset, 15_000_000n, true); // 15M strings need 120 MB, the file has 96
     const { VirtualFile } = await import("./helpers/fuzz.js");
-    await expect(openGguf(new VirtualFile(b, b.length + full.tailSize, "model.gguf"))).rejects.toThrow(/claims 15000000 strings, more than the \d+ bytes left can hold/);
+    await expect(openGguf(new VirtualFile(b, b.length + full.tailSize, "model.gguf"))).rejects.toThrow(
+      /claims 15000000 strings, more than the \d+ bytes left can hold/,
+    );
   });
 });

@@ -19,14 +19,24 @@ import {
 } from "../src/index.js";
 import { expectClearRefusal, headerFields, mutate, prng, type Mutation } from "./helpers/fuzz.js";
 
-const model: ModelInfo = { architecture: "llama", name: "SmolLM2 135M Instruct", layerCount: 30, hiddenSize: 576, vocabSize: 49152, contextLength: 8192, fingerprint: "b179c9523d0e6a0f" };
+const model: ModelInfo = {
+  architecture: "llama",
+  name: "SmolLM2 135M Instruct",
+  layerCount: 30,
+  hiddenSize: 576,
+  vocabSize: 49152,
+  contextLength: 8192,
+  fingerprint: "b179c9523d0e6a0f",
+};
 const ALLOWED = [InvalidFileError, NonFiniteValueError, HiddenSizeMismatchError, LayerCountMismatchError, FingerprintMismatchError];
 // Short-data does not apply: an EV file has no separate data region to cut.
 const MUTATIONS: Mutation[] = ["truncate", "bit-flip", "size-field", "garbage"];
 
 function ourFile(): Uint8Array {
   const random = prng(99);
-  const directions = Array.from({ length: 30 }, (_, l) => (l === 0 ? new Float32Array(576) : Float32Array.from({ length: 576 }, () => random() - 0.5)));
+  const directions = Array.from({ length: 30 }, (_, l) =>
+    l === 0 ? new Float32Array(576) : Float32Array.from({ length: 576 }, () => random() - 0.5),
+  );
   return encodeVectorFile(
     new EmotionVector({
       emotion: "anger",
@@ -34,7 +44,15 @@ function ourFile(): Uint8Array {
       directions,
       residualNorms: Float32Array.from({ length: 30 }, (_, l) => 10 + l),
       layerScores: Float32Array.from({ length: 30 }, () => random()),
-      provenance: { method: "mean-diff", settings: { pooling: "mean" }, samples: 40, corpus: "fixed", corpusHash: "abcdef0123456789", backend: "llama.cpp", createdAt: "2026-11-25T00:00:00.000Z" },
+      provenance: {
+        method: "mean-diff",
+        settings: { pooling: "mean" },
+        samples: 40,
+        corpus: "fixed",
+        corpusHash: "abcdef0123456789",
+        backend: "llama.cpp",
+        createdAt: "2026-11-25T00:00:00.000Z",
+      },
     }),
   );
 }
@@ -87,7 +105,9 @@ describe("EV file fuzzing", () => {
   it("decodes or cleanly refuses thousands of mangled variants of an emosteer EV file", async () => {
     const base = ourFile();
     const { variants, accepted, refusals } = await fuzz(base, {}, 4242, 1000, 4000, 4000);
-    console.log(`EV file (${base.length} bytes): ${variants} variants, ${accepted} accepted, ${variants - accepted} refused for ${refusals.size} kinds of reason`);
+    console.log(
+      `EV file (${base.length} bytes): ${variants} variants, ${accepted} accepted, ${variants - accepted} refused for ${refusals.size} kinds of reason`,
+    );
     expect(variants - accepted).toBeGreaterThan(variants / 4);
     expect(refusals.size).toBeGreaterThan(10);
   });
@@ -95,7 +115,9 @@ describe("EV file fuzzing", () => {
   it("decodes or cleanly refuses mangled variants of a foreign (llama-cvector-generator style) file", async () => {
     const base = foreignFile();
     const { variants, accepted, refusals } = await fuzz(base, { emotion: "calm" }, 777, 1000, 3000, 3000);
-    console.log(`foreign control vector (${base.length} bytes): ${variants} variants, ${accepted} accepted, ${variants - accepted} refused for ${refusals.size} kinds of reason`);
+    console.log(
+      `foreign control vector (${base.length} bytes): ${variants} variants, ${accepted} accepted, ${variants - accepted} refused for ${refusals.size} kinds of reason`,
+    );
     expect(variants - accepted).toBeGreaterThan(variants / 4);
   });
 });

@@ -7,7 +7,17 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEQUANTIZABLE_TYPES, dequantize, ggmlTypeName, GgmlType, ggufValueTypeName, openGguf, type GgufArrayValue, type GgufFile, type GgufTensorInfo } from "../src/index.js";
+import {
+  DEQUANTIZABLE_TYPES,
+  dequantize,
+  ggmlTypeName,
+  GgmlType,
+  ggufValueTypeName,
+  openGguf,
+  type GgufArrayValue,
+  type GgufFile,
+  type GgufTensorInfo,
+} from "../src/index.js";
 import { fileByteSource, readModelInfo, type FileByteSource } from "../src/node/index.js";
 import { runGgufPy } from "./helpers/gguf-py.js";
 import { ensureModel } from "./helpers/models.js";
@@ -120,12 +130,18 @@ for (const modelId of ["smollm2-135m-instruct", "gemma3-270m"]) {
       const dir = mkdtempSync(join(work, `${modelId}-`));
       // At most ~1M values per tensor: dequantization is row by row, so a prefix of rows is as telling.
       const rows = sample.map((t) => Math.min(t.elementCount / (t.dims[0] ?? 1), Math.max(1, Math.floor(MAX_VALUES / (t.dims[0] ?? 1)))));
-      const tensors = sample.map((t, i) => ({ offset: gguf.dataOffset + t.offset, type: ggmlTypeName(t.type), rowLength: t.dims[0] ?? 1, rows: rows[i] }));
+      const tensors = sample.map((t, i) => ({
+        offset: gguf.dataOffset + t.offset,
+        type: ggmlTypeName(t.type),
+        rowLength: t.dims[0] ?? 1,
+        rows: rows[i],
+      }));
       await runGgufPy({ op: "tensors", gguf: path, tensors, out: dir });
       const checked = new Set<string>();
       for (const [i, info] of sample.entries()) {
         const values = rows[i]! * (info.dims[0] ?? 1);
-        const ours = values === info.elementCount ? await gguf.readTensor(info) : dequantize(await gguf.readTensorBytes(info), info.type, values);
+        const ours =
+          values === info.elementCount ? await gguf.readTensor(info) : dequantize(await gguf.readTensorBytes(info), info.type, values);
         expect(ours.length, info.name).toBe(values);
         const theirs = readF32(join(dir, `${i}.f32`));
         expect(firstBitMismatch(ours, theirs), `${info.name} (${ggmlTypeName(info.type)}) first differing value`).toBe(-1);

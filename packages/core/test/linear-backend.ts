@@ -14,7 +14,15 @@ import {
 } from "../src/index.js";
 import { tokenizeChatMessages } from "../src/engine/index.js";
 
-export const linearModel: ModelInfo = { architecture: "linear", name: "linear-toy", layerCount: 4, hiddenSize: 6, vocabSize: 2000, contextLength: 4096, fingerprint: "1111222233334444" };
+export const linearModel: ModelInfo = {
+  architecture: "linear",
+  name: "linear-toy",
+  layerCount: 4,
+  hiddenSize: 6,
+  vocabSize: 2000,
+  contextLength: 4096,
+  fingerprint: "1111222233334444",
+};
 
 /** Token embedding: small integers, so sums are exact. */
 export function embed(token: number): number[] {
@@ -94,7 +102,9 @@ export class LinearBackend implements SteeringBackend {
     const data = layers.map((layer) => {
       const out = new Float32Array(positions * h);
       for (let p = request.spanStart; p < request.spanEnd; p++) {
-        residual(request.tokens, layer, p).forEach((x, i) => (out[(p - request.spanStart) * h + i] = x + (steering?.data[layer * h + i] ?? 0)));
+        residual(request.tokens, layer, p).forEach((x, i) => {
+          out[(p - request.spanStart) * h + i] = x + (steering?.data[layer * h + i] ?? 0);
+        });
       }
       return out;
     });
@@ -110,7 +120,12 @@ export class LinearBackend implements SteeringBackend {
     const mood = CORE_EMOTIONS.find((e) => system.includes(e)) ?? /feels deep (\w+)/.exec(system)?.[1] ?? "calm";
     const user = messages.at(-1)!.content;
     const text = `I feel ${mood} about ${user.slice(0, 10)}.`.slice(0, options.maxTokens ?? 128);
-    return { text, tokens: tokenize(text), finishReason: "stop", timings: { promptTokens: 0, generatedTokens: text.length, promptMs: 0, decodeMs: 0, firstTokenMs: 0 } };
+    return {
+      text,
+      tokens: tokenize(text),
+      finishReason: "stop",
+      timings: { promptTokens: 0, generatedTokens: text.length, promptMs: 0, decodeMs: 0, firstTokenMs: 0 },
+    };
   }
 
   async scoreContinuation(): Promise<never> {

@@ -23,7 +23,20 @@ const longForm = read("long-form.json");
 const systemPrompts = read("system-prompts.json");
 const example = read("user-emotion.example.json");
 
-const DOMAINS = ["education", "healthcare", "mental-health", "work", "science", "home-life", "travel", "money", "relationships", "technology", "food", "nature"];
+const DOMAINS = [
+  "education",
+  "healthcare",
+  "mental-health",
+  "work",
+  "science",
+  "home-life",
+  "travel",
+  "money",
+  "relationships",
+  "technology",
+  "food",
+  "nature",
+];
 const wordCount = (text: string) => text.trim().split(/\s+/).length;
 const words = (text: string) => new Set(text.toLowerCase().match(/[a-z']+/g) ?? []);
 const jaccard = (a: Set<string>, b: Set<string>) => [...a].filter((w) => b.has(w)).length / new Set([...a, ...b]).size;
@@ -37,8 +50,14 @@ describe("queries.json", () => {
     for (const emotion of CORE_EMOTIONS) {
       const mine = queries.filter((q) => q.emotion === emotion);
       expect(mine, emotion).toHaveLength(50);
-      expect(mine.filter((q) => q.split === "extraction"), emotion).toHaveLength(20);
-      expect(mine.filter((q) => q.split === "evaluation"), emotion).toHaveLength(30);
+      expect(
+        mine.filter((q) => q.split === "extraction"),
+        emotion,
+      ).toHaveLength(20);
+      expect(
+        mine.filter((q) => q.split === "evaluation"),
+        emotion,
+      ).toHaveLength(30);
     }
     expect(extraction.length + evaluation.length).toBe(250);
   });
@@ -65,7 +84,9 @@ describe("queries.json", () => {
     expect(new Set(queries.map((q) => q.text)).size).toBe(queries.length);
     const extractionTexts = new Set(extraction.map((q) => q.text));
     for (const q of evaluation) expect(extractionTexts.has(q.text), q.id).toBe(false);
-    const nearDuplicates = evaluation.flatMap((e) => extraction.filter((x) => jaccard(words(e.text), words(x.text)) >= 0.5).map((x) => `${e.id} ~ ${x.id}`));
+    const nearDuplicates = evaluation.flatMap((e) =>
+      extraction.filter((x) => jaccard(words(e.text), words(x.text)) >= 0.5).map((x) => `${e.id} ~ ${x.id}`),
+    );
     expect(nearDuplicates).toEqual([]);
   });
 });
@@ -104,7 +125,9 @@ describe("contrast-corpus.json", () => {
 
 describe("contrast-corpus-v2.json", () => {
   const items: { queryId: string; neutral: string; emotional: Record<string, string> }[] = corpusV2.items;
-  const v1 = new Map<string, { neutral: string; emotional: Record<string, string> }>(corpus.items.map((i: { queryId: string }) => [i.queryId, i]));
+  const v1 = new Map<string, { neutral: string; emotional: Record<string, string> }>(
+    corpus.items.map((i: { queryId: string }) => [i.queryId, i]),
+  );
 
   it("covers the same extraction queries as v1, each with a neutral text and all five emotions", () => {
     expect(corpusV2.version).toBe(2);

@@ -15,7 +15,9 @@ describe("built-in prompt sets", () => {
   it("the contrast corpus answers every extraction query once, with a text per core emotion", () => {
     const byId = new Map(loadQueries().queries.map((q) => [q.id, q]));
     const { items } = loadContrastCorpus();
-    const extraction = loadQueries().queries.filter((q) => q.split === "extraction").map((q) => q.id);
+    const extraction = loadQueries()
+      .queries.filter((q) => q.split === "extraction")
+      .map((q) => q.id);
     expect(items.map((i) => i.queryId).sort()).toEqual(extraction.sort());
     for (const item of items) {
       expect(byId.get(item.queryId)?.split).toBe("extraction");

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { FingerprintMismatchError, Steerer, UnknownEmotionError, UnsupportedCapabilityError, extractEmotionVectors, resolveSteering } from "../src/index.js";
+import {
+  FingerprintMismatchError,
+  Steerer,
+  UnknownEmotionError,
+  UnsupportedCapabilityError,
+  extractEmotionVectors,
+  resolveSteering,
+} from "../src/index.js";
 import { LinearBackend, linearModel } from "./linear-backend.js";
 
 describe("Steerer", () => {
@@ -8,7 +15,11 @@ describe("Steerer", () => {
     const steerer = await Steerer.create(backend, { extraction: { emotions: ["joy", "fear"], maxQueries: 2 } });
     expect([...steerer.vectors.keys()]).toEqual(["joy", "fear"]);
 
-    const generation = await steerer.generate("How do I bake bread?", { joy: 1.5, fear: -1 }, { maxTokens: 12, layers: { from: 2, to: 3 }, injection: "per-layer" });
+    const generation = await steerer.generate(
+      "How do I bake bread?",
+      { joy: 1.5, fear: -1 },
+      { maxTokens: 12, layers: { from: 2, to: 3 }, injection: "per-layer" },
+    );
     expect(generation.text).toBe("I feel calm ");
     const call = backend.generations.at(-1)!;
     expect(call.messages).toEqual([{ role: "user", content: "How do I bake bread?" }]);

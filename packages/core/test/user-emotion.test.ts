@@ -4,13 +4,22 @@ import { InvalidEmotionDefinitionError, parseUserEmotion } from "../src/index.js
 const valid = {
   name: "awe",
   conditioningPrompt: "You are a helpful assistant who feels deep awe.",
-  examples: [{ query: "What is a galaxy?", neutral: "A galaxy is a system of stars.", emotional: "A galaxy! Billions of stars, bound together. It is breathtaking." }],
+  examples: [
+    {
+      query: "What is a galaxy?",
+      neutral: "A galaxy is a system of stars.",
+      emotional: "A galaxy! Billions of stars, bound together. It is breathtaking.",
+    },
+  ],
 };
 
 describe("parseUserEmotion", () => {
   it("parses JSON text or a value, with or without examples", () => {
     expect(parseUserEmotion(JSON.stringify(valid))).toEqual(valid);
-    expect(parseUserEmotion({ name: "nostalgia", conditioningPrompt: "Feel nostalgic." })).toEqual({ name: "nostalgia", conditioningPrompt: "Feel nostalgic." });
+    expect(parseUserEmotion({ name: "nostalgia", conditioningPrompt: "Feel nostalgic." })).toEqual({
+      name: "nostalgia",
+      conditioningPrompt: "Feel nostalgic.",
+    });
   });
 
   it.each([
@@ -22,7 +31,11 @@ describe("parseUserEmotion", () => {
     [{ ...valid, conditioningPrompt: "  " }, "conditioningPrompt", /non-empty string .*an empty string/],
     [{ ...valid, conditioning_prompt: "x" }, "conditioning_prompt", /unknown field; allowed fields are name, conditioningPrompt, examples/],
     [{ ...valid, examples: [] }, "examples", /non-empty array/],
-    [{ ...valid, examples: [valid.examples[0], { ...valid.examples[0], emotional: 3 }] }, "examples[1].emotional", /expressing awe.*got a number/],
+    [
+      { ...valid, examples: [valid.examples[0], { ...valid.examples[0], emotional: 3 }] },
+      "examples[1].emotional",
+      /expressing awe.*got a number/,
+    ],
     [{ ...valid, examples: [{ ...valid.examples[0], answer: "x" }] }, "examples[0].answer", /unknown field/],
   ])("rejects %j naming field %s", (input, field, message) => {
     const parse = () => parseUserEmotion(typeof input === "string" ? input : (input as unknown), "awe.json");

@@ -57,7 +57,9 @@ function prng(seed: number): () => number {
 function makeVector(seed = 1, m: ModelInfo = model): EmotionVector {
   const random = prng(seed);
   const directions = Array.from({ length: m.layerCount }, (_, layer) =>
-    layer === 0 ? new Float32Array(m.hiddenSize) : Float32Array.from({ length: m.hiddenSize }, () => (random() - 0.5) * 2 ** (random() * 40 - 20)),
+    layer === 0
+      ? new Float32Array(m.hiddenSize)
+      : Float32Array.from({ length: m.hiddenSize }, () => (random() - 0.5) * 2 ** (random() * 40 - 20)),
   );
   // Values whose bits a sloppy encoder would lose: -0, the smallest subnormal, the largest float.
   directions[1]!.set([-0, 1.4e-45, -3.4028234663852886e38]);
@@ -76,7 +78,11 @@ function bits(a: Float32Array): number[] {
 }
 
 /** A control-vector file as repeng's export_gguf / llama-cvector-generator write it. */
-function foreignFile(layers: Record<number, Float32Array>, extra: [string, GgufEntry][] = [], extraTensors: GgufTensorInput[] = []): Uint8Array {
+function foreignFile(
+  layers: Record<number, Float32Array>,
+  extra: [string, GgufEntry][] = [],
+  extraTensors: GgufTensorInput[] = [],
+): Uint8Array {
   return encodeGguf({
     metadata: [
       ["general.architecture", { type: GgufValueType.STRING, value: "controlvector" }],
@@ -85,7 +91,12 @@ function foreignFile(layers: Record<number, Float32Array>, extra: [string, GgufE
       ...extra,
     ],
     tensors: [
-      ...Object.entries(layers).map(([k, v]) => ({ name: `direction.${k}`, dims: [v.length], type: GgmlType.F32, data: new Uint8Array(v.buffer) })),
+      ...Object.entries(layers).map(([k, v]) => ({
+        name: `direction.${k}`,
+        dims: [v.length],
+        type: GgmlType.F32,
+        data: new Uint8Array(v.buffer),
+      })),
       ...extraTensors,
     ],
   });
@@ -100,7 +111,9 @@ describe("EV files", () => {
     const bytes = encodeVectorFile(v);
     const back = await decodeVectorFile(bytes, { expectedModel: model });
     expect(back.equals(v)).toBe(true);
-    back.directions.forEach((d, l) => expect(bits(d), `layer ${l}`).toEqual(bits(v.directions[l]!)));
+    back.directions.forEach((d, l) => {
+      expect(bits(d), `layer ${l}`).toEqual(bits(v.directions[l]!));
+    });
     expect(Object.is(back.directions[1]![0], -0)).toBe(true);
     expect(bits(back.residualNorms!)).toEqual(bits(v.residualNorms!));
     expect(bits(back.layerScores!)).toEqual(bits(v.layerScores!));
@@ -131,7 +144,10 @@ describe("EV files", () => {
 
     const path = join(work, "layout.gguf");
     writeFileSync(path, bytes);
-    const oracle = await runGgufPy<{ fields: Record<string, { value?: unknown }>; tensors: { name: string; type: string; dims: number[] }[] }>({ op: "metadata", gguf: path });
+    const oracle = await runGgufPy<{
+      fields: Record<string, { value?: unknown }>;
+      tensors: { name: string; type: string; dims: number[] }[];
+    }>({ op: "metadata", gguf: path });
     expect(oracle.fields["general.architecture"]!.value).toBe("controlvector");
     expect(oracle.fields["emosteer.emotion"]!.value).toBe("joy");
     expect(oracle.tensors.map((t) => [t.name, t.type, t.dims])).toEqual(gguf.tensors.map((t) => [t.name, "F32", [576]]));
@@ -165,29 +181,53 @@ describe("EV files", () => {
 
     await expect(decodeVectorFile(bytes, { emotion: "calm" })).rejects.toThrow(/pass the model it was made for \(expectedModel\)/);
     await expect(decodeVectorFile(bytes, { expectedModel: model })).rejects.toThrow(/pass the emotion/);
-    await expect(decodeVectorFile(bytes, { expectedModel: { ...model, hiddenSize: 960 }, emotion: "calm" })).rejects.toThrow(HiddenSizeMismatchError);
-    await expect(decodeVectorFile(foreignFile({ 30: d5 }), { expectedModel: model, emotion: "calm" })).rejects.toThrow(LayerCountMismatchError);
+    await expect(decodeVectorFile(bytes, { expectedModel: { ...model, hiddenSize: 960 }, emotion: "calm" })).rejects.toThrow(
+      HiddenSizeMismatchError,
+    );
+    await expect(decodeVectorFile(foreignFile({ 30: d5 }), { expectedModel: model, emotion: "calm" })).rejects.toThrow(
+      LayerCountMismatchError,
+    );
   });
 
   it("refuse a vector of another model, naming the mismatch (fingerprint can be waived)", async () => {
     const bytes = encodeVectorFile(makeVector(4));
-    await expect(decodeVectorFile(bytes, { expectedModel: { ...model, hiddenSize: 960 } })).rejects.toThrow(new HiddenSizeMismatchError(960, 576, 'EV "joy"').message);
+    await expect(decodeVectorFile(bytes, { expectedModel: { ...model, hiddenSize: 960 } })).rejects.toThrow(
+      new HiddenSizeMismatchError(960, 576, 'EV "joy"').message,
+    );
     await expect(decodeVectorFile(bytes, { expectedModel: { ...model, layerCount: 24 } })).rejects.toThrow(LayerCountMismatchError);
     const other = { ...model, fingerprint: "ffffffffffffffff" };
     await expect(decodeVectorFile(bytes, { expectedModel: other })).rejects.toThrow(FingerprintMismatchError);
     await expect(decodeVectorFile(bytes, { expectedModel: other })).rejects.toThrow(/allowFingerprintMismatch/);
-    expect((await decodeVectorFile(bytes, { expectedModel: other, allowFingerprintMismatch: true })).model.fingerprint).toBe(model.fingerprint);
+    expect((await decodeVectorFile(bytes, { expectedModel: other, allowFingerprintMismatch: true })).model.fingerprint).toBe(
+      model.fingerprint,
+    );
   });
 
   it("refuse corrupt and wrong files with clear errors", async () => {
     const d = new Float32Array(576).fill(0.5);
     const cases: [string, Uint8Array, RegExp | (new (...args: never[]) => Error)][] = [
-      ["a model file", encodeGguf({ metadata: [["general.architecture", { type: GgufValueType.STRING, value: "llama" }]], tensors: [] }), /"llama", not "controlvector": this is a model file/],
+      [
+        "a model file",
+        encodeGguf({ metadata: [["general.architecture", { type: GgufValueType.STRING, value: "llama" }]], tensors: [] }),
+        /"llama", not "controlvector": this is a model file/,
+      ],
       ["no architecture", encodeGguf({ metadata: [], tensors: [] }), /general.architecture is missing/],
       ["direction.0", foreignFile({ 0: d }), /direction\.0 is present/],
-      ["a stray tensor", foreignFile({ 1: d }, [], [{ name: "bias", dims: [576], type: GgmlType.F32, data: new Uint8Array(d.buffer) }]), /"bias" is not named direction/],
-      ["an F16 direction", foreignFile({}, [], [{ name: "direction.1", dims: [576], type: GgmlType.F16, data: new Uint8Array(1152) }]), /F16; control vectors must be F32/],
-      ["a 2-D direction", foreignFile({}, [], [{ name: "direction.1", dims: [288, 2], type: GgmlType.F32, data: new Uint8Array(d.buffer) }]), /must be 1-D/],
+      [
+        "a stray tensor",
+        foreignFile({ 1: d }, [], [{ name: "bias", dims: [576], type: GgmlType.F32, data: new Uint8Array(d.buffer) }]),
+        /"bias" is not named direction/,
+      ],
+      [
+        "an F16 direction",
+        foreignFile({}, [], [{ name: "direction.1", dims: [576], type: GgmlType.F16, data: new Uint8Array(1152) }]),
+        /F16; control vectors must be F32/,
+      ],
+      [
+        "a 2-D direction",
+        foreignFile({}, [], [{ name: "direction.1", dims: [288, 2], type: GgmlType.F32, data: new Uint8Array(d.buffer) }]),
+        /must be 1-D/,
+      ],
       ["a NaN", foreignFile({ 3: Float32Array.from(d, (x, i) => (i === 7 ? NaN : x)) }), NonFiniteValueError],
       ["not GGUF at all", new TextEncoder().encode('{"emotion":"joy"}'), /not a GGUF file/],
       ["truncated", encodeVectorFile(makeVector(5)).subarray(0, 40_000), /truncated/],
@@ -203,17 +243,35 @@ describe("EV files", () => {
       return openGguf(bytesByteSource(gguf)).then(async (file) => {
         const metadata = [...file.metadata].filter(([k]) => k !== key);
         if (entry) metadata.push([key, entry]);
-        const tensors = await Promise.all(file.tensors.map(async (t) => ({ name: t.name, dims: t.dims, type: t.type, data: await file.readTensorBytes(t) })));
+        const tensors = await Promise.all(
+          file.tensors.map(async (t) => ({ name: t.name, dims: t.dims, type: t.type, data: await file.readTensorBytes(t) })),
+        );
         return encodeGguf({ metadata, tensors });
       });
     };
-    await expect(decodeVectorFile(await tamper("emosteer.model.hidden_size", { type: GgufValueType.INT32, value: 576 }))).rejects.toThrow(/hidden_size is a INT32, expected UINT32/);
-    await expect(decodeVectorFile(await tamper("emosteer.model.hidden_size", { type: GgufValueType.UINT32, value: 512 }))).rejects.toThrow(/has 576 values but emosteer.model.hidden_size is 512: the file is corrupt/);
-    await expect(decodeVectorFile(await tamper("emosteer.format_version", { type: GgufValueType.UINT32, value: 99 }))).rejects.toThrow(/newer emosteer/);
-    await expect(decodeVectorFile(await tamper("emosteer.provenance", { type: GgufValueType.STRING, value: "{" }))).rejects.toThrow(/provenance is not valid JSON/);
+    await expect(decodeVectorFile(await tamper("emosteer.model.hidden_size", { type: GgufValueType.INT32, value: 576 }))).rejects.toThrow(
+      /hidden_size is a INT32, expected UINT32/,
+    );
+    await expect(decodeVectorFile(await tamper("emosteer.model.hidden_size", { type: GgufValueType.UINT32, value: 512 }))).rejects.toThrow(
+      /has 576 values but emosteer.model.hidden_size is 512: the file is corrupt/,
+    );
+    await expect(decodeVectorFile(await tamper("emosteer.format_version", { type: GgufValueType.UINT32, value: 99 }))).rejects.toThrow(
+      /newer emosteer/,
+    );
+    await expect(decodeVectorFile(await tamper("emosteer.provenance", { type: GgufValueType.STRING, value: "{" }))).rejects.toThrow(
+      /provenance is not valid JSON/,
+    );
     await expect(decodeVectorFile(await tamper("emosteer.fingerprint", undefined))).resolves.toBeInstanceOf(EmotionVector); // an unknown key is ignored
     await expect(decodeVectorFile(await tamper("emosteer.model.fingerprint", undefined))).rejects.toThrow(/fingerprint is missing/);
-    await expect(decodeVectorFile(await tamper("emosteer.residual_norms", { type: GgufValueType.ARRAY, elementType: GgufValueType.FLOAT32, value: new Float32Array(3) }))).rejects.toThrow(InvalidFileError);
+    await expect(
+      decodeVectorFile(
+        await tamper("emosteer.residual_norms", {
+          type: GgufValueType.ARRAY,
+          elementType: GgufValueType.FLOAT32,
+          value: new Float32Array(3),
+        }),
+      ),
+    ).rejects.toThrow(InvalidFileError);
   });
 
   it("refuse a model file quickly, reading only its header", async () => {

@@ -35,7 +35,10 @@ export function readDecoderConfig(gguf: GgufFile): DecoderConfig {
   const architecture = stringKey(gguf, "general.architecture");
   const facts = ARCHITECTURES[architecture];
   if (!facts) {
-    throw new InvalidFileError(path, `architecture "${architecture}" is not supported by the ONNX exporter (supported: ${SUPPORTED_ARCHITECTURES.join(", ")})`);
+    throw new InvalidFileError(
+      path,
+      `architecture "${architecture}" is not supported by the ONNX exporter (supported: ${SUPPORTED_ARCHITECTURES.join(", ")})`,
+    );
   }
   const key = (suffix: string) => `${architecture}.${suffix}`;
   const required = (suffix: string) => numberKey(gguf, key(suffix));

@@ -1,7 +1,7 @@
 import type { GgmlType } from "@emosteer/core";
 import { roundActivation, roundToF16, type RoundedActivation } from "./activation-rounding.js";
 import type { DecoderConfig } from "./decoder-config.js";
-import { GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
+import { type GraphBuilder, MS_DOMAIN } from "./graph-builder.js";
 import { NUMERICS, type ActivationRounding, type NumericsFacts } from "./numerics.js";
 import { Q4_BLOCK_SIZE, quantizeQ4, quantizeQ8, type ZeroPointMode } from "./quantize-4bit.js";
 
@@ -64,13 +64,19 @@ export interface BuildDecoderOptions {
  * of each block added to its output, where llama.cpp applies a control vector. `numerics` adds
  * llama.cpp's roundings (matmul activations, fp16 attention operands, fp16 GELU table).
  */
-export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, weights: WeightSource, options: BuildDecoderOptions): Promise<void> {
+export async function buildDecoderGraph(
+  g: GraphBuilder,
+  config: DecoderConfig,
+  weights: WeightSource,
+  options: BuildDecoderOptions,
+): Promise<void> {
   const { facts, hiddenSize: H, headCount: nh, kvHeadCount: nkv, headDim: hd, layerCount: L } = config;
   const q4 = options.precision === "q4";
   const accuracyLevel = options.q4AccuracyLevel ?? 4;
   const zeroPointMode: ZeroPointMode = options.q4ZeroPoints ?? "float";
   const numerics = options.numerics ?? NUMERICS.exact;
-  if (q4 && numerics !== NUMERICS.exact) throw new RangeError("numerics other than exact apply to the fp32 precision only (the q4 graph has its own int8 activations).");
+  if (q4 && numerics !== NUMERICS.exact)
+    throw new RangeError("numerics other than exact apply to the fp32 precision only (the q4 graph has its own int8 activations).");
   // ---- inputs
   const inputIds = g.input(GRAPH_IO.inputIds, "int64", ["batch_size", "sequence_length"]);
   const attentionMask = g.input(GRAPH_IO.attentionMask, "int64", ["batch_size", "total_sequence_length"]);
@@ -101,7 +107,9 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
   const blockSumsOf = (x: string, inF: number): string => {
     let sums = blockSums.get(x);
     if (!sums) {
-      sums = g.op("ReduceSum", [g.op("Reshape", [x, g.constInt64([0, 0, inF / Q4_BLOCK_SIZE, Q4_BLOCK_SIZE])]), g.constInt64([-1])], { keepdims: 0 });
+      sums = g.op("ReduceSum", [g.op("Reshape", [x, g.constInt64([0, 0, inF / Q4_BLOCK_SIZE, Q4_BLOCK_SIZE])]), g.constInt64([-1])], {
+        keepdims: 0,
+      });
       blockSums.set(x, sums);
     }
     return sums;
@@ -144,7 +152,14 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
     return rounded;
   };
   /** Adds blockSumError · minimaᵀ (Q4_1/Q5_1 weights under Q8_1 activations) to y = x · Wᵀ. */
-  const withBlockSums = async (y: string, input: RoundedActivation, weightName: string, outF: number, inF: number, rowOrder?: RowOrder): Promise<string> => {
+  const withBlockSums = async (
+    y: string,
+    input: RoundedActivation,
+    weightName: string,
+    outF: number,
+    inF: number,
+    rowOrder?: RowOrder,
+  ): Promise<string> => {
     if (!input.blockSumError) return y;
     const blockCount = inF / 32;
     let minima = await weights.readBlockMinima(weightName);
@@ -190,7 +205,11 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
       if (numerics.rope === "ggml-table") {
         const table = ggmlRopeTable(base, config.ropeFreqScale, hd, config.contextLength);
         const lookup = (name: string, data: Float32Array) =>
-          toHeads(g.op("Gather", [g.initializer(`rope_${name}_${base}`, "float32", [config.contextLength, hd / 2], data), positionIds], { axis: 0 }));
+          toHeads(
+            g.op("Gather", [g.initializer(`rope_${name}_${base}`, "float32", [config.contextLength, hd / 2], data), positionIds], {
+              axis: 0,
+            }),
+          );
         t = { cos: lookup("cos", table.cos), sin: lookup("sin", table.sin) };
       } else {
         const freqs = g.op("Mul", [positions, g.constFloat(inverseFrequencies(base, config.ropeFreqScale, hd), [hd / 2])]); // [B,S,hd/2]
@@ -223,7 +242,12 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
     if (!m) {
       let visible = causal;
       if (window > 0) visible = g.op("And", [visible, g.op("Less", [g.op("Sub", [queryIndex, keyIndex]), g.constInt64([window], [])])]);
-      m = g.op("Where", [g.op("And", [visible, realKey]), g.constFloat([0], []), g.constFloat([MASKED], [])], {}, { base: `attn_mask_w${window}` }); // [B,1,S,T]
+      m = g.op(
+        "Where",
+        [g.op("And", [visible, realKey]), g.constFloat([0], []), g.constFloat([MASKED], [])],
+        {},
+        { base: `attn_mask_w${window}` },
+      ); // [B,1,S,T]
       masks.set(window, m);
     }
     return m;
@@ -238,7 +262,10 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
     if (numerics.gelu === "f16-table") return geluF16Table(g, x);
     // ggml_gelu: 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²)))
     const x2 = g.op("Mul", [x, x]);
-    const inner = g.op("Mul", [g.op("Mul", [x, g.constFloat([0.7978845608028654], [])]), g.op("Add", [g.constFloat([1], []), g.op("Mul", [x2, g.constFloat([0.044715], [])])])]);
+    const inner = g.op("Mul", [
+      g.op("Mul", [x, g.constFloat([0.7978845608028654], [])]),
+      g.op("Add", [g.constFloat([1], []), g.op("Mul", [x2, g.constFloat([0.044715], [])])]),
+    ]);
     return g.op("Mul", [g.op("Mul", [x, g.constFloat([0.5], [])]), g.op("Add", [g.constFloat([1], []), g.op("Tanh", [inner])])]);
   };
 
@@ -272,7 +299,10 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
     const scaled = g.op("Mul", [g.op("Reshape", [scores, g.constInt64([0, nh, -1, 0])]), g.constFloat([config.attentionScale], [])]); // [B,nh,S,T]
     const probs = attentionOperand(g.op("Softmax", [g.op("Add", [scaled, maskFor(config.slidingWindowByLayer[il]!)])], { axis: -1 }));
     const context = g.op("MatMul", [g.op("Reshape", [probs, g.constInt64([0, nkv, -1, 0])]), presentV]); // [B,nkv,group·S,hd]
-    const merged = g.op("Reshape", [g.op("Transpose", [g.op("Reshape", [context, g.constInt64([0, nh, -1, hd])])], { perm: [0, 2, 1, 3] }), g.constInt64([0, 0, nh * hd])]);
+    const merged = g.op("Reshape", [
+      g.op("Transpose", [g.op("Reshape", [context, g.constInt64([0, nh, -1, hd])])], { perm: [0, 2, 1, 3] }),
+      g.constInt64([0, 0, nh * hd]),
+    ]);
     let attnOut = await linear(merged, `${p}attn_output.weight`, H, nh * hd);
     if (facts.postNorms) attnOut = await rmsNorm(attnOut, `${p}${facts.postNorms.attention}.weight`, `attn_post_norm_${il}`);
     const ffnInput = g.op("Add", [attnOut, residual]);
@@ -286,7 +316,9 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
 
     // Steering: each sequence's row il ([B,1,H], broadcast over its tokens), added to the block
     // output (llama.cpp's build_cvec position).
-    hidden = steering ? g.op("Add", [blockOut, g.op("Gather", [steering, g.constInt64([il], [1])], { axis: 1 })], {}, { base: `l_out_${il}` }) : blockOut;
+    hidden = steering
+      ? g.op("Add", [blockOut, g.op("Gather", [steering, g.constInt64([il], [1])], { axis: 1 })], {}, { base: `l_out_${il}` })
+      : blockOut;
     g.output(g.op("Identity", [hidden], {}, { output: GRAPH_IO.hiddenState(il) }), "float32", ["batch_size", "sequence_length", H]);
     options.onLayer?.(il + 1, L);
   }
@@ -315,11 +347,17 @@ export async function buildDecoderGraph(g: GraphBuilder, config: DecoderConfig, 
     );
   } else {
     // Gemm with transB reads the [vocab, hidden] table as stored, so a tied head shares the embedding.
-    const head = config.tiedEmbeddings ? embeddingName : g.initializer(headName, "float32", [config.vocabSize, H], await weights.read(headName));
+    const head = config.tiedEmbeddings
+      ? embeddingName
+      : g.initializer(headName, "float32", [config.vocabSize, H], await weights.read(headName));
     const input = matmulInput(finalNormed, headName, H);
     const flat = g.op("Reshape", [input.value, g.constInt64([-1, H])]);
     const gemm = g.op("Gemm", [flat, head], { transB: 1 });
-    const outShape = g.op("Concat", [g.op("Slice", [g.op("Shape", [finalNormed]), g.constInt64([0]), g.constInt64([2])]), g.constInt64([config.vocabSize])], { axis: 0 });
+    const outShape = g.op(
+      "Concat",
+      [g.op("Slice", [g.op("Shape", [finalNormed]), g.constInt64([0]), g.constInt64([2])]), g.constInt64([config.vocabSize])],
+      { axis: 0 },
+    );
     logits = await withBlockSums(g.op("Reshape", [gemm, outShape]), input, headName, config.vocabSize, H);
   }
   if (config.finalLogitSoftcap > 0) {
@@ -342,7 +380,10 @@ function geluF16Table(g: GraphBuilder, x: string): string {
   const xh = roundToF16(g, x);
   const c = (v: number) => g.constFloat([v], []);
   // 0.5f*x*(1.0f + tanhf(SQRT_2_OVER_PI*x*(1.0f + GELU_COEF_A*x*x)))
-  const inner = g.op("Mul", [g.op("Mul", [c(0.7978845608028654), xh]), g.op("Add", [c(1), g.op("Mul", [g.op("Mul", [c(0.044715), xh]), xh])])]);
+  const inner = g.op("Mul", [
+    g.op("Mul", [c(0.7978845608028654), xh]),
+    g.op("Add", [c(1), g.op("Mul", [g.op("Mul", [c(0.044715), xh]), xh])]),
+  ]);
   const table = roundToF16(g, g.op("Mul", [g.op("Mul", [c(0.5), xh]), g.op("Add", [c(1), g.op("Tanh", [inner])])]));
   const aboveRange = g.op("Where", [g.op("GreaterOrEqual", [x, c(10)]), x, table]);
   return g.op("Where", [g.op("LessOrEqual", [x, c(-10)]), c(0), aboveRange]);
@@ -353,7 +394,7 @@ function geluF16Table(g: GraphBuilder, x: string): string {
  * repeated float32 multiplication as ggml_rope_cache_init does.
  */
 function inverseFrequencies(base: number, freqScale: number, headDim: number): number[] {
-  const step = Math.fround(Math.pow(base, -2 / headDim));
+  const step = Math.fround(base ** (-2 / headDim));
   const out: number[] = [];
   let theta = Math.fround(freqScale);
   for (let i = 0; i < headDim / 2; i++) {
@@ -370,7 +411,7 @@ function inverseFrequencies(base: number, freqScale: number, headDim: number): n
  */
 function ggmlRopeTable(base: number, freqScale: number, headDim: number, positions: number): { cos: Float32Array; sin: Float32Array } {
   const f = Math.fround;
-  const thetaScale = f(Math.pow(base, f(-2 / headDim)));
+  const thetaScale = f(base ** f(-2 / headDim));
   const half = headDim / 2;
   const cos = new Float32Array(positions * half);
   const sin = new Float32Array(positions * half);

@@ -114,12 +114,15 @@ export function exportDir(fingerprint: string, precision: Precision, cacheDir = 
 export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportResult> {
   const precision = options.precision ?? "fp32";
   if (!PRECISIONS.includes(precision)) throw new RangeError(`precision "${String(precision)}" is not one of ${PRECISIONS.join(", ")}`);
-  if (options.steerable === false && !options.outDir) throw new TypeError("steerable: false exports need an explicit outDir (the cache holds steerable exports only).");
+  if (options.steerable === false && !options.outDir)
+    throw new TypeError("steerable: false exports need an explicit outDir (the cache holds steerable exports only).");
   const mode = options.numerics ?? "exact";
   if (!NUMERICS_MODES.includes(mode)) throw new RangeError(`numerics "${String(mode)}" is not one of ${NUMERICS_MODES.join(", ")}`);
-  if (options.numericsFacts && !options.outDir) throw new TypeError("numericsFacts exports need an explicit outDir (the cache holds the named numerics modes only).");
+  if (options.numericsFacts && !options.outDir)
+    throw new TypeError("numericsFacts exports need an explicit outDir (the cache holds the named numerics modes only).");
   const numerics: Numerics | "custom" = options.numericsFacts ? "custom" : mode;
-  if (precision !== "fp32" && numerics !== "exact") throw new RangeError(`numerics "${numerics}" applies to the fp32 precision only, not "${precision}".`);
+  if (precision !== "fp32" && numerics !== "exact")
+    throw new RangeError(`numerics "${numerics}" applies to the fp32 precision only, not "${precision}".`);
   const progress = options.onProgress ?? (() => {});
   const checkAbort = () => {
     if (options.signal?.aborted) throw new AbortedError(`ONNX export of ${options.ggufPath}`);
@@ -138,7 +141,23 @@ export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportRe
 
 async function exportLocked(
   options: ExportOptions,
-  { modelDir, fingerprint, precision, numerics, mode, progress, checkAbort }: { modelDir: string; fingerprint: string; precision: Precision; numerics: Numerics | "custom"; mode: Numerics; progress: (p: ExportProgress) => void; checkAbort: () => void },
+  {
+    modelDir,
+    fingerprint,
+    precision,
+    numerics,
+    mode,
+    progress,
+    checkAbort,
+  }: {
+    modelDir: string;
+    fingerprint: string;
+    precision: Precision;
+    numerics: Numerics | "custom";
+    mode: Numerics;
+    progress: (p: ExportProgress) => void;
+    checkAbort: () => void;
+  },
 ): Promise<ExportResult> {
   if (!options.force && numerics !== "custom") {
     const existing = await readExportInfo(modelDir);
@@ -197,7 +216,12 @@ async function exportLocked(
     await writeFile(join(temp, "config.json"), json(hfConfig(config, tokenizer, info)));
     await writeFile(
       join(temp, "generation_config.json"),
-      json({ bos_token_id: tokenizer.bosTokenId, eos_token_id: tokenizer.eosTokenIds, pad_token_id: tokenizer.padTokenId, do_sample: false }),
+      json({
+        bos_token_id: tokenizer.bosTokenId,
+        eos_token_id: tokenizer.eosTokenIds,
+        pad_token_id: tokenizer.padTokenId,
+        do_sample: false,
+      }),
     );
     await writeFile(join(temp, "tokenizer.json"), JSON.stringify(tokenizer.tokenizer));
     await writeFile(join(temp, "tokenizer_config.json"), json(tokenizer.tokenizerConfig));
@@ -254,7 +278,8 @@ function weightSource(gguf: GgufFile): WeightSource {
     readBlockMinima: async (name) => {
       const tensor = info(name);
       const blockBytes = BLOCK_BYTES_WITH_MINIMUM.get(tensor.type);
-      if (blockBytes === undefined) throw new RangeError(`${name} is ${ggmlTypeName(tensor.type)}, which has no block minima (only Q4_1, Q5_1)`);
+      if (blockBytes === undefined)
+        throw new RangeError(`${name} is ${ggmlTypeName(tensor.type)}, which has no block minima (only Q4_1, Q5_1)`);
       const bytes = await gguf.readTensorBytes(tensor);
       const minima = new Float32Array(tensor.elementCount / 32);
       for (let b = 0; b < minima.length; b++) minima[b] = halfToFloat(bytes[b * blockBytes + 2]! | (bytes[b * blockBytes + 3]! << 8));
@@ -263,7 +288,11 @@ function weightSource(gguf: GgufFile): WeightSource {
   };
 }
 
-function hfConfig(config: DecoderConfig, tokenizer: ReturnType<typeof buildTokenizerFiles>, info: EmosteerExportInfo): Record<string, unknown> {
+function hfConfig(
+  config: DecoderConfig,
+  tokenizer: ReturnType<typeof buildTokenizerFiles>,
+  info: EmosteerExportInfo,
+): Record<string, unknown> {
   const globalBase = config.ropeBase;
   const local = config.slidingWindowByLayer.find((w) => w > 0);
   return {

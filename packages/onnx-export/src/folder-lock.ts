@@ -24,7 +24,11 @@ function alive(pid: number): boolean {
  * second waits, then finds the folder the first completed. A lock left by a process of this host
  * that no longer runs is taken over.
  */
-export async function withFolderLock<T>(folder: string, task: () => Promise<T>, options: { readonly signal?: AbortSignal; readonly onWait?: (owner: LockOwner) => void } = {}): Promise<T> {
+export async function withFolderLock<T>(
+  folder: string,
+  task: () => Promise<T>,
+  options: { readonly signal?: AbortSignal; readonly onWait?: (owner: LockOwner) => void } = {},
+): Promise<T> {
   const lock = `${folder}.lock`;
   await mkdir(dirname(lock), { recursive: true });
   let told = false;
@@ -37,7 +41,10 @@ export async function withFolderLock<T>(folder: string, task: () => Promise<T>, 
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
-    const owner = await readFile(join(lock, "owner.json"), "utf8").then((t) => JSON.parse(t) as LockOwner, () => null);
+    const owner = await readFile(join(lock, "owner.json"), "utf8").then(
+      (t) => JSON.parse(t) as LockOwner,
+      () => null,
+    );
     if (owner && owner.host === hostname() && !alive(owner.pid)) {
       await rm(lock, { recursive: true, force: true }); // its holder died: take it over
       continue;

@@ -71,9 +71,15 @@ export class GraphBuilder {
   }
 
   /** Adds a weight. Data of more than {@link INLINE_LIMIT} bytes goes to the external file. */
-  initializer(name: string, type: ElementType, dims: readonly number[], data: Float32Array | BigInt64Array | Uint8Array | Int32Array): string {
+  initializer(
+    name: string,
+    type: ElementType,
+    dims: readonly number[],
+    data: Float32Array | BigInt64Array | Uint8Array | Int32Array,
+  ): string {
     const count = dims.reduce((a, b) => a * b, 1);
-    if (count !== data.length) throw new RangeError(`initializer ${name}: dims ${dims.join("x")} hold ${count} values, data has ${data.length}`);
+    if (count !== data.length)
+      throw new RangeError(`initializer ${name}: dims ${dims.join("x")} hold ${count} values, data has ${data.length}`);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const tensor: onnxProto.onnx.ITensorProto = { name, dims: [...dims], dataType: DATA_TYPE[type] };
     if (bytes.byteLength <= INLINE_LIMIT) {
@@ -145,7 +151,12 @@ export class GraphBuilder {
   }
 
   /** The one-output form of {@link node}. */
-  op(opType: string, inputs: readonly string[], attributes: Readonly<Record<string, AttributeValue>> = {}, options: { output?: string; domain?: string; base?: string } = {}): string {
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Readonly<Record<string, AttributeValue>> = {},
+    options: { output?: string; domain?: string; base?: string } = {},
+  ): string {
     return this.node(opType, inputs, attributes, {
       ...(options.output ? { outputs: [options.output] } : {}),
       ...(options.domain ? { domain: options.domain } : {}),

@@ -65,7 +65,9 @@ const LLAMA_CPP_VEC_DOT: ReadonlyMap<GgmlType, ActivationRounding> = new Map<Ggm
 export function llamaCppMatmulInput(weightType: GgmlType): ActivationRounding {
   const rounding = LLAMA_CPP_VEC_DOT.get(weightType);
   if (!rounding) {
-    throw new RangeError(`llama.cpp numerics are not emulated for ${ggmlTypeName(weightType)} weights (known: ${[...LLAMA_CPP_VEC_DOT.keys()].map(ggmlTypeName).join(", ")}); export with numerics "exact".`);
+    throw new RangeError(
+      `llama.cpp numerics are not emulated for ${ggmlTypeName(weightType)} weights (known: ${[...LLAMA_CPP_VEC_DOT.keys()].map(ggmlTypeName).join(", ")}); export with numerics "exact".`,
+    );
   }
   return rounding;
 }

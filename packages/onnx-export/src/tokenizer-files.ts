@@ -16,11 +16,21 @@ const BPE_PRE_SPLITS: Readonly<Record<string, readonly string[]>> = {
   "gpt-2": [GPT2_SPLIT],
   smollm: ["\\p{N}", GPT2_SPLIT],
   qwen2: [`${CASE_FREE_CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`],
-  "llama-bpe": [`${CASE_FREE_CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`],
+  "llama-bpe": [
+    `${CASE_FREE_CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`,
+  ],
 };
 
 const END_OF_GENERATION_TEXTS = new Set([
-  "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "<|end_of_text|>", "<end_of_utterance>",
+  "<|eot_id|>",
+  "<|im_end|>",
+  "<|end|>",
+  "<end_of_turn>",
+  "<|endoftext|>",
+  "<|eom_id|>",
+  "<EOT>",
+  "<|end_of_text|>",
+  "<end_of_utterance>",
 ]);
 
 export interface TokenizerFiles {
@@ -45,10 +55,12 @@ export function buildTokenizerFiles(gguf: GgufFile): TokenizerFiles {
   const path = gguf.source.name;
   const model = gguf.get("tokenizer.ggml.model");
   const tokens = gguf.get("tokenizer.ggml.tokens");
-  if (!Array.isArray(tokens) || typeof tokens[0] !== "string") throw new InvalidFileError(path, "tokenizer.ggml.tokens is missing: the GGUF has no tokenizer");
+  if (!Array.isArray(tokens) || typeof tokens[0] !== "string")
+    throw new InvalidFileError(path, "tokenizer.ggml.tokens is missing: the GGUF has no tokenizer");
   const vocabTokens = tokens as readonly string[];
   const types = gguf.get("tokenizer.ggml.token_type");
-  const typeOf = (id: number): number => (types && typeof types === "object" && "length" in types ? Number((types as ArrayLike<number>)[id] ?? 1) : 1);
+  const typeOf = (id: number): number =>
+    types && typeof types === "object" && "length" in types ? Number((types as ArrayLike<number>)[id] ?? 1) : 1;
   const id = (key: string): number | null => {
     const v = gguf.get(`tokenizer.ggml.${key}`);
     return typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : null;
@@ -61,7 +73,17 @@ export function buildTokenizerFiles(gguf: GgufFile): TokenizerFiles {
   const addedTokens = vocabTokens.flatMap((content, tokenId) => {
     const type = typeOf(tokenId);
     if (type !== TokenType.control && type !== TokenType.userDefined && type !== TokenType.unknown) return [];
-    return [{ id: tokenId, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: type !== TokenType.userDefined }];
+    return [
+      {
+        id: tokenId,
+        content,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: type !== TokenType.userDefined,
+      },
+    ];
   });
 
   let tokenizerModel: Record<string, unknown>;
@@ -75,7 +97,11 @@ export function buildTokenizerFiles(gguf: GgufFile): TokenizerFiles {
     if (!Array.isArray(merges)) throw new InvalidFileError(path, "tokenizer.ggml.merges is missing for a gpt2 (BPE) tokenizer");
     const pre = String(gguf.get("tokenizer.ggml.pre") ?? "default");
     const splits = BPE_PRE_SPLITS[pre];
-    if (!splits) throw new InvalidFileError(path, `tokenizer.ggml.pre "${pre}" is not supported yet (supported: ${Object.keys(BPE_PRE_SPLITS).join(", ")})`);
+    if (!splits)
+      throw new InvalidFileError(
+        path,
+        `tokenizer.ggml.pre "${pre}" is not supported yet (supported: ${Object.keys(BPE_PRE_SPLITS).join(", ")})`,
+      );
     tokenizerModel = {
       type: "BPE",
       dropout: null,
@@ -98,7 +124,8 @@ export function buildTokenizerFiles(gguf: GgufFile): TokenizerFiles {
     decoder = { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true };
   } else if (model === "llama") {
     const scores = gguf.get("tokenizer.ggml.scores");
-    if (!(scores instanceof Float32Array)) throw new InvalidFileError(path, "tokenizer.ggml.scores is missing for a SentencePiece tokenizer");
+    if (!(scores instanceof Float32Array))
+      throw new InvalidFileError(path, "tokenizer.ggml.scores is missing for a SentencePiece tokenizer");
     const unk = id("unknown_token_id");
     tokenizerModel = {
       type: "BPE",
@@ -115,7 +142,10 @@ export function buildTokenizerFiles(gguf: GgufFile): TokenizerFiles {
     const addSpacePrefix = bool("add_space_prefix", true);
     normalizer = {
       type: "Sequence",
-      normalizers: [...(addSpacePrefix ? [{ type: "Prepend", prepend: "▁" }] : []), { type: "Replace", pattern: { String: " " }, content: "▁" }],
+      normalizers: [
+        ...(addSpacePrefix ? [{ type: "Prepend", prepend: "▁" }] : []),
+        { type: "Replace", pattern: { String: " " }, content: "▁" },
+      ],
     };
     decoder = {
       type: "Sequence",
@@ -127,7 +157,10 @@ export function buildTokenizerFiles(gguf: GgufFile): TokenizerFiles {
       ],
     };
   } else {
-    throw new InvalidFileError(path, `tokenizer.ggml.model "${String(model)}" is not supported by the ONNX exporter (supported: gpt2, llama)`);
+    throw new InvalidFileError(
+      path,
+      `tokenizer.ggml.model "${String(model)}" is not supported by the ONNX exporter (supported: gpt2, llama)`,
+    );
   }
 
   const eos = id("eos_token_id");
@@ -152,7 +185,9 @@ export function buildTokenizerFiles(gguf: GgufFile): TokenizerFiles {
             type: "TemplateProcessing",
             single: [{ SpecialToken: { id: vocabTokens[bosTokenId], type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
             pair: [{ Sequence: { id: "A", type_id: 0 } }, { Sequence: { id: "B", type_id: 1 } }],
-            special_tokens: { [vocabTokens[bosTokenId]!]: { id: vocabTokens[bosTokenId], ids: [bosTokenId], tokens: [vocabTokens[bosTokenId]] } },
+            special_tokens: {
+              [vocabTokens[bosTokenId]!]: { id: vocabTokens[bosTokenId], ids: [bosTokenId], tokens: [vocabTokens[bosTokenId]] },
+            },
           }
         : null,
     decoder,

@@ -81,7 +81,10 @@ function q8K(x: Float32Array): Float32Array {
 /** Activations shaped like a transformer's: mostly small, a few large outlier features, some exact ties and zero blocks. */
 function activations(rows: number, features: number): Float32Array {
   let seed = 11;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed / 2 ** 32) * 2 - 1;
+  };
   const x = new Float32Array(rows * features);
   for (let i = 0; i < x.length; i++) {
     const feature = i % features;
@@ -96,7 +99,11 @@ function activations(rows: number, features: number): Float32Array {
 const dir = await mkdtemp(join(tmpdir(), "emosteer-rounding-"));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function runGraph(build: (g: GraphBuilder, x: string) => Record<string, string>, x: Float32Array, dims: number[]): Promise<Record<string, Float32Array>> {
+async function runGraph(
+  build: (g: GraphBuilder, x: string) => Record<string, string>,
+  x: Float32Array,
+  dims: number[],
+): Promise<Record<string, Float32Array>> {
   const name = `g${Math.random().toString(36).slice(2)}`;
   const g = new GraphBuilder(join(dir, `${name}.data`), `${name}.data`);
   const input = g.input("x", "float32", dims);
@@ -113,7 +120,7 @@ async function runGraph(build: (g: GraphBuilder, x: string) => Record<string, st
 }
 
 function perRow(x: Float32Array, features: number, fn: (row: Float32Array) => Float32Array): Float32Array {
-  const out = new Float32Array(x.length / features * fn(x.subarray(0, features)).length);
+  const out = new Float32Array((x.length / features) * fn(x.subarray(0, features)).length);
   const width = out.length / (x.length / features);
   for (let r = 0; r < x.length / features; r++) out.set(fn(x.subarray(r * features, (r + 1) * features)), r * width);
   return out;
@@ -126,12 +133,16 @@ describe("llama.cpp activation roundings in the graph", () => {
   const dims = [2, rows / 2, features];
 
   it.each<ActivationRounding>(["q8_0", "q8_1"])("%s values equal ggml's quantize_row bit for bit", async (rounding) => {
-    const out = await runGraph((g, input) => {
-      const r = roundActivation(g, input, rounding, features);
-      const outputs: Record<string, string> = { value: r.value };
-      if (r.blockSumError) outputs.error = r.blockSumError;
-      return outputs;
-    }, x, dims);
+    const out = await runGraph(
+      (g, input) => {
+        const r = roundActivation(g, input, rounding, features);
+        const outputs: Record<string, string> = { value: r.value };
+        if (r.blockSumError) outputs.error = r.blockSumError;
+        return outputs;
+      },
+      x,
+      dims,
+    );
     expect(values(out.value!)).toEqual(values(perRow(x, features, (row) => q8Blocks32(row).values)));
     if (rounding === "q8_1") {
       const expected = perRow(x, features, (row) => {
@@ -150,7 +161,9 @@ describe("llama.cpp activation roundings in the graph", () => {
 
   it("fp16 rounding is round-half-even, like F16C", async () => {
     // Exact ties between fp16 neighbours, subnormals and ordinary values.
-    const ties = Float32Array.from({ length: 512 }, (_, i) => (i < 128 ? (1024 + i + 0.5) * 2 ** -10 : i < 256 ? (i - 200) * 2 ** -24 * 0.75 : Math.sin(i) * 300));
+    const ties = Float32Array.from({ length: 512 }, (_, i) =>
+      i < 128 ? (1024 + i + 0.5) * 2 ** -10 : i < 256 ? (i - 200) * 2 ** -24 * 0.75 : Math.sin(i) * 300,
+    );
     const out = await runGraph((g, input) => ({ value: roundToF16(g, input) }), ties, [1, 1, 512]);
     expect(values(out.value!)).toEqual(values(Float32Array.from(ties, roundF16)));
   });

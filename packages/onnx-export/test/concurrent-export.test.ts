@@ -12,12 +12,20 @@ const work = mkdtempSync(join(tmpdir(), "emosteer-concurrent-export-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function exportInChild(ggufPath: string, outDir: string): Promise<{ cached: boolean; modelDir: string }> {
-  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", join(here, "fixtures", "export-once.ts"), ggufPath, outDir], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    ["--conditions=@emosteer/source", "--import", "tsx", join(here, "fixtures", "export-once.ts"), ggufPath, outDir],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   let out = "";
   let err = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  return new Promise((ok, fail) => child.on("exit", (code) => (code === 0 ? ok(JSON.parse(out.trim().split("\n").pop()!)) : fail(new Error(`export exited with ${code}:\n${err}`)))));
+  return new Promise((ok, fail) =>
+    child.on("exit", (code) =>
+      code === 0 ? ok(JSON.parse(out.trim().split("\n").pop()!)) : fail(new Error(`export exited with ${code}:\n${err}`)),
+    ),
+  );
 }
 
 describe("two processes exporting the same GGUF into the same folder", () => {

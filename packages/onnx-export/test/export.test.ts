@@ -12,12 +12,20 @@ const L = 30;
 const H = 576;
 const V = 49152;
 
-async function run(session: ort.InferenceSession, tokens: number[], extra: Record<string, ort.Tensor> = {}): Promise<ort.InferenceSession.ReturnType> {
+async function run(
+  session: ort.InferenceSession,
+  tokens: number[],
+  extra: Record<string, ort.Tensor> = {},
+): Promise<ort.InferenceSession.ReturnType> {
   const S = tokens.length;
   const feeds: Record<string, ort.Tensor> = {
     input_ids: new ort.Tensor("int64", BigInt64Array.from(tokens, BigInt), [1, S]),
     attention_mask: new ort.Tensor("int64", new BigInt64Array(S).fill(1n), [1, S]),
-    position_ids: new ort.Tensor("int64", BigInt64Array.from(tokens, (_, i) => BigInt(i)), [1, S]),
+    position_ids: new ort.Tensor(
+      "int64",
+      BigInt64Array.from(tokens, (_, i) => BigInt(i)),
+      [1, S],
+    ),
     ...extra,
   };
   for (let i = 0; i < L; i++) {
@@ -41,7 +49,11 @@ describe("SmolLM2 export (llama)", () => {
       JSON.parse(await readFile(join(fp32.modelDir, "tokenizer.json"), "utf8")),
       JSON.parse(await readFile(join(fp32.modelDir, "tokenizer_config.json"), "utf8")),
     );
-    tokens.push(...tokenizer.encode("<|im_start|>user\nName three colours of the rainbow.<|im_end|>\n<|im_start|>assistant\n", { add_special_tokens: false }).ids);
+    tokens.push(
+      ...tokenizer.encode("<|im_start|>user\nName three colours of the rainbow.<|im_end|>\n<|im_start|>assistant\n", {
+        add_special_tokens: false,
+      }).ids,
+    );
   });
 
   afterAll(async () => {
@@ -85,7 +97,11 @@ describe("SmolLM2 export (llama)", () => {
       const zero = new ort.Tensor("float32", new Float32Array(L * H), [1, L, H]);
       const b = await run(steerable, tokens, { steering: zero });
       expect(Buffer.from((b.logits!.data as Float32Array).buffer).equals(Buffer.from((a.logits!.data as Float32Array).buffer))).toBe(true);
-      expect(Buffer.from((b["hidden_states.5"]!.data as Float32Array).buffer).equals(Buffer.from((a["hidden_states.5"]!.data as Float32Array).buffer))).toBe(true);
+      expect(
+        Buffer.from((b["hidden_states.5"]!.data as Float32Array).buffer).equals(
+          Buffer.from((a["hidden_states.5"]!.data as Float32Array).buffer),
+        ),
+      ).toBe(true);
 
       // And a non-zero row 3 moves the residual after block 5 and the logits.
       const rows = new Float32Array(L * H);
@@ -110,8 +126,16 @@ describe("SmolLM2 export (llama)", () => {
       const S = tokens.length;
       const feeds: Record<string, ort.Tensor> = {
         input_ids: new ort.Tensor("int64", BigInt64Array.from([...new Array(pad).fill(2), ...short, ...tokens], BigInt), [2, S]),
-        attention_mask: new ort.Tensor("int64", BigInt64Array.from([...new Array(pad).fill(0), ...new Array(S - pad).fill(1), ...new Array(S).fill(1)], BigInt), [2, S]),
-        position_ids: new ort.Tensor("int64", BigInt64Array.from([...new Array(pad).fill(0), ...short.map((_, i) => i), ...tokens.map((_, i) => i)], BigInt), [2, S]),
+        attention_mask: new ort.Tensor(
+          "int64",
+          BigInt64Array.from([...new Array(pad).fill(0), ...new Array(S - pad).fill(1), ...new Array(S).fill(1)], BigInt),
+          [2, S],
+        ),
+        position_ids: new ort.Tensor(
+          "int64",
+          BigInt64Array.from([...new Array(pad).fill(0), ...short.map((_, i) => i), ...tokens.map((_, i) => i)], BigInt),
+          [2, S],
+        ),
         steering: new ort.Tensor("float32", new Float32Array(2 * L * H), [2, L, H]),
       };
       for (let i = 0; i < L; i++) {
@@ -120,7 +144,10 @@ describe("SmolLM2 export (llama)", () => {
       }
       const batched = (await session.run(feeds, ["logits"])).logits!.data as Float32Array;
       const zero = { steering: new ort.Tensor("float32", new Float32Array(L * H), [1, L, H]) };
-      const alone = [(await run(session, short, zero)).logits!.data as Float32Array, (await run(session, tokens, zero)).logits!.data as Float32Array];
+      const alone = [
+        (await run(session, short, zero)).logits!.data as Float32Array,
+        (await run(session, tokens, zero)).logits!.data as Float32Array,
+      ];
       let maxDiff = 0;
       for (let p = 0; p < short.length; p++) {
         for (let v = 0; v < V; v++) maxDiff = Math.max(maxDiff, Math.abs(batched[(pad + p) * V + v]! - alone[0]![p * V + v]!));
@@ -135,7 +162,9 @@ describe("SmolLM2 export (llama)", () => {
   it("answers a factual prompt sensibly (greedy, fp32)", async () => {
     const session = await ort.InferenceSession.create(join(fp32.modelDir, "onnx", "model.onnx"));
     try {
-      const prompt = tokenizer.encode("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n", { add_special_tokens: false }).ids;
+      const prompt = tokenizer.encode("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n", {
+        add_special_tokens: false,
+      }).ids;
       const out = await run(session, prompt, { steering: new ort.Tensor("float32", new Float32Array(L * H), [1, L, H]) });
       const logits = out.logits!.data as Float32Array;
       const last = logits.subarray((prompt.length - 1) * V, prompt.length * V);

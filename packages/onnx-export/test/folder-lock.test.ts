@@ -19,7 +19,10 @@ describe("withFolderLock", () => {
       return name;
     };
     const waits: number[] = [];
-    const results = await Promise.all([withFolderLock(folder, task("first")), withFolderLock(folder, task("second"), { onWait: (o) => waits.push(o.pid) })]);
+    const results = await Promise.all([
+      withFolderLock(folder, task("first")),
+      withFolderLock(folder, task("second"), { onWait: (o) => waits.push(o.pid) }),
+    ]);
     expect(results).toEqual(["first", "second"]);
     expect(events).toEqual(["first start", "first end", "second start", "second end"]);
     expect(waits).toEqual([process.pid]);
@@ -28,7 +31,11 @@ describe("withFolderLock", () => {
 
   it("releases the lock when the task throws", async () => {
     const folder = join(work, "b");
-    await expect(withFolderLock(folder, async () => { throw new Error("boom"); })).rejects.toThrow("boom");
+    await expect(
+      withFolderLock(folder, async () => {
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
     expect(existsSync(`${folder}.lock`)).toBe(false);
   });
 

@@ -24,7 +24,10 @@ describe("quantizeQ4", () => {
     const n = 5;
     const k = 96 + 7; // a ragged last block
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed / 2 ** 32) * 2 - 1;
+    };
     const w = Float32Array.from({ length: n * k }, (_, i) => rand() * (1 + (i % 13)));
     const packed = quantizeQ4(w, n, k, "uint8");
     expect(packed.codes.length).toBe(n * Math.ceil(k / 32) * 16);

@@ -15,7 +15,8 @@ export function resolveCaptureLayers(request: CaptureRequest, model: ModelInfo, 
   if (tokens.length > contextSize) throw new ContextOverflowError("Capture", tokens.length, contextSize);
   const layers = request.layers ? [...request.layers] : Array.from({ length: model.layerCount }, (_, i) => i);
   for (const layer of layers) {
-    if (!(Number.isInteger(layer) && layer >= 0 && layer < model.layerCount)) throw new InvalidArgumentError("layer", layer, `one of the model's layers 0..${model.layerCount - 1}`);
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < model.layerCount))
+      throw new InvalidArgumentError("layer", layer, `one of the model's layers 0..${model.layerCount - 1}`);
   }
   if (new Set(layers).size !== layers.length) throw new InvalidArgumentError("capture layers", `[${layers.join(", ")}]`, "distinct");
   return layers;

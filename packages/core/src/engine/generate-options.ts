@@ -29,10 +29,12 @@ export function resolveSampling(options: SamplingOptions = {}): ResolvedSampling
   const topK = options.topK ?? 40;
   const topP = options.topP ?? 0.95;
   const seed = options.seed ?? 0;
-  if (!(typeof temperature === "number" && Number.isFinite(temperature) && temperature >= 0)) throw new InvalidArgumentError("temperature", temperature, "a finite number ≥ 0 (0 is greedy)");
+  if (!(typeof temperature === "number" && Number.isFinite(temperature) && temperature >= 0))
+    throw new InvalidArgumentError("temperature", temperature, "a finite number ≥ 0 (0 is greedy)");
   if (!(Number.isSafeInteger(topK) && topK >= 1)) throw new InvalidArgumentError("topK", topK, "an integer ≥ 1");
   if (!(typeof topP === "number" && topP > 0 && topP <= 1)) throw new InvalidArgumentError("topP", topP, "a number in (0, 1]");
-  if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new InvalidArgumentError("seed", seed, "an integer in 0..4294967295");
+  if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff))
+    throw new InvalidArgumentError("seed", seed, "an integer in 0..4294967295");
   return { temperature, topK, topP, seed };
 }
 
@@ -46,6 +48,7 @@ export function resolveGenerateOptions(options: GenerateOptions = {}): ResolvedG
   if (!(Number.isSafeInteger(maxTokens) && maxTokens >= 1)) throw new InvalidArgumentError("maxTokens", maxTokens, "a whole number ≥ 1");
   const stop = options.stop ?? [];
   if (!Array.isArray(stop) || stop.some((s) => typeof s !== "string")) throw new InvalidArgumentError("stop", stop, "an array of strings");
-  if (options.onToken !== undefined && typeof options.onToken !== "function") throw new InvalidArgumentError("onToken", options.onToken, "a function");
+  if (options.onToken !== undefined && typeof options.onToken !== "function")
+    throw new InvalidArgumentError("onToken", options.onToken, "a function");
   return { ...resolveSampling(options), maxTokens, stop: stop.filter((s) => s.length > 0) };
 }

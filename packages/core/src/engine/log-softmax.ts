@@ -3,7 +3,8 @@
  * `offset`), computed stably (max subtracted). The scoring primitive of every engine.
  */
 export function logSoftmaxAt(logits: ArrayLike<number>, offset: number, vocab: number, token: number): number {
-  if (!(Number.isInteger(token) && token >= 0 && token < vocab)) throw new RangeError(`token ${token} is outside the vocabulary of ${vocab}.`);
+  if (!(Number.isInteger(token) && token >= 0 && token < vocab))
+    throw new RangeError(`token ${token} is outside the vocabulary of ${vocab}.`);
   let max = -Infinity;
   for (let i = offset; i < offset + vocab; i++) if (logits[i]! > max) max = logits[i]!;
   let sum = 0;

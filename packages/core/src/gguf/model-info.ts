@@ -29,7 +29,11 @@ export function modelInfoFromGguf(gguf: GgufFile, options: { fingerprint: string
   };
   const tokens = gguf.get("tokenizer.ggml.tokens");
   const vocabSize = count(`${architecture}.vocab_size`) ?? (Array.isArray(tokens) ? tokens.length : undefined);
-  if (vocabSize === undefined) throw new InvalidFileError(file, `neither ${architecture}.vocab_size nor tokenizer.ggml.tokens is present, so the vocabulary size is unknown`);
+  if (vocabSize === undefined)
+    throw new InvalidFileError(
+      file,
+      `neither ${architecture}.vocab_size nor tokenizer.ggml.tokens is present, so the vocabulary size is unknown`,
+    );
   const name = gguf.get("general.name");
   const chatTemplate = gguf.get("tokenizer.chat_template");
   return {

@@ -25,14 +25,7 @@ import { AbortedError, InvalidFileError } from "../errors.js";
 import type { ByteSource } from "./byte-source.js";
 import { dequantize } from "./dequantize.js";
 import { ggmlTypeName, ggmlTypeTraits, type GgmlType } from "./ggml-type.js";
-import {
-  FIXED_VALUE_SIZE,
-  GgufValueType,
-  ggufValueTypeName,
-  type GgufArrayValue,
-  type GgufEntry,
-  type GgufValue,
-} from "./gguf-value.js";
+import { FIXED_VALUE_SIZE, GgufValueType, ggufValueTypeName, type GgufArrayValue, type GgufEntry, type GgufValue } from "./gguf-value.js";
 
 /** Where one tensor lives and what it holds. */
 export interface GgufTensorInfo {
@@ -93,7 +86,10 @@ export class GgufFile {
   private resolve(tensor: string | GgufTensorInfo): GgufTensorInfo {
     if (typeof tensor !== "string") return tensor;
     const info = this.byName.get(tensor);
-    if (!info) throw new RangeError(`${this.source.name}: no tensor named "${tensor}" (the file has ${this.tensors.length} tensors, e.g. "${this.tensors[0]?.name ?? ""}").`);
+    if (!info)
+      throw new RangeError(
+        `${this.source.name}: no tensor named "${tensor}" (the file has ${this.tensors.length} tensors, e.g. "${this.tensors[0]?.name ?? ""}").`,
+      );
     return info;
   }
 }
@@ -130,14 +126,21 @@ export async function openGguf(source: ByteSource, options: OpenGgufOptions = {}
   }
   await r.ensure(20, "the header");
   const version = r.u32();
-  if ((version & 0xffff) === 0) throw r.invalid(`GGUF version ${version} looks byte-swapped: big-endian GGUF files are not supported; convert the model again on a little-endian machine`, 4);
+  if ((version & 0xffff) === 0)
+    throw r.invalid(
+      `GGUF version ${version} looks byte-swapped: big-endian GGUF files are not supported; convert the model again on a little-endian machine`,
+      4,
+    );
   if (version === 1) throw r.invalid("GGUF v1 is no longer supported: convert the model again with a current llama.cpp", 4);
   if (version !== 2 && version !== 3) throw r.invalid(`unsupported GGUF version ${version} (this reader knows v2 and v3)`, 4);
 
   const tensorCount = r.u64("tensor count");
   const kvCount = r.u64("metadata key count");
   if (kvCount * MIN_KV_BYTES + tensorCount * MIN_TENSOR_INFO_BYTES > r.remaining) {
-    throw r.invalid(`header claims ${kvCount} metadata keys and ${tensorCount} tensors, more than the ${r.remaining} bytes left can hold; the file is corrupt or truncated`, 8);
+    throw r.invalid(
+      `header claims ${kvCount} metadata keys and ${tensorCount} tensors, more than the ${r.remaining} bytes left can hold; the file is corrupt or truncated`,
+      8,
+    );
   }
 
   const metadata = new Map<string, GgufEntry>();
@@ -152,7 +155,8 @@ export async function openGguf(source: ByteSource, options: OpenGgufOptions = {}
     if (type === GgufValueType.ARRAY) {
       await r.ensure(12, `the array header of "${key}"`);
       const elementType = r.u32();
-      if (elementType === GgufValueType.ARRAY) throw r.invalid(`metadata "${key}" is a nested array, which GGUF readers (llama.cpp included) do not support`, typeAt + 4);
+      if (elementType === GgufValueType.ARRAY)
+        throw r.invalid(`metadata "${key}" is a nested array, which GGUF readers (llama.cpp included) do not support`, typeAt + 4);
       if (!isValueType(elementType)) throw r.invalid(`metadata "${key}" is an array of unknown value type ${elementType}`, typeAt + 4);
       const count = r.u64(`the length of "${key}"`);
       metadata.set(key, { type, elementType, value: await r.array(elementType, count, key) });
@@ -191,7 +195,8 @@ export async function openGguf(source: ByteSource, options: OpenGgufOptions = {}
     for (let d = 0; d < nDims; d++) {
       const n = r.u64(`dimension ${d} of tensor "${name}"`);
       elementCount *= n;
-      if (!Number.isSafeInteger(elementCount)) throw r.invalid(`tensor "${name}" has too many elements (shape ${[...dims, n].join("×")}…)`, r.pos - 8);
+      if (!Number.isSafeInteger(elementCount))
+        throw r.invalid(`tensor "${name}" has too many elements (shape ${[...dims, n].join("×")}…)`, r.pos - 8);
       dims.push(n);
     }
     const typeAt = r.pos;
@@ -200,10 +205,14 @@ export async function openGguf(source: ByteSource, options: OpenGgufOptions = {}
     if (!traits) throw r.invalid(`tensor "${name}" has unknown GGML type ${type}`, typeAt);
     const rowLength = dims[0] ?? 1;
     if (rowLength % traits.blockSize !== 0) {
-      throw r.invalid(`tensor "${name}" of type ${traits.name} has rows of ${rowLength} elements, not a multiple of its block size ${traits.blockSize}`, typeAt);
+      throw r.invalid(
+        `tensor "${name}" of type ${traits.name} has rows of ${rowLength} elements, not a multiple of its block size ${traits.blockSize}`,
+        typeAt,
+      );
     }
     const offset = r.u64(`the offset of tensor "${name}"`);
-    if (offset % alignment !== 0) throw r.invalid(`tensor "${name}" starts at data offset ${offset}, not a multiple of the alignment ${alignment}`, r.pos - 8);
+    if (offset % alignment !== 0)
+      throw r.invalid(`tensor "${name}" starts at data offset ${offset}, not a multiple of the alignment ${alignment}`, r.pos - 8);
     const byteLength = (elementCount / traits.blockSize) * traits.typeSize;
     tensors.push({ name, dims, type: type as GgmlType, offset, elementCount, byteLength });
     infoOffsets.push(at);
@@ -236,7 +245,11 @@ function assertLittleEndianHost(): void {
 async function readExactly(source: ByteSource, offset: number, length: number): Promise<Uint8Array> {
   const bytes = await source.read(offset, length);
   if (bytes.length !== length) {
-    throw new InvalidFileError(source.name, `asked for ${length} bytes, got ${bytes.length}: the file changed or shrank while being read`, offset);
+    throw new InvalidFileError(
+      source.name,
+      `asked for ${length} bytes, got ${bytes.length}: the file changed or shrank while being read`,
+      offset,
+    );
   }
   return bytes;
 }
@@ -301,7 +314,10 @@ class Cursor {
   async ensure(n: number, what: string): Promise<void> {
     if (this.pos + n <= this.bufEnd) return;
     if (n > this.remaining) {
-      throw this.invalid(`the file ends inside ${what}: ${n} bytes needed, ${this.remaining} left; the file is truncated (incomplete download?) or corrupt`, this.pos);
+      throw this.invalid(
+        `the file ends inside ${what}: ${n} bytes needed, ${this.remaining} left; the file is truncated (incomplete download?) or corrupt`,
+        this.pos,
+      );
     }
     if (this.signal?.aborted) throw new AbortedError(`Reading ${this.source.name}`);
     // Chunks grow from 64 KiB, so a small file (an EV file) costs one small read.
@@ -339,8 +355,13 @@ class Cursor {
   async string(what: string, maxBytes = MAX_STRING_BYTES): Promise<string> {
     if (!this.has(8)) await this.ensure(8, `the length of ${what}`);
     const length = this.u64(`the length of ${what}`);
-    if (length > maxBytes) throw this.invalid(`${what} claims ${length} bytes, more than the ${maxBytes} this reader allows; the file is corrupt`, this.pos - 8);
-    if (length > this.remaining) throw this.invalid(`${what} claims ${length} bytes but only ${this.remaining} are left; the file is corrupt or truncated`, this.pos - 8);
+    if (length > maxBytes)
+      throw this.invalid(`${what} claims ${length} bytes, more than the ${maxBytes} this reader allows; the file is corrupt`, this.pos - 8);
+    if (length > this.remaining)
+      throw this.invalid(
+        `${what} claims ${length} bytes but only ${this.remaining} are left; the file is corrupt or truncated`,
+        this.pos - 8,
+      );
     if (!this.has(length)) await this.ensure(length, what);
     return this.decode(length);
   }
@@ -357,7 +378,9 @@ class Cursor {
 
   private decode(length: number): string {
     const i = this.at(length);
-    return length <= 64 ? (decodeShortUtf8(this.buf, i, i + length) ?? utf8.decode(this.buf.subarray(i, i + length))) : utf8.decode(this.buf.subarray(i, i + length));
+    return length <= 64
+      ? (decodeShortUtf8(this.buf, i, i + length) ?? utf8.decode(this.buf.subarray(i, i + length)))
+      : utf8.decode(this.buf.subarray(i, i + length));
   }
 
   async scalar(type: GgufValueType, key: string): Promise<GgufValue> {
@@ -367,26 +390,42 @@ class Cursor {
     const v = this.view;
     const i = this.at(size);
     switch (type) {
-      case GgufValueType.UINT8: return v.getUint8(i);
-      case GgufValueType.INT8: return v.getInt8(i);
-      case GgufValueType.UINT16: return v.getUint16(i, true);
-      case GgufValueType.INT16: return v.getInt16(i, true);
-      case GgufValueType.UINT32: return v.getUint32(i, true);
-      case GgufValueType.INT32: return v.getInt32(i, true);
-      case GgufValueType.FLOAT32: return v.getFloat32(i, true);
-      case GgufValueType.BOOL: return v.getUint8(i) !== 0;
-      case GgufValueType.UINT64: return v.getBigUint64(i, true);
-      case GgufValueType.INT64: return v.getBigInt64(i, true);
-      default: return v.getFloat64(i, true);
+      case GgufValueType.UINT8:
+        return v.getUint8(i);
+      case GgufValueType.INT8:
+        return v.getInt8(i);
+      case GgufValueType.UINT16:
+        return v.getUint16(i, true);
+      case GgufValueType.INT16:
+        return v.getInt16(i, true);
+      case GgufValueType.UINT32:
+        return v.getUint32(i, true);
+      case GgufValueType.INT32:
+        return v.getInt32(i, true);
+      case GgufValueType.FLOAT32:
+        return v.getFloat32(i, true);
+      case GgufValueType.BOOL:
+        return v.getUint8(i) !== 0;
+      case GgufValueType.UINT64:
+        return v.getBigUint64(i, true);
+      case GgufValueType.INT64:
+        return v.getBigInt64(i, true);
+      default:
+        return v.getFloat64(i, true);
     }
   }
 
   async array(type: GgufValueType, count: number, key: string): Promise<GgufArrayValue> {
     const countAt = this.pos - 8;
-    if (count > MAX_ARRAY_LENGTH) throw this.invalid(`array "${key}" claims ${count} values, more than the ${MAX_ARRAY_LENGTH} this reader allows; the file is corrupt`, countAt);
+    if (count > MAX_ARRAY_LENGTH)
+      throw this.invalid(
+        `array "${key}" claims ${count} values, more than the ${MAX_ARRAY_LENGTH} this reader allows; the file is corrupt`,
+        countAt,
+      );
     if (type === GgufValueType.STRING) {
       // Each string needs at least its 8-byte length.
-      if (count * 8 > this.remaining) throw this.invalid(`array "${key}" claims ${count} strings, more than the ${this.remaining} bytes left can hold`, countAt);
+      if (count * 8 > this.remaining)
+        throw this.invalid(`array "${key}" claims ${count} strings, more than the ${this.remaining} bytes left can hold`, countAt);
       // Grown as strings are read (not preallocated), so a corrupt count costs nothing up front.
       const out: string[] = [];
       // Awaiting per string costs a microtask each; take buffered strings synchronously.
@@ -395,7 +434,8 @@ class Cursor {
     }
     const size = FIXED_VALUE_SIZE[type]!;
     const byteLength = count * size;
-    if (byteLength > this.remaining) throw this.invalid(`array "${key}" claims ${count} × ${size}-byte values, more than the ${this.remaining} bytes left`, countAt);
+    if (byteLength > this.remaining)
+      throw this.invalid(`array "${key}" claims ${count} × ${size}-byte values, more than the ${this.remaining} bytes left`, countAt);
     let bytes: Uint8Array;
     if (byteLength <= CHUNK) {
       if (!this.has(byteLength)) await this.ensure(byteLength, `array "${key}"`);
@@ -408,17 +448,28 @@ class Cursor {
     }
     const buffer = bytes.buffer;
     switch (type) {
-      case GgufValueType.UINT8: return bytes;
-      case GgufValueType.INT8: return new Int8Array(buffer);
-      case GgufValueType.UINT16: return new Uint16Array(buffer);
-      case GgufValueType.INT16: return new Int16Array(buffer);
-      case GgufValueType.UINT32: return new Uint32Array(buffer);
-      case GgufValueType.INT32: return new Int32Array(buffer);
-      case GgufValueType.FLOAT32: return new Float32Array(buffer);
-      case GgufValueType.BOOL: return Array.from(bytes, (b) => b !== 0);
-      case GgufValueType.UINT64: return new BigUint64Array(buffer);
-      case GgufValueType.INT64: return new BigInt64Array(buffer);
-      default: return new Float64Array(buffer);
+      case GgufValueType.UINT8:
+        return bytes;
+      case GgufValueType.INT8:
+        return new Int8Array(buffer);
+      case GgufValueType.UINT16:
+        return new Uint16Array(buffer);
+      case GgufValueType.INT16:
+        return new Int16Array(buffer);
+      case GgufValueType.UINT32:
+        return new Uint32Array(buffer);
+      case GgufValueType.INT32:
+        return new Int32Array(buffer);
+      case GgufValueType.FLOAT32:
+        return new Float32Array(buffer);
+      case GgufValueType.BOOL:
+        return Array.from(bytes, (b) => b !== 0);
+      case GgufValueType.UINT64:
+        return new BigUint64Array(buffer);
+      case GgufValueType.INT64:
+        return new BigInt64Array(buffer);
+      default:
+        return new Float64Array(buffer);
     }
   }
 }

@@ -26,7 +26,8 @@ const utf8 = new TextEncoder();
  */
 export function encodeGguf(input: GgufInput): Uint8Array {
   const alignment = input.alignment ?? 32;
-  if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0) throw new RangeError(`alignment ${alignment} is not a power of two`);
+  if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0)
+    throw new RangeError(`alignment ${alignment} is not a power of two`);
   const entries = [...input.metadata];
   if (alignment !== 32 && !entries.some(([k]) => k === "general.alignment")) {
     entries.push(["general.alignment", { type: GgufValueType.UINT32, value: alignment }]);
@@ -41,7 +42,8 @@ export function encodeGguf(input: GgufInput): Uint8Array {
     out.u32(entry.type);
     if (entry.type === GgufValueType.ARRAY) {
       const elementType = entry.elementType;
-      if (elementType === undefined || elementType === GgufValueType.ARRAY) throw new TypeError(`"${key}": an ARRAY entry needs a non-array elementType`);
+      if (elementType === undefined || elementType === GgufValueType.ARRAY)
+        throw new TypeError(`"${key}": an ARRAY entry needs a non-array elementType`);
       const values = entry.value as ArrayLike<unknown>;
       out.u32(elementType);
       out.u64(values.length);
@@ -58,7 +60,9 @@ export function encodeGguf(input: GgufInput): Uint8Array {
     const elements = t.dims.reduce((a, b) => a * b, 1);
     const expected = (elements / traits.blockSize) * traits.typeSize;
     if ((t.dims[0] ?? 1) % traits.blockSize !== 0 || t.data.length !== expected) {
-      throw new RangeError(`tensor "${t.name}" (${ggmlTypeName(t.type)}, shape ${t.dims.join("×")}) needs ${expected} bytes, got ${t.data.length}`);
+      throw new RangeError(
+        `tensor "${t.name}" (${ggmlTypeName(t.type)}, shape ${t.dims.join("×")}) needs ${expected} bytes, got ${t.data.length}`,
+      );
     }
     out.string(t.name);
     out.u32(t.dims.length);
@@ -143,14 +147,29 @@ class ByteWriter {
     }
     if (typeof v !== "number") throw bad();
     switch (type) {
-      case GgufValueType.UINT8: d.setUint8(at, v); break;
-      case GgufValueType.INT8: d.setInt8(at, v); break;
-      case GgufValueType.UINT16: d.setUint16(at, v, true); break;
-      case GgufValueType.INT16: d.setInt16(at, v, true); break;
-      case GgufValueType.UINT32: d.setUint32(at, v, true); break;
-      case GgufValueType.INT32: d.setInt32(at, v, true); break;
-      case GgufValueType.FLOAT32: d.setFloat32(at, v, true); break;
-      default: d.setFloat64(at, v, true);
+      case GgufValueType.UINT8:
+        d.setUint8(at, v);
+        break;
+      case GgufValueType.INT8:
+        d.setInt8(at, v);
+        break;
+      case GgufValueType.UINT16:
+        d.setUint16(at, v, true);
+        break;
+      case GgufValueType.INT16:
+        d.setInt16(at, v, true);
+        break;
+      case GgufValueType.UINT32:
+        d.setUint32(at, v, true);
+        break;
+      case GgufValueType.INT32:
+        d.setInt32(at, v, true);
+        break;
+      case GgufValueType.FLOAT32:
+        d.setFloat32(at, v, true);
+        break;
+      default:
+        d.setFloat64(at, v, true);
     }
   }
 

@@ -52,7 +52,10 @@ export interface CachedBatch {
  * const vectors = await cachedEmotionVectors(backend, { onProgress: (p) => console.log(p.done, "/", p.total) });
  * const steerer = await Steerer.create(backend, { vectors });
  */
-export async function cachedEmotionVectors(backend: SteeringBackend, options: CachedEmotionVectorsOptions = {}): Promise<Map<Emotion, EmotionVector>> {
+export async function cachedEmotionVectors(
+  backend: SteeringBackend,
+  options: CachedEmotionVectorsOptions = {},
+): Promise<Map<Emotion, EmotionVector>> {
   const method = options.method ?? "mean-diff";
   const corpus = options.corpus ?? "fixed";
   const selfTokens = options.selfTokens ?? 64;
@@ -117,7 +120,14 @@ function extractionQueries(): string[] {
 }
 
 async function allExist(paths: readonly string[]): Promise<boolean> {
-  const found = await Promise.all(paths.map((p) => stat(p).then(() => true, () => false)));
+  const found = await Promise.all(
+    paths.map((p) =>
+      stat(p).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
   return found.every(Boolean);
 }
 

@@ -25,7 +25,8 @@ export class VirtualFile implements ByteSource {
     readonly name: string,
   ) {}
   async read(offset: number, length: number): Promise<Uint8Array> {
-    if (!(offset >= 0 && length >= 0 && offset + length <= this.size)) throw new Error(`read outside the file: ${offset}+${length} > ${this.size}`);
+    if (!(offset >= 0 && length >= 0 && offset + length <= this.size))
+      throw new Error(`read outside the file: ${offset}+${length} > ${this.size}`);
     this.largestRead = Math.max(this.largestRead, length);
     const out = new Uint8Array(length);
     if (offset < this.prefix.length) out.set(this.prefix.subarray(offset, Math.min(offset + length, this.prefix.length)));
@@ -89,12 +90,33 @@ export function headerFields(b: Uint8Array): Field[] {
 }
 
 const INTERESTING_32 = [0, 1, 2, 3, 7, 8, 9, 12, 13, 31, 32, 33, 0x7f, 0xff, 0xffff, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
-const INTERESTING_64 = [0n, 1n, 63n, 64n, 0xffffn, 0xffffffffn, 0x100000000n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 62n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n];
+const INTERESTING_64 = [
+  0n,
+  1n,
+  63n,
+  64n,
+  0xffffn,
+  0xffffffffn,
+  0x100000000n,
+  2n ** 53n - 1n,
+  2n ** 53n,
+  2n ** 62n,
+  2n ** 63n - 1n,
+  2n ** 63n,
+  2n ** 64n - 1n,
+];
 
 export type Mutation = "truncate" | "bit-flip" | "size-field" | "garbage" | "short-data";
 
 /** One mutated variant of `base` (a header followed by `tailSize` bytes of data). */
-export function mutate(base: Uint8Array, tailSize: number, fields: readonly Field[], kind: Mutation, random: () => number, name: string): VirtualFile {
+export function mutate(
+  base: Uint8Array,
+  tailSize: number,
+  fields: readonly Field[],
+  kind: Mutation,
+  random: () => number,
+  name: string,
+): VirtualFile {
   const pick = (n: number) => Math.floor(random() * n);
   const total = base.length + tailSize;
   switch (kind) {
@@ -111,7 +133,13 @@ export function mutate(base: Uint8Array, tailSize: number, fields: readonly Fiel
       const b = base.slice();
       const flips = 1 + pick(4);
       for (let i = 0; i < flips; i++) {
-        const at = random() < 0.5 && fields.length ? (() => { const f = fields[pick(fields.length)]!; return f.offset + pick(f.bytes); })() : pick(b.length);
+        const at =
+          random() < 0.5 && fields.length
+            ? (() => {
+                const f = fields[pick(fields.length)]!;
+                return f.offset + pick(f.bytes);
+              })()
+            : pick(b.length);
         b[at]! ^= 1 << pick(8);
       }
       return new VirtualFile(b, total, `${name} with ${flips} bit flips`);
@@ -142,7 +170,11 @@ export function mutate(base: Uint8Array, tailSize: number, fields: readonly Fiel
 }
 
 /** Fails unless `error` is one of ours, and an InvalidFileError names the file and a reason. */
-export function expectClearRefusal(error: unknown, file: VirtualFile, allowed: readonly (abstract new (...args: never[]) => EmosteerError)[]): string {
+export function expectClearRefusal(
+  error: unknown,
+  file: VirtualFile,
+  allowed: readonly (abstract new (...args: never[]) => EmosteerError)[],
+): string {
   if (!(error instanceof EmosteerError) || !allowed.some((c) => error instanceof c)) {
     expect.fail(`${file.name}: unexpected ${(error as Error)?.name ?? typeof error}: ${(error as Error)?.stack ?? String(error)}`);
   }
@@ -155,5 +187,9 @@ export function expectClearRefusal(error: unknown, file: VirtualFile, allowed: r
     }
   }
   // The reason without numbers, to count the distinct kinds of refusal.
-  return error.message.replace(file.name, "").replace(/\d+/g, "N").replace(/"[^"]*"/g, "S").slice(0, 80);
+  return error.message
+    .replace(file.name, "")
+    .replace(/\d+/g, "N")
+    .replace(/"[^"]*"/g, "S")
+    .slice(0, 80);
 }

@@ -61,11 +61,19 @@ export async function runGgufPy<T>(request: Record<string, unknown>, options: { 
   const dir = ensureGgufPy();
   let cachePath: string | undefined;
   if (options.cacheKey) {
-    const requestHash = createHash("sha256").update(readFileSync(ORACLE)).update(JSON.stringify(request)).update(options.cacheKey).digest("hex").slice(0, 24);
+    const requestHash = createHash("sha256")
+      .update(readFileSync(ORACLE))
+      .update(JSON.stringify(request))
+      .update(options.cacheKey)
+      .digest("hex")
+      .slice(0, 24);
     cachePath = join(dir, "..", "..", "oracle-cache", `${requestHash}.json`);
     if (existsSync(cachePath)) return JSON.parse(readFileSync(cachePath, "utf8")) as T;
   }
-  const { stdout } = await promisify(execFile)("python3", [ORACLE, dir, JSON.stringify(request)], { encoding: "utf8", maxBuffer: 256 << 20 });
+  const { stdout } = await promisify(execFile)("python3", [ORACLE, dir, JSON.stringify(request)], {
+    encoding: "utf8",
+    maxBuffer: 256 << 20,
+  });
   if (cachePath) {
     mkdirSync(dirname(cachePath), { recursive: true });
     writeFileSync(`${cachePath}.tmp`, stdout);
