@@ -52,14 +52,14 @@ async function round(mixes: readonly Mix[]) {
   const before = server.session!.stats;
   const answers = [];
   for (const [i, mix] of mixes.entries()) {
+    const steering: Record<string, unknown> = { emotions: mix }; // emosteer's own body field, sent as is by the client
     answers.push(
       client.chat.completions.create({
         model: MODEL_ID,
         max_tokens: 8,
         temperature: 0,
         messages: [{ role: "user", content: QUESTIONS[i]! }],
-        // @ts-expect-error emosteer's own body field, sent as is by the client
-        emotions: mix,
+        ...steering,
       }),
     );
     // Fixed arrival order: the next request is sent once this one waits in the queue.
