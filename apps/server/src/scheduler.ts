@@ -49,7 +49,9 @@ export class Scheduler {
       throw new RangeError(`maxQueue must be a whole number ≥ 0, got ${options.maxQueue}.`);
     const group = options.startTogether;
     if (group !== undefined && !(Number.isInteger(group) && group >= 1 && group <= options.slots && group <= options.maxQueue))
-      throw new RangeError(`startTogether must be a whole number from 1 to slots (${options.slots}) and maxQueue (${options.maxQueue}), got ${group}.`);
+      throw new RangeError(
+        `startTogether must be a whole number from 1 to slots (${options.slots}) and maxQueue (${options.maxQueue}), got ${group}.`,
+      );
   }
 
   /** Jobs waiting for a slot. */
@@ -144,7 +146,10 @@ export class Scheduler {
 
   private next(): void {
     const group = this.options.startTogether;
-    if (group !== undefined && (this.active > 0 || (this.waiting.length < group && !this.draining))) return this.settleIfIdle();
+    if (group !== undefined && (this.active > 0 || (this.waiting.length < group && !this.draining))) {
+      this.settleIfIdle();
+      return;
+    }
     while (this.active < this.options.slots && this.waiting.length > 0) {
       const entry = this.waiting.shift()!;
       this.active++;
