@@ -6,6 +6,8 @@
 // Writes benchmarks/SERVER.md and benchmarks/server.json.
 //
 //   pnpm --filter @emosteer/server bench [-- --requests 200 --requests-few 200 --hostile 10000 --max-tokens 32 --backend llama.cpp]
+//   pnpm --filter @emosteer/server bench -- --backend onnx --parallel 4 --clients 4,8 --requests 40 --requests-few 40 --max-tokens 12
+//     (--parallel: the client rows only, on `serve --parallel N`, kept beside the one-slot rows as parallel_N)
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -16,7 +18,10 @@ import { hostileCases } from "./hostile.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, "..", "..", "..");
+// pnpm passes the "--" of `pnpm bench -- …` through; it separates nothing here.
+const ARGV = process.argv.slice(2).filter((a, i) => !(i === 0 && a === "--"));
 const { values } = parseArgs({
+  args: ARGV,
   options: {
     requests: { type: "string", default: "200" },
     "requests-few": { type: "string", default: "200" },
@@ -26,6 +31,10 @@ const { values } = parseArgs({
     out: { type: "string", default: join(repoRoot, "benchmarks") },
     /** Rerun only the hostile and drain parts, keeping the client rows of the server.json already in --out. */
     "hostile-only": { type: "boolean", default: false },
+    /** Serve with `--parallel N` (batched engine session) and run only the client rows, stored as parallel_N beside the rest of server.json. */
+    parallel: { type: "string" },
+    /** Client counts of the client rows (with --parallel). */
+    clients: { type: "string", default: "1,4,8" },
   },
 });
 /** Requests in the 8-client row (the issue's target), and in the 1- and 4-client rows. */
@@ -33,7 +42,8 @@ const REQUESTS = Number(values.requests);
 const REQUESTS_FEW = Number(values["requests-few"]);
 const HOSTILE = Number(values.hostile);
 const MAX_TOKENS = Number(values["max-tokens"]);
-const CLIENT_COUNTS = [1, 4, 8];
+const PARALLEL = values.parallel === undefined ? undefined : Number(values.parallel);
+const CLIENT_COUNTS = PARALLEL === undefined ? [1, 4, 8] : values.clients!.split(",").map(Number);
 const RECEIVE_TIMEOUT_S = 2;
 const BODY_LIMIT = 1024 * 1024;
 const MIXES: readonly Record<string, number>[] = [
@@ -130,6 +140,26 @@ async function main(): Promise<void> {
       log(JSON.stringify(results[`clients_${clients}`]));
     }
 
+    if (PARALLEL !== undefined) {
+      // Batched rows go beside the one-slot rows (and the hostile and drain sections) already in --out.
+      const previous = JSON.parse(readFileSync(join(values.out!, "server.json"), "utf8"));
+      const rows = Object.fromEntries(Object.entries(results).filter(([k]) => k.startsWith("clients_")));
+      previous[`parallel_${PARALLEL}`] = {
+        command: results.command,
+        date: results.date,
+        backend: values.backend,
+        parallel: PARALLEL,
+        max_tokens: MAX_TOKENS,
+        requests_8_clients: REQUESTS,
+        requests_fewer_clients: REQUESTS_FEW,
+        ...rows,
+      };
+      child.kill("SIGTERM");
+      await writeFileAtomic(join(values.out!, "server.json"), `${JSON.stringify(previous, null, 2)}\n`);
+      await writeFileAtomic(join(values.out!, "SERVER.md"), report(previous));
+      log(`wrote parallel_${PARALLEL} into ${join(values.out!, "server.json")} and SERVER.md`);
+      return;
+    }
     results.hostile = await hostileRun(url, child.pid!);
     log(JSON.stringify(results.hostile));
     results.drain = await drainRun(url, child);
@@ -160,6 +190,7 @@ async function startServe(): Promise<{ child: ChildProcess; url: string }> {
     String(RECEIVE_TIMEOUT_S),
     "--body-limit",
     String(BODY_LIMIT),
+    ...(PARALLEL !== undefined ? ["--parallel", String(PARALLEL)] : []),
   ];
   const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
   const url = await new Promise<string>((resolve, reject) => {
@@ -293,7 +324,7 @@ async function drainRun(url: string, child: ChildProcess) {
 
 /** The options this run was given, but --out (a run writes to benchmarks/ by default). */
 function commandLine(): string {
-  const args = process.argv.slice(2);
+  const args = [...ARGV];
   const at = args.indexOf("--out");
   if (at !== -1) args.splice(at, 2);
   return args.join(" ");
@@ -313,10 +344,13 @@ const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** di
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function report(r: Record<string, any>): string {
-  const rows = CLIENT_COUNTS.map((c) => {
+  const rows = [1, 4, 8].map((c) => {
     const x = r[`clients_${c}`];
     return `| ${c} | ${x.requests} | ${x.errors} | ${x.ttft_p50_ms} | ${x.ttft_p95_ms} | ${x.tok_s} | ${x.equal_alone}/${x.requests - x.errors} | ${x.crosstalk} |`;
   });
+  const batched = Object.keys(r)
+    .filter((k) => /^parallel_\d+$/.test(k))
+    .map((k) => batchedSection(r[k], r));
   const h = r.hostile;
   const cases = Object.entries(h.cases as Record<string, { sent: number; non4xx: number; unclear: number; samples: string[] }>).map(
     ([name, s]) => `| ${name} | ${s.sent} | ${s.non4xx} | ${s.unclear} | ${s.samples.map((x) => x.replace(/\|/g, "\\|")).join("; ")} |`,
@@ -327,8 +361,9 @@ Produced by \`${r.client_rows_command ?? r.command}\` (${r.client_rows_date ?? r
 The real \`emosteer serve\` runs as a child process; clients are plain \`fetch\` streams on the same
 2-core machine (which other work shared during the run: absolute figures vary, compare within a run).
 
-## Concurrent clients, each with its own emotion mix
+## Concurrent clients, each with its own emotion mix (one slot)
 
+The server with one slot (\`--parallel 1\`, the only mode before batched sessions): requests are served one at a time.
 ${r.clients_8.requests} requests with 8 clients, ${r.clients_1.requests} with 1 and ${r.clients_4.requests} with 4; with 4 and 8 clients client *c* always steers with mix *c* of
 ${MIXES.map((m) => JSON.stringify(m)).join(", ")}. TTFT includes the wait in the queue.
 
@@ -336,12 +371,13 @@ ${MIXES.map((m) => JSON.stringify(m)).join(", ")}. TTFT includes the wait in the
 | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join("\n")}
 
-The engines serve one generation at a time today, so the server queues and concurrency buys no
-throughput: aggregate tok/s stays flat while TTFT grows with the queue. Cross-talk is counted as
+With one slot the server queues and concurrency buys no throughput: aggregate tok/s stays flat
+while TTFT grows with the queue. Cross-talk is counted as
 answers that differ from the same greedy request served alone; on this serialised path it can only
 be 0 or a bug. The issue's cross-talk target (neighbours' mixes changed in one batched decode) needs
-the batched engine sessions of issue 13, which the scheduler's slot count is ready for.
-
+the batched engine sessions of issue 13: see the batched rows below, and the cross-talk test
+(apps/server/test/crosstalk.test.ts).
+${batched.join("")}
 ## Hostile requests
 
 ${h.requests} malformed or hostile requests, 16 at a time, cycling through ${cases.length} kinds
@@ -361,3 +397,29 @@ SIGTERM with a stream in flight: the stream ${r.drain.in_flight_completed ? "com
 }
 
 await main();
+
+/** The rows of a `--parallel N` run, against the one-slot rows of the same file. */
+function batchedSection(p: Record<string, any>, r: Record<string, any>): string {
+  const counts = [1, 4, 8].filter((c) => p[`clients_${c}`]);
+  const rows = counts.map((c) => {
+    const x = p[`clients_${c}`];
+    const one = r[`clients_${c}`];
+    return `| ${c} | ${x.requests} | ${x.errors} | ${x.ttft_p50_ms} | ${x.ttft_p95_ms} | ${x.tok_s} | ${one ? `${one.tok_s} (${round(x.tok_s / one.tok_s, 2)}×)` : "–"} | ${x.equal_alone}/${x.requests - x.errors} |`;
+  });
+  return `
+## Concurrent clients, batched (\`--parallel ${p.parallel}\`)
+
+Produced by \`${p.command}\` (${p.date}; ${p.backend}, greedy, max_tokens ${p.max_tokens}, streamed): up to ${p.parallel} requests
+decode together in one engine session, each with its own steering; the same mixes and questions as above.
+
+| clients | requests | errors | TTFT p50 (ms) | TTFT p95 (ms) | aggregate tok/s | one-slot tok/s above (ratio) | equal to the request served alone |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.join("\n")}
+
+"Served alone" here is the same request on the same server with no neighbour (a batch of one); a
+batched decode changes matmul shapes and may round differently, so an unequal answer is not by
+itself cross-talk. Cross-talk proper (neighbours' mixes changed in a fixed schedule, ≥ 2 sequences
+per decode step) is what apps/server/test/crosstalk.test.ts checks. The one-slot rows ran earlier,
+under other load and with their own request counts: compare the ratio loosely.
+`;
+}

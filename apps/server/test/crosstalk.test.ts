@@ -74,8 +74,8 @@ async function round(mixes: readonly Mix[]) {
   return { texts, decodeRuns: after.decodeRuns - before.decodeRuns, sharedRuns: after.sharedRuns - before.sharedRuns };
 }
 
-describe("cross-talk on the batched path (ONNX session, 4 slots, deterministic schedule)", () => {
-  it("runs four differently-steered requests in shared decode steps, each answer independent of its neighbours' steering", async () => {
+describe("the batched path (one ONNX engine session behind the slots)", () => {
+  it("cross-talk, deterministic schedule (4 slots): four differently-steered requests share every decode step, each answer independent of its neighbours' steering", async () => {
     expect(server.session?.parallelSequences).toBe(SLOTS);
     const a = await round(MIXES_A);
     // Rows 0–1 keep their mixes while rows 2–3 change, then the other way round.
@@ -95,5 +95,45 @@ describe("cross-talk on the batched path (ONNX session, 4 slots, deterministic s
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/^emosteer_shared_decode_runs [1-9]\d*$/m);
     expect(metrics).toMatch(new RegExp(`^emosteer_max_sequences_per_decode_run ${SLOTS}$`, "m"));
+  });
+
+  it("keeps the queue, 429, timeout and cancel behaviour on the batched path", async () => {
+    const busy = await startServer({
+      backend,
+      vectors,
+      modelId: MODEL_ID,
+      port: 0,
+      slots: 2,
+      maxQueue: 1,
+      timeoutMs: 3000,
+      playground: false,
+      log: () => undefined,
+    });
+    const post = (body: object, signal?: AbortSignal) =>
+      fetch(`${busy.url}/v1/chat/completions`, {
+        method: "POST",
+        ...(signal ? { signal } : {}),
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: MODEL_ID, temperature: 0, messages: [{ role: "user", content: "Tell me a long story." }], ...body }),
+      });
+    try {
+      const cancelled = new AbortController();
+      const streaming = await post({ max_tokens: 400, stream: true, emotions: { joy: 2 } }, cancelled.signal);
+      expect(streaming.status).toBe(200);
+      const slow = post({ max_tokens: 400, emotions: { anger: 2 } }); // beside it in the session, until its timeout
+      const queued = post({ max_tokens: 4 });
+      for (let i = 0; i < 100 && busy.scheduler.queued < 1; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(busy.scheduler.running).toBe(2);
+      expect((await post({ max_tokens: 4 })).status).toBe(429);
+      cancelled.abort();
+      expect((await slow).status).toBe(504);
+      expect((await queued).status).toBe(200);
+      for (let i = 0; i < 200 && busy.scheduler.running + busy.scheduler.queued > 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(busy.scheduler.running + busy.scheduler.queued).toBe(0);
+      expect(busy.session!.stats.sharedRuns).toBeGreaterThan(0);
+      expect((await post({ max_tokens: 4 })).status).toBe(200);
+    } finally {
+      await busy.close();
+    }
   });
 });
