@@ -22,5 +22,14 @@ export interface AddonLocation {
 
 export function addonLocation(): AddonLocation;
 export function readStamp(location?: AddonLocation): Record<string, unknown> | null;
-export function withLock<T>(lock: string, task: () => Promise<T>, log?: (message: string) => void, finished?: () => T | undefined): Promise<T>;
+export function withLock<T>(
+  lock: string,
+  task: () => Promise<T>,
+  log?: (message: string) => void,
+  finished?: () => T | undefined,
+): Promise<T>;
 export function ensureAddon(options?: { force?: boolean; incremental?: boolean; log?: (message: string) => void }): Promise<AddonLocation>;
+/** The NODE_LLAMA_CPP_CMAKE_OPTION_* variables the build runs with: the defaults (no AMX kernels on x86), then the user's. */
+export function buildCmakeOptions(env?: NodeJS.ProcessEnv): Record<string, string>;
+/** The build's cmake options without the prefix, as node-llama-cpp's `getLlama({ cmakeOptions })` takes them. */
+export function llamaCmakeOptions(env?: NodeJS.ProcessEnv): Record<string, string>;

@@ -60,19 +60,24 @@ export function addonLocation() {
   const patchFile = path.join(packageDir, "patches", `node-llama-cpp@${version}.patch`);
   if (!fs.existsSync(patchFile)) {
     const known = fs.existsSync(path.dirname(patchFile)) ? fs.readdirSync(path.dirname(patchFile)).join(", ") : "none";
-    throw new Error(`@emosteer/backend-llamacpp has no patch for node-llama-cpp ${version} (it has: ${known}); install the node-llama-cpp version it depends on.`);
+    throw new Error(
+      `@emosteer/backend-llamacpp has no patch for node-llama-cpp ${version} (it has: ${known}); install the node-llama-cpp version it depends on.`,
+    );
   }
   const patchHash = createHash("sha256").update(fs.readFileSync(patchFile)).digest("hex").slice(0, 12);
-  // node-llama-cpp's NODE_LLAMA_CPP_CMAKE_OPTION_* variables (e.g. GGML_NATIVE=OFF for another
-  // instruction set) make another build: it gets its own directory instead of replacing the default.
-  const cmakeOptions = Object.entries(process.env).filter(([name]) => name.startsWith("NODE_LLAMA_CPP_CMAKE_OPTION_")).sort();
-  const variant = cmakeOptions.length > 0 ? `-${createHash("sha256").update(JSON.stringify(cmakeOptions)).digest("hex").slice(0, 8)}` : "";
-  const dir = path.join(cacheRoot(), "llama-addon", `${version}-${patchHash}${variant}`);
+  // The build's cmake options (our defaults, overridden by node-llama-cpp's NODE_LLAMA_CPP_CMAKE_OPTION_*
+  // variables, e.g. GGML_NATIVE=OFF for another instruction set) name the directory, so another set
+  // of options makes another build instead of replacing this one.
+  const cmakeOptions = Object.entries(buildCmakeOptions()).sort(([a], [b]) => a.localeCompare(b));
+  const variant = createHash("sha256").update(JSON.stringify(cmakeOptions)).digest("hex").slice(0, 8);
+  const dir = path.join(cacheRoot(), "llama-addon", `${version}-${patchHash}-${variant}`);
   const nodeLlamaCpp = path.join(dir, "node_modules", "node-llama-cpp");
   const localBuilds = path.join(nodeLlamaCpp, "llama", "localBuilds");
   // node-llama-cpp names its build folder after the platform and any custom cmake options, and records it.
   const lastBuild = path.join(nodeLlamaCpp, "llama", "lastBuild.json");
-  const folderName = fs.existsSync(lastBuild) ? readJson(lastBuild).folderName : `${process.platform === "darwin" ? "mac" : process.platform === "win32" ? "win" : process.platform}-${process.arch}`;
+  const folderName = fs.existsSync(lastBuild)
+    ? readJson(lastBuild).folderName
+    : `${process.platform === "darwin" ? "mac" : process.platform === "win32" ? "win" : process.platform}-${process.arch}`;
   return {
     source,
     version,
@@ -87,6 +92,36 @@ export function addonLocation() {
   };
 }
 
+/**
+ * ggml's AMX kernels are left out of the CPU build. A native build (-march=native) compiles them in
+ * on any CPU that reports AMX, and on virtual machines that report it without granting the tile
+ * state they die with SIGILL on the first matrix multiply (seen here: `tilezero` in
+ * tinygemm_kernel_amx). Explicit -mno-amx-* win over -march=native in GCC and Clang whatever their
+ * order; the other native instruction sets (AVX-512, VNNI, …) stay on.
+ */
+// They go in the Release flags because cmake-js sets CMAKE_CXX_FLAGS itself (-DBUILDING_NODE_EXTENSION),
+// replacing any value given for it; "-O3 -DNDEBUG" is CMake's own Release default, kept.
+const NO_AMX_RELEASE_FLAGS = "-O3 -DNDEBUG -mno-amx-tile -mno-amx-int8 -mno-amx-bf16";
+const DEFAULT_CMAKE_OPTIONS = {
+  NODE_LLAMA_CPP_CMAKE_OPTION_CMAKE_C_FLAGS_RELEASE: NO_AMX_RELEASE_FLAGS,
+  NODE_LLAMA_CPP_CMAKE_OPTION_CMAKE_CXX_FLAGS_RELEASE: NO_AMX_RELEASE_FLAGS,
+};
+
+/** The NODE_LLAMA_CPP_CMAKE_OPTION_* variables the build runs with: ours, then the user's on top. */
+export function buildCmakeOptions(env = process.env) {
+  const supportsAmxFlags = process.arch === "x64" || process.arch === "ia32";
+  const options = supportsAmxFlags ? { ...DEFAULT_CMAKE_OPTIONS } : {};
+  for (const [name, value] of Object.entries(env))
+    if (name.startsWith("NODE_LLAMA_CPP_CMAKE_OPTION_") && value !== undefined) options[name] = value;
+  return options;
+}
+
+/** The same options as node-llama-cpp's `cmakeOptions` (prefix removed), so loading finds the folder the build made. */
+export function llamaCmakeOptions(env = process.env) {
+  const prefix = "NODE_LLAMA_CPP_CMAKE_OPTION_";
+  return Object.fromEntries(Object.entries(buildCmakeOptions(env)).map(([name, value]) => [name.slice(prefix.length), value]));
+}
+
 /** The finished build's stamp, or null when the cache has none (never built, or a build was killed). */
 export function readStamp(location = addonLocation()) {
   return fs.existsSync(location.stamp) ? readJson(location.stamp) : null;
@@ -95,7 +130,14 @@ export function readStamp(location = addonLocation()) {
 /** Loads the private copy's build the way the backend does and checks the patched methods are there. */
 async function verify(location) {
   const { getLlama } = await import(pathToFileURL(path.join(location.nodeLlamaCpp, "dist", "index.js")).href);
-  const llama = await getLlama({ gpu: false, build: "never", usePrebuiltBinaries: false, progressLogs: false, logLevel: "error" });
+  const llama = await getLlama({
+    gpu: false,
+    build: "never",
+    cmakeOptions: llamaCmakeOptions(),
+    usePrebuiltBinaries: false,
+    progressLogs: false,
+    logLevel: "error",
+  });
   try {
     const proto = llama._bindings.AddonContext.prototype;
     const missing = PATCHED_METHODS.filter((m) => typeof proto[m] !== "function");
@@ -166,9 +208,11 @@ function checkBuildTools() {
   const cmake = spawnSync("cmake", ["--version"], { encoding: "utf8" });
   const cmakeVersion = cmake.status === 0 ? /(\d+)\.(\d+)/.exec(cmake.stdout) : null;
   if (!cmakeVersion) missing.push("cmake (≥ 3.19)");
-  else if (Number(cmakeVersion[1]) < 3 || (Number(cmakeVersion[1]) === 3 && Number(cmakeVersion[2]) < 19)) missing.push(`cmake ≥ 3.19 (found ${cmakeVersion[0]})`);
+  else if (Number(cmakeVersion[1]) < 3 || (Number(cmakeVersion[1]) === 3 && Number(cmakeVersion[2]) < 19))
+    missing.push(`cmake ≥ 3.19 (found ${cmakeVersion[0]})`);
   const compilers = process.env.CXX ? [process.env.CXX] : process.platform === "win32" ? ["cl", "clang++"] : ["c++", "g++", "clang++"];
-  if (!compilers.some((cxx) => works(cxx, process.platform === "win32" && cxx === "cl" ? [] : ["--version"]))) missing.push(`a C++17 compiler (${compilers.join(" or ")})`);
+  if (!compilers.some((cxx) => works(cxx, process.platform === "win32" && cxx === "cl" ? [] : ["--version"])))
+    missing.push(`a C++17 compiler (${compilers.join(" or ")})`);
   if (!works("git", ["--version"])) missing.push("git");
   if (missing.length > 0) {
     throw new Error(
@@ -195,10 +239,11 @@ function copyNodeLlamaCpp(location, log) {
     fs.mkdirSync(path.dirname(at), { recursive: true });
     if (!fs.existsSync(at)) fs.symlinkSync(path.relative(path.dirname(at), target), at, "junction");
   };
-  const dependenciesOf = (pj) => [
-    ...Object.keys(pj.dependencies ?? {}).map((name) => ({ name, optional: false })),
-    ...Object.keys(pj.optionalDependencies ?? {}).map((name) => ({ name, optional: true })),
-  ].filter(({ name }) => !name.startsWith("@node-llama-cpp/"));
+  const dependenciesOf = (pj) =>
+    [
+      ...Object.keys(pj.dependencies ?? {}).map((name) => ({ name, optional: false })),
+      ...Object.keys(pj.optionalDependencies ?? {}).map((name) => ({ name, optional: true })),
+    ].filter(({ name }) => !name.startsWith("@node-llama-cpp/"));
   const queue = [];
   const enqueue = (src) => {
     if (stored.has(src)) return stored.get(src);
@@ -222,7 +267,12 @@ function copyNodeLlamaCpp(location, log) {
         const rel = path.relative(src, file);
         if (rel === "node_modules" || rel.startsWith(`node_modules${path.sep}`)) return false;
         // Build products and the unpacked source of an earlier build of the original are not copied.
-        return src !== location.source || !["llama/localBuilds", "llama/llama.cpp", "llama/lastBuild.json", ".temp"].some((p) => rel === path.normalize(p) || rel.startsWith(path.normalize(p) + path.sep));
+        return (
+          src !== location.source ||
+          !["llama/localBuilds", "llama/llama.cpp", "llama/lastBuild.json", ".temp"].some(
+            (p) => rel === path.normalize(p) || rel.startsWith(path.normalize(p) + path.sep),
+          )
+        );
       },
     });
     copied++;
@@ -240,7 +290,8 @@ function copyNodeLlamaCpp(location, log) {
   const cmakeJs = resolvePackageDir(location.source, "cmake-js");
   const bin = cmakeJs ? readJson(path.join(cmakeJs, "package.json")).bin : undefined;
   const entry = typeof bin === "string" ? bin : bin?.["cmake-js"];
-  if (!entry) throw new Error(`node-llama-cpp's dependency cmake-js is missing or has no bin next to ${location.source}: reinstall node-llama-cpp.`);
+  if (!entry)
+    throw new Error(`node-llama-cpp's dependency cmake-js is missing or has no bin next to ${location.source}: reinstall node-llama-cpp.`);
   const target = path.join(stored.get(cmakeJs), entry);
   fs.chmodSync(target, 0o755);
   fs.mkdirSync(path.join(modules, ".bin"), { recursive: true });
@@ -252,7 +303,11 @@ function applyPatch(location) {
   // GIT_CEILING_DIRECTORIES: never let git find an enclosing repository (the cache could sit in one),
   // so `git apply` patches the files relative to the copy.
   const git = (args) =>
-    spawnSync("git", args, { cwd: location.nodeLlamaCpp, encoding: "utf8", env: { ...process.env, GIT_CEILING_DIRECTORIES: path.dirname(location.nodeLlamaCpp) } });
+    spawnSync("git", args, {
+      cwd: location.nodeLlamaCpp,
+      encoding: "utf8",
+      env: { ...process.env, GIT_CEILING_DIRECTORIES: path.dirname(location.nodeLlamaCpp) },
+    });
   // A source that already carries the patch (a package manager applied it) is used as it is.
   if (git(["apply", "--reverse", "--check", location.patchFile]).status === 0) return;
   const result = git(["apply", "--whitespace=nowarn", location.patchFile]);
@@ -284,12 +339,18 @@ async function buildUnlocked(location, force, incremental, log) {
     return location;
   }
   if (incremental) {
-    if (!fs.existsSync(path.join(location.buildTree, "CMakeCache.txt"))) throw new Error(`no build tree at ${location.buildTree} to recompile: run without --incremental first.`);
+    if (!fs.existsSync(path.join(location.buildTree, "CMakeCache.txt")))
+      throw new Error(`no build tree at ${location.buildTree} to recompile: run without --incremental first.`);
     const buildTree = fs.realpathSync(location.buildTree); // CMake wants the path it was configured at
     log(`recompiling the addon target in ${buildTree}…`);
     const started = Date.now();
-    const result = spawnSync("cmake", ["--build", buildTree, "--config", "Release", "--target", "llama-addon"], { stdio: ["ignore", 2, 2] });
-    if (result.status !== 0) throw new Error(`cmake --build exited with ${result.status ?? result.signal}; see the output above, or run with --force for a full build.`);
+    const result = spawnSync("cmake", ["--build", buildTree, "--config", "Release", "--target", "llama-addon"], {
+      stdio: ["ignore", 2, 2],
+    });
+    if (result.status !== 0)
+      throw new Error(
+        `cmake --build exited with ${result.status ?? result.signal}; see the output above, or run with --force for a full build.`,
+      );
     await verify(location);
     writeJsonAtomically(location.stamp, { ...previous, recompiledAt: new Date().toISOString() });
     log(`patched addon recompiled in ${Math.round((Date.now() - started) / 1000)} s`);
@@ -301,15 +362,23 @@ async function buildUnlocked(location, force, incremental, log) {
   fs.mkdirSync(location.dir, { recursive: true });
   copyNodeLlamaCpp(location, log);
   applyPatch(location);
-  log(`building the patched llama.cpp addon for the CPU from the source node-llama-cpp ${location.version} bundles, in ${location.dir} (about 4 min on 2 cores, once per machine)…`);
+  log(
+    `building the patched llama.cpp addon for the CPU from the source node-llama-cpp ${location.version} bundles, in ${location.dir} (about 4 min on 2 cores, once per machine)…`,
+  );
   const result = spawnSync(
     process.execPath,
     [path.join(location.nodeLlamaCpp, "dist", "cli", "cli.js"), "source", "download", "--gpu", "false", "--noUsageExample"],
     // stdout to our stderr: progress stays visible without polluting a caller's stdout.
-    { cwd: location.nodeLlamaCpp, stdio: ["ignore", 2, 2], env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: "false" } },
+    {
+      cwd: location.nodeLlamaCpp,
+      stdio: ["ignore", 2, 2],
+      env: { ...process.env, ...buildCmakeOptions(), NODE_LLAMA_CPP_SKIP_DOWNLOAD: "false" },
+    },
   );
   if (result.status !== 0) {
-    throw new Error(`node-llama-cpp source download exited with ${result.status ?? result.signal}; see the output above (needs cmake, a C++ compiler and git).`);
+    throw new Error(
+      `node-llama-cpp source download exited with ${result.status ?? result.signal}; see the output above (needs cmake, a C++ compiler and git).`,
+    );
   }
   await verify(location);
   const seconds = Math.round((Date.now() - started) / 1000);
@@ -326,7 +395,9 @@ async function buildUnlocked(location, force, incremental, log) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
   if (process.env.EMOSTEER_SKIP_ADDON_BUILD === "1") {
-    defaultLog(`EMOSTEER_SKIP_ADDON_BUILD=1: not building; @emosteer/backend-llamacpp will refuse to load until you run \`${BUILD_ADDON_COMMAND}\`.`);
+    defaultLog(
+      `EMOSTEER_SKIP_ADDON_BUILD=1: not building; @emosteer/backend-llamacpp will refuse to load until you run \`${BUILD_ADDON_COMMAND}\`.`,
+    );
   } else {
     const force = process.argv.includes("--force");
     ensureAddon({ force, incremental: process.argv.includes("--incremental") }).then(

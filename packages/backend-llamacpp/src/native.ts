@@ -2,7 +2,7 @@ import { pathToFileURL } from "node:url";
 import { EmosteerError } from "@emosteer/core";
 import type { Llama, LlamaModel } from "node-llama-cpp";
 // A plain .mjs next to dist/ and src/ alike (one level below the package root), shipped in the package.
-import { addonLocation, BUILD_ADDON_COMMAND, ensureAddon, readStamp } from "../scripts/build-addon.mjs";
+import { addonLocation, BUILD_ADDON_COMMAND, ensureAddon, llamaCmakeOptions, readStamp } from "../scripts/build-addon.mjs";
 
 export { BUILD_ADDON_COMMAND };
 
@@ -86,7 +86,8 @@ export function loadPatchedLlama(): Promise<Llama> {
   shared ??= (async () => {
     let location = addonLocation();
     if (!readStamp(location)) {
-      if (process.env.EMOSTEER_SKIP_ADDON_BUILD === "1") throw new NativeAddonMissingError(`${location.dir} holds no finished build (EMOSTEER_SKIP_ADDON_BUILD=1)`);
+      if (process.env.EMOSTEER_SKIP_ADDON_BUILD === "1")
+        throw new NativeAddonMissingError(`${location.dir} holds no finished build (EMOSTEER_SKIP_ADDON_BUILD=1)`);
       try {
         location = await ensureAddon();
       } catch (err) {
@@ -99,18 +100,24 @@ export function loadPatchedLlama(): Promise<Llama> {
       llama = await nodeLlamaCpp.getLlama({
         gpu: false,
         build: "never",
+        // The build's own options name its folder; without them node-llama-cpp would look for another one.
+        cmakeOptions: llamaCmakeOptions(),
         usePrebuiltBinaries: false,
         progressLogs: false,
         logLevel: nodeLlamaCpp.LlamaLogLevel.error,
       });
     } catch (err) {
-      throw new NativeAddonMissingError(`the build in ${location.dir} could not be loaded (${(err as Error).message.split("\n")[0]}); rebuild it with \`${BUILD_ADDON_COMMAND} --force\``);
+      throw new NativeAddonMissingError(
+        `the build in ${location.dir} could not be loaded (${(err as Error).message.split("\n")[0]}); rebuild it with \`${BUILD_ADDON_COMMAND} --force\``,
+      );
     }
     const prototype = bindingsOf(llama).AddonContext.prototype;
     const missing = PATCHED_METHODS.filter((name) => typeof prototype[name] !== "function");
     if (missing.length > 0) {
       await llama.dispose();
-      throw new NativeAddonMissingError(`the addon in ${location.dir} lacks ${missing.join(", ")}, so it was built without the patch; rebuild it with \`${BUILD_ADDON_COMMAND} --force\``);
+      throw new NativeAddonMissingError(
+        `the addon in ${location.dir} lacks ${missing.join(", ")}, so it was built without the patch; rebuild it with \`${BUILD_ADDON_COMMAND} --force\``,
+      );
     }
     return llama;
   })().catch((err: unknown) => {
