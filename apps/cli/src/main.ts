@@ -21,11 +21,15 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   const command = COMMANDS[name];
-  if (!command) throw new UsageError(`unknown command "${name}"; the commands are ${Object.keys(COMMANDS).join(", ")}. Run "emosteer --help" for usage.`);
+  if (!command)
+    throw new UsageError(
+      `unknown command "${name}"; the commands are ${Object.keys(COMMANDS).join(", ")}. Run "emosteer --help" for usage.`,
+    );
   try {
     return await command.run(rest);
   } catch (error) {
-    if (isParseArgsError(error)) throw new UsageError(`${error.message.replace(/\.?$/, ".")} Run "emosteer ${name} --help" for its options.`);
+    if (isParseArgsError(error))
+      throw new UsageError(`${error.message.replace(/\.?$/, ".")} Run "emosteer ${name} --help" for its options.`);
     throw error;
   }
 }

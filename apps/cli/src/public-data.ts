@@ -38,7 +38,8 @@ export const PINNED_SHA256: Readonly<Record<string, string>> = {
 export const MANUAL_SETS: Readonly<Record<"isear" | "nrc", { file: string; licence: string; where: string; what: string }>> = {
   isear: {
     file: "isear/isear.csv",
-    licence: "ISEAR (Scherer & Wallbott) is distributed by the Swiss Center for Affective Sciences for research use; we do not redistribute it",
+    licence:
+      "ISEAR (Scherer & Wallbott) is distributed by the Swiss Center for Affective Sciences for research use; we do not redistribute it",
     where: "https://www.unige.ch/cisa/research/materials-and-online-research/research-material/ (the ISEAR databank)",
     what:
       "the |-separated CSV export of the databank with a header row holding the columns MYKEY, Field1 (the emotion) and SIT (the text), Latin-1, 7,666 rows; " +
@@ -46,7 +47,8 @@ export const MANUAL_SETS: Readonly<Record<"isear" | "nrc", { file: string; licen
   },
   nrc: {
     file: "nrc-emolex/NRC-Emotion-Lexicon-Wordlevel-v0.92.txt",
-    licence: "the NRC Word-Emotion Association Lexicon (Mohammad & Turney) is free for research and non-commercial use only; commercial use needs a licence from the NRC",
+    licence:
+      "the NRC Word-Emotion Association Lexicon (Mohammad & Turney) is free for research and non-commercial use only; commercial use needs a licence from the NRC",
     where: "https://saifmohammad.com/WebPages/NRC-Emotion-Lexicon.htm (accept the terms, download NRC-Emotion-Lexicon.zip)",
     what: "NRC-Emotion-Lexicon-Wordlevel-v0.92.txt from the zip (word<TAB>category<TAB>0|1, 14,182 words), unchanged",
   },
@@ -84,13 +86,16 @@ export function transformGoEmotions(tsv: string, emotionsTxt: string, ekmanMappi
     const idTab = line.lastIndexOf("\t");
     const labelTab = line.lastIndexOf("\t", idTab - 1);
     if (labelTab < 0) throw new EmosteerError(`${source}: line ${i + 1} is not text<TAB>label_ids<TAB>id`);
-    const ids = line.slice(labelTab + 1, idTab).split(",").map((s) => {
-      const n = Number(s);
-      if (s === "" || !Number.isInteger(n) || n < 0 || n >= fineToEkman.length) {
-        throw new EmosteerError(`${source}: line ${i + 1} has label id "${s}", expected 0..${fineToEkman.length - 1}`);
-      }
-      return fineToEkman[n]!;
-    });
+    const ids = line
+      .slice(labelTab + 1, idTab)
+      .split(",")
+      .map((s) => {
+        const n = Number(s);
+        if (s === "" || !Number.isInteger(n) || n < 0 || n >= fineToEkman.length) {
+          throw new EmosteerError(`${source}: line ${i + 1} has label id "${s}", expected 0..${fineToEkman.length - 1}`);
+        }
+        return fineToEkman[n]!;
+      });
     const ekman = [...new Set(ids)].sort((a, b) => a - b);
     out.push(`${line.slice(0, labelTab)}\t${ekman.join(",")}${line.slice(idTab)}\n`);
   }
@@ -173,7 +178,8 @@ async function fetchGoEmotions(
           target: file,
           verifiedByCaller: true, // the transformed files are pinned below
           token: "", // never send a hub token to GitHub or a mirror
-          unreachableHint: "without access to GitHub, set EMOSTEER_DATA_MIRROR to a server holding the same goemotions/data/ files, or copy goemotions-ekman/ from a machine that has ../shared/data",
+          unreachableHint:
+            "without access to GitHub, set EMOSTEER_DATA_MIRROR to a server holding the same goemotions/data/ files, or copy goemotions-ekman/ from a machine that has ../shared/data",
           onProgress: (bytes, total) => progress(`goemotions: ${relative} ${bytes}${total ? `/${total}` : ""} bytes`),
         });
       } catch (error) {
@@ -194,7 +200,12 @@ async function fetchGoEmotions(
     const built = join(work, "goemotions-ekman");
     await mkdir(built);
     const contents: Record<(typeof GOEMOTIONS_OUTPUTS)[number], string> = {
-      "train.tsv": transformGoEmotions(originals.train!, originals.emotions!, originals.ekmanMapping!, `${base}/${GOEMOTIONS_ORIGINALS.train}`),
+      "train.tsv": transformGoEmotions(
+        originals.train!,
+        originals.emotions!,
+        originals.ekmanMapping!,
+        `${base}/${GOEMOTIONS_ORIGINALS.train}`,
+      ),
       "dev.tsv": transformGoEmotions(originals.dev!, originals.emotions!, originals.ekmanMapping!, `${base}/${GOEMOTIONS_ORIGINALS.dev}`),
       "labels.txt": EKMAN_LABELS.join("\n"),
     };
@@ -230,7 +241,12 @@ async function allMatch(dir: string, pins: Readonly<Record<string, string>>): Pr
   return true;
 }
 
-async function checkManual(out: string, set: "isear" | "nrc", pins: Readonly<Record<string, string>>, print: (line: string) => void): Promise<SetStatus> {
+async function checkManual(
+  out: string,
+  set: "isear" | "nrc",
+  pins: Readonly<Record<string, string>>,
+  print: (line: string) => void,
+): Promise<SetStatus> {
   const info = MANUAL_SETS[set];
   const path = join(out, info.file);
   const expected = pins[info.file];
@@ -240,7 +256,9 @@ async function checkManual(out: string, set: "isear" | "nrc", pins: Readonly<Rec
       print(`${set}: ${path} verified (sha256 ${actual})`);
       return "ok";
     }
-    print(`${set}: ${path} has sha256 ${actual}, expected ${expected}: not the file the project was built on (${info.what}). Replace it and run again.`);
+    print(
+      `${set}: ${path} has sha256 ${actual}, expected ${expected}: not the file the project was built on (${info.what}). Replace it and run again.`,
+    );
     return "mismatch";
   }
   print(

@@ -29,7 +29,11 @@ function emosteer(...args: string[]): Promise<Run> {
   const env = { ...process.env };
   delete env.EMOSTEER_DEBUG; // it would add the stack traces the tests check are absent
   // node itself (not the tsx CLI, which runs the script in a grandchild), as `pnpm emosteer` does through tsx.
-  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...args], {
+    cwd: repoRoot,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -69,7 +73,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe("emosteer models", () => {
   it("lists every registry model", async () => {
     const { stdout } = succeeded(await emosteer("models"));
-    const ids = stdout.trim().split("\n").map((line) => line.split(/\s+/)[0]);
+    const ids = stdout
+      .trim()
+      .split("\n")
+      .map((line) => line.split(/\s+/)[0]);
     expect(ids).toEqual(MODEL_REGISTRY.map((m) => m.id));
     expect(stdout).toMatch(/^smollm2-135m-instruct .* pypi$/m);
   });
@@ -80,7 +87,21 @@ describe.each(["llama.cpp", "onnx"])("emosteer extract and generate --backend %s
   const file = join(out, "joy.gguf");
 
   it("extract --emotions joy --max-queries 4 --out DIR writes a control-vector file for the model", async () => {
-    const { stdout } = succeeded(await emosteer("extract", "--backend", backend, "--emotions", "joy", "--max-queries", "4", "--out", out, "--vector-cache", vectorCache));
+    const { stdout } = succeeded(
+      await emosteer(
+        "extract",
+        "--backend",
+        backend,
+        "--emotions",
+        "joy",
+        "--max-queries",
+        "4",
+        "--out",
+        out,
+        "--vector-cache",
+        vectorCache,
+      ),
+    );
     expect(stdout).toContain(`joy        4 pairs on ${backend}`);
     const vector = await loadVectorFile(file, { expectedModel: smollm });
     expect(vector.emotion).toBe("joy");
@@ -97,8 +118,12 @@ describe.each(["llama.cpp", "onnx"])("emosteer extract and generate --backend %s
   });
 
   it("generate --vector FILE --steer joy=1 answers differently from joy=0 with the same seed", async () => {
-    const steered = succeeded(await emosteer("generate", "--backend", backend, "--vector", file, "--steer", "joy=1", ...SAMPLING, PROMPT)).stdout.trim();
-    const unsteered = succeeded(await emosteer("generate", "--backend", backend, "--vector", file, "--steer", "joy=0", ...SAMPLING, PROMPT)).stdout.trim();
+    const steered = succeeded(
+      await emosteer("generate", "--backend", backend, "--vector", file, "--steer", "joy=1", ...SAMPLING, PROMPT),
+    ).stdout.trim();
+    const unsteered = succeeded(
+      await emosteer("generate", "--backend", backend, "--vector", file, "--steer", "joy=0", ...SAMPLING, PROMPT),
+    ).stdout.trim();
     expect(steered.length).toBeGreaterThan(0);
     expect(unsteered.length).toBeGreaterThan(0);
     expect(steered).not.toBe(unsteered);
@@ -119,17 +144,29 @@ describe("bad input: a non-zero exit and one line naming the problem", () => {
   it.each([
     ["an unknown command", ["frobnicate"], /unknown command "frobnicate"; the commands are demo, extract, generate, judge, models/],
     ["an unknown option", ["generate", "--colour", "red", PROMPT], /Unknown option '--colour'.*emosteer generate --help/],
-    ["an unknown emotion", ["extract", "--emotions", "joy,glee"], /--emotions: unknown emotion "glee"; choose from joy, anger, disgust, fear, sadness/],
+    [
+      "an unknown emotion",
+      ["extract", "--emotions", "joy,glee"],
+      /--emotions: unknown emotion "glee"; choose from joy, anger, disgust, fear, sadness/,
+    ],
     ["an unknown emotion to steer", ["generate", "--steer", "glee=1", PROMPT], /--steer: unknown emotion "glee"/],
     ["α that is not a number", ["generate", "--steer", "joy=abc", PROMPT], /--steer: α for "joy" must be a number .*got "abc"/],
     ["--max-tokens 0", ["generate", "--max-tokens", "0", PROMPT], /--max-tokens must be an integer ≥ 1; got "0"/],
     ["a negative temperature", ["generate", "--temperature=-0.5", PROMPT], /--temperature must be a number ≥ 0; got "-0.5"/],
     ["a fractional seed", ["generate", "--seed", "1.5", PROMPT], /--seed must be an integer from 0 to 4294967295; got "1.5"/],
     ["--max-queries 1", ["extract", "--max-queries", "1"], /--max-queries must be an integer ≥ 2; got "1"/],
-    ["an unknown backend", ["generate", "--backend", "tensorflow", PROMPT], /--backend must be one of llama.cpp, onnx, transformers.js; got "tensorflow"/],
+    [
+      "an unknown backend",
+      ["generate", "--backend", "tensorflow", PROMPT],
+      /--backend must be one of llama.cpp, onnx, transformers.js; got "tensorflow"/,
+    ],
     ["an unknown model", ["extract", "--model", "gpt-17"], /--model: Unknown model "gpt-17"/],
     ["a missing prompt", ["generate", "--steer", "joy=1"], /generate needs a PROMPT/],
-    ["a missing vector file", ["generate", "--vector", "/nonexistent/joy.gguf", PROMPT], /--vector: no such file "\/nonexistent\/joy.gguf"/],
+    [
+      "a missing vector file",
+      ["generate", "--vector", "/nonexistent/joy.gguf", PROMPT],
+      /--vector: no such file "\/nonexistent\/joy.gguf"/,
+    ],
   ])("%s: exit 2 before any model is loaded", async (_, args, message) => {
     const run = await emosteer(...args);
     expect(run.code).toBe(2);
@@ -139,10 +176,26 @@ describe("bad input: a non-zero exit and one line naming the problem", () => {
 
   it("a vector file extracted on another model (Qwen2.5-Coder-0.5B): core's shape mismatch, exit 1", async () => {
     const qwen = join(work, "qwen");
-    succeeded(await emosteer("extract", "--model", "qwen2.5-coder-0.5b-instruct", "--emotions", "joy", "--max-queries", "2", "--out", qwen, "--vector-cache", vectorCache));
+    succeeded(
+      await emosteer(
+        "extract",
+        "--model",
+        "qwen2.5-coder-0.5b-instruct",
+        "--emotions",
+        "joy",
+        "--max-queries",
+        "2",
+        "--out",
+        qwen,
+        "--vector-cache",
+        vectorCache,
+      ),
+    );
     const run = await emosteer("generate", "--vector", join(qwen, "joy.gguf"), "--steer", "joy=1", PROMPT);
     expect(run.code).toBe(1);
-    expect(failureLine(run)).toBe(`emosteer: --vector ${join(qwen, "joy.gguf")}: EV "joy" has 896 dims, model expects 576: extracted for another model?`);
+    expect(failureLine(run)).toBe(
+      `emosteer: --vector ${join(qwen, "joy.gguf")}: EV "joy" has 896 dims, model expects 576: extracted for another model?`,
+    );
     expect(run.stdout).toBe("");
   });
 
@@ -150,10 +203,17 @@ describe("bad input: a non-zero exit and one line naming the problem", () => {
     const ours = await loadVectorFile(join(work, "llama.cpp", "joy.gguf"));
     const other = join(work, "requantized-joy.gguf");
     const otherModel = { ...ours.model, name: "SmolLM2 135M Instruct (requantized)", fingerprint: "0123456789abcdef" };
-    await saveVectorFile(other, new EmotionVector({ emotion: "joy", model: otherModel, directions: [...ours.directions], provenance: ours.provenance }));
+    await saveVectorFile(
+      other,
+      new EmotionVector({ emotion: "joy", model: otherModel, directions: [...ours.directions], provenance: ours.provenance }),
+    );
     const run = await emosteer("generate", "--vector", other, "--steer", "joy=1", PROMPT);
     expect(run.code).toBe(1);
-    expect(failureLine(run)).toMatch(new RegExp(`^emosteer: --vector ${other}: EV was extracted for model SmolLM2 135M Instruct \\(requantized\\) \\(fingerprint 0123456789abcdef\\) but the loaded model has fingerprint ${smollm.fingerprint}`));
+    expect(failureLine(run)).toMatch(
+      new RegExp(
+        `^emosteer: --vector ${other}: EV was extracted for model SmolLM2 135M Instruct \\(requantized\\) \\(fingerprint 0123456789abcdef\\) but the loaded model has fingerprint ${smollm.fingerprint}`,
+      ),
+    );
   });
 
   it("a truncated vector file: exit 1, the file and the truncation named", async () => {

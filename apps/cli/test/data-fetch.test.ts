@@ -18,9 +18,34 @@ const sharedData = join(repoRoot, "..", "shared", "data");
 
 // GoEmotions' published label list and Ekman grouping (goemotions/data/emotions.txt, ekman_mapping.json).
 const EMOTIONS = [
-  "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion", "curiosity", "desire", "disappointment",
-  "disapproval", "disgust", "embarrassment", "excitement", "fear", "gratitude", "grief", "joy", "love", "nervousness",
-  "optimism", "pride", "realization", "relief", "remorse", "sadness", "surprise", "neutral",
+  "admiration",
+  "amusement",
+  "anger",
+  "annoyance",
+  "approval",
+  "caring",
+  "confusion",
+  "curiosity",
+  "desire",
+  "disappointment",
+  "disapproval",
+  "disgust",
+  "embarrassment",
+  "excitement",
+  "fear",
+  "gratitude",
+  "grief",
+  "joy",
+  "love",
+  "nervousness",
+  "optimism",
+  "pride",
+  "realization",
+  "relief",
+  "remorse",
+  "sadness",
+  "surprise",
+  "neutral",
 ].join("\n");
 const EKMAN_MAPPING = JSON.stringify({
   anger: ["anger", "annoyance", "disapproval"],
@@ -39,7 +64,9 @@ const TRAIN = Buffer.concat([
   Buffer.from("So sorry, but I love it 😅\t25,18,0\tabc003\n"), // sadness, love, admiration -> 3,5 (sorted)
   Buffer.from("Gross. I'm scared too\t14,11\tabc004\n"), // fear, disgust -> 1,2
   Buffer.from("Wait what \\xEF\\xBB\\xBF\t26,4,27\tabc005\n"), // surprise, approval, neutral -> 3,4,6
-  Buffer.from("caf"), LATIN1_BYTE, Buffer.from("\t19\tabc006\n"), // nervousness -> fear 2
+  Buffer.from("caf"),
+  LATIN1_BYTE,
+  Buffer.from("\t19\tabc006\n"), // nervousness -> fear 2
 ]);
 const DEV = Buffer.from("Oh no.\t16\tdev001\nWow!\t22,13\tdev002\n"); // grief -> 5; realization, excitement -> 3,6
 const EXPECTED_TRAIN = Buffer.concat([
@@ -48,7 +75,9 @@ const EXPECTED_TRAIN = Buffer.concat([
   Buffer.from("So sorry, but I love it 😅\t3,5\tabc003\n"),
   Buffer.from("Gross. I'm scared too\t1,2\tabc004\n"),
   Buffer.from("Wait what \\xEF\\xBB\\xBF\t3,4,6\tabc005\n"),
-  Buffer.from("caf"), LATIN1_BYTE, Buffer.from("\t2\tabc006\n"),
+  Buffer.from("caf"),
+  LATIN1_BYTE,
+  Buffer.from("\t2\tabc006\n"),
 ]);
 const EXPECTED_DEV = Buffer.from("Oh no.\t5\tdev001\nWow!\t3,6\tdev002\n");
 const EXPECTED_LABELS = Buffer.from("anger\ndisgust\nfear\njoy\nneutral\nsadness\nsurprise");
@@ -117,7 +146,14 @@ describe("emosteer data fetch (offline, local mirror)", () => {
     expect(progress.some((l) => l.includes(`${mirror}/goemotions/data/train.tsv`))).toBe(true);
     // A second run finds the verified files and downloads nothing.
     const again: string[] = [];
-    await fetchPublicData({ out, only: ["goemotions"], mirror, pins: TEST_PINS, print: (l) => again.push(l), onProgress: (l) => again.push(l) });
+    await fetchPublicData({
+      out,
+      only: ["goemotions"],
+      mirror,
+      pins: TEST_PINS,
+      print: (l) => again.push(l),
+      onProgress: (l) => again.push(l),
+    });
     expect(again.join("\n")).toContain("already holds the pinned files");
     expect(again.join("\n")).not.toContain("downloading");
   });
@@ -171,7 +207,9 @@ describe("emosteer data fetch (offline, local mirror)", () => {
     const manual = await runScript(CLI, ["data", "fetch", "--only", "nrc", "--out", out], repoRoot);
     expect(manual.code).toBe(1);
     expect(manual.stdout).toContain(PINNED_SHA256[MANUAL_SETS.nrc.file]);
-    const refused = await runScript(CLI, ["data", "fetch", "--only", "goemotions", "--out", out], repoRoot, { EMOSTEER_DATA_MIRROR: mirror });
+    const refused = await runScript(CLI, ["data", "fetch", "--only", "goemotions", "--out", out], repoRoot, {
+      EMOSTEER_DATA_MIRROR: mirror,
+    });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("sha256");
     expect(refused.stderr).toContain("Nothing was written");
@@ -193,7 +231,9 @@ describe.skipIf(!existsSync(join(sharedData, "goemotions-ekman", "dev.tsv")))("t
   ).split("|");
 
   it("reproduces the first 60 rows of shared dev.tsv byte for byte", () => {
-    const shared = readFileSync(join(sharedData, "goemotions-ekman", "dev.tsv"), "latin1").split("\n").slice(0, FINE.length);
+    const shared = readFileSync(join(sharedData, "goemotions-ekman", "dev.tsv"), "latin1")
+      .split("\n")
+      .slice(0, FINE.length);
     const original = shared.map((row, i) => {
       const [text, , id] = row.split("\t");
       return `${text}\t${FINE[i]}\t${id}\n`;

@@ -51,7 +51,9 @@ async function repengFile(name: string, directions: readonly Float32Array[], hin
   const raw = join(work, `${name}.f32`);
   const out = join(work, `${name}.gguf`);
   const flat = new Float32Array(directions.length * directions[0]!.length);
-  directions.forEach((d, i) => flat.set(d, i * d.length));
+  directions.forEach((d, i) => {
+    flat.set(d, i * d.length);
+  });
   writeFileSync(raw, flat);
   await run("python3", ["-c", REPENG_EXPORT, ensureGgufPy(), out, raw, hint, String(directions.length), String(directions[0]!.length)]);
   return out;
@@ -65,7 +67,10 @@ function unit(values: Float32Array): Float32Array {
 /** Deterministic unit vectors (shape checks only). */
 function pseudoRandomUnits(count: number, hidden: number): Float32Array[] {
   let state = 12345;
-  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31 - 0.5;
+  };
   return Array.from({ length: count }, () => unit(Float32Array.from({ length: hidden }, next)));
 }
 
@@ -104,13 +109,19 @@ describe("--vector EMOTION=FILE: other tools' control vectors (SmolLM2-135M-Inst
     expect(imported.provenance).toMatchObject({ method: "imported", settings: { modelHint: "llama" } });
 
     const steered = succeeded(await emosteer("generate", "--vector", `joy=${repengJoy}`, "--steer", "joy=2", ...GREEDY, PROMPT));
-    expect(steered.stderr).toContain(`note: ${repengJoy} has no emosteer metadata (a repeng or llama.cpp control vector for "llama"): imported as "joy", 29 of 29 steerable layers, hidden size 576`);
+    expect(steered.stderr).toContain(
+      `note: ${repengJoy} has no emosteer metadata (a repeng or llama.cpp control vector for "llama"): imported as "joy", 29 of 29 steerable layers, hidden size 576`,
+    );
     expect(steered.stderr).toMatch(/applied with per-layer injection, as repeng and llama\.cpp apply it .*--injection net-shift/);
     const text = steered.stdout.trimEnd();
     expect(text.length).toBeGreaterThan(0);
 
-    const explicit = succeeded(await emosteer("generate", "--vector", `joy=${repengJoy}`, "--injection", "per-layer", "--steer", "joy=2", ...GREEDY, PROMPT));
-    const netShift = succeeded(await emosteer("generate", "--vector", `joy=${repengJoy}`, "--injection", "net-shift", "--steer", "joy=2", ...GREEDY, PROMPT));
+    const explicit = succeeded(
+      await emosteer("generate", "--vector", `joy=${repengJoy}`, "--injection", "per-layer", "--steer", "joy=2", ...GREEDY, PROMPT),
+    );
+    const netShift = succeeded(
+      await emosteer("generate", "--vector", `joy=${repengJoy}`, "--injection", "net-shift", "--steer", "joy=2", ...GREEDY, PROMPT),
+    );
     const unsteered = succeeded(await emosteer("generate", "--vector", `joy=${repengJoy}`, "--steer", "joy=0", ...GREEDY, PROMPT));
     expect(explicit.stdout.trimEnd()).toBe(text);
     expect(netShift.stderr).toMatch(/applied with net-shift injection/);
@@ -118,26 +129,81 @@ describe("--vector EMOTION=FILE: other tools' control vectors (SmolLM2-135M-Inst
     expect(unsteered.stdout.trimEnd()).not.toBe(text);
 
     // llama.cpp's own reading of the same file: llama-completion --control-vector-scaled FILE:2.
-    const args = ["-m", modelPath, "-p", chat, "-n", "16", "--temp", "0", "-no-cnv", "--no-display-prompt", "--simple-io", "-c", "1024", "-t", "2", "-fa", "off", "--no-warmup"];
-    const { stdout: theirs } = await run(join(tools, "llama-completion"), [...args, "--control-vector-scaled", `${repengJoy}:2`], { maxBuffer: 16 << 20, timeout: 300_000 });
+    const args = [
+      "-m",
+      modelPath,
+      "-p",
+      chat,
+      "-n",
+      "16",
+      "--temp",
+      "0",
+      "-no-cnv",
+      "--no-display-prompt",
+      "--simple-io",
+      "-c",
+      "1024",
+      "-t",
+      "2",
+      "-fa",
+      "off",
+      "--no-warmup",
+    ];
+    const { stdout: theirs } = await run(join(tools, "llama-completion"), [...args, "--control-vector-scaled", `${repengJoy}:2`], {
+      maxBuffer: 16 << 20,
+      timeout: 300_000,
+    });
     expect(theirs.replace(/\s*\[end of text\]\s*$/, "").trimEnd()).toBe(text);
   });
 
   it("llama-cvector-generator's output is imported and applied per layer", async () => {
-    const positives = ["I am absolutely thrilled, this is the happiest day of my life!", "What a wonderful surprise, I love it so much!", "Everything is going great and I feel fantastic."];
-    const negatives = ["I am completely miserable, this is the worst day of my life.", "What a terrible surprise, I hate it so much.", "Everything is going wrong and I feel awful."];
+    const positives = [
+      "I am absolutely thrilled, this is the happiest day of my life!",
+      "What a wonderful surprise, I love it so much!",
+      "Everything is going great and I feel fantastic.",
+    ];
+    const negatives = [
+      "I am completely miserable, this is the worst day of my life.",
+      "What a terrible surprise, I hate it so much.",
+      "Everything is going wrong and I feel awful.",
+    ];
     const positiveFile = join(work, "positive.txt");
     const negativeFile = join(work, "negative.txt");
     const cvector = join(work, "cvector-joy.gguf");
     writeFileSync(positiveFile, `${positives.join("\n")}\n`);
     writeFileSync(negativeFile, `${negatives.join("\n")}\n`);
-    await run(join(tools, "llama-cvector-generator"), ["-m", modelPath, "--positive-file", positiveFile, "--negative-file", negativeFile, "-o", cvector, "--method", "mean", "-t", "2", "-c", "512", "-fa", "off"], {
-      maxBuffer: 64 << 20,
-      timeout: 600_000,
-    });
+    await run(
+      join(tools, "llama-cvector-generator"),
+      [
+        "-m",
+        modelPath,
+        "--positive-file",
+        positiveFile,
+        "--negative-file",
+        negativeFile,
+        "-o",
+        cvector,
+        "--method",
+        "mean",
+        "-t",
+        "2",
+        "-c",
+        "512",
+        "-fa",
+        "off",
+      ],
+      {
+        maxBuffer: 64 << 20,
+        timeout: 600_000,
+      },
+    );
 
     const steered = succeeded(await emosteer("generate", "--vector", `joy=${cvector}`, "--steer", "joy=1", ...GREEDY, PROMPT));
-    expect(steered.stderr).toMatch(new RegExp(`note: ${cvector} has no emosteer metadata .*imported as "joy", 29 of 29 steerable layers, hidden size 576; applied with per-layer injection`));
+    expect(steered.stderr).toMatch(
+      new RegExp(
+        `note: ${cvector} has no emosteer metadata .*imported as "joy", 29 of 29 steerable layers, hidden size 576; applied with per-layer injection`,
+      ),
+    );
     const unsteered = succeeded(await emosteer("generate", "--vector", `joy=${cvector}`, "--steer", "joy=0", ...GREEDY, PROMPT));
     expect(steered.stdout.trim().length).toBeGreaterThan(0);
     expect(steered.stdout).not.toBe(unsteered.stdout);
@@ -155,7 +221,9 @@ describe("--vector EMOTION=FILE: other tools' control vectors (SmolLM2-135M-Inst
     const wide = await repengFile("wide", pseudoRandomUnits(23, 896), "qwen2");
     const wideRun = await emosteer("generate", "--vector", `joy=${wide}`, "--steer", "joy=1", PROMPT);
     expect(wideRun.code).toBe(1);
-    expect(lastLine(wideRun.stderr)).toBe(`emosteer: --vector ${wide}: direction.1 has 896 dims, model expects 576: extracted for another model?`);
+    expect(lastLine(wideRun.stderr)).toBe(
+      `emosteer: --vector ${wide}: direction.1 has 896 dims, model expects 576: extracted for another model?`,
+    );
 
     const deep = await repengFile("deep", pseudoRandomUnits(31, 576));
     const deepRun = await emosteer("generate", "--vector", `joy=${deep}`, "--steer", "joy=1", PROMPT);
@@ -167,6 +235,8 @@ describe("--vector EMOTION=FILE: other tools' control vectors (SmolLM2-135M-Inst
   it("mixing a foreign file with emosteer's vectors needs an explicit --injection, exit 2", async () => {
     const result = await emosteer("generate", "--vector", `joy=${repengJoy}`, "--steer", "joy=1,fear=-1", PROMPT);
     expect(result.code).toBe(2);
-    expect(lastLine(result.stderr)).toMatch(/--steer mixes other tools' control vectors \(joy; applied per layer\) with emosteer's \(fear; net-shift\): choose one injection for all with --injection/);
+    expect(lastLine(result.stderr)).toMatch(
+      /--steer mixes other tools' control vectors \(joy; applied per layer\) with emosteer's \(fear; net-shift\): choose one injection for all with --injection/,
+    );
   });
 });

@@ -69,7 +69,10 @@ beforeAll(async () => {
     const tarball = stdout.trim().split("\n").pop()!.trim();
     dependencies[name] = `file:${tarball}`;
   }
-  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "emosteer-consumer", private: true, type: "module", dependencies }, null, 2));
+  writeFileSync(
+    join(project, "package.json"),
+    JSON.stringify({ name: "emosteer-consumer", private: true, type: "module", dependencies }, null, 2),
+  );
   // Dependencies come from the npm registry through the machine's shared npm cache. No install
   // scripts: the backends need none (onnxruntime-node's would fetch CUDA files; node-llama-cpp's
   // checks prebuilt binaries the llama.cpp backend never loads).
@@ -85,7 +88,13 @@ afterAll(() => {
 
 describe("the packages from npm tarballs, in a fresh project, with plain node", () => {
   it("the README's library example is apps/cli/examples/steer.ts", () => {
-    expect(example.split("\n").filter((line) => !line.startsWith("//") || line.startsWith("  //")).join("\n").trim()).toBe(readmeLibrarySnippet().trim());
+    expect(
+      example
+        .split("\n")
+        .filter((line) => !line.startsWith("//") || line.startsWith("  //"))
+        .join("\n")
+        .trim(),
+    ).toBe(readmeLibrarySnippet().trim());
   });
 
   it("every package's manifest points at built JavaScript", () => {

@@ -44,7 +44,9 @@ function readmes(): string[] {
 
 /** The `pnpm emosteer|demo|bench …` lines of the READMEs' sh blocks, as the script they run and its arguments. */
 function documentedCommands(): { line: string; script: string; args: string[] }[] {
-  const blocks = readmes().flatMap((path) => [...readFileSync(join(repoRoot, path), "utf8").matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!));
+  const blocks = readmes().flatMap((path) =>
+    [...readFileSync(join(repoRoot, path), "utf8").matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!),
+  );
   const commands = [];
   for (const line of blocks.flatMap((b) => b.split("\n")).map((l) => l.trim())) {
     for (const part of line.split("&&").map((p) => p.trim())) {
@@ -65,7 +67,8 @@ describe("the READMEs' command lines", () => {
 
   it("are found (the CLI section, the quick start, your own emotions, other tools' vectors)", () => {
     expect(commands.length).toBeGreaterThanOrEqual(12);
-    for (const name of ["extract", "generate", "judge", "models", "demo"]) expect(commands.some((c) => c.script === CLI && c.args[0] === name)).toBe(true);
+    for (const name of ["extract", "generate", "judge", "models", "demo"])
+      expect(commands.some((c) => c.script === CLI && c.args[0] === name)).toBe(true);
     expect(commands.some((c) => c.args.includes("--emotion-file"))).toBe(true);
     expect(commands.some((c) => c.args.some((a) => /^[a-z]+=.+\.gguf$/.test(a)))).toBe(true);
   });

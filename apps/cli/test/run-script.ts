@@ -13,7 +13,11 @@ export interface ScriptRun {
 export function runScript(script: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<ScriptRun> {
   const childEnv = { ...process.env, ...env };
   delete childEnv.EMOSTEER_DEBUG; // it would add stack traces to one-line failures
-  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", script, ...args], { cwd, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", script, ...args], {
+    cwd,
+    env: childEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

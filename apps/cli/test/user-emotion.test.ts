@@ -26,7 +26,7 @@ function readmeEmotionFile(): string {
   const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
   const section = readme.slice(readme.indexOf("### Your own emotions"));
   const json = /```json\n([\s\S]*?)```/.exec(section);
-  if (!json) throw new Error("README.md's \"Your own emotions\" section has no ```json block");
+  if (!json) throw new Error('README.md\'s "Your own emotions" section has no ```json block');
   return json[1]!;
 }
 
@@ -38,7 +38,12 @@ describe("README's own-emotion example (awe.json) on SmolLM2-135M-Instruct, llam
 
     const run = await emosteer("extract", "--emotion-file", aweFile, "--out", out, "--vector-cache", vectorCache);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`^awe\\s+${definition.examples!.length} pairs on llama\\.cpp, largest norm [\\d.]+ at layer \\d+ → ${out}/awe\\.gguf$`, "m"));
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^awe\\s+${definition.examples!.length} pairs on llama\\.cpp, largest norm [\\d.]+ at layer \\d+ → ${out}/awe\\.gguf$`,
+        "m",
+      ),
+    );
     const model = await readModelInfo((await ensureModel("smollm2-135m-instruct")).path);
     const awe = await loadVectorFile(join(out, "awe.gguf"), { expectedModel: model });
     expect(awe.emotion).toBe("awe");
@@ -62,13 +67,17 @@ describe("README's own-emotion example (awe.json) on SmolLM2-135M-Instruct, llam
   it("an emotion no file defines, and a malformed emotion file, are refused naming the problem", async () => {
     const unknown = await emosteer("generate", "--steer", "awe=1", "Hi");
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr.trimEnd()).toMatch(/^emosteer: --steer: unknown emotion "awe"; choose from joy, anger, disgust, fear, sadness, or define it with --emotion-file FILE/);
+    expect(unknown.stderr.trimEnd()).toMatch(
+      /^emosteer: --steer: unknown emotion "awe"; choose from joy, anger, disgust, fear, sadness, or define it with --emotion-file FILE/,
+    );
 
     const badFile = join(work, "bad.json");
     writeFileSync(badFile, JSON.stringify({ name: "awe", conditioningPrompt: "", examples: [] }));
     const bad = await emosteer("extract", "--emotion-file", badFile);
     expect(bad.code).toBe(1);
-    expect(bad.stderr.trimEnd()).toBe(`emosteer: ${badFile}: conditioningPrompt: must be a non-empty string (a system prompt such as "You are a helpful assistant who feels deep awe."), got an empty string.`);
+    expect(bad.stderr.trimEnd()).toBe(
+      `emosteer: ${badFile}: conditioningPrompt: must be a non-empty string (a system prompt such as "You are a helpful assistant who feels deep awe."), got an empty string.`,
+    );
 
     const missing = await emosteer("demo", "--emotion-file", "nope.json");
     expect(missing.code).toBe(2);

@@ -57,7 +57,10 @@ async function main() {
       onProgress: ({ phase, done, total }) => {
         if (phase === "capture") captures++;
         const line = `  extract: ${phase} ${done}/${total}`;
-        if (line !== last && (done === total || done % 20 === 0)) console.log((last = line));
+        if (line !== last && (done === total || done % 20 === 0)) {
+          last = line;
+          console.log(line);
+        }
       },
     });
     const extractSeconds = (performance.now() - t0) / 1000;
@@ -78,7 +81,9 @@ async function main() {
       steered.push(await decodeRate(backend, prompt, mix));
     }
 
-    const sample = await backend.tokenize(prompt + "Once upon a time, on a rocky island far from the coast, there lived an old lighthouse keeper named Tom.");
+    const sample = await backend.tokenize(
+      prompt + "Once upon a time, on a rocky island far from the coast, there lived an old lighthouse keeper named Tom.",
+    );
     const sampleText = await backend.detokenize(sample);
     const captureTimes: number[] = [];
     const plainTimes: number[] = [];
@@ -117,17 +122,30 @@ async function main() {
       promptTokensPerSecond: sample.length / (median(promptTimes) / 1000),
       promptCpuMs: median(promptCpu),
       captureCpuMs: median(captureCpu),
-      decodeTokensPerSecond: { unsteered: median(plain), fiveEmotionMix: median(steered), ratio: median(steered) / median(plain), runs, maxTokens },
+      decodeTokensPerSecond: {
+        unsteered: median(plain),
+        fiveEmotionMix: median(steered),
+        ratio: median(steered) / median(plain),
+        runs,
+        maxTokens,
+      },
       captureAllLayersTokensPerSecond: sample.length / (median(captureTimes) / 1000),
       evaluateTokensPerSecond: sample.length / (median(plainTimes) / 1000),
       captureOverhead: median(captureTimes) / median(plainTimes) - 1,
       loadAfter: os.loadavg()[0]!,
       raw: { plain, steered, captureMs: captureTimes, evaluateMs: plainTimes, promptMs: promptTimes },
     };
-    const out = path.join(repoRoot, "benchmarks", "backend-llamacpp", `${local.id}-${result.date.slice(0, 10)}${values.label ? `-${values.label}` : ""}.json`);
+    const out = path.join(
+      repoRoot,
+      "benchmarks",
+      "backend-llamacpp",
+      `${local.id}-${result.date.slice(0, 10)}${values.label ? `-${values.label}` : ""}.json`,
+    );
     await mkdir(path.dirname(out), { recursive: true });
     await writeFileAtomic(out, JSON.stringify(result, null, 2) + "\n");
-    console.log(`decode tok/s: unsteered ${median(plain).toFixed(1)}, 5-emotion mix ${median(steered).toFixed(1)} (ratio ${result.decodeTokensPerSecond.ratio.toFixed(3)})`);
+    console.log(
+      `decode tok/s: unsteered ${median(plain).toFixed(1)}, 5-emotion mix ${median(steered).toFixed(1)} (ratio ${result.decodeTokensPerSecond.ratio.toFixed(3)})`,
+    );
     console.log(
       `capture (all ${backend.model.layerCount} layers, ${sample.length} tokens): ${result.captureAllLayersTokensPerSecond.toFixed(0)} tok/s vs ` +
         `${result.evaluateTokensPerSecond.toFixed(0)} tok/s plain (overhead ${(100 * result.captureOverhead).toFixed(1)} %)`,

@@ -47,24 +47,29 @@ export async function buildLlamaTools({ log = (m) => process.stderr.write(`[llam
   const stamp = path.join(location.dir, "tools.json");
   const complete = () => fs.existsSync(stamp) && LLAMA_TOOLS.every((tool) => fs.existsSync(path.join(binDir, tool)));
   if (complete()) return binDir;
-  return withLock(location.lock, async () => {
-    if (complete()) return binDir;
-    const started = Date.now();
-    // Turning the tools on in the configured tree changes no flag of the libraries already built.
-    log(`adding llama.cpp's tools to the addon's build tree ${buildTree}`);
-    await run("cmake", ["-DLLAMA_BUILD_TOOLS=ON", buildTree]);
-    const jobs = String(Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 4)));
-    log(`compiling ${LLAMA_TOOLS.join(", ")} with ${jobs} jobs`);
-    await run("cmake", ["--build", buildTree, "--config", "Release", "-j", jobs, "--target", ...LLAMA_TOOLS]);
-    const absent = LLAMA_TOOLS.filter((tool) => !fs.existsSync(path.join(binDir, tool)));
-    if (absent.length > 0) throw new Error(`cmake finished but ${absent.join(", ")} not produced in ${binDir}`);
-    const seconds = Math.round((Date.now() - started) / 1000);
-    const tmp = `${stamp}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify({ tools: LLAMA_TOOLS, seconds, builtAt: new Date().toISOString() }, null, 2));
-    fs.renameSync(tmp, stamp);
-    log(`built in ${seconds} s → ${binDir}`);
-    return binDir;
-  }, log, () => (complete() ? binDir : undefined));
+  return withLock(
+    location.lock,
+    async () => {
+      if (complete()) return binDir;
+      const started = Date.now();
+      // Turning the tools on in the configured tree changes no flag of the libraries already built.
+      log(`adding llama.cpp's tools to the addon's build tree ${buildTree}`);
+      await run("cmake", ["-DLLAMA_BUILD_TOOLS=ON", buildTree]);
+      const jobs = String(Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 4)));
+      log(`compiling ${LLAMA_TOOLS.join(", ")} with ${jobs} jobs`);
+      await run("cmake", ["--build", buildTree, "--config", "Release", "-j", jobs, "--target", ...LLAMA_TOOLS]);
+      const absent = LLAMA_TOOLS.filter((tool) => !fs.existsSync(path.join(binDir, tool)));
+      if (absent.length > 0) throw new Error(`cmake finished but ${absent.join(", ")} not produced in ${binDir}`);
+      const seconds = Math.round((Date.now() - started) / 1000);
+      const tmp = `${stamp}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify({ tools: LLAMA_TOOLS, seconds, builtAt: new Date().toISOString() }, null, 2));
+      fs.renameSync(tmp, stamp);
+      log(`built in ${seconds} s → ${binDir}`);
+      return binDir;
+    },
+    log,
+    () => (complete() ? binDir : undefined),
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {

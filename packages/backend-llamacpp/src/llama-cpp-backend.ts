@@ -18,7 +18,14 @@ import {
   type SteeringSpec,
   type SteeringTensor,
 } from "@emosteer/core";
-import { GenerationText, logSoftmaxAt, resolveCaptureLayers, resolveGenerateOptions, steeringPhases, tokenizeChatMessages } from "@emosteer/core/engine";
+import {
+  GenerationText,
+  logSoftmaxAt,
+  resolveCaptureLayers,
+  resolveGenerateOptions,
+  steeringPhases,
+  tokenizeChatMessages,
+} from "@emosteer/core/engine";
 import { readModelInfo } from "@emosteer/core/node";
 import type { Llama, LlamaModel } from "node-llama-cpp";
 import { architectureSupport } from "./architectures.js";
@@ -56,7 +63,11 @@ export interface LlamaCppBackend extends SteeringBackend {
    * Teacher-forces `tokens` and returns the raw logits of every position, `tokens.length ×
    * vocabSize` floats row-major (row p predicts token p + 1), under `steering` if given.
    */
-  evaluateLogits(request: { readonly tokens: readonly number[]; readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal }): Promise<Float32Array>;
+  evaluateLogits(request: {
+    readonly tokens: readonly number[];
+    readonly steering?: SteeringSpec | null;
+    readonly signal?: AbortSignal;
+  }): Promise<Float32Array>;
 }
 
 const SEQUENCE = 0;
@@ -141,13 +152,18 @@ class LlamaCppEngine implements LlamaCppBackend {
     };
     if (model.chatTemplate) {
       const tokenText = (token: number | null) => (token == null ? "" : this.nativeModel.detokenize(Uint32Array.of(token), true));
-      this.chatTemplate = new ChatTemplate(model.chatTemplate, { bos: tokenText(llamaModel.tokens.bos), eos: tokenText(llamaModel.tokens.eos) });
+      this.chatTemplate = new ChatTemplate(model.chatTemplate, {
+        bos: tokenText(llamaModel.tokens.bos),
+        eos: tokenText(llamaModel.tokens.eos),
+      });
     }
   }
 
   static async open(llama: Llama, llamaModel: LlamaModel, model: ModelInfo, options: LlamaCppBackendOptions): Promise<LlamaCppEngine> {
     if (llamaModel.embeddingVectorSize !== model.hiddenSize) {
-      throw new Error(`llama.cpp reports n_embd ${llamaModel.embeddingVectorSize} for ${options.modelPath}, its GGUF says ${model.hiddenSize}.`);
+      throw new Error(
+        `llama.cpp reports n_embd ${llamaModel.embeddingVectorSize} for ${options.modelPath}, its GGUF says ${model.hiddenSize}.`,
+      );
     }
     const contextSize = options.contextSize ?? Math.min(4096, model.contextLength);
     const batchSize = Math.min(options.batchSize ?? 512, contextSize);
@@ -168,7 +184,11 @@ class LlamaCppEngine implements LlamaCppBackend {
   formatChat(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): string {
     this.assertAlive();
     if (!this.chatTemplate) {
-      throw new UnsupportedCapabilityError(ENGINE, "format chat messages", `model ${this.model.name} has no chat template in its GGUF; pass an already formatted prompt string, or a template as the chatTemplate option`);
+      throw new UnsupportedCapabilityError(
+        ENGINE,
+        "format chat messages",
+        `model ${this.model.name} has no chat template in its GGUF; pass an already formatted prompt string, or a template as the chatTemplate option`,
+      );
     }
     return this.chatTemplate.render(messages, options.addGenerationPrompt ?? true);
   }
@@ -212,7 +232,11 @@ class LlamaCppEngine implements LlamaCppBackend {
     return this.queue.run(async () => {
       this.assertAlive();
       if (signal?.aborted) throw new AbortedError(`${ENGINE} capture`);
-      const slot = (this.captureSlot ??= await createSlot(this.llama, this.llamaModel, { ...this.contextOptions, captureActivations: true }));
+      this.captureSlot ??= await createSlot(this.llama, this.llamaModel, {
+        ...this.contextOptions,
+        captureActivations: true,
+      });
+      const slot = this.captureSlot;
       const ctx = slot.native;
       installSteering(slot, steering, this.model);
       const lastLayer = Math.max(...layers);
@@ -236,7 +260,9 @@ class LlamaCppEngine implements LlamaCppBackend {
           const count = rows.length / hiddenSize;
           if (count === decoded) return rows.slice((spanStart - reused) * hiddenSize, (spanEnd - reused) * hiddenSize);
           if (count === positions) return rows;
-          throw new Error(`llama.cpp produced ${count} rows for layer ${layers[i]}, expected ${decoded} or ${positions}: this architecture names its residual stream differently.`);
+          throw new Error(
+            `llama.cpp produced ${count} rows for layer ${layers[i]}, expected ${decoded} or ${positions}: this architecture names its residual stream differently.`,
+          );
         });
         slot.kept = { tokens: [...tokens], throughLayer: lastLayer };
         return { layers, positions, hiddenSize, data };
@@ -255,7 +281,12 @@ class LlamaCppEngine implements LlamaCppBackend {
     const { maxTokens, temperature, topK, topP, seed, stop } = resolveGenerateOptions(options);
     const promptTokens = typeof prompt === "string" ? Array.from(this.nativeModel.tokenize(prompt, true)) : this.chatTokens(prompt, true);
     const { contextSize } = this.contextOptions;
-    if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", typeof prompt === "string" ? prompt : "(messages)", "text that tokenizes to at least one token");
+    if (promptTokens.length === 0)
+      throw new InvalidArgumentError(
+        "prompt",
+        typeof prompt === "string" ? prompt : "(messages)",
+        "text that tokenizes to at least one token",
+      );
     if (promptTokens.length >= contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, contextSize);
     const steering = this.resolve(options.steering);
     const phases = steeringPhases(options.steering);
@@ -346,7 +377,12 @@ class LlamaCppEngine implements LlamaCppBackend {
       this.assertAlive();
       const promptTokens = Array.from(this.nativeModel.tokenize(prompt, true));
       const continuationTokens = Array.from(this.nativeModel.tokenize(continuation, true));
-      if (promptTokens.length === 0) throw new InvalidArgumentError("prompt", prompt, "text that tokenizes to at least one token (the first continuation token is predicted from it)");
+      if (promptTokens.length === 0)
+        throw new InvalidArgumentError(
+          "prompt",
+          prompt,
+          "text that tokenizes to at least one token (the first continuation token is predicted from it)",
+        );
       const tokens = [...promptTokens, ...continuationTokens];
       if (tokens.length > this.contextOptions.contextSize) {
         throw new ContextOverflowError("Prompt + continuation", tokens.length, this.contextOptions.contextSize);
@@ -375,11 +411,16 @@ class LlamaCppEngine implements LlamaCppBackend {
     });
   }
 
-  async evaluateLogits(request: { readonly tokens: readonly number[]; readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal }): Promise<Float32Array> {
+  async evaluateLogits(request: {
+    readonly tokens: readonly number[];
+    readonly steering?: SteeringSpec | null;
+    readonly signal?: AbortSignal;
+  }): Promise<Float32Array> {
     this.assertAlive();
     const { tokens, signal } = request;
     if (tokens.length === 0) throw new InvalidArgumentError("tokens", "[]", "at least one token");
-    if (tokens.length > this.contextOptions.contextSize) throw new ContextOverflowError("Sequence", tokens.length, this.contextOptions.contextSize);
+    if (tokens.length > this.contextOptions.contextSize)
+      throw new ContextOverflowError("Sequence", tokens.length, this.contextOptions.contextSize);
     const steering = this.resolve(request.steering);
     if (signal?.aborted) throw new AbortedError(`${ENGINE} evaluation`);
     return this.queue.run(async () => {
@@ -453,7 +494,12 @@ class LlamaCppEngine implements LlamaCppBackend {
     if (!spec || spec.terms.length === 0) return null;
     const tensor = resolveSteering(spec, this.model);
     if (tensor.isZero) return null;
-    if (!this.capabilities.steering) throw new UnsupportedCapabilityError(ENGINE, `steer a ${this.model.architecture} model`, "llama.cpp adds no control vector in this architecture's graph");
+    if (!this.capabilities.steering)
+      throw new UnsupportedCapabilityError(
+        ENGINE,
+        `steer a ${this.model.architecture} model`,
+        "llama.cpp adds no control vector in this architecture's graph",
+      );
     return tensor;
   }
 

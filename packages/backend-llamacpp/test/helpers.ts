@@ -34,8 +34,16 @@ export function meanRows(rows: Float32Array, positions: number, hiddenSize: numb
  */
 export async function joyVector(backend: SteeringBackend): Promise<EmotionVector> {
   const question = "How was your weekend?";
-  const joyful = await chatSample(backend, question, "It was absolutely wonderful! I am so happy, everything was amazing and I loved every moment of it!");
-  const neutral = await chatSample(backend, question, "It was an ordinary weekend. I did some chores, read a little and went to bed at the usual time.");
+  const joyful = await chatSample(
+    backend,
+    question,
+    "It was absolutely wonderful! I am so happy, everything was amazing and I loved every moment of it!",
+  );
+  const neutral = await chatSample(
+    backend,
+    question,
+    "It was an ordinary weekend. I did some chores, read a little and went to bed at the usual time.",
+  );
   const [a, b] = await Promise.all([backend.captureResiduals(joyful), backend.captureResiduals(neutral)]);
   const { layerCount, hiddenSize } = backend.model;
   const directions = Array.from({ length: layerCount }, (_, layer) => {
@@ -63,4 +71,3 @@ export function testVector(model: ModelInfo, emotion: string, directions: Float3
     },
   });
 }
-

@@ -23,7 +23,13 @@ describe("SerialQueue", () => {
     const first = queue.run(() => new Promise<void>((resolve) => (release = resolve))).then(() => (firstDone = true));
     let ran = false;
     const controller = new AbortController();
-    const waiting = queue.run(async () => void (ran = true), controller.signal, "waiting work");
+    const waiting = queue.run(
+      async () => {
+        ran = true;
+      },
+      controller.signal,
+      "waiting work",
+    );
     controller.abort();
     await expect(waiting).rejects.toThrow(AbortedError);
     expect(firstDone).toBe(false);

@@ -32,7 +32,8 @@ export const data: Command = {
       console.log(HELP);
       return 0;
     }
-    if (positionals[0] !== "fetch" || positionals.length > 1) throw new UsageError(`expected "emosteer data fetch"; run "emosteer data --help"`);
+    if (positionals[0] !== "fetch" || positionals.length > 1)
+      throw new UsageError(`expected "emosteer data fetch"; run "emosteer data --help"`);
     const only = values.only?.split(",").map((s) => s.trim()) ?? [...PUBLIC_DATA_SETS];
     const unknown = only.filter((s) => !PUBLIC_DATA_SETS.includes(s as PublicDataSet));
     if (unknown.length > 0) throw new UsageError(`--only ${unknown.join(",")}: the sets are ${PUBLIC_DATA_SETS.join(", ")}`);

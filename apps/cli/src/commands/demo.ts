@@ -48,7 +48,9 @@ export const demo: Command = {
 
     const started = Date.now();
     await using backend = await openEngine(engine, await modelFile(engine));
-    console.log(`model: ${backend.model.name} (${backend.model.architecture}, ${backend.model.layerCount} layers, hidden ${backend.model.hiddenSize}) on ${backend.name}`);
+    console.log(
+      `model: ${backend.model.name} (${backend.model.architecture}, ${backend.model.layerCount} layers, hidden ${backend.model.hiddenSize}) on ${backend.name}`,
+    );
 
     const vectors = await coreEmotionVectors(backend, engine.vectorCache);
     if (userEmotions.length > 0) {

@@ -15,7 +15,8 @@ export function readEmotionFiles(paths: readonly string[] | undefined): UserEmot
   for (const path of paths ?? []) {
     if (!existsSync(path)) throw new UsageError(`--emotion-file: no such file "${path}"`);
     const emotion = parseUserEmotion(readFileSync(path, "utf8"), path);
-    if (emotions.some((e) => e.name === emotion.name)) throw new UsageError(`--emotion-file: two files define "${emotion.name}"; pass one per emotion`);
+    if (emotions.some((e) => e.name === emotion.name))
+      throw new UsageError(`--emotion-file: two files define "${emotion.name}"; pass one per emotion`);
     emotions.push(emotion);
   }
   return emotions;
@@ -44,5 +45,7 @@ export function parseEmotions(value: string | undefined, userEmotions: readonly 
 /** Throws a usage error naming `option` unless `name` is a core emotion or one an emotion file defines. */
 export function assertKnown(option: string, name: string, userEmotions: readonly UserEmotion[], extra = ""): void {
   if (isCoreEmotion(name) || userEmotions.some((e) => e.name === name)) return;
-  throw new UsageError(`${option}: unknown emotion "${name}"; choose from ${knownEmotions(userEmotions).join(", ")}, or define it with --emotion-file FILE${extra}`);
+  throw new UsageError(
+    `${option}: unknown emotion "${name}"; choose from ${knownEmotions(userEmotions).join(", ")}, or define it with --emotion-file FILE${extra}`,
+  );
 }

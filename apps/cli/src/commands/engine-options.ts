@@ -54,7 +54,9 @@ function parseModel(value: string): ModelChoice {
 /** The GGUF file of the chosen model, fetched (and verified) into the model cache when needed. */
 export async function modelFile(choice: EngineChoice): Promise<string> {
   if ("path" in choice.model) return choice.model.path;
-  const model = await ensureModel(choice.model.id, { onProgress: (p) => progressLine(`model ${p.modelId}: ${p.stage} ${p.part}/${p.parts}`) });
+  const model = await ensureModel(choice.model.id, {
+    onProgress: (p) => progressLine(`model ${p.modelId}: ${p.stage} ${p.part}/${p.parts}`),
+  });
   progressLine("");
   return model.path;
 }
@@ -63,7 +65,11 @@ export async function modelFile(choice: EngineChoice): Promise<string> {
 export async function openEngine(choice: EngineChoice, modelPath: string): Promise<SteeringBackend> {
   // A registry model whose GGUF has no chat template (e.g. Gemma 3 270m) gets the registry's.
   const chatTemplate = "id" in choice.model ? findModelSpec(choice.model.id).chatTemplate : undefined;
-  const backend = await openBackend(choice.backend, { modelPath, onProgress: (m) => progressLine(`${choice.backend}: ${m}`), ...(chatTemplate ? { chatTemplate } : {}) });
+  const backend = await openBackend(choice.backend, {
+    modelPath,
+    onProgress: (m) => progressLine(`${choice.backend}: ${m}`),
+    ...(chatTemplate ? { chatTemplate } : {}),
+  });
   progressLine("");
   return backend;
 }

@@ -65,7 +65,9 @@ export const extract: Command = {
       ...(maxQueries !== undefined ? { maxQueries } : {}),
       ...(engine.vectorCache !== undefined ? { cacheDir: engine.vectorCache } : {}),
       onProgress: (p) => progressLine(progressBar(p.done, p.total, started, `extracting ${p.emotions.join(",")} (${p.phase}) `)),
-      onCacheHit: (batch) => batch.emotions.forEach((e) => cachedIn.add(e)),
+      onCacheHit: (batch) => {
+        for (const e of batch.emotions) cachedIn.add(e);
+      },
     });
     progressLine("");
     if (values.out) await mkdir(values.out, { recursive: true });

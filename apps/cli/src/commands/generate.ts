@@ -85,14 +85,20 @@ export const generate: Command = {
       const model = await readModelInfo(modelPath);
       for (const argument of vectorArguments) {
         const loaded = await loadVectorArgument(argument, model);
-        if (fromFiles.has(loaded.vector.emotion)) throw new UsageError(`--vector: two files hold "${loaded.vector.emotion}"; pass one per emotion`);
+        if (fromFiles.has(loaded.vector.emotion))
+          throw new UsageError(`--vector: two files hold "${loaded.vector.emotion}"; pass one per emotion`);
         fromFiles.set(loaded.vector.emotion, loaded);
       }
       for (const emotion of steered) {
-        if (!fromFiles.has(emotion)) assertKnown("--steer", emotion, userEmotions, `; the --vector files hold ${[...fromFiles.keys()].join(", ")}`);
+        if (!fromFiles.has(emotion))
+          assertKnown("--steer", emotion, userEmotions, `; the --vector files hold ${[...fromFiles.keys()].join(", ")}`);
       }
     }
-    const injection = chooseInjection(steered.filter((e) => fromFiles.has(e)).map((e) => fromFiles.get(e)!), steered.filter((e) => !fromFiles.has(e)), chosenInjection);
+    const injection = chooseInjection(
+      steered.filter((e) => fromFiles.has(e)).map((e) => fromFiles.get(e)!),
+      steered.filter((e) => !fromFiles.has(e)),
+      chosenInjection,
+    );
 
     await using backend = await openEngine(engine, modelPath);
     const vectors = new Map<Emotion, EmotionVector>([...fromFiles].map(([emotion, loaded]) => [emotion, loaded.vector]));
@@ -135,7 +141,11 @@ export const generate: Command = {
  * calibrated profile's, else net-shift), so no injection is imposed on them. One injection serves
  * the whole generation, so a mix of both kinds needs the user's choice.
  */
-function chooseInjection(steeredFiles: readonly LoadedVector[], steeredFromCache: readonly Emotion[], chosen: Injection | undefined): Injection | undefined {
+function chooseInjection(
+  steeredFiles: readonly LoadedVector[],
+  steeredFromCache: readonly Emotion[],
+  chosen: Injection | undefined,
+): Injection | undefined {
   if (chosen) return chosen;
   const foreign = steeredFiles.filter((f) => f.foreign);
   if (foreign.length === 0) return undefined;

@@ -20,7 +20,9 @@ export const models: Command = {
     if (action === "list") {
       for (const m of MODEL_REGISTRY) {
         const where = hasOfflineSource(m) ? "pypi" : "hub only";
-        console.log(`${m.id.padEnd(32)} ${m.family.padEnd(20)} ${m.architecture.padEnd(8)} ${m.instruct ? "instruct" : "base    "} ${where}`);
+        console.log(
+          `${m.id.padEnd(32)} ${m.family.padEnd(20)} ${m.architecture.padEnd(8)} ${m.instruct ? "instruct" : "base    "} ${where}`,
+        );
       }
       return 0;
     }

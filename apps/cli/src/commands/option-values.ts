@@ -1,5 +1,12 @@
 import { BACKEND_NAMES, isBackendName, type BackendName } from "@emosteer/backends";
-import { type ContrastCorpusName, EXTRACTION_METHODS, isContrastCorpusName, isExtractionMethod, type ExtractionMethod, type Injection } from "@emosteer/core";
+import {
+  type ContrastCorpusName,
+  EXTRACTION_METHODS,
+  isContrastCorpusName,
+  isExtractionMethod,
+  type ExtractionMethod,
+  type Injection,
+} from "@emosteer/core";
 import { UsageError } from "../usage-error.js";
 
 // Every parser here checks one option's value and names the option and the value it refuses.
@@ -26,7 +33,9 @@ export function parseCorpus(value: string): ContrastCorpusName {
 
 export function parseInjection(value: string): Injection {
   if (value === "net-shift" || value === "per-layer") return value;
-  throw new UsageError(`--injection must be "net-shift" (α = 1 is the measured shift) or "per-layer" (α·EV added at every layer, as llama.cpp does); got "${value}"`);
+  throw new UsageError(
+    `--injection must be "net-shift" (α = 1 is the measured shift) or "per-layer" (α·EV added at every layer, as llama.cpp does); got "${value}"`,
+  );
 }
 
 /** `joy=1.5,fear=-1` → `{ joy: 1.5, fear: -1 }`. Which emotions exist is checked against the vectors later. */
@@ -58,6 +67,7 @@ export function parseInteger(option: string, value: string, min: number, max = N
 /** A finite number option ≥ min. */
 export function parseNumber(option: string, value: string, min: number): number {
   const n = Number(value.trim());
-  if (!DECIMAL.test(value.trim()) || !Number.isFinite(n) || n < min) throw new UsageError(`--${option} must be a number ≥ ${min}; got "${value}"`);
+  if (!DECIMAL.test(value.trim()) || !Number.isFinite(n) || n < min)
+    throw new UsageError(`--${option} must be a number ≥ ${min}; got "${value}"`);
   return n;
 }

@@ -44,7 +44,9 @@ export async function loadVectorArgument(argument: VectorArgument, model: ModelI
     return { path, vector, foreign: vector.provenance.method === "imported" };
   } catch (error) {
     if (error instanceof ForeignVectorFileError) {
-      throw new UsageError(`--vector ${path}: this control-vector file has no emosteer metadata (made by repeng or llama-cvector-generator?): name the emotion it encodes, e.g. --vector joy=${path}`);
+      throw new UsageError(
+        `--vector ${path}: this control-vector file has no emosteer metadata (made by repeng or llama-cvector-generator?): name the emotion it encodes, e.g. --vector joy=${path}`,
+      );
     }
     // InvalidFileError and file-system errors already carry the path; core's shape checks of a foreign file start with it.
     if (error instanceof EmosteerError && !(error instanceof InvalidFileError)) {
