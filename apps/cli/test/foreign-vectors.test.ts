@@ -201,7 +201,7 @@ describe("--vector EMOTION=FILE: other tools' control vectors (SmolLM2-135M-Inst
     const steered = succeeded(await emosteer("generate", "--vector", `joy=${cvector}`, "--steer", "joy=1", ...GREEDY, PROMPT));
     expect(steered.stderr).toMatch(
       new RegExp(
-        `note: ${cvector} has no emosteer metadata .*imported as "joy", 29 of 29 steerable layers, hidden size 576; applied with per-layer injection`,
+        `note: ${cvector} has no emosteer metadata .*imported as "joy", 29 of 29 steerable layers, hidden size 576 as the model's; applied with per-layer injection`,
       ),
     );
     const unsteered = succeeded(await emosteer("generate", "--vector", `joy=${cvector}`, "--steer", "joy=0", ...GREEDY, PROMPT));
