@@ -142,7 +142,11 @@ describe("one vector file for every engine", () => {
 
 describe("bad input: a non-zero exit and one line naming the problem", () => {
   it.each([
-    ["an unknown command", ["frobnicate"], /unknown command "frobnicate"; the commands are calibrate, data, demo, extract, generate, judge, models, serve/],
+    [
+      "an unknown command",
+      ["frobnicate"],
+      /unknown command "frobnicate"; the commands are calibrate, data, demo, extract, generate, judge, models, serve/,
+    ],
     ["an unknown option", ["generate", "--colour", "red", PROMPT], /Unknown option '--colour'.*emosteer generate --help/],
     [
       "an unknown emotion",
