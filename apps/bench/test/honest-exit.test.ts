@@ -71,7 +71,7 @@ describe("honest exits and provenance", () => {
     child.stdout.resume();
     const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
     expect(code, stderr).toBe(1);
-    expect(stderr).toMatch(/skipped smollm2-135m-instruct on onnx: backend failed to load: /);
+    expect(stderr).toMatch(/FAILED smollm2-135m-instruct on onnx: backend failed to load: /);
 
     const store = await SqliteBenchStore.open(db, { readonly: true });
     const runs = await store.runs();
