@@ -27,13 +27,27 @@ export interface DecoderConfig {
   /** 0 when absent. */
   readonly finalLogitSoftcap: number;
   readonly tiedEmbeddings: boolean;
+  /** Token embeddings are multiplied by this (Gemma: √hidden; Granite: `embedding_scale`; else 1). */
+  readonly embeddingScale: number;
+  /** Each block's attention and MLP outputs are multiplied by this before joining the residual (Granite; else 1). */
+  readonly residualScale: number;
+  /** Final logits are divided by this (Granite's `logit_scale`; else 1). */
+  readonly logitDivisor: number;
+  /**
+   * RoPE frequency factors (`head_dim / 2`; pair i turns at θ_i / factor_i, ggml_rope_ext's
+   * freq_factors): Llama 3's `rope_freqs`, or Phi-3's `rope_factors_short` (what llama.cpp uses at
+   * contexts up to the original one). Null: none.
+   */
+  readonly ropeFactors: { readonly tensor: string } | null;
+  /** `rope.scaling.attn_factor`: cos and sin are multiplied by it (ggml's mscale), so q·k by its square. 1 when absent. */
+  readonly ropeAttnFactor: number;
 }
 
 /** Reads the decoder configuration; throws naming the missing key or unsupported feature. */
-export function readDecoderConfig(gguf: GgufFile): DecoderConfig {
+export function readDecoderConfig(gguf: GgufFile, factsOverride?: ArchitectureFacts): DecoderConfig {
   const path = gguf.source.name;
   const architecture = stringKey(gguf, "general.architecture");
-  const facts = ARCHITECTURES[architecture];
+  const facts = factsOverride ?? ARCHITECTURES[architecture];
   if (!facts) {
     throw new InvalidFileError(
       path,
@@ -79,6 +93,18 @@ export function readDecoderConfig(gguf: GgufFile): DecoderConfig {
     ropeBaseByLayer = ropeBaseByLayer.map((base, il) => (isLocal(il) ? localBase : base));
   }
 
+  const multipliers = facts.multiplierKeys;
+  const headDimScale = facts.attentionScale(headDim);
+  const attentionScale = multipliers ? optional(multipliers.attention, 0) || headDimScale : headDimScale;
+  // llama.cpp prefers rope_freqs; phi3's short/long factors are chosen by the context size, and the
+  // exported graph (built for contexts up to the original length, as the engines default to) takes the short ones.
+  const ropeFactorTensor = ["rope_freqs.weight", "rope_factors_short.weight"].find((name) => gguf.tensor(name) !== undefined);
+  if (ropeFactorTensor && gguf.tensor(ropeFactorTensor)!.elementCount !== headDim / 2)
+    throw new InvalidFileError(
+      path,
+      `${ropeFactorTensor} has ${gguf.tensor(ropeFactorTensor)!.elementCount} values, expected head_dim/2 = ${headDim / 2}`,
+    );
+
   return {
     architecture,
     facts,
@@ -96,9 +122,18 @@ export function readDecoderConfig(gguf: GgufFile): DecoderConfig {
     ropeFreqScale,
     slidingWindowByLayer,
     ropeBaseByLayer,
-    attentionScale: facts.attentionScale(headDim),
+    attentionScale,
     finalLogitSoftcap: facts.finalLogitSoftcapKey ? optional(facts.finalLogitSoftcapKey, 0) : 0,
     tiedEmbeddings: gguf.tensor("output.weight") === undefined,
+    embeddingScale: facts.scaleEmbeddingBySqrtHidden
+      ? Math.fround(Math.sqrt(hiddenSize))
+      : multipliers
+        ? optional(multipliers.embedding, 0) || 1
+        : 1,
+    residualScale: multipliers ? optional(multipliers.residual, 0) || 1 : 1,
+    logitDivisor: multipliers ? optional(multipliers.logitDivisor, 0) || 1 : 1,
+    ropeFactors: ropeFactorTensor ? { tensor: ropeFactorTensor } : null,
+    ropeAttnFactor: optional("rope.scaling.attn_factor", 1),
   };
 }
 

@@ -59,7 +59,7 @@ export interface BuildDecoderOptions {
 
 /**
  * Builds the steerable decoder graph into `g`. Numerics follow llama.cpp's graph for the same GGUF
- * (src/models/{llama,qwen2,gemma3}.cpp): RMS norms, NEOX RoPE (llama's permuted q/k rows undone),
+ * (src/models/{llama,qwen2,gemma3,phi3,olmo2,granite}.cpp): RMS norms, NEOX RoPE (llama's permuted q/k rows undone),
  * grouped-query attention with causal (and sliding-window) masks, gated MLP, and the steering row
  * of each block added to its output, where llama.cpp applies a control vector. `numerics` adds
  * llama.cpp's roundings (matmul activations, fp16 attention operands, fp16 GELU table).
@@ -156,32 +156,55 @@ export async function buildDecoderGraph(
     y: string,
     input: RoundedActivation,
     weightName: string,
-    outF: number,
+    rows: { readonly start: number; readonly count: number; readonly total: number },
     inF: number,
     rowOrder?: RowOrder,
+    name = weightName,
   ): Promise<string> => {
     if (!input.blockSumError) return y;
     const blockCount = inF / 32;
+    const outF = rows.count;
     let minima = await weights.readBlockMinima(weightName);
+    if (rows.count !== rows.total) minima = minima.slice(rows.start * blockCount, (rows.start + rows.count) * blockCount);
     if (rowOrder) minima = rowOrder(minima, blockCount);
-    const minimaT = g.initializer(`${weightName}.block_minima`, "float32", [blockCount, outF], transpose(minima, outF, blockCount));
+    const minimaT = g.initializer(`${name}.block_minima`, "float32", [blockCount, outF], transpose(minima, outF, blockCount));
     return g.op("Add", [y, g.op("MatMul", [input.blockSumError, minimaT])]);
   };
   /** x[..., inF] · Wᵀ (+ bias) → [..., outF]; W in GGML order (outF rows of inF). */
-  const linear = async (x: string, weightName: string, outF: number, inF: number, rowOrder?: RowOrder): Promise<string> => {
-    let w = await weights.read(weightName);
-    if (w.length !== outF * inF) throw new RangeError(`${weightName}: expected ${outF}x${inF} values, got ${w.length}`);
+  const linear = async (x: string, weightName: string, outF: number, inF: number, rowOrder?: RowOrder): Promise<string> =>
+    linearRows(x, weightName, { start: 0, count: outF, total: outF }, inF, rowOrder);
+  /**
+   * x · Wᵀ for rows [start, start + count) of the GGUF tensor `weightName` (`total` rows of inF):
+   * one of the projections a fused tensor holds (Phi-3's attn_qkv and gate-up ffn_up), as
+   * llama.cpp's loader views them. The whole tensor is `rows.count === rows.total`.
+   */
+  const linearRows = async (
+    x: string,
+    weightName: string,
+    rows: { readonly start: number; readonly count: number; readonly total: number },
+    inF: number,
+    rowOrder?: RowOrder,
+    sliceName = "",
+  ): Promise<string> => {
+    const outF = rows.count;
+    const whole = await weights.read(weightName);
+    if (whole.length !== rows.total * inF) throw new RangeError(`${weightName}: expected ${rows.total}x${inF} values, got ${whole.length}`);
+    let w = rows.count === rows.total ? whole : whole.slice(rows.start * inF, (rows.start + rows.count) * inF);
     if (rowOrder) w = rowOrder(w, inF);
+    const name = `${weightName}${sliceName}`;
     let y: string;
     if (q4 && inF % Q4_BLOCK_SIZE === 0) {
-      y = matMulNBits(x, weightName.replace(/\.weight$/, ""), w, outF, inF);
+      y = matMulNBits(x, name.replace(/\.weight$/, ""), w, outF, inF);
     } else {
       const input = matmulInput(x, weightName, inF);
-      y = g.op("MatMul", [input.value, g.initializer(weightName, "float32", [inF, outF], transpose(w, outF, inF))]);
-      y = await withBlockSums(y, input, weightName, outF, inF, rowOrder);
+      y = g.op("MatMul", [input.value, g.initializer(name, "float32", [inF, outF], transpose(w, outF, inF))]);
+      y = await withBlockSums(y, input, weightName, rows, inF, rowOrder, name);
     }
     const biasName = weightName.replace(/\.weight$/, ".bias");
-    if (weights.has(biasName)) y = g.op("Add", [y, g.initializer(biasName, "float32", [outF], await weights.read(biasName))]);
+    if (weights.has(biasName)) {
+      const bias = (await weights.read(biasName)).slice(rows.start, rows.start + rows.count);
+      y = g.op("Add", [y, g.initializer(`${biasName}${sliceName}`, "float32", [outF], bias)]);
+    }
     return y;
   };
 
@@ -194,16 +217,19 @@ export async function buildDecoderGraph(
   const embedding = await weights.read("token_embd.weight");
   const embeddingName = g.initializer("token_embd.weight", "float32", [config.vocabSize, H], embedding);
   let hidden = g.op("Gather", [embeddingName, inputIds], { axis: 0 });
-  if (facts.scaleEmbeddingBySqrtHidden) hidden = g.op("Mul", [hidden, g.constFloat([Math.fround(Math.sqrt(H))], [])]);
+  if (config.embeddingScale !== 1) hidden = g.op("Mul", [hidden, g.constFloat([config.embeddingScale], [])]);
 
   const positions = g.op("Unsqueeze", [g.op("Cast", [positionIds], { to: 1 }), g.constInt64([-1])]); // [B,S,1]
+  const ropeFactors = config.ropeFactors ? await weights.read(config.ropeFactors.tensor) : null;
+  /** ggml's mscale: cos and sin times the attention factor (no-op at 1). */
+  const mscale = (x: string) => (config.ropeAttnFactor === 1 ? x : g.op("Mul", [x, g.constFloat([config.ropeAttnFactor], [])]));
   const ropeTables = new Map<number, { cos: string; sin: string }>();
   const ropeFor = (base: number) => {
     let t = ropeTables.get(base);
     if (!t) {
       const toHeads = (x: string) => g.op("Unsqueeze", [x, g.constInt64([1])]); // [B,1,S,hd/2]
       if (numerics.rope === "ggml-table") {
-        const table = ggmlRopeTable(base, config.ropeFreqScale, hd, config.contextLength);
+        const table = ggmlRopeTable(base, config.ropeFreqScale, hd, config.contextLength, ropeFactors, config.ropeAttnFactor);
         const lookup = (name: string, data: Float32Array) =>
           toHeads(
             g.op("Gather", [g.initializer(`rope_${name}_${base}`, "float32", [config.contextLength, hd / 2], data), positionIds], {
@@ -212,8 +238,11 @@ export async function buildDecoderGraph(
           );
         t = { cos: lookup("cos", table.cos), sin: lookup("sin", table.sin) };
       } else {
-        const freqs = g.op("Mul", [positions, g.constFloat(inverseFrequencies(base, config.ropeFreqScale, hd), [hd / 2])]); // [B,S,hd/2]
-        t = { cos: toHeads(g.op("Cos", [freqs])), sin: toHeads(g.op("Sin", [freqs])) };
+        const frequencies = inverseFrequencies(base, config.ropeFreqScale, hd).map((f, i) =>
+          ropeFactors ? Math.fround(f / ropeFactors[i]!) : f,
+        );
+        const freqs = g.op("Mul", [positions, g.constFloat(frequencies, [hd / 2])]); // [B,S,hd/2]
+        t = { cos: toHeads(mscale(g.op("Cos", [freqs]))), sin: toHeads(mscale(g.op("Sin", [freqs]))) };
       }
       ropeTables.set(base, t);
     }
@@ -269,17 +298,40 @@ export async function buildDecoderGraph(
     return g.op("Mul", [g.op("Mul", [x, g.constFloat([0.5], [])]), g.op("Add", [g.constFloat([1], []), g.op("Tanh", [inner])])]);
   };
 
+  /** Granite's residual multiplier on a block's attention or MLP output (no-op at 1). */
+  const residualScaled = (x: string): string =>
+    config.residualScale === 1 ? x : g.op("Mul", [x, g.constFloat([config.residualScale], [])]);
+
   // ---- blocks
   for (let il = 0; il < L; il++) {
     if (options.signal?.aborted) throw options.signal.reason ?? new Error("aborted");
     const p = `blk.${il}.`;
     const residual = hidden;
-    const normed = await rmsNorm(hidden, `${p}attn_norm.weight`, `attn_norm_${il}`);
+    const normed = facts.preNorms ? await rmsNorm(hidden, `${p}attn_norm.weight`, `attn_norm_${il}`) : hidden;
 
-    let q = g.op("Reshape", [await linear(normed, `${p}attn_q.weight`, nh * hd, H, unpermuteRows(nh)), shapeHeads(nh)]); // [B,S,nh,hd]
-    let k = g.op("Reshape", [await linear(normed, `${p}attn_k.weight`, nkv * hd, H, unpermuteRows(nkv)), shapeHeads(nkv)]);
-    const v0 = g.op("Reshape", [await linear(normed, `${p}attn_v.weight`, nkv * hd, H), shapeHeads(nkv)]);
-    if (facts.qkNorm) {
+    let qFlat: string;
+    let kFlat: string;
+    let vFlat: string;
+    if (weights.has(`${p}attn_qkv.weight`)) {
+      // One fused tensor: q rows, then k, then v (llama.cpp's build_qkv views of wqkv).
+      const total = (nh + 2 * nkv) * hd;
+      const fused = `${p}attn_qkv.weight`;
+      qFlat = await linearRows(normed, fused, { start: 0, count: nh * hd, total }, H, unpermuteRows(nh), ".q");
+      kFlat = await linearRows(normed, fused, { start: nh * hd, count: nkv * hd, total }, H, unpermuteRows(nkv), ".k");
+      vFlat = await linearRows(normed, fused, { start: (nh + nkv) * hd, count: nkv * hd, total }, H, undefined, ".v");
+    } else {
+      qFlat = await linear(normed, `${p}attn_q.weight`, nh * hd, H, unpermuteRows(nh));
+      kFlat = await linear(normed, `${p}attn_k.weight`, nkv * hd, H, unpermuteRows(nkv));
+      vFlat = await linear(normed, `${p}attn_v.weight`, nkv * hd, H);
+    }
+    if (facts.qkNorm === "whole") {
+      qFlat = await rmsNorm(qFlat, `${p}attn_q_norm.weight`, `q_norm_${il}`);
+      kFlat = await rmsNorm(kFlat, `${p}attn_k_norm.weight`, `k_norm_${il}`);
+    }
+    let q = g.op("Reshape", [qFlat, shapeHeads(nh)]); // [B,S,nh,hd]
+    let k = g.op("Reshape", [kFlat, shapeHeads(nkv)]);
+    const v0 = g.op("Reshape", [vFlat, shapeHeads(nkv)]);
+    if (facts.qkNorm === "per-head") {
       q = await rmsNorm(q, `${p}attn_q_norm.weight`, `q_norm_${il}`);
       k = await rmsNorm(k, `${p}attn_k_norm.weight`, `k_norm_${il}`);
     }
@@ -305,14 +357,24 @@ export async function buildDecoderGraph(
     ]);
     let attnOut = await linear(merged, `${p}attn_output.weight`, H, nh * hd);
     if (facts.postNorms) attnOut = await rmsNorm(attnOut, `${p}${facts.postNorms.attention}.weight`, `attn_post_norm_${il}`);
-    const ffnInput = g.op("Add", [attnOut, residual]);
+    const ffnInput = g.op("Add", [residualScaled(attnOut), residual]);
 
-    const ffnNormed = await rmsNorm(ffnInput, `${p}ffn_norm.weight`, `ffn_norm_${il}`);
-    const gate = await linear(ffnNormed, `${p}ffn_gate.weight`, config.intermediateSize, H);
-    const up = await linear(ffnNormed, `${p}ffn_up.weight`, config.intermediateSize, H);
-    let ffnOut = await linear(g.op("Mul", [activation(gate), up]), `${p}ffn_down.weight`, H, config.intermediateSize);
+    const ffnNormed = facts.preNorms ? await rmsNorm(ffnInput, `${p}ffn_norm.weight`, `ffn_norm_${il}`) : ffnInput;
+    const nff = config.intermediateSize;
+    let gate: string;
+    let up: string;
+    if (facts.gateUp === "separate") {
+      gate = await linear(ffnNormed, `${p}ffn_gate.weight`, nff, H);
+      up = await linear(ffnNormed, `${p}ffn_up.weight`, nff, H);
+    } else {
+      const gateFirst = facts.gateUp === "fused-gate-first";
+      const half = (first: boolean) => ({ start: first ? 0 : nff, count: nff, total: 2 * nff });
+      gate = await linearRows(ffnNormed, `${p}ffn_up.weight`, half(gateFirst), H, undefined, ".gate");
+      up = await linearRows(ffnNormed, `${p}ffn_up.weight`, half(!gateFirst), H, undefined, ".up");
+    }
+    let ffnOut = await linear(g.op("Mul", [activation(gate), up]), `${p}ffn_down.weight`, H, nff);
     if (facts.postNorms) ffnOut = await rmsNorm(ffnOut, `${p}${facts.postNorms.ffn}.weight`, `ffn_post_norm_${il}`);
-    const blockOut = g.op("Add", [ffnOut, ffnInput]);
+    const blockOut = g.op("Add", [residualScaled(ffnOut), ffnInput]);
 
     // Steering: each sequence's row il ([B,1,H], broadcast over its tokens), added to the block
     // output (llama.cpp's build_cvec position).
@@ -358,8 +420,15 @@ export async function buildDecoderGraph(
       [g.op("Slice", [g.op("Shape", [finalNormed]), g.constInt64([0]), g.constInt64([2])]), g.constInt64([config.vocabSize])],
       { axis: 0 },
     );
-    logits = await withBlockSums(g.op("Reshape", [gemm, outShape]), input, headName, config.vocabSize, H);
+    logits = await withBlockSums(
+      g.op("Reshape", [gemm, outShape]),
+      input,
+      headName,
+      { start: 0, count: config.vocabSize, total: config.vocabSize },
+      H,
+    );
   }
+  if (config.logitDivisor !== 1) logits = g.op("Mul", [logits, g.constFloat([1 / config.logitDivisor], [])]);
   if (config.finalLogitSoftcap > 0) {
     const cap = config.finalLogitSoftcap;
     logits = g.op("Mul", [g.op("Tanh", [g.op("Mul", [logits, g.constFloat([1 / cap], [])])]), g.constFloat([cap], [])]);
@@ -409,7 +478,14 @@ function inverseFrequencies(base: number, freqScale: number, headDim: number): n
  * θ starts at the position and is multiplied by powf(base, −2/d) in float32 from pair to pair,
  * then cosf/sinf(freq_scale·θ). `positions × headDim/2` each.
  */
-function ggmlRopeTable(base: number, freqScale: number, headDim: number, positions: number): { cos: Float32Array; sin: Float32Array } {
+function ggmlRopeTable(
+  base: number,
+  freqScale: number,
+  headDim: number,
+  positions: number,
+  factors: Float32Array | null,
+  attnFactor: number,
+): { cos: Float32Array; sin: Float32Array } {
   const f = Math.fround;
   const thetaScale = f(base ** f(-2 / headDim));
   const half = headDim / 2;
@@ -418,9 +494,10 @@ function ggmlRopeTable(base: number, freqScale: number, headDim: number, positio
   for (let p = 0; p < positions; p++) {
     let theta = f(p);
     for (let i = 0; i < half; i++) {
-      const angle = f(f(freqScale) * theta);
-      cos[p * half + i] = Math.cos(angle);
-      sin[p * half + i] = Math.sin(angle);
+      // ggml_rope_cache_init: theta_extrap = theta / freq_factor, then freq_scale · theta_extrap; mscale on cos and sin.
+      const angle = f(f(freqScale) * (factors ? f(theta / factors[i]!) : theta));
+      cos[p * half + i] = f(Math.cos(angle) * attnFactor);
+      sin[p * half + i] = f(Math.sin(angle) * attnFactor);
       theta = f(theta * thetaScale);
     }
   }

@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { AbortedError, GgmlType, ggmlTypeName, halfToFloat, InvalidFileError, openGguf, type GgufFile } from "@emosteer/core";
 import { fileByteSource, fileFingerprint } from "@emosteer/core/node";
+import type { ArchitectureFacts } from "./architecture.js";
 import { readDecoderConfig, type DecoderConfig } from "./decoder-config.js";
 import { buildDecoderGraph, GRAPH_IO, OPSET, PRECISIONS, type Precision, type WeightSource } from "./decoder-graph.js";
 import { GraphBuilder } from "./graph-builder.js";
@@ -38,6 +39,12 @@ export interface ExportOptions {
    * `NUMERICS[numerics]` (e.g. one rounding at a time). Recorded as numerics `"custom"`.
    */
   readonly numericsFacts?: NumericsFacts;
+  /**
+   * For tests only, with `outDir`: architecture facts of one's own in place of the table's row for
+   * the file's architecture (e.g. with one distinctive feature removed, to show that parity with
+   * llama.cpp then fails). Such a folder is never reused from a previous export.
+   */
+  readonly architectureFacts?: ArchitectureFacts;
   /**
    * Where the folder goes. Defaults to `<cache>/onnx/<fingerprint>-<precision>[-llamacpp]/`, with
    * `<cache>` = `$EMOSTEER_CACHE_DIR`, else `$XDG_CACHE_HOME/emosteer`, else `~/.cache/emosteer`.
@@ -120,6 +127,8 @@ export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportRe
   if (!NUMERICS_MODES.includes(mode)) throw new RangeError(`numerics "${String(mode)}" is not one of ${NUMERICS_MODES.join(", ")}`);
   if (options.numericsFacts && !options.outDir)
     throw new TypeError("numericsFacts exports need an explicit outDir (the cache holds the named numerics modes only).");
+  if (options.architectureFacts && !options.outDir)
+    throw new TypeError("architectureFacts exports need an explicit outDir (the cache holds exports of the table's facts only).");
   const numerics: Numerics | "custom" = options.numericsFacts ? "custom" : mode;
   if (precision !== "fp32" && numerics !== "exact")
     throw new RangeError(`numerics "${numerics}" applies to the fp32 precision only, not "${precision}".`);
@@ -159,7 +168,7 @@ async function exportLocked(
     checkAbort: () => void;
   },
 ): Promise<ExportResult> {
-  if (!options.force && numerics !== "custom") {
+  if (!options.force && numerics !== "custom" && !options.architectureFacts) {
     const existing = await readExportInfo(modelDir);
     if (
       existing &&
@@ -179,7 +188,7 @@ async function exportLocked(
   let builder: GraphBuilder | undefined;
   try {
     const gguf = await openGguf(source, options.signal ? { signal: options.signal } : {});
-    const config = readDecoderConfig(gguf);
+    const config = readDecoderConfig(gguf, options.architectureFacts);
     progress({ stage: "tokenizer", done: 0, total: 1 });
     const tokenizer = buildTokenizerFiles(gguf);
     progress({ stage: "tokenizer", done: 1, total: 1 });
