@@ -1,2 +1,8 @@
 export { createTransformersBackend } from "./transformers-backend.js";
-export type { HubModelOptions, LocalModelOptions, Precision, TransformersBackendOptions } from "./transformers-backend.js";
+export type {
+  HubModelOptions,
+  LocalModelOptions,
+  Precision,
+  TransformersBackendOptions,
+  TransformersSteeringBackend,
+} from "./transformers-backend.js";

@@ -74,6 +74,18 @@ export interface HubModelOptions extends CommonOptions {
 
 export type TransformersBackendOptions = LocalModelOptions | HubModelOptions;
 
+/** The transformers.js engine: a {@link SteeringBackend} plus raw logits (for cross-engine parity checks). */
+export interface TransformersSteeringBackend extends SteeringBackend {
+  /**
+   * Next-token logits at every position of one teacher-forced pass over `tokens` (from an empty
+   * cache): `tokens.length × vocabSize` floats, row-major, as the ONNX backend's `logits`.
+   */
+  logits(
+    tokens: readonly number[],
+    options?: { readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal },
+  ): Promise<Float32Array>;
+}
+
 const ENGINE = "transformers.js";
 
 /**
@@ -81,7 +93,7 @@ const ENGINE = "transformers.js";
  * `NotSteerableModelError` when the model's graph has no `steering` input, so a model can never
  * generate unsteered by accident.
  */
-export async function createTransformersBackend(options: TransformersBackendOptions): Promise<SteeringBackend> {
+export async function createTransformersBackend(options: TransformersBackendOptions): Promise<TransformersSteeringBackend> {
   const fromHub = "hubId" in options;
   const source = fromHub ? options.hubId : absoluteModelDir(options.modelDir);
   const loaded = await loadSteerableModel({
@@ -117,7 +129,7 @@ function absoluteModelDir(dir: string): string {
   return cwd ? `${cwd}/${trimmed}` : `/${trimmed}`;
 }
 
-class TransformersBackend implements SteeringBackend {
+class TransformersBackend implements TransformersSteeringBackend {
   readonly name = ENGINE;
   readonly capabilities: BackendCapabilities;
   private isDisposed = false;
@@ -137,7 +149,7 @@ class TransformersBackend implements SteeringBackend {
       capture: loaded.hiddenStateLayers.length > 0,
       logProbs: true,
       seededSampling: true,
-      concurrentGenerations: false,
+      parallelSequences: 1,
       steerableLayers: { from: 1, to: model.layerCount - 1 },
     };
     this.endTokens = endOfGenerationTokens(loaded);
@@ -177,6 +189,20 @@ class TransformersBackend implements SteeringBackend {
   async detokenize(tokens: readonly number[]): Promise<string> {
     this.assertLive();
     return this.decode(tokens);
+  }
+
+  async logits(
+    tokens: readonly number[],
+    options: { readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal } = {},
+  ): Promise<Float32Array> {
+    this.assertLive();
+    if (tokens.length === 0) throw new InvalidArgumentError("tokens", "[]", "at least one token");
+    if (tokens.length > this.contextSize) throw new ContextOverflowError("Sequence", tokens.length, this.contextSize);
+    const steering = this.steeringInput(options.steering);
+    return this.exclusive(options.signal, "Logits", async () => {
+      const outputs = await this.loaded.outputs.only(["logits"], () => this.forward(tokens, steering));
+      return (outputs["logits"]!.data as Float32Array).slice();
+    });
   }
 
   async captureResiduals(request: CaptureRequest): Promise<ResidualCapture> {
