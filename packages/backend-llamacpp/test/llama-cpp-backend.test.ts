@@ -69,9 +69,10 @@ describe("model", () => {
   });
 
   it("declares capabilities per architecture", () => {
-    expect(architectureSupport("qwen2")).toEqual({ steering: true, capture: true });
-    expect(architectureSupport("minicpm")).toEqual({ steering: false, capture: false });
-    expect(architectureSupport("granitemoe")).toEqual({ steering: false, capture: false });
+    expect(architectureSupport("qwen2")).toEqual({ steering: true, capture: true, tested: true });
+    expect(architectureSupport("starcoder2")).toEqual({ steering: true, capture: true, tested: false });
+    expect(architectureSupport("minicpm")).toEqual({ steering: false, capture: false, tested: false });
+    expect(architectureSupport("granitemoe")).toEqual({ steering: false, capture: false, tested: false });
   });
 });
 
