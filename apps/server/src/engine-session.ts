@@ -1,30 +1,14 @@
-import type { ChatMessage, GenerateOptions, Generation, SteeringBackend } from "@emosteer/core";
+import type { GenerationSession, GenerationSessionStats, SessionBackend, SteeringBackend } from "@emosteer/core";
 
-/** What an engine session has done so far (the ONNX engine's `GenerationSessionStats`). */
-export interface EngineSessionStats {
-  /** Batched decode steps (one engine run each). */
-  readonly decodeRuns: number;
-  /** Decode steps that carried ≥ 2 sequences in their one run. */
-  readonly sharedRuns: number;
-  /** The most sequences one decode run carried. */
-  readonly maxSequencesInOneRun: number;
-}
+/** What an engine session has done so far (core's `GenerationSessionStats`). */
+export type EngineSessionStats = GenerationSessionStats;
 
 /**
  * An engine session that decodes several generations in one run per step, each with its own
- * steering (issue 13; today the ONNX engine's `createSession`). Typed here by shape, so the server
- * depends on core only and picks up any engine that offers it.
+ * steering (core's `GenerationSession`: the ONNX and llama.cpp engines' `createSession`). The
+ * server depends on core only and picks up any engine that offers it.
  */
-export interface EngineSession {
-  readonly parallelSequences: number;
-  generate(prompt: string | readonly ChatMessage[], options?: GenerateOptions): Promise<Generation>;
-  readonly stats: EngineSessionStats;
-  dispose(): Promise<void>;
-}
-
-interface SessionBackend extends SteeringBackend {
-  createSession(options: { parallelSequences: number }): EngineSession;
-}
+export type EngineSession = GenerationSession;
 
 function offersSessions(backend: SteeringBackend): backend is SessionBackend {
   return typeof (backend as Partial<SessionBackend>).createSession === "function";

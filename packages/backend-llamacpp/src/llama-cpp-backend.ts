@@ -147,7 +147,7 @@ class LlamaCppEngine implements LlamaCppBackend {
       capture: support.capture,
       logProbs: true,
       seededSampling: true,
-      concurrentGenerations: true,
+      parallelSequences: 1, // generate runs one call at a time (SerialQueue)
       steerableLayers: { from: 1, to: model.layerCount - 1 },
     };
     if (model.chatTemplate) {

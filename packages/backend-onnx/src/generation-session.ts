@@ -6,6 +6,9 @@ import {
   type ChatMessage,
   type GenerateOptions,
   type Generation,
+  type GenerationSession as CoreGenerationSession,
+  type GenerationSessionOptions,
+  type GenerationSessionStats,
   type ModelInfo,
 } from "@emosteer/core";
 import { GenerationText, resolveGenerateOptions, yieldToEventLoop } from "@emosteer/core/engine";
@@ -13,39 +16,13 @@ import { GRAPH_IO } from "@emosteer/onnx-export";
 import * as ort from "onnxruntime-node";
 import { BatchKv } from "./batch-kv.js";
 
-/** Options of {@link OnnxSteeringBackend.createSession}. */
-export interface GenerationSessionOptions {
-  /** How many generations run at once, decoded together in one session run per step. Defaults to 4. */
-  readonly parallelSequences?: number;
-}
-
-/** What a session has done so far: proof that its rows really share session runs. */
-export interface GenerationSessionStats {
-  /** Batched decode steps (one session run each). */
-  readonly decodeRuns: number;
-  /** Decode steps that carried ≥ 2 sequences in their one run. */
-  readonly sharedRuns: number;
-  /** The most sequences one decode run carried. */
-  readonly maxSequencesInOneRun: number;
-  /** Prompt passes (one per request, batch 1). */
-  readonly promptRuns: number;
-}
-
 /**
- * Generations that share the backend's loaded model and run together: up to `parallelSequences`
- * requests decode in one session run per step, each with its own steering (a `[batch, layers,
- * hidden]` table, row b for sequence b) and its own KV length. Continuous batching: a request joins
- * at the next step boundary (after its own prompt pass) and leaves when it is done, so a long
- * request never holds up a short one.
+ * Generations that share the backend's loaded model and run together (core's
+ * `GenerationSession`): up to `parallelSequences` requests decode in one session run per step,
+ * each with its own steering (a `[batch, layers, hidden]` table, row b for sequence b) and its own
+ * KV length.
  */
-export interface OnnxGenerationSession {
-  readonly parallelSequences: number;
-  /** The same contract as {@link SteeringBackend.generate}. */
-  generate(prompt: string | readonly ChatMessage[], options?: GenerateOptions): Promise<Generation>;
-  readonly stats: GenerationSessionStats;
-  /** Rejects queued and running generations with DisposedError; the backend stays usable. */
-  dispose(): Promise<void>;
-}
+export type OnnxGenerationSession = CoreGenerationSession;
 
 /** What the backend lends a session (its loaded model, tokenizer and steering resolution). */
 export interface SessionHost {

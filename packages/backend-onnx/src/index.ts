@@ -1,3 +1,3 @@
 export { createOnnxBackend } from "./onnx-backend.js";
 export type { OnnxBackendOptions, OnnxSteeringBackend } from "./onnx-backend.js";
-export type { GenerationSessionOptions, GenerationSessionStats, OnnxGenerationSession } from "./generation-session.js";
+export type { OnnxGenerationSession } from "./generation-session.js";

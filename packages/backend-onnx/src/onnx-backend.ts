@@ -14,6 +14,7 @@ import {
   type ContinuationScore,
   type GenerateOptions,
   type Generation,
+  type GenerationSessionOptions,
   type ModelInfo,
   type ResidualCapture,
   type SteeringBackend,
@@ -41,12 +42,7 @@ import {
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
-import {
-  createGenerationSession,
-  type GenerationSessionOptions,
-  type OnnxGenerationSession,
-  type SessionHost,
-} from "./generation-session.js";
+import { createGenerationSession, type OnnxGenerationSession, type SessionHost } from "./generation-session.js";
 
 const ENGINE = "onnx";
 
@@ -213,7 +209,7 @@ class OnnxBackend implements OnnxSteeringBackend {
       capture: true,
       logProbs: true,
       seededSampling: true,
-      concurrentGenerations: true,
+      parallelSequences: 4, // createSession's default (generation-session.ts)
       steerableLayers: { from: 1, to: info.layerCount - 1 },
     };
     this.chatTemplate = typeof chatTemplate === "string" ? new Template(chatTemplate) : undefined;

@@ -106,7 +106,7 @@ export class WindowBackend implements SteeringBackend {
     capture: false,
     logProbs: true,
     seededSampling: false,
-    concurrentGenerations: false,
+    parallelSequences: 1,
     steerableLayers: { from: 1, to: 7 },
   };
   disposed = false;

@@ -5,6 +5,7 @@ export * from "./emotion-vector.js";
 export * from "./steering-spec.js";
 export * from "./steering-profile.js";
 export * from "./steering-backend.js";
+export * from "./generation-session.js";
 export * from "./gguf/index.js";
 export * from "./vector-math.js";
 export * from "./pooling.js";

@@ -16,8 +16,13 @@ export interface BackendCapabilities {
   readonly logProbs: boolean;
   /** Supports `seed` with temperature > 0 reproducibly. */
   readonly seededSampling: boolean;
-  /** Several `generate` calls may run at the same time without steering leaking between them. */
-  readonly concurrentGenerations: boolean;
+  /**
+   * How many generations run at once, each its own sequence with its own steering, decoded
+   * together: 1 when the engine runs generations one at a time (it has no batched session);
+   * otherwise the default `parallelSequences` of its `createSession` (core's `GenerationSession`).
+   * Steering never leaks between generations either way.
+   */
+  readonly parallelSequences: number;
   /** Blocks that steering can reach (llama.cpp: 1..layerCount-1). */
   readonly steerableLayers: { readonly from: number; readonly to: number };
 }

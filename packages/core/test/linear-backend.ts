@@ -68,7 +68,7 @@ export class LinearBackend implements SteeringBackend {
       capture: capabilities.capture ?? true,
       logProbs: false,
       seededSampling: false,
-      concurrentGenerations: false,
+      parallelSequences: 1,
       steerableLayers: { from: 1, to: linearModel.layerCount - 1 },
     };
   }
