@@ -1,4 +1,8 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { defaultCacheDir } from "@emosteer/models";
+import { ArchiveFormatError, exportArchive, importArchive } from "./archive.js";
 import { BenchUsageError, parseBenchArgs, usage } from "./options.js";
 import { formatDuration, ProgressBar } from "./progress.js";
 import { writeReport } from "./report.js";
@@ -8,6 +12,7 @@ import { isPostgresUrl, openStore, StoreFormatError } from "./store.js";
 
 /** `pnpm bench [options]`: runs the grid (resuming a killed run), then writes the report. */
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === "export" || argv[0] === "import") return archiveCommand(argv[0], argv.slice(1));
   const worker = argv[0] === "worker";
   if (worker) argv = argv.slice(1);
   let options;
@@ -98,6 +103,59 @@ async function main(argv: readonly string[]): Promise<number> {
       return 130;
     }
     if (error instanceof BenchUsageError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  } finally {
+    await store.close();
+  }
+}
+
+const ARCHIVE_USAGE = `pnpm bench export --db PATH|URL --out FILE.jsonl.gz   every text, judgement and record of a database, as one file
+pnpm bench import FILE.jsonl.gz --db PATH|URL         that file into a new, empty database (then --rejudge or --report-only)`;
+
+/** \`pnpm bench export\` / \`pnpm bench import\`: a database to and from one gzipped JSON-lines file. */
+async function archiveCommand(command: "export" | "import", argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { db: { type: "string" }, out: { type: "string" }, help: { type: "boolean" } },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${ARCHIVE_USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${ARCHIVE_USAGE}\n`);
+    return 0;
+  }
+  const cwd = process.env.INIT_CWD ?? process.cwd();
+  const file = command === "export" ? values.out : positionals[0];
+  if (!values.db || !file || (command === "export" && positionals.length > 0) || (command === "import" && positionals.length !== 1)) {
+    process.stderr.write(
+      `pnpm bench ${command}: ${command === "export" ? "needs --db and --out" : "needs one archive file and --db"}.\n${ARCHIVE_USAGE}\n`,
+    );
+    return 2;
+  }
+  const path = resolve(cwd, file);
+  if (command === "import" && !existsSync(path)) {
+    process.stderr.write(`pnpm bench import: no file ${path}.\n`);
+    return 2;
+  }
+  const db = isPostgresUrl(values.db) ? values.db : resolve(cwd, values.db);
+  const store = await openStore(db, command === "export" ? { readonly: true } : {});
+  try {
+    const counts = command === "export" ? await exportArchive(store, path) : await importArchive(path, store);
+    process.stderr.write(
+      `${command === "export" ? `wrote ${path}` : `imported ${path} into ${db}`}: ${counts.cells} cell(s), ${counts.judgements} judgement(s), ${counts.longTexts} long text(s), ${counts.runs} run(s)\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof ArchiveFormatError) {
       process.stderr.write(`${error.message}\n`);
       return 2;
     }

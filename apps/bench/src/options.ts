@@ -131,7 +131,11 @@ const USAGE = `Usage: pnpm bench [options]
                         adds that judge's rows beside the others, never regenerates or changes a text
   --no-report           do not write the report
   --note TEXT           a note for the report's setup section (e.g. why this grid)
-  --help`;
+  --help
+
+pnpm bench export --db PATH|URL --out FILE.jsonl.gz   a database as one file: every text with its cell key,
+                                                      every judge's rows, runs, setups (benchmarks/bench-texts.jsonl.gz)
+pnpm bench import FILE.jsonl.gz --db PATH|URL         that file into a new, empty database (then --rejudge or --report-only)`;
 
 export class BenchUsageError extends Error {
   constructor(message: string) {
