@@ -8,6 +8,8 @@
 //   pnpm --filter @emosteer/server bench [-- --requests 200 --requests-few 200 --hostile 10000 --max-tokens 32 --backend llama.cpp]
 //   pnpm --filter @emosteer/server bench -- --backend onnx --parallel 4 --clients 4,8 --requests 40 --requests-few 40 --max-tokens 12
 //     (--parallel: the client rows only, on `serve --parallel N`, kept beside the one-slot rows as parallel_N)
+//   pnpm --filter @emosteer/server bench -- --backend onnx --crosstalk 8 --requests 200 --max-tokens 12
+//     (the deterministic-schedule cross-talk run, kept as crosstalk_N)
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -35,6 +37,11 @@ const { values } = parseArgs({
     parallel: { type: "string" },
     /** Client counts of the client rows (with --parallel). */
     clients: { type: "string", default: "1,4,8" },
+    /**
+     * Deterministic-schedule cross-talk on `serve --parallel N --start-together N`: --requests requests in groups of N,
+     * each group run three times (as assigned, odd rows' mixes changed, even rows' changed); stored as crosstalk_N.
+     */
+    crosstalk: { type: "string" },
   },
 });
 /** Requests in the 8-client row (the issue's target), and in the 1- and 4-client rows. */
@@ -42,7 +49,8 @@ const REQUESTS = Number(values.requests);
 const REQUESTS_FEW = Number(values["requests-few"]);
 const HOSTILE = Number(values.hostile);
 const MAX_TOKENS = Number(values["max-tokens"]);
-const PARALLEL = values.parallel === undefined ? undefined : Number(values.parallel);
+const CROSSTALK = values.crosstalk === undefined ? undefined : Number(values.crosstalk);
+const PARALLEL = CROSSTALK ?? (values.parallel === undefined ? undefined : Number(values.parallel));
 const CLIENT_COUNTS = PARALLEL === undefined ? [1, 4, 8] : values.clients!.split(",").map(Number);
 const RECEIVE_TIMEOUT_S = 2;
 const BODY_LIMIT = 1024 * 1024;
@@ -88,9 +96,26 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
   };
   try {
+    if (CROSSTALK !== undefined) {
+      const previous = JSON.parse(readFileSync(join(values.out!, "server.json"), "utf8"));
+      previous[`crosstalk_${CROSSTALK}`] = {
+        command: results.command,
+        date: results.date,
+        backend: values.backend,
+        max_tokens: MAX_TOKENS,
+        ...(await crosstalkRun(url, CROSSTALK)),
+      };
+      log(JSON.stringify(previous[`crosstalk_${CROSSTALK}`]));
+      child.kill("SIGTERM");
+      await writeFileAtomic(join(values.out!, "server.json"), `${JSON.stringify(previous, null, 2)}\n`);
+      await writeFileAtomic(join(values.out!, "SERVER.md"), report(previous));
+      log(`wrote crosstalk_${CROSSTALK} into ${join(values.out!, "server.json")} and SERVER.md`);
+      return;
+    }
     if (values["hostile-only"]) {
       const previous = JSON.parse(readFileSync(join(values.out!, "server.json"), "utf8"));
-      for (const key of Object.keys(previous)) if (/^(clients_|client_rows_|requests_)/.test(key)) results[key] = previous[key];
+      for (const key of Object.keys(previous))
+        if (/^(clients_|client_rows_|requests_|parallel_|crosstalk_)/.test(key)) results[key] = previous[key];
       results.client_rows_command ??= previous.command;
       results.client_rows_date ??= previous.date;
     }
@@ -190,7 +215,10 @@ async function startServe(): Promise<{ child: ChildProcess; url: string }> {
     String(RECEIVE_TIMEOUT_S),
     "--body-limit",
     String(BODY_LIMIT),
-    ...(PARALLEL !== undefined ? ["--parallel", String(PARALLEL)] : []),
+    // The one-slot rows say --parallel 1 outright: the server's default batches on engines with sessions.
+    "--parallel",
+    String(PARALLEL ?? 1),
+    ...(CROSSTALK !== undefined ? ["--start-together", String(CROSSTALK)] : []),
   ];
   const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
   const url = await new Promise<string>((resolve, reject) => {
@@ -207,6 +235,88 @@ async function startServe(): Promise<{ child: ChildProcess; url: string }> {
 }
 
 /** One streamed greedy chat request; TTFT is the time to the first content chunk. */
+/** A gauge or counter of the server's /metrics. */
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+/**
+ * One group of the deterministic schedule: request i (questions[i], mixes[i]) is sent once the
+ * one before it waits in the queue, so the group enters the engine session in arrival order.
+ */
+async function crosstalkGroup(url: string, questions: readonly string[], mixes: readonly Record<string, number>[]) {
+  const answers: Promise<Answer>[] = [];
+  for (const [i, mix] of mixes.entries()) {
+    answers.push(streamChat(url, questions[i]!, mix));
+    if (i === mixes.length - 1) break;
+    for (let t = 0; t < 400 && (await metric(url, "emosteer_queue_depth")) < i + 1; t++) await sleep(10);
+  }
+  return Promise.all(answers);
+}
+
+/**
+ * Issue 14's cross-talk target: `requests` greedy requests in groups of `slots` on the batched
+ * path, each group three times: as assigned, with the odd rows' mixes changed, with the even rows'
+ * changed. A kept row must give the same tokens whatever its neighbours steer with.
+ */
+async function crosstalkRun(url: string, slots: number) {
+  const groups = Math.ceil(REQUESTS / slots);
+  let compared = 0;
+  let crosstalk = 0;
+  let errors = 0;
+  let neighboursMoved = 0;
+  const samples: string[] = [];
+  const decodeBefore = await metric(url, "emosteer_decode_runs");
+  const sharedBefore = await metric(url, "emosteer_shared_decode_runs");
+  const started = performance.now();
+  for (let g = 0; g < groups; g++) {
+    const questions = Array.from({ length: slots }, (_, i) => QUESTIONS[(g * slots + i) % QUESTIONS.length]!);
+    const assigned = Array.from({ length: slots }, (_, i) => MIXES[(i + g) % MIXES.length]!);
+    const changed = Array.from({ length: slots }, (_, i) => MIXES[(i + g + 3) % MIXES.length]!);
+    const a = await crosstalkGroup(url, questions, assigned);
+    const oddChanged = await crosstalkGroup(
+      url,
+      questions,
+      assigned.map((m, i) => (i % 2 === 1 ? changed[i]! : m)),
+    );
+    const evenChanged = await crosstalkGroup(
+      url,
+      questions,
+      assigned.map((m, i) => (i % 2 === 0 ? changed[i]! : m)),
+    );
+    for (let i = 0; i < slots; i++) {
+      const kept = i % 2 === 0 ? oddChanged[i]! : evenChanged[i]!;
+      const moved = i % 2 === 0 ? evenChanged[i]! : oddChanged[i]!;
+      for (const x of [a[i]!, kept, moved]) if (!x.ok) errors++;
+      if (!a[i]!.ok || !kept.ok) continue;
+      compared++;
+      if (kept.text !== a[i]!.text) {
+        crosstalk++;
+        if (samples.length < 3) samples.push(`group ${g} row ${i}: ${JSON.stringify(a[i]!.text)} → ${JSON.stringify(kept.text)}`);
+      }
+      if (moved.ok && moved.text !== a[i]!.text) neighboursMoved++;
+    }
+    log(`cross-talk group ${g + 1}/${groups}: ${crosstalk} of ${compared} kept rows changed so far`);
+  }
+  const decodeRuns = (await metric(url, "emosteer_decode_runs")) - decodeBefore;
+  const sharedRuns = (await metric(url, "emosteer_shared_decode_runs")) - sharedBefore;
+  return {
+    slots,
+    requests: groups * slots * 3,
+    compared_rows: compared,
+    errors,
+    crosstalk,
+    neighbours_changed_answers: neighboursMoved,
+    decode_runs: decodeRuns,
+    shared_decode_runs: sharedRuns,
+    max_sequences_in_one_run: await metric(url, "emosteer_max_sequences_per_decode_run"),
+    seconds: round((performance.now() - started) / 1000),
+    samples,
+  };
+}
+
 async function streamChat(url: string, question: string, emotions: Record<string, number>): Promise<Answer> {
   const started = performance.now();
   try {
@@ -351,6 +461,9 @@ function report(r: Record<string, any>): string {
   const batched = Object.keys(r)
     .filter((k) => /^parallel_\d+$/.test(k))
     .map((k) => batchedSection(r[k], r));
+  const crosstalk = Object.keys(r)
+    .filter((k) => /^crosstalk_\d+$/.test(k))
+    .map((k) => crosstalkSection(r[k]));
   const h = r.hostile;
   const cases = Object.entries(h.cases as Record<string, { sent: number; non4xx: number; unclear: number; samples: string[] }>).map(
     ([name, s]) => `| ${name} | ${s.sent} | ${s.non4xx} | ${s.unclear} | ${s.samples.map((x) => x.replace(/\|/g, "\\|")).join("; ")} |`,
@@ -377,7 +490,7 @@ answers that differ from the same greedy request served alone; on this serialise
 be 0 or a bug. The issue's cross-talk target (neighbours' mixes changed in one batched decode) needs
 the batched engine sessions of issue 13: see the batched rows below, and the cross-talk test
 (apps/server/test/crosstalk.test.ts).
-${batched.join("")}
+${batched.join("")}${crosstalk.join("")}
 ## Hostile requests
 
 ${h.requests} malformed or hostile requests, 16 at a time, cycling through ${cases.length} kinds
@@ -397,6 +510,22 @@ SIGTERM with a stream in flight: the stream ${r.drain.in_flight_completed ? "com
 }
 
 await main();
+
+/** The deterministic-schedule cross-talk run of `--crosstalk N`. */
+function crosstalkSection(x: Record<string, any>): string {
+  return `
+## Cross-talk, deterministic schedule (\`--parallel ${x.slots} --start-together ${x.slots}\`)
+
+Produced by \`${x.command}\` (${x.date}; ${x.backend}, greedy, max_tokens ${x.max_tokens}, streamed). Requests go in groups
+of ${x.slots}, sent in a fixed order (each once the one before it waits in the queue), and start together, request *i*
+in row *i* of one engine session. Each group runs three times: with its assigned mixes, with the odd rows' mixes
+changed, and with the even rows' changed; a row whose own request did not change must answer token for token the
+same. ${x.requests} requests, ${x.errors} errors; **${x.crosstalk} of ${x.compared_rows} kept rows changed** (cross-talk)${
+    x.samples.length ? `: ${x.samples.join("; ")}` : ""
+  }. The change was real: ${x.neighbours_changed_answers} of the changed rows answered differently. ${x.shared_decode_runs} of
+${x.decode_runs} decode runs carried ≥ 2 sequences, at most ${x.max_sequences_in_one_run} in one run. The run took ${x.seconds} s.
+`;
+}
 
 /** The rows of a `--parallel N` run, against the one-slot rows of the same file. */
 function batchedSection(p: Record<string, any>, r: Record<string, any>): string {

@@ -6,6 +6,8 @@ import {
   resolveLayers,
   type LayerRange,
   type ModelInfo,
+  type SteeringPhase as CoreSteeringPhase,
+  type SteeringProfile,
   type SteeringSpec,
   type SteeringTerm,
 } from "@emosteer/core";
@@ -33,13 +35,26 @@ export interface InlineVector {
   readonly name?: string;
 }
 
-/** Where steering acts. The engines steer prompt and generation together today. */
-export type SteeringPhase = "prompt" | "generation" | "both";
-export const SUPPORTED_PHASES: readonly SteeringPhase[] = ["both"];
+/** Which tokens are steered: the prompt's, the generated ones, or both (core's {@link CoreSteeringPhase}). */
+export type SteeringPhase = CoreSteeringPhase;
+export const SUPPORTED_PHASES: readonly SteeringPhase[] = ["prompt", "generation", "both"];
+
+/** One term of the steering a response reports. */
+export interface AppliedTerm {
+  readonly vector: string;
+  /** The α really added (for a calibrated vector in the `emotions` form: the weight × the profile's α). */
+  readonly alpha: number;
+  /** The weight the request gave, when a calibration profile turned it into {@link alpha}. */
+  readonly weight?: number;
+  /** This term's own layers and injection, when its vector's profile set them. */
+  readonly layers?: { readonly from: number; readonly to: number };
+  readonly injection?: "net-shift" | "per-layer";
+}
 
 /** The steering a response reports: what was really added, after validation. */
 export interface AppliedSteering {
-  readonly terms: readonly { readonly vector: string; readonly alpha: number }[];
+  readonly terms: readonly AppliedTerm[];
+  /** The layers of every term without its own (see {@link AppliedTerm.layers}). */
   readonly layers: { readonly from: number; readonly to: number } | readonly number[];
   readonly apply: SteeringPhase;
   readonly injection: "net-shift" | "per-layer";
@@ -50,6 +65,15 @@ export interface SteeringLimits {
   readonly maxAlpha: number;
   /** Most terms in one request. */
   readonly maxTerms: number;
+}
+
+interface RequestTerm {
+  readonly vector: EmotionVector;
+  readonly label: string;
+  readonly alpha: number;
+  readonly weight?: number;
+  readonly layers?: LayerRange;
+  readonly injection?: "net-shift" | "per-layer";
 }
 
 /** A vector name as loaded from `--vectors` (file stem = emotion): letters, digits, `_`, `-`. */
@@ -106,17 +130,30 @@ export function requestSteering(
     }
     return alpha + 0; // −0 → 0
   };
+  // The emotions form means what Steerer means: a calibrated vector's weight 1 is its profile's α, on its layers.
+  const profiledTerm = (vector: EmotionVector, label: string, weight: number, param: string): RequestTerm => {
+    const profile: SteeringProfile | undefined = vector.profile;
+    if (!profile) return { vector, label, alpha: weight };
+    const alpha = weight * profile.alpha + 0;
+    if (Math.abs(alpha) > limits.maxAlpha) {
+      throw invalidRequest(
+        param,
+        `"${label}" is calibrated (weight 1 = α ${profile.alpha}), so weight ${weight} means α ${alpha}, beyond this server's limit of ${limits.maxAlpha}: ` +
+          `use a weight from −${limits.maxAlpha / profile.alpha} to ${limits.maxAlpha / profile.alpha}, or the explicit "steering" form for raw α.`,
+        "invalid_alpha",
+      );
+    }
+    return { vector, label, alpha, weight, layers: profile.layers, injection: profile.injection };
+  };
 
-  let terms: { vector: EmotionVector; label: string; alpha: number }[];
+  let terms: RequestTerm[];
   let layers: LayerRange | readonly number[] | undefined;
   let apply: SteeringPhase = "both";
   let injection: "net-shift" | "per-layer" = "net-shift";
   if (emotions !== undefined) {
-    terms = Object.entries(emotions).map(([name, alpha]) => ({
-      vector: named(name, `emotions.${name}`),
-      label: name,
-      alpha: alphaOf(alpha, `emotions.${name}`),
-    }));
+    terms = Object.entries(emotions).map(([name, weight]) =>
+      profiledTerm(named(name, `emotions.${name}`), name, alphaOf(weight, `emotions.${name}`), `emotions.${name}`),
+    );
   } else if (steering !== undefined) {
     terms = steering.terms.map((term, k) => {
       const param = `steering.terms[${k}]`;
@@ -130,7 +167,7 @@ export function requestSteering(
     if (!SUPPORTED_PHASES.includes(apply)) {
       throw invalidRequest(
         "steering.apply",
-        `apply "${apply}" is not available on this engine: it steers the prompt and the generation together; use "both" (the default).`,
+        `apply must be one of ${SUPPORTED_PHASES.join(", ")} (the tokens steered: the prompt's, the generated ones, or both, the default); got ${JSON.stringify(apply)}.`,
         "unsupported_phase",
       );
     }
@@ -146,9 +183,18 @@ export function requestSteering(
   const active = terms.filter((t) => t.alpha !== 0);
   if (active.length === 0) return { spec: null, applied: null };
   const spec: SteeringSpec = {
-    terms: active.map(({ vector, alpha }): SteeringTerm => ({ vector, alpha })),
+    terms: active.map(
+      ({ vector, alpha, layers: own, injection: ownInjection }): SteeringTerm => ({
+        vector,
+        alpha,
+        ...(own ? { layers: own } : {}),
+        ...(ownInjection ? { injection: ownInjection } : {}),
+      }),
+    ),
     ...(layers !== undefined ? { layers } : {}),
-    injection,
+    // A profiled term keeps its own injection; otherwise the request's (default net-shift).
+    ...(active.some((t) => t.injection) ? {} : { injection }),
+    apply,
   };
   try {
     // Resolved once here (the engine resolves it again) so that a bad layer is a 400, not an engine failure.
@@ -162,7 +208,13 @@ export function requestSteering(
   return {
     spec,
     applied: {
-      terms: active.map(({ label, alpha }) => ({ vector: label, alpha })),
+      terms: active.map(({ label, alpha, weight, layers: own, injection: ownInjection }) => ({
+        vector: label,
+        alpha,
+        ...(weight !== undefined ? { weight } : {}),
+        ...(own ? { layers: { from: own.from, to: own.to } } : {}),
+        ...(ownInjection ? { injection: ownInjection } : {}),
+      })),
       layers: contiguous && steered.length > 0 ? { from: steered[0]!, to: steered.at(-1)! } : steered,
       apply,
       injection,

@@ -12,8 +12,9 @@ import {
 } from "@emosteer/core";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { ApiError, invalidRequest } from "./api-error.js";
-import { openEngineSession, type EngineSession } from "./engine-session.js";
+import { offersSessions, openEngineSession, type EngineSession } from "./engine-session.js";
 import { ServerMetrics } from "./metrics.js";
+import { discardUnreadBody } from "./unread-body.js";
 import { chatCompletion, finishReasonOf, streamChunk, textCompletion, usageChunk, type ResponseHead } from "./openai-shapes.js";
 import { bundlePlayground, PLAYGROUND_HTML } from "./playground.js";
 import { CHAT_REQUEST_SCHEMA, COMPLETION_REQUEST_SCHEMA } from "./request-schemas.js";
@@ -39,7 +40,7 @@ export interface ServerOptions {
    * Generations that run at once (`emosteer serve --parallel`). Above 1 the server opens one
    * batched engine session of this many sequences when the backend offers `createSession` (the
    * ONNX engine), each request with its own steering; a backend without sessions stays on one
-   * slot (and the server says so). Defaults to 1.
+   * slot (and the server says so). Defaults to 4 when the backend offers sessions, else 1.
    */
   readonly slots?: number;
   /**
@@ -82,6 +83,9 @@ export interface EmosteerServer {
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
+/** Slots when the engine batches and `slots` is not given. */
+const DEFAULT_BATCHED_SLOTS = 4;
+
 /** Starts the HTTP server. See README.md ("Serve") for the endpoints and schema/steering.schema.json for steering. */
 export async function startServer(options: ServerOptions): Promise<EmosteerServer> {
   const { backend, vectors, modelId } = options;
@@ -100,7 +104,8 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
     );
   }
 
-  const askedSlots = options.slots ?? 1;
+  // Default: 4 at once on an engine with batched sessions, else one at a time (more slots would only queue inside).
+  const askedSlots = options.slots ?? (offersSessions(backend) ? DEFAULT_BATCHED_SLOTS : 1);
   const session = openEngineSession(backend, askedSlots);
   if (askedSlots > 1 && !session)
     log(
@@ -167,10 +172,15 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
     }
   });
 
-  app.setErrorHandler((error, _request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     const apiError = toApiError(error, { bodyLimit, receiveTimeoutMs });
     if (apiError.status >= 500) log(`emosteer serve: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    void reply.code(apiError.status).headers(apiError.headers).send(apiError.toJSON());
+    if (apiError.status === 413) {
+      // The client may still be uploading: read the rest (up to a bound) so it gets this answer, then close.
+      const whole = await discardUnreadBody(request.raw, Math.max(16 * bodyLimit, 64 * 1024 * 1024), receiveTimeoutMs);
+      if (!whole) reply.header("connection", "close");
+    }
+    return reply.code(apiError.status).headers(apiError.headers).send(apiError.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new ApiError(

@@ -47,6 +47,44 @@ describe("requestSteering", () => {
     expect(requestSteering({}, vectors, model, limits)).toEqual({ spec: null, applied: null });
   });
 
+  it("passes the steered phase through: prompt, generation or both", () => {
+    for (const apply of ["prompt", "generation", "both"] as const) {
+      const { spec, applied } = requestSteering({ steering: { terms: [{ vector: "joy", alpha: 1 }], apply } }, vectors, model, limits);
+      expect(spec!.apply).toBe(apply);
+      expect(applied!.apply).toBe(apply);
+    }
+  });
+
+  it("reads a calibrated vector's weight in the emotions form as its profile's α on its layers; the explicit form stays raw α", () => {
+    const profile = {
+      layers: { from: 2, to: 3 },
+      injection: "per-layer" as const,
+      alpha: 0.5,
+      judge: "j",
+      objective: { eps: 0.9, fidelity: 0.7, perplexityRatio: 1.1, distinct2Ratio: 1 },
+      searchedOn: { split: "extraction", queries: 8 },
+    };
+    const calibrated = new Map([...vectors, ["joy", vectors.get("joy")!.withProfile(profile)]]);
+    const { spec, applied } = requestSteering({ emotions: { joy: 2, fear: 1 } }, calibrated, model, limits);
+    expect(spec!.terms.map((t) => [t.vector.emotion, t.alpha, t.layers, t.injection])).toEqual([
+      ["joy", 1, { from: 2, to: 3 }, "per-layer"],
+      ["fear", 1, undefined, undefined],
+    ]);
+    expect(applied!.terms).toEqual([
+      { vector: "joy", alpha: 1, weight: 2, layers: { from: 2, to: 3 }, injection: "per-layer" },
+      { vector: "fear", alpha: 1 },
+    ]);
+    // Resolved as a mix: joy only on blocks 2..3 (per-layer: α·EV there), fear net-shift on 1..3.
+    const explicit = requestSteering({ steering: { terms: [{ vector: "joy", alpha: 2 }] } }, calibrated, model, limits);
+    expect(explicit.spec!.terms[0]).toMatchObject({ alpha: 2 });
+    expect(explicit.spec!.terms[0]!.layers).toBeUndefined();
+    // The limit bounds the α really added: weight 4 × profile α 0.5 = 2 passes, weight 4 on α 2 would not.
+    const strong = new Map([["joy", vectors.get("joy")!.withProfile({ ...profile, alpha: 2 })]]);
+    expect(refusal(() => requestSteering({ emotions: { joy: 3 } }, strong, model, limits)).message).toMatch(
+      /weight 1 = α 2.*means α 6.*from −2 to 2/,
+    );
+  });
+
   it("takes the explicit form with named and inline vectors and a layer list", () => {
     const data = Buffer.from(new Float32Array([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]).buffer).toString("base64");
     const { spec, applied } = requestSteering(
@@ -87,9 +125,6 @@ describe("requestSteering", () => {
         "invalid_vector_name",
       );
     }
-    expect(
-      refusal(() => requestSteering({ steering: { terms: [{ vector: "joy", alpha: 1 }], apply: "prompt" } }, vectors, model, limits)).code,
-    ).toBe("unsupported_phase");
     expect(
       refusal(() =>
         requestSteering({ steering: { terms: [{ vector: "joy", alpha: 1 }], layers: { from: 0, to: 3 } } }, vectors, model, limits),

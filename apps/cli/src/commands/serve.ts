@@ -11,7 +11,7 @@ import { UsageError } from "../usage-error.js";
 const HELP = `Usage: emosteer serve [--model ID|FILE.gguf] [--backend NAME] [--vectors DIR] [--host ADDR] [--port N]
                       [--api-key KEY] [--parallel N] [--max-queue N] [--max-tokens N] [--max-alpha A]
                       [--body-limit BYTES] [--timeout SECONDS] [--receive-timeout SECONDS]
-                      [--no-playground]
+                      [--start-together N] [--no-playground]
 
 Serves the model over an OpenAI-compatible HTTP API with per-request emotions: POST
 /v1/chat/completions and /v1/completions (streamed or not) take "emotions": {"joy": 1.5} or the
@@ -27,14 +27,16 @@ ${ENGINE_HELP}
   --api-key KEY         require "Authorization: Bearer KEY" on /v1 and /metrics (default: none;
                         $EMOSTEER_API_KEY sets it too)
   --parallel N          requests generated at once, batched in one engine session with each its
-                        own steering (default 4 on onnx; 1 on llama.cpp and transformers.js,
-                        which have no per-sequence steering yet and serve one at a time)
+                        own steering (default 4 on an engine with batched sessions; 1, one at a
+                        time, on an engine without per-sequence steering)
   --max-queue N         requests that may wait for the engine; more get 429 (default 16)
   --max-tokens N        the largest max_tokens a request may ask for (default 512)
   --max-alpha A         the largest |α| per emotion (default 4)
   --body-limit BYTES    the largest request body (default 1048576)
   --timeout SECONDS     a generation request's limit, queue wait included; then 504 (default 120)
   --receive-timeout SECONDS  time a client has to send its whole request; then 408 (default 30)
+  --start-together N    a deterministic schedule for cross-talk checks: requests start in groups of
+                        N, in arrival order, each group decoding together (default: off)
   --no-playground       do not serve the playground page at /`;
 
 export const serve: Command = {
@@ -55,6 +57,7 @@ export const serve: Command = {
         "body-limit": { type: "string", default: String(1024 * 1024) },
         timeout: { type: "string", default: "120" },
         "receive-timeout": { type: "string", default: "30" },
+        "start-together": { type: "string" },
         "no-playground": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -66,7 +69,8 @@ export const serve: Command = {
     const engine = parseEngineOptions(values);
     const port = parseInteger("port", values.port, 0, 65535);
     const maxQueue = parseInteger("max-queue", values["max-queue"], 0);
-    const slots = values.parallel === undefined ? (engine.backend === "onnx" ? 4 : 1) : parseInteger("parallel", values.parallel, 1, 64);
+    const slots = values.parallel === undefined ? undefined : parseInteger("parallel", values.parallel, 1, 64);
+    const startTogether = values["start-together"] === undefined ? undefined : parseInteger("start-together", values["start-together"], 1, 64);
     const maxTokens = parseInteger("max-tokens", values["max-tokens"], 1);
     const maxAlpha = parseNumber("max-alpha", values["max-alpha"], 0);
     const bodyLimit = parseInteger("body-limit", values["body-limit"], 1024);
@@ -91,7 +95,8 @@ export const serve: Command = {
       modelId,
       host,
       port,
-      slots,
+      ...(slots !== undefined ? { slots } : {}),
+      ...(startTogether !== undefined ? { startTogether } : {}),
       maxQueue,
       maxTokens,
       maxAlpha,
