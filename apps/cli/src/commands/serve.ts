@@ -70,7 +70,8 @@ export const serve: Command = {
     const port = parseInteger("port", values.port, 0, 65535);
     const maxQueue = parseInteger("max-queue", values["max-queue"], 0);
     const slots = values.parallel === undefined ? undefined : parseInteger("parallel", values.parallel, 1, 64);
-    const startTogether = values["start-together"] === undefined ? undefined : parseInteger("start-together", values["start-together"], 1, 64);
+    const startTogether =
+      values["start-together"] === undefined ? undefined : parseInteger("start-together", values["start-together"], 1, 64);
     const maxTokens = parseInteger("max-tokens", values["max-tokens"], 1);
     const maxAlpha = parseNumber("max-alpha", values["max-alpha"], 0);
     const bodyLimit = parseInteger("body-limit", values["body-limit"], 1024);
