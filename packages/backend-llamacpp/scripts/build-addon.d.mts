@@ -8,9 +8,14 @@ export interface AddonLocation {
   /** The node-llama-cpp this package depends on: read only, the source of the private copy. */
   source: string;
   version: string;
+  /** patches/node-llama-cpp@<version>.patch (the addon) and the first 12 hex digits of its sha256. */
   patchFile: string;
   patchHash: string;
-  /** `<cache>/llama-addon/<version>-<patch hash>` */
+  /** The llama.cpp commit node-llama-cpp bundles, its source patch (patches/llama.cpp-<commit>.patch) and 8 hex digits of its sha256. */
+  llamaCppCommit: string;
+  llamaCppPatchFile: string;
+  llamaCppPatchHash: string;
+  /** `<cache>/llama-addon/<version>-<patch hash>-<llama.cpp patch hash>-<cmake options hash>` */
   dir: string;
   /** The private, patched node-llama-cpp the backend loads. */
   nodeLlamaCpp: string;

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds the patched llama.cpp addon @emosteer/backend-llamacpp needs (control vectors, activation
-// capture, raw logits: patches/node-llama-cpp@<version>.patch, shipped in this package) into a
+// capture, raw logits: patches/node-llama-cpp@<version>.patch; per-sequence control vectors in
+// llama.cpp's graph: patches/llama.cpp-<commit>.patch, both shipped in this package) into a
 // per-machine cache, from the llama.cpp source node-llama-cpp ships (its git bundle; no network):
-//   ${EMOSTEER_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/emosteer}/llama-addon/<node-llama-cpp version>-<patch hash>/
+//   ${EMOSTEER_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/emosteer}/llama-addon/<node-llama-cpp version>-<addon patch hash>-<llama.cpp patch hash>-<options hash>/
 // That directory holds a private, patched copy of node-llama-cpp (with its dependencies) whose own
 // build lands in its llama/localBuilds; the backend loads that copy, so the node-llama-cpp of the
 // project that installed us is never written to, and every project on the machine (this monorepo's
@@ -14,9 +15,10 @@
 //
 // The backend also runs this on first use when the cache is empty (set EMOSTEER_SKIP_ADDON_BUILD=1
 // to make it refuse instead). Needs cmake ≥ 3.19, a C++17 compiler and git (about 4 min on 2 cores).
-// Working on the patch: edit the C++ in <cache dir>/node_modules/node-llama-cpp/llama/addon/, run
-// with --incremental (recompiles only the addon target: seconds), then regenerate the patch from
-// those files; the new patch hash names a new cache directory, built in full once.
+// Working on the patches: edit the C++ in <cache dir>/node_modules/node-llama-cpp/llama/addon/ (the
+// addon) or .../llama/llama.cpp/ (llama.cpp), run with --incremental (recompiles the addon target and
+// the llama.cpp files it depends on that changed), then regenerate the patch from those files; the
+// new patch hash names a new cache directory, built in full once.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -28,7 +30,19 @@ const packageDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "..")
 const defaultLog = (message) => process.stderr.write(`[emosteer addon] ${message}\n`);
 
 /** Methods the patch adds to AddonContext; their absence means an unpatched build is loaded. */
-export const PATCHED_METHODS = ["setControlVector", "setActivationCapture", "takeActivationCapture", "getBatchLogits"];
+export const PATCHED_METHODS = [
+  "setControlVector",
+  "setSequenceSteering",
+  "setActivationCapture",
+  "takeActivationCapture",
+  "getBatchLogits",
+];
+
+/**
+ * The llama.cpp commit each supported node-llama-cpp version bundles (llama/gitRelease.bundle), whose
+ * source patches/llama.cpp-<first 8 hex digits>.patch applies to; checked after unpacking.
+ */
+const BUNDLED_LLAMA_CPP = { "3.21.1": "80fb11ac73e66d89eae2c6a91d8a77428fa733ed" };
 
 /** How a user builds the addon by hand, for error messages. */
 export const BUILD_ADDON_COMMAND = "npx emosteer-build-addon";
@@ -64,13 +78,23 @@ export function addonLocation() {
       `@emosteer/backend-llamacpp has no patch for node-llama-cpp ${version} (it has: ${known}); install the node-llama-cpp version it depends on.`,
     );
   }
-  const patchHash = createHash("sha256").update(fs.readFileSync(patchFile)).digest("hex").slice(0, 12);
+  const llamaCppCommit = BUNDLED_LLAMA_CPP[version];
+  const llamaCppPatchFile = llamaCppCommit ? path.join(packageDir, "patches", `llama.cpp-${llamaCppCommit.slice(0, 8)}.patch`) : null;
+  if (!llamaCppPatchFile || !fs.existsSync(llamaCppPatchFile)) {
+    throw new Error(
+      `@emosteer/backend-llamacpp has no llama.cpp source patch for the llama.cpp node-llama-cpp ${version} bundles (${llamaCppPatchFile ?? "unknown commit"}); install the node-llama-cpp version it depends on.`,
+    );
+  }
+  const hashOf = (file, length) => createHash("sha256").update(fs.readFileSync(file)).digest("hex").slice(0, length);
+  const patchHash = hashOf(patchFile, 12);
+  // Either patch changed: another directory, so a changed patch always builds a new addon.
+  const llamaCppPatchHash = hashOf(llamaCppPatchFile, 8);
   // The build's cmake options (our defaults, overridden by node-llama-cpp's NODE_LLAMA_CPP_CMAKE_OPTION_*
   // variables, e.g. GGML_NATIVE=OFF for another instruction set) name the directory, so another set
   // of options makes another build instead of replacing this one.
   const cmakeOptions = Object.entries(buildCmakeOptions()).sort(([a], [b]) => a.localeCompare(b));
   const variant = createHash("sha256").update(JSON.stringify(cmakeOptions)).digest("hex").slice(0, 8);
-  const dir = path.join(cacheRoot(), "llama-addon", `${version}-${patchHash}-${variant}`);
+  const dir = path.join(cacheRoot(), "llama-addon", `${version}-${patchHash}-${llamaCppPatchHash}-${variant}`);
   const nodeLlamaCpp = path.join(dir, "node_modules", "node-llama-cpp");
   const localBuilds = path.join(nodeLlamaCpp, "llama", "localBuilds");
   // node-llama-cpp names its build folder after the platform and any custom cmake options, and records it.
@@ -83,6 +107,9 @@ export function addonLocation() {
     version,
     patchFile,
     patchHash,
+    llamaCppCommit,
+    llamaCppPatchFile,
+    llamaCppPatchHash,
     dir,
     nodeLlamaCpp,
     /** The CMake build tree of the addon (llama.cpp's libraries; the tools are built in it too). */
@@ -299,19 +326,51 @@ function copyNodeLlamaCpp(location, log) {
   log(`copied node-llama-cpp ${location.version} and ${copied - 1} packages it depends on into ${modules}`);
 }
 
-function applyPatch(location) {
+/** Applies `patchFile` to the files under `dir` (unless they carry it already). */
+function applyPatch(dir, patchFile) {
   // GIT_CEILING_DIRECTORIES: never let git find an enclosing repository (the cache could sit in one),
-  // so `git apply` patches the files relative to the copy.
+  // so `git apply` patches the files relative to `dir` (llama/llama.cpp is a clone of its own: the same).
   const git = (args) =>
     spawnSync("git", args, {
-      cwd: location.nodeLlamaCpp,
+      cwd: dir,
       encoding: "utf8",
-      env: { ...process.env, GIT_CEILING_DIRECTORIES: path.dirname(location.nodeLlamaCpp) },
+      env: { ...process.env, GIT_CEILING_DIRECTORIES: path.dirname(dir) },
     });
   // A source that already carries the patch (a package manager applied it) is used as it is.
-  if (git(["apply", "--reverse", "--check", location.patchFile]).status === 0) return;
-  const result = git(["apply", "--whitespace=nowarn", location.patchFile]);
-  if (result.status !== 0) throw new Error(`git apply ${location.patchFile} failed in ${location.nodeLlamaCpp}: ${result.stderr.trim()}`);
+  if (git(["apply", "--reverse", "--check", patchFile]).status === 0) return;
+  const result = git(["apply", "--whitespace=nowarn", patchFile]);
+  if (result.status !== 0) throw new Error(`git apply ${patchFile} failed in ${dir}: ${result.stderr.trim()}`);
+}
+
+/** Runs node-llama-cpp's CLI in the private copy with the build's cmake options; progress on our stderr. */
+function nodeLlamaCppCli(location, args, what) {
+  const result = spawnSync(process.execPath, [path.join(location.nodeLlamaCpp, "dist", "cli", "cli.js"), ...args], {
+    cwd: location.nodeLlamaCpp,
+    // stdout to our stderr: progress stays visible without polluting a caller's stdout.
+    stdio: ["ignore", 2, 2],
+    env: { ...process.env, ...buildCmakeOptions(), NODE_LLAMA_CPP_SKIP_DOWNLOAD: "false" },
+  });
+  if (result.status !== 0)
+    throw new Error(
+      `node-llama-cpp ${what} exited with ${result.status ?? result.signal}; see the output above (needs cmake, a C++ compiler and git).`,
+    );
+}
+
+/** Unpacks the llama.cpp source node-llama-cpp bundles and patches it, checking it is the commit the patch is for. */
+function prepareLlamaCppSource(location) {
+  nodeLlamaCppCli(location, ["source", "download", "--gpu", "false", "--skipBuild", "--noUsageExample"], "source download");
+  const source = path.join(location.nodeLlamaCpp, "llama", "llama.cpp");
+  const head = spawnSync("git", ["rev-parse", "HEAD"], {
+    cwd: source,
+    encoding: "utf8",
+    env: { ...process.env, GIT_CEILING_DIRECTORIES: path.dirname(source) },
+  });
+  const commit = head.status === 0 ? head.stdout.trim() : null;
+  if (commit !== location.llamaCppCommit)
+    throw new Error(
+      `node-llama-cpp ${location.version} unpacked llama.cpp ${commit ?? "(unknown commit)"} in ${source}, but ${path.basename(location.llamaCppPatchFile)} is for ${location.llamaCppCommit}: reinstall node-llama-cpp ${location.version}.`,
+    );
+  applyPatch(source, location.llamaCppPatchFile);
 }
 
 function writeJsonAtomically(file, value) {
@@ -361,31 +420,22 @@ async function buildUnlocked(location, force, incremental, log) {
   fs.rmSync(location.dir, { recursive: true, force: true });
   fs.mkdirSync(location.dir, { recursive: true });
   copyNodeLlamaCpp(location, log);
-  applyPatch(location);
+  applyPatch(location.nodeLlamaCpp, location.patchFile);
+  // The llama.cpp patch goes between unpacking the bundled source and cmake: download without
+  // building, patch, then build.
+  prepareLlamaCppSource(location);
   log(
     `building the patched llama.cpp addon for the CPU from the source node-llama-cpp ${location.version} bundles, in ${location.dir} (about 4 min on 2 cores, once per machine)…`,
   );
-  const result = spawnSync(
-    process.execPath,
-    [path.join(location.nodeLlamaCpp, "dist", "cli", "cli.js"), "source", "download", "--gpu", "false", "--noUsageExample"],
-    // stdout to our stderr: progress stays visible without polluting a caller's stdout.
-    {
-      cwd: location.nodeLlamaCpp,
-      stdio: ["ignore", 2, 2],
-      env: { ...process.env, ...buildCmakeOptions(), NODE_LLAMA_CPP_SKIP_DOWNLOAD: "false" },
-    },
-  );
-  if (result.status !== 0) {
-    throw new Error(
-      `node-llama-cpp source download exited with ${result.status ?? result.signal}; see the output above (needs cmake, a C++ compiler and git).`,
-    );
-  }
+  nodeLlamaCppCli(location, ["source", "build", "--gpu", "false", "--noUsageExample"], "source build");
   await verify(location);
   const seconds = Math.round((Date.now() - started) / 1000);
   writeJsonAtomically(location.stamp, {
     nodeLlamaCpp: location.version,
     patch: path.basename(location.patchFile),
     patchHash: location.patchHash,
+    llamaCppPatch: path.basename(location.llamaCppPatchFile),
+    llamaCppPatchHash: location.llamaCppPatchHash,
     seconds,
     builtAt: new Date().toISOString(),
   });

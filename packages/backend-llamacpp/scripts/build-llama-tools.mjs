@@ -5,7 +5,7 @@
 // compile flags and the very ggml/llama libraries the addon links, so llama.cpp is compiled once
 // per machine and only the tools' own sources are added. Not run on install: a test globalSetup
 // calls it on demand; the tools stay in the addon's cache directory, so this runs once per machine:
-//   ${EMOSTEER_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/emosteer}/llama-addon/<version>-<patch hash>/…/localBuilds/<platform>/bin/
+//   ${EMOSTEER_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/emosteer}/llama-addon/<version>-<patch hashes>-<options hash>/…/localBuilds/<platform>/bin/
 // Usage: node scripts/build-llama-tools.mjs   (prints the bin directory on the last line)
 import { spawn } from "node:child_process";
 import fs from "node:fs";

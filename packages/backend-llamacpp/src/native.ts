@@ -16,8 +16,17 @@ export class NativeAddonMissingError extends EmosteerError {
   }
 }
 
-/** Methods the emosteer patch adds to node-llama-cpp's AddonContext (see patches/node-llama-cpp@3.21.1.patch). */
-const PATCHED_METHODS = ["setControlVector", "setActivationCapture", "takeActivationCapture", "getBatchLogits"] as const;
+/**
+ * Methods the emosteer patches add to node-llama-cpp's AddonContext (patches/node-llama-cpp@3.21.1.patch;
+ * setSequenceSteering also needs llama.cpp's own, patches/llama.cpp-80fb11ac.patch).
+ */
+const PATCHED_METHODS = [
+  "setControlVector",
+  "setSequenceSteering",
+  "setActivationCapture",
+  "takeActivationCapture",
+  "getBatchLogits",
+] as const;
 
 // node-llama-cpp's typings do not expose the addon objects; these describe the part we use.
 export type BatchLogitIndex = number & { readonly __batchLogitIndex: never };
@@ -44,6 +53,12 @@ export interface NativeContext {
   removeTokenCellsFromSequence(sequenceId: number, startPos: number, endPos: number): boolean;
   // emosteer patch:
   setControlVector(data: Float32Array | null, ilStart?: number, ilEnd?: number): void;
+  /**
+   * A control vector for the tokens of sequence `sequenceId` only (added on top of the context's
+   * one): the row that sequence's tokens read from the patched llama.cpp's per-sequence steering
+   * table, so sequences with different vectors decode in one batch. null clears it.
+   */
+  setSequenceSteering(sequenceId: number, data: Float32Array | null, ilStart?: number, ilEnd?: number): void;
   /** While on, a decode stops after the highest selected layer: no logits, later layers' KV cache not written. */
   setActivationCapture(layers: Int32Array | null): void;
   takeActivationCapture(): Float32Array[];
