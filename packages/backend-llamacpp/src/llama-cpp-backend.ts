@@ -12,6 +12,8 @@ import {
   type ContinuationScore,
   type GenerateOptions,
   type Generation,
+  type GenerationSession,
+  type GenerationSessionOptions,
   type ModelInfo,
   type ResidualCapture,
   type SteeringBackend,
@@ -30,6 +32,8 @@ import { readModelInfo } from "@emosteer/core/node";
 import type { Llama, LlamaModel } from "node-llama-cpp";
 import { architectureSupport } from "./architectures.js";
 import { ChatTemplate } from "./chat-template.js";
+import { controlVectorOf, sameControlVector, type ControlVector } from "./control-vector.js";
+import { createGenerationSession, DEFAULT_PARALLEL_SEQUENCES, type PreparedGeneration, type SessionHost } from "./generation-session.js";
 import { bindingsOf, loadPatchedLlama, nativeModelOf, type BatchLogitIndex, type NativeContext, type NativeModel } from "./native.js";
 import { SerialQueue } from "./serial-queue.js";
 
@@ -68,6 +72,14 @@ export interface LlamaCppBackend extends SteeringBackend {
     readonly steering?: SteeringSpec | null;
     readonly signal?: AbortSignal;
   }): Promise<Float32Array>;
+  /**
+   * A session on this loaded model that runs up to `parallelSequences` generations at once
+   * (default 4), each its own llama.cpp sequence with its own steering and sampler, all active
+   * sequences decoded in one llama_decode per step (per-sequence control vectors of the patched
+   * llama.cpp). It has a context of its own, so it runs beside the backend's calls; `generate` on
+   * the backend itself keeps running each call alone.
+   */
+  createSession(options?: GenerationSessionOptions): GenerationSession;
 }
 
 const SEQUENCE = 0;
@@ -76,8 +88,8 @@ const ENGINE = "llama.cpp";
 /** One llama.cpp context and the control vector currently installed on it. */
 interface ContextSlot {
   readonly native: NativeContext;
-  /** Rows 1..layerCount-1 of the installed steering tensor and the steered range, or null. */
-  installed: { readonly rows: Float32Array; readonly from: number; readonly to: number } | null;
+  /** The installed whole-context control vector, or null. */
+  installed: ControlVector | null;
   /** What the KV cache of SEQUENCE holds after the last capture, for the next one to reuse; null: nothing reusable. */
   kept: KeptSequence | null;
 }
@@ -96,7 +108,8 @@ interface KeptSequence {
  *
  * Steering is a llama.cpp control vector on the context. Operations run one at a time per backend
  * and start from an empty KV cache, so concurrent `generate` calls with different steering never
- * leak into each other; for real parallelism create several backends. The one exception is
+ * leak into each other; to run generations at once, each with its own steering, in one
+ * llama_decode per step, use {@link LlamaCppBackend.createSession}. The one exception is
  * `captureResiduals`, on its own context: it keeps the KV cache of the tokens it decoded and the
  * next capture under the same control vector reuses their common prefix up to its span (texts
  * that share a chat prompt share its KV rows), so the prompt is not evaluated again.
@@ -131,6 +144,7 @@ class LlamaCppEngine implements LlamaCppBackend {
   private readonly nativeModel: NativeModel;
   private readonly chatTemplate: ChatTemplate | undefined;
   private captureSlot: ContextSlot | undefined;
+  private readonly sessions = new Set<GenerationSession>();
   private isDisposed = false;
 
   private constructor(
@@ -147,7 +161,7 @@ class LlamaCppEngine implements LlamaCppBackend {
       capture: support.capture,
       logProbs: true,
       seededSampling: true,
-      parallelSequences: 1, // generate runs one call at a time (SerialQueue)
+      parallelSequences: DEFAULT_PARALLEL_SEQUENCES,
       steerableLayers: { from: 1, to: model.layerCount - 1 },
     };
     if (model.chatTemplate) {
@@ -238,7 +252,7 @@ class LlamaCppEngine implements LlamaCppBackend {
       });
       const slot = this.captureSlot;
       const ctx = slot.native;
-      installSteering(slot, steering, this.model);
+      installSteering(slot, controlVectorOf(steering, this.model));
       const lastLayer = Math.max(...layers);
       let reused = reusableTokens(slot.kept, tokens, spanStart, lastLayer);
       slot.kept = null;
@@ -275,9 +289,40 @@ class LlamaCppEngine implements LlamaCppBackend {
     });
   }
 
-  async generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
+  createSession(options: GenerationSessionOptions = {}): GenerationSession {
     this.assertAlive();
-    const started = performance.now();
+    const engine = this;
+    const host: SessionHost = {
+      model: this.model,
+      contextSize: this.contextOptions.contextSize,
+      batchSize: this.contextOptions.batchSize,
+      nativeModel: this.nativeModel,
+      get disposed() {
+        return engine.isDisposed;
+      },
+      prepare: (prompt, generateOptions) => this.prepare(prompt, generateOptions),
+      createContext: async (sequences) => {
+        const { contextSize, batchSize, threads } = this.contextOptions;
+        // Not unified: llama.cpp gives each sequence its own contextSize cells.
+        const slot = await createSlot(this.llama, this.llamaModel, {
+          contextSize: contextSize * sequences,
+          batchSize: Math.max(batchSize, sequences),
+          threads,
+          sequences,
+          captureActivations: false,
+        });
+        return slot.native;
+      },
+      createSampler: () => new (bindingsOf(this.llama).AddonSampler)(this.nativeModel),
+      release: (session) => this.sessions.delete(session),
+    };
+    const session = createGenerationSession(host, options);
+    this.sessions.add(session);
+    return session;
+  }
+
+  /** A generate call's checks, prompt tokens and phased control vectors (shared with sessions). */
+  private prepare(prompt: string | readonly ChatMessage[], options: GenerateOptions): PreparedGeneration {
     const { maxTokens, temperature, topK, topP, seed, stop } = resolveGenerateOptions(options);
     const promptTokens = typeof prompt === "string" ? Array.from(this.nativeModel.tokenize(prompt, true)) : this.chatTokens(prompt, true);
     const { contextSize } = this.contextOptions;
@@ -288,8 +333,22 @@ class LlamaCppEngine implements LlamaCppBackend {
         "text that tokenizes to at least one token",
       );
     if (promptTokens.length >= contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, contextSize);
-    const steering = this.resolve(options.steering);
+    const vector = controlVectorOf(this.resolve(options.steering), this.model);
     const phases = steeringPhases(options.steering);
+    return {
+      promptTokens,
+      steering: { prompt: phases.prompt ? vector : null, generation: phases.generation ? vector : null },
+      maxTokens,
+      sampling: temperature === 0 ? { temperature: 0 } : { temperature, topK, topP, seed },
+      stop,
+    };
+  }
+
+  async generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {
+    this.assertAlive();
+    const started = performance.now();
+    const { promptTokens, steering, maxTokens, sampling, stop } = this.prepare(prompt, options);
+    const { contextSize } = this.contextOptions;
     const { signal, onToken } = options;
     const what = `${ENGINE} generation`;
     if (signal?.aborted) throw new AbortedError(what);
@@ -300,9 +359,9 @@ class LlamaCppEngine implements LlamaCppBackend {
         const slot = this.generationSlot;
         const ctx = slot.native;
         ctx.disposeSequence(SEQUENCE);
-        installSteering(slot, phases.prompt ? steering : null, this.model);
+        installSteering(slot, steering.prompt);
         const sampler = new (bindingsOf(this.llama).AddonSampler)(this.nativeModel);
-        sampler.applyConfig(temperature === 0 ? { temperature: 0 } : { temperature, topK, topP, seed });
+        sampler.applyConfig(sampling);
         const generated: number[] = [];
         const text = new GenerationText(stop);
         let finishReason: Generation["finishReason"] = "length";
@@ -315,7 +374,7 @@ class LlamaCppEngine implements LlamaCppBackend {
           if (signal?.aborted) throw new AbortedError(what);
           promptMs = performance.now() - started;
           // The generated tokens are evaluated under the generation phase's steering (apply: "prompt" | "generation").
-          if (phases.prompt !== phases.generation) installSteering(slot, phases.generation ? steering : null, this.model);
+          if (steering.prompt !== steering.generation) installSteering(slot, steering.generation);
           for (;;) {
             const token = await ctx.sampleToken(logitIndex!, sampler);
             if (token === -1 || this.nativeModel.isEogToken(token)) {
@@ -389,7 +448,7 @@ class LlamaCppEngine implements LlamaCppBackend {
       }
       const slot = this.generationSlot;
       slot.native.disposeSequence(SEQUENCE);
-      installSteering(slot, steering, this.model);
+      installSteering(slot, controlVectorOf(steering, this.model));
       const logProbs = new Float32Array(continuationTokens.length);
       try {
         // The logits at position p predict token p + 1.
@@ -427,7 +486,7 @@ class LlamaCppEngine implements LlamaCppBackend {
       this.assertAlive();
       const slot = this.generationSlot;
       slot.native.disposeSequence(SEQUENCE);
-      installSteering(slot, steering, this.model);
+      installSteering(slot, controlVectorOf(steering, this.model));
       const rows: Float32Array[] = [];
       try {
         await this.decode(slot.native, tokens, 0, range(0, tokens.length), signal, () => rows.push(slot.native.getBatchLogits()));
@@ -447,6 +506,8 @@ class LlamaCppEngine implements LlamaCppBackend {
   async dispose(): Promise<void> {
     if (this.isDisposed) return;
     this.isDisposed = true;
+    // Sessions fail their generations with DisposedError at the next token and free their contexts first.
+    await Promise.all([...this.sessions].map((session) => session.dispose()));
     // Wait for the running operation; queued ones fail with DisposedError when they start.
     await this.queue.run(async () => {
       await this.generationSlot.native.dispose();
@@ -511,12 +572,12 @@ class LlamaCppEngine implements LlamaCppBackend {
 async function createSlot(
   llama: Llama,
   model: LlamaModel,
-  options: { contextSize: number; batchSize: number; threads: number; captureActivations: boolean },
+  options: { contextSize: number; batchSize: number; threads: number; captureActivations: boolean; sequences?: number },
 ): Promise<ContextSlot> {
   const native = new (bindingsOf(llama).AddonContext)(nativeModelOf(model), {
     contextSize: options.contextSize,
     batchSize: options.batchSize,
-    sequences: 1,
+    sequences: options.sequences ?? 1,
     threads: options.threads,
     // Flash attention changes the arithmetic; off keeps results comparable with llama.cpp's tools' defaults on CPU.
     flashAttention: false,
@@ -540,42 +601,15 @@ function reusableTokens(kept: KeptSequence | null, tokens: readonly number[], sp
 }
 
 /**
- * Makes the context's control vector equal `tensor` (null: none). Always passes every layer
- * 1..layerCount-1 (llama.cpp keeps stale values for layers missing from a shorter buffer) and
- * restricts the range to the steered rows so other layers stay bit-exact. Skips the call when the
- * same vector is installed already: each change makes llama.cpp re-reserve its scheduler.
+ * Makes the context's control vector equal `vector` (null: none). Skips the call when the same
+ * vector is installed already: each change makes llama.cpp re-reserve its scheduler.
  */
-function installSteering(slot: ContextSlot, tensor: SteeringTensor | null, model: ModelInfo): void {
-  if (!tensor) {
-    if (slot.installed) {
-      slot.native.setControlVector(null);
-      slot.kept = null; // computed under the previous vector
-    }
-    slot.installed = null;
-    return;
-  }
-  const { hiddenSize, layerCount } = model;
-  const rows = tensor.data.slice(hiddenSize); // drop row 0: llama.cpp's buffer starts at layer 1
-  let from = -1;
-  let to = -1;
-  for (let layer = 1; layer < layerCount; layer++) {
-    const row = rows.subarray((layer - 1) * hiddenSize, layer * hiddenSize);
-    if (row.some((x) => x !== 0)) {
-      if (from === -1) from = layer;
-      to = layer;
-    }
-  }
-  const current = slot.installed;
-  if (current && current.from === from && current.to === to && sameValues(current.rows, rows)) return;
-  slot.native.setControlVector(rows, from, to);
-  slot.installed = { rows, from, to };
+function installSteering(slot: ContextSlot, vector: ControlVector | null): void {
+  if (sameControlVector(slot.installed, vector)) return;
+  if (vector) slot.native.setControlVector(vector.rows, vector.from, vector.to);
+  else slot.native.setControlVector(null);
+  slot.installed = vector;
   slot.kept = null; // computed under the previous vector
-}
-
-function sameValues(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function range(from: number, to: number): number[] {
