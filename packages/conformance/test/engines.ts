@@ -1,14 +1,14 @@
 import { createLlamaCppBackend } from "@emosteer/backend-llamacpp";
 import { createOnnxBackend } from "@emosteer/backend-onnx";
 import { createTransformersBackend } from "@emosteer/backend-transformers";
-import { EmotionVector, modelIdentity, type ModelIdentity, type SteeringBackend } from "@emosteer/core";
+import { EmotionVector, modelIdentity, type ModelIdentity, type SessionBackend, type SteeringBackend } from "@emosteer/core";
 import { DEFAULT_MODEL_ID, ensureModel } from "@emosteer/models";
 import { exportGgufToOnnx } from "@emosteer/onnx-export";
 
 /** Every engine opens with this context, small so that overflow cases cost a few tokens. */
 export const CONTEXT_SIZE = 96;
 
-export const ENGINE_NAMES = ["llama.cpp", "onnx", "onnx session", "transformers.js"] as const;
+export const ENGINE_NAMES = ["llama.cpp", "llama.cpp session", "onnx", "onnx session", "transformers.js"] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 /** Opens `name` on the default model (SmolLM2-135M-Instruct; the ONNX engines on its fp32 export, cached). */
@@ -19,24 +19,30 @@ export async function openEngine(name: EngineName): Promise<SteeringBackend> {
       return createLlamaCppBackend({ modelPath: path, contextSize: CONTEXT_SIZE, threads: 2 });
     case "onnx":
       return createOnnxBackend({ modelPath: path, contextSize: CONTEXT_SIZE });
-    case "onnx session": {
-      // The ONNX backend with every generate going through a batching session (two sequences per
-      // run): the session keeps generate's contract.
-      const backend = await createOnnxBackend({ modelPath: path, contextSize: CONTEXT_SIZE });
-      const session = backend.createSession({ parallelSequences: 2 });
-      return new Proxy(backend, {
-        get(target, property) {
-          if (property === "generate") return session.generate.bind(session);
-          const value: unknown = Reflect.get(target, property, target);
-          return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-    }
+    case "llama.cpp session":
+      return throughSession(await createLlamaCppBackend({ modelPath: path, contextSize: CONTEXT_SIZE, threads: 2 }));
+    case "onnx session":
+      return throughSession(await createOnnxBackend({ modelPath: path, contextSize: CONTEXT_SIZE }));
     case "transformers.js": {
       const { modelDir } = await exportGgufToOnnx({ ggufPath: path, precision: "fp32" });
       return createTransformersBackend({ modelDir, contextSize: CONTEXT_SIZE });
     }
   }
+}
+
+/**
+ * The backend with every generate going through a batching session (two sequences per decode):
+ * the session keeps generate's contract.
+ */
+function throughSession(backend: SessionBackend): SteeringBackend {
+  const session = backend.createSession({ parallelSequences: 2 });
+  return new Proxy(backend, {
+    get(target, property) {
+      if (property === "generate") return session.generate.bind(session);
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 /**
