@@ -4,8 +4,7 @@ import { parseUserEmotion, type SteeringBackend } from "@emosteer/core";
 import { openBackend } from "@emosteer/backends";
 import { ensureModel, findModelSpec } from "@emosteer/models";
 import PgBoss from "pg-boss";
-import { engineSetup, setupHash } from "./cell-identity.js";
-import type { EngineContext, PlannedCell } from "./engine-context.js";
+import { openEngineContext, type PlannedCell } from "./engine-context.js";
 import { EngineSession } from "./execute-cell.js";
 import { BenchUsageError, type BenchOptions } from "./options.js";
 import { gridId, planCells, readText, resolveBackends, resolveEmotions, resolveMix, resolveModels } from "./plan.js";
@@ -14,7 +13,6 @@ import type { ProgressBar } from "./progress.js";
 import { evaluationQueries } from "./queries.js";
 import { judgeStoredCells, runProvenance, type RunScope } from "./run.js";
 import { Scorer } from "./scorer.js";
-import { assertSameSetup } from "./setup-guard.js";
 import { cellId } from "./store.js";
 
 /** The pg-boss queue of bench jobs. */
@@ -300,16 +298,12 @@ async function openEngine(
     ...(signal ? { signal } : {}),
   });
   try {
-    const setup = engineSetup(backend, options);
-    await assertSameSetup(store, spec.id, backend.name, setup);
     const userEmotions = options.emotionFiles.map((file) => parseUserEmotion(readText(file), file));
     const emotions = resolveEmotions(options, userEmotions);
     const queries = evaluationQueries({ count: options.queries, file: null });
-    const ctx: EngineContext = {
+    const ctx = await openEngineContext({
       spec,
       backend,
-      setup,
-      setupHash: setupHash(setup),
       options,
       store,
       progress,
@@ -319,7 +313,7 @@ async function openEngine(
       userEmotions,
       queries,
       signal,
-    };
+    });
     const steerable = backend.capabilities.steering && backend.capabilities.capture;
     const mix = resolveMix(options, userEmotions);
     const planned = planCells(

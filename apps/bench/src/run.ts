@@ -3,8 +3,8 @@ import { cpus, hostname, loadavg, totalmem } from "node:os";
 import { parseUserEmotion, type SteeringBackend } from "@emosteer/core";
 import { openBackend } from "@emosteer/backends";
 import { ensureModel, hasOfflineSource, type LocalModel } from "@emosteer/models";
-import { engineLibraryVersions, engineSetup, setupHash } from "./cell-identity.js";
-import type { EngineContext } from "./engine-context.js";
+import { engineLibraryVersions, } from "./cell-identity.js";
+import { type EngineContext, openEngineContext } from "./engine-context.js";
 import { EngineSession } from "./execute-cell.js";
 import { measureLatency } from "./latency.js";
 import { runLongTexts } from "./long-texts.js";
@@ -15,7 +15,6 @@ import type { ProgressBar } from "./progress.js";
 import { evaluationQueries } from "./queries.js";
 import { rejudgeStore, type RejudgeResult } from "./rejudge.js";
 import { Scorer } from "./scorer.js";
-import { assertSameSetup } from "./setup-guard.js";
 import type { BenchStore, CellKey, CellText, RunProvenance } from "./store.js";
 
 /** The part of the options that decides which stored cells a report covers. */
@@ -131,23 +130,21 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
         }
         const loadSeconds = (performance.now() - engineStarted) / 1000;
         try {
-          const setup = engineSetup(backend, options);
-          await assertSameSetup(store, spec.id, backend.name, setup);
-          const counts = await runEngine({
-            spec,
-            backend,
-            setup,
-            setupHash: setupHash(setup),
-            options,
-            store,
-            progress,
-            scorer,
-            runId,
-            emotions,
-            userEmotions,
-            queries,
-            signal,
-          });
+          const counts = await runEngine(
+            await openEngineContext({
+              spec,
+              backend,
+              options,
+              store,
+              progress,
+              scorer,
+              runId,
+              emotions,
+              userEmotions,
+              queries,
+              signal,
+            }),
+          );
           generated += counts.generated;
           reused += counts.reused;
           const usage = process.memoryUsage();
