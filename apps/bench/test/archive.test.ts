@@ -7,7 +7,7 @@ import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { ArchiveFormatError, exportArchive, importArchive } from "../src/archive.js";
 import { SqliteBenchStore } from "../src/sqlite-store.js";
-import type { CellRecord } from "../src/store.js";
+import { storedCell as cell } from "./cell-fixture.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -17,40 +17,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "emosteer-bench-archive-"));
   dirs.push(dir);
   return dir;
-}
-
-function cell(queryId: string, condition: string, text: string): CellRecord {
-  return {
-    model: "m",
-    backend: "llama.cpp",
-    extraction: condition === "none" ? "-" : "mean-diff",
-    corpus: condition === "none" ? "-" : "fixed",
-    condition,
-    queryId,
-    maxTokens: 16,
-    seed: 0,
-    setupHash: "setup-a",
-    queryHash: `hash-${queryId}`,
-    method: condition === "none" ? "none" : "ev",
-    weights: condition === "none" ? {} : { joy: 1 },
-    query: `query ${queryId}`,
-    text,
-    generatedTokens: 16,
-    finishReason: "length",
-    promptTokens: 20,
-    promptMs: 10,
-    decodeMs: 100,
-    firstTokenMs: 12,
-    judgeId: "judge-1",
-    judgeName: "v1",
-    judge: { joy: 0.7, neutral: 0.3 },
-    lexicon: { joy: 5, anger: 0 },
-    perplexity: 4.5,
-    distinct2: 0.9,
-    fidelity: condition === "none" ? null : 0.8,
-    runId: "r1",
-    createdAt: "2026-01-01T00:00:00.000Z",
-  };
 }
 
 describe("bench archive", () => {

@@ -13,7 +13,11 @@ import {
 } from "../src/cell-identity.js";
 import { assertSameSetup } from "../src/setup-guard.js";
 import { SqliteBenchStore } from "../src/sqlite-store.js";
-import { cellId, openStore, StoreFormatError, type CellRecord } from "../src/store.js";
+import { cellId, openStore, StoreFormatError } from "../src/store.js";
+import { storedCell } from "./cell-fixture.js";
+
+const cell = (queryId: string, condition = "ev:joy@1", text = `answer to ${queryId}`) =>
+  storedCell(queryId, condition, text, { extraction: "mean-diff", corpus: "fixed", method: "ev", weights: { joy: 1 }, fidelity: 0.8 });
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -24,40 +28,6 @@ function tempDb(): string {
   const dir = mkdtempSync(join(tmpdir(), "emosteer-bench-store-"));
   dirs.push(dir);
   return join(dir, "bench.sqlite");
-}
-
-function cell(queryId: string, condition = "ev:joy@1", text = `answer to ${queryId}`): CellRecord {
-  return {
-    model: "m",
-    backend: "llama.cpp",
-    extraction: "mean-diff",
-    corpus: "fixed",
-    condition,
-    queryId,
-    maxTokens: 16,
-    seed: 0,
-    setupHash: "setup-a",
-    queryHash: `hash-${queryId}`,
-    method: "ev",
-    weights: { joy: 1 },
-    query: `query ${queryId}`,
-    text,
-    generatedTokens: 16,
-    finishReason: "length",
-    promptTokens: 20,
-    promptMs: 10,
-    decodeMs: 100,
-    firstTokenMs: 12,
-    judgeId: "judge-1",
-    judgeName: "v1",
-    judge: { joy: 0.7, neutral: 0.3 },
-    lexicon: { joy: 5, anger: 0 },
-    perplexity: 4.5,
-    distinct2: 0.9,
-    fidelity: 0.8,
-    runId: "r1",
-    createdAt: "2026-01-01T00:00:00.000Z",
-  };
 }
 
 const SETUP: EngineSetup = {
