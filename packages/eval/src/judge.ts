@@ -5,7 +5,7 @@ import { AbortedError, InvalidFileError } from "@emosteer/core";
 import { writeFileAtomic } from "@emosteer/core/node";
 import { JUDGE_LABELS, type JudgeLabel, type LabelledText, loadGoEmotions, loadIsear } from "./data.js";
 import { EmbeddingCache } from "./embedding/embedding-cache.js";
-import { loadOnnxSentenceEmbedder, type OnnxSentenceEmbedder } from "./embedding/minilm-onnx.js";
+import { loadOnnxSentenceEmbedder, type MiniLmPrecision, type OnnxSentenceEmbedder } from "./embedding/minilm-onnx.js";
 import { decodeFloat16, encodeFloat16, roundToFloat16InPlace } from "./float16.js";
 import { DEFAULT_INDOMAIN_DIR, inDomainFiles, leakingTrainRows, loadContrastCorpus, loadInDomain } from "./indomain-data.js";
 import { type FeatureSettings, featurize, fitIdf, type SparseVector } from "./judge-features.js";
@@ -36,7 +36,16 @@ export interface JudgeSettings {
    * v2: the unit-length all-MiniLM-L6-v2 sentence embedding, times `weight`, as a dense block after
    * the hashed n-grams (the n-gram block has unit length). Absent: n-grams only (v1).
    */
-  readonly embedding?: { readonly weight: number };
+  readonly embedding?: {
+    readonly weight: number;
+    /** The MiniLM graph the embeddings come from (see {@link MiniLmPrecision}). Absent: "fp32" (the first v2 files). */
+    readonly precision?: MiniLmPrecision;
+    /**
+     * Present: a second dense block after the embedding, the element-wise max over the text's
+     * sentences of their pooled hidden states (int8 graph only), times this weight.
+     */
+    readonly sentenceWeight?: number;
+  };
   /**
    * Optional non-linear block on the embedding: `units` ReLU features relu(R·e) of a fixed Gaussian
    * matrix R (seeded, never stored: rebuilt from `seed`), scaled by `weight`/√units — a one-hidden-layer
@@ -95,8 +104,13 @@ export function isJudgeName(name: string): name is JudgeName {
   return (JUDGE_NAMES as readonly string[]).includes(name);
 }
 
-/** Bump when the training code or file layout changes so old caches are not reused. */
-const FORMAT_VERSION = 2;
+/**
+ * Bump when the training code or file layout changes so old caches are not reused. Version 3 added
+ * the embedding's precision and sentence block to the settings; version-2 files (fp32, no sentence
+ * block) still load, with the same layout.
+ */
+const FORMAT_VERSION = 3;
+const READABLE_FORMAT_VERSIONS = [2, 3];
 const MAGIC = "EMJUDGE2";
 
 /** Per-class probabilities for one text. */
@@ -231,7 +245,7 @@ export class EmotionJudge {
 
   /** The MiniLM embedder this judge uses (loaded on first use, fetched into the cache if needed). */
   embedder(): Promise<OnnxSentenceEmbedder> {
-    this.#embedder ??= loadOnnxSentenceEmbedder();
+    this.#embedder ??= loadJudgeEmbedder(this.settings);
     return this.#embedder;
   }
 
@@ -240,6 +254,11 @@ export class EmotionJudge {
     const e = this.#embedder;
     this.#embedder = null;
     if (e) await (await e).dispose();
+  }
+
+  /** The n-gram block of a text's input (what the judge computes besides the embedding; exposed for timing). */
+  ngramFeatures(text: string): SparseVector {
+    return featurize(text, this.settings.features, this.#idf);
   }
 
   #probabilities(x: SparseVector): Float32Array {
@@ -302,7 +321,11 @@ export class EmotionJudge {
     } catch {
       throw corrupt("header is not JSON", jsonStart);
     }
-    if (header.formatVersion !== FORMAT_VERSION) throw corrupt(`format version ${header.formatVersion}, expected ${FORMAT_VERSION}`);
+    if (!READABLE_FORMAT_VERSIONS.includes(header.formatVersion))
+      throw new InvalidFileError(
+        path,
+        `judge file format version ${header.formatVersion}; this emosteer reads versions ${READABLE_FORMAT_VERSIONS.join(" and ")}: write it again with this version (\`emosteer judge --save\` or \`pnpm --filter @emosteer/eval judge:report\`)`,
+      );
     if (header.labels.join(",") !== JUDGE_LABELS.join(",")) throw corrupt(`labels ${header.labels.join(",")}`);
     const classes = JUDGE_LABELS.length;
     const hashed = 1 << header.settings.features.hashBits;
@@ -330,9 +353,30 @@ export class EmotionJudge {
   }
 }
 
-/** Inputs of the linear model: hashed n-grams, then (v2) the embedding block, then the optional hidden block. */
-function featureCount(settings: JudgeSettings, dimensions = 384): number {
-  return (1 << settings.features.hashBits) + (settings.embedding ? dimensions : 0) + (settings.hidden?.units ?? 0);
+/** MiniLM's hidden size: the width of the embedding block (and of the sentence block). */
+const HIDDEN = 384;
+
+/** Width of the dense embedding input a judge with these settings reads: 0, 384, or 768 with the sentence block. */
+export function embeddingWidth(settings: JudgeSettings): number {
+  if (!settings.embedding) return 0;
+  return settings.embedding.sentenceWeight !== undefined ? 2 * HIDDEN : HIDDEN;
+}
+
+/** The embedder whose vectors a judge with these settings reads (precision and sentence block from its settings). */
+export function loadJudgeEmbedder(
+  settings: JudgeSettings,
+  options: { cacheDir?: string; signal?: AbortSignal; onProgress?: (message: string) => void } = {},
+): Promise<OnnxSentenceEmbedder> {
+  return loadOnnxSentenceEmbedder({
+    ...options,
+    precision: settings.embedding?.precision ?? "fp32",
+    sentences: settings.embedding?.sentenceWeight !== undefined,
+  });
+}
+
+/** Inputs of the linear model: hashed n-grams, then (v2) the embedding block(s), then the optional hidden block. */
+function featureCount(settings: JudgeSettings): number {
+  return (1 << settings.features.hashBits) + embeddingWidth(settings) + (settings.hidden?.units ?? 0);
 }
 
 const projections = new Map<string, Float32Array>();
@@ -361,24 +405,28 @@ function judgeFeatures(text: string, settings: JudgeSettings, idf: Float32Array,
   const ngrams = featurize(text, settings.features, idf);
   if (!settings.embedding) return ngrams;
   if (!embedding) throw new RangeError("this judge needs the text's MiniLM embedding");
+  const width = embeddingWidth(settings);
+  if (embedding.length !== width)
+    throw new RangeError(`this judge reads ${width}-wide embeddings, got ${embedding.length}: embed with judge.embedder()`);
   const offset = 1 << settings.features.hashBits;
   const n = ngrams.indices.length;
-  const d = embedding.length;
+  const d = width;
   const units = settings.hidden?.units ?? 0;
   const indices = new Int32Array(n + d + units);
   const values = new Float32Array(n + d + units);
   indices.set(ngrams.indices);
   values.set(ngrams.values);
+  const sentenceWeight = settings.embedding.sentenceWeight ?? 0;
   for (let i = 0; i < d; i++) {
     indices[n + i] = offset + i;
-    values[n + i] = embedding[i]! * settings.embedding.weight;
+    values[n + i] = embedding[i]! * (i < HIDDEN ? settings.embedding.weight : sentenceWeight);
   }
   if (settings.hidden) {
-    const r = projection(units, d, settings.hidden.seed);
+    const r = projection(units, HIDDEN, settings.hidden.seed);
     const scale = settings.hidden.weight / Math.sqrt(units);
     for (let u = 0; u < units; u++) {
       let z = 0;
-      for (let i = 0; i < d; i++) z += r[u * d + i]! * embedding[i]!;
+      for (let i = 0; i < HIDDEN; i++) z += r[u * HIDDEN + i]! * embedding[i]!;
       indices[n + d + u] = offset + d + u;
       values[n + d + u] = z > 0 ? z * scale : 0;
     }
@@ -492,7 +540,7 @@ export async function trainJudge(options: TrainJudgeOptions = {}): Promise<Emoti
 
   let embeddings: Float32Array[] | undefined;
   if (settings.embedding) {
-    const embedder = await loadOnnxSentenceEmbedder({
+    const embedder = await loadJudgeEmbedder(settings, {
       cacheDir: options.cacheDir,
       signal: options.signal,
       onProgress: (m) => report({ stage: "embedding", message: m }),
@@ -673,7 +721,8 @@ export function judgeCachePath(
   const settings = options.settings ?? DEFAULT_JUDGE_SETTINGS;
   const dataDir = resolveDataDir(options.dataDir);
   const h = createHash("sha256");
-  h.update(`format ${FORMAT_VERSION}\n${JSON.stringify(settings)}\n`);
+  // Training itself is unchanged since format 2 (version 3 only adds settings fields), so v1's cached file stays valid.
+  h.update(`format 2\n${JSON.stringify(settings)}\n`);
   for (const f of judgeDataFiles(settings, dataDir, options.inDomainDir)) {
     h.update(`${f.name}\n`);
     h.update(createHash("sha256").update(readFileSync(f.path)).digest());

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -71,6 +72,25 @@ describe("judge training (v1 features)", () => {
     expect(() => EmotionJudge.deserialize(bytes.subarray(0, 1000), "cut.bin")).toThrow(/cut.bin/);
     expect(() => EmotionJudge.deserialize(Buffer.from("hello"), "text.bin")).toThrow(/bad magic/);
     expect(() => loadJudge(join(tmp, "missing.bin"))).toThrow(/no judge file/);
+  });
+
+  it("still loads a format-2 file (same layout) and refuses other versions, saying what to do", () => {
+    const withVersion = (v: number) => {
+      const bytes = Buffer.from(a.serialize());
+      const at = bytes.indexOf('"formatVersion":3');
+      expect(at).toBeGreaterThan(0);
+      bytes.write(`"formatVersion":${v}`, at);
+      const body = bytes.subarray(0, bytes.length - 32);
+      createHash("sha256")
+        .update(body)
+        .digest()
+        .copy(bytes, bytes.length - 32);
+      return bytes;
+    };
+    expect(EmotionJudge.deserialize(withVersion(2), "old.judge").id).toBe(a.id);
+    expect(() => EmotionJudge.deserialize(withVersion(1), "older.judge")).toThrow(
+      /older.judge: judge file format version 1.*write it again/,
+    );
   });
 });
 

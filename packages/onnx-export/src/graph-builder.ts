@@ -4,12 +4,13 @@ import onnxProto from "onnx-proto";
 const { onnx } = onnxProto;
 
 /** Element types the exporter uses. */
-export type ElementType = "float32" | "int64" | "uint8" | "int32";
+export type ElementType = "float32" | "int64" | "uint8" | "int8" | "int32";
 
 const DATA_TYPE: Record<ElementType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   int64: onnx.TensorProto.DataType.INT64,
   uint8: onnx.TensorProto.DataType.UINT8,
+  int8: onnx.TensorProto.DataType.INT8,
   int32: onnx.TensorProto.DataType.INT32,
 };
 
@@ -75,7 +76,7 @@ export class GraphBuilder {
     name: string,
     type: ElementType,
     dims: readonly number[],
-    data: Float32Array | BigInt64Array | Uint8Array | Int32Array,
+    data: Float32Array | BigInt64Array | Uint8Array | Int8Array | Int32Array,
   ): string {
     const count = dims.reduce((a, b) => a * b, 1);
     if (count !== data.length)
