@@ -185,7 +185,19 @@ def cut_vocabulary(gguf, kv, size: int):
         out["tokenizer.ggml.bos_token_id"] = (T.UINT32, None, eos)
         out["tokenizer.ggml.eos_token_id"] = (T.UINT32, None, eos)
     else:  # SentencePiece: <unk>, <s>, </s> are ids 0..2 and stay.
-        out["tokenizer.ggml.scores"] = (T.ARRAY, T.FLOAT32, list(kv["tokenizer.ggml.scores"][2][:size]))
+        scores = list(kv["tokenizer.ggml.scores"][2][:size])
+        # Single characters (printable ASCII and the word boundary "▁") rank low in llama-spm. A
+        # full vocabulary has them all; without them llama.cpp (which starts from characters) and
+        # byte-fallback BPE (which merges only pieces it has) part ways, so they are kept too.
+        full = kv["tokenizer.ggml.tokens"][2]
+        kept = set(tokens)
+        for char in ["\u2581"] + [chr(c) for c in range(0x21, 0x7F)]:
+            if char not in kept and char in full:
+                index = full.index(char)
+                tokens.append(char)
+                types.append(1)
+                scores.append(kv["tokenizer.ggml.scores"][2][index])
+        out["tokenizer.ggml.scores"] = (T.ARRAY, T.FLOAT32, scores)
         for key in ["bos_token_id", "eos_token_id", "unknown_token_id", "add_bos_token", "add_eos_token"]:
             full = f"tokenizer.ggml.{key}"
             if full in kv:
