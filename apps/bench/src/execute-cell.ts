@@ -11,7 +11,7 @@ import {
 } from "@emosteer/core";
 import { cachedEmotionVectors } from "@emosteer/core/node";
 import { distinct2, responsePerplexity } from "@emosteer/eval";
-import { conditionWeights, isSteered, methodOf } from "./condition.js";
+import { conditionKey, conditionWeights, isPrompted, isSteered, methodOf } from "./condition.js";
 import type { EngineContext, PlannedCell } from "./engine-context.js";
 import type { BenchOptions, ContrastCorpus } from "./options.js";
 import type { CellRecord } from "./store.js";
@@ -97,6 +97,18 @@ export class EngineSession {
       generateOptions(options, await this.steeringFor(cell), signal),
     );
     const text = generation.text;
+    // Steering under the prompt is compared with the prompt-only answer (planned, and so stored, before it).
+    const fidelityReference =
+      cell.spec.method === "prompt-ev"
+        ? (
+            await this.ctx.store.getCell({
+              ...cell.key,
+              extraction: "-",
+              corpus: "-",
+              condition: conditionKey({ method: "prompt", emotion: cell.spec.emotion }),
+            })
+          )?.text
+        : reference;
     // Fluency: perplexity of the answer under the unsteered model, given the plain user query.
     const perplexity = backend.capabilities.logProbs
       ? (await responsePerplexity(backend, { query: cell.query.text, response: text, ...(signal ? { signal } : {}) })).perplexity
@@ -120,7 +132,7 @@ export class EngineSession {
       lexicon: scorer.lexicon(text),
       perplexity,
       distinct2: distinct2(text),
-      fidelity: cell.spec.method === "none" ? 1 : reference === undefined ? null : scorer.similarity(text, reference),
+      fidelity: cell.spec.method === "none" ? 1 : fidelityReference === undefined ? null : scorer.similarity(text, fidelityReference),
       runId: this.ctx.runId,
       createdAt: new Date().toISOString(),
     };
@@ -130,7 +142,7 @@ export class EngineSession {
 /** The messages of a cell: the user query, after the conditioning system prompt for prompt cells. */
 export function messagesFor(cell: PlannedCell, userEmotions: readonly UserEmotion[]): ChatMessage[] {
   const user: ChatMessage = { role: "user", content: cell.query.text };
-  if (cell.spec.method !== "prompt") return [user];
+  if (!isPrompted(cell.spec)) return [user];
   return [{ role: "system", content: conditioningPrompt(cell.spec.emotion, userEmotions) }, user];
 }
 

@@ -45,6 +45,8 @@ export interface BenchOptions {
   readonly mix: Readonly<Record<string, number>> | null;
   /** Run the prompt-based baseline. Defaults to true. */
   readonly baseline: boolean;
+  /** α of the prompt + EV cells (the conditioning prompt plus the same emotion's vector; −1 suppresses). Defaults to none. */
+  readonly suppress: readonly number[];
   /** Long-text queries per model/backend (0 disables). Defaults to 2. */
   readonly longQueries: number;
   /** Tokens of a long answer (cut into windows of `longWindow`). Defaults to 512. */
@@ -113,6 +115,8 @@ const USAGE = `Usage: pnpm bench [options]
   --seed N              seed of every generation (default: 0)
   --mix joy=1,fear=1    the two-emotion mix ("none" to skip; default: joy=1,fear=1)
   --no-baseline         skip the prompt-based baseline
+  --suppress=a,b        also the prompt baseline plus α·EV of the prompted emotion at each α, e.g. --suppress=-1,-2
+                        (suppression under the prompt; fidelity to the prompt-only answer) (default: none)
   --long-queries N      long-text consistency queries (default: 2; 0 skips)
   --long-tokens N       tokens of a long answer (default: 512)
   --long-window N       tokens per window / per turn (default: 128)
@@ -169,6 +173,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
         seed: { type: "string" },
         mix: { type: "string" },
         "no-baseline": { type: "boolean" },
+        suppress: { type: "string" },
         "long-queries": { type: "string" },
         "long-tokens": { type: "string" },
         "long-window": { type: "string" },
@@ -227,6 +232,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
     seed: values.seed === undefined ? 0 : integer("--seed", values.seed, 0),
     mix: parseMix(values.mix),
     baseline: !(values["no-baseline"] ?? false),
+    suppress: parseSuppress(values.suppress, !(values["no-baseline"] ?? false)),
     longQueries: values["long-queries"] === undefined ? (quick ? 1 : 2) : integer("--long-queries", values["long-queries"], 0),
     longTokens: values["long-tokens"] === undefined ? (quick ? 256 : 512) : integer("--long-tokens", values["long-tokens"], 1),
     longWindow: values["long-window"] === undefined ? (quick ? 64 : 128) : integer("--long-window", values["long-window"], 1),
@@ -309,4 +315,13 @@ function integer(option: string, text: string, min: number): number {
   const x = number(option, text);
   if (!Number.isInteger(x) || x < min) throw new BenchUsageError(`${option} must be a whole number of at least ${min}, got ${text}.`);
   return x;
+}
+
+function parseSuppress(text: string | undefined, baseline: boolean): number[] {
+  if (text === undefined) return [];
+  if (!baseline) throw new BenchUsageError("--suppress steers under the prompt baseline: drop --no-baseline.");
+  const alphas = [...new Set(text.split(",").map((part) => Number(part.trim())))];
+  if (alphas.length === 0 || alphas.some((a) => !Number.isFinite(a) || a === 0))
+    throw new BenchUsageError(`--suppress takes non-zero α values like -1,-2, got "${text}".`);
+  return alphas;
 }

@@ -47,6 +47,9 @@ export function planCells(ctx: PlanContext, mix: Readonly<Record<string, number>
         for (const alpha of options.alphas) if (alpha !== 0) conditions.push({ method: "ev", emotion, alpha });
     }
     if (options.baseline) for (const emotion of ctx.emotions) conditions.push({ method: "prompt", emotion });
+    // After the prompt cells: their answers are the fidelity reference of these.
+    if (options.baseline && steerable)
+      for (const emotion of ctx.emotions) for (const alpha of options.suppress) conditions.push({ method: "prompt-ev", emotion, alpha });
     if (mix) conditions.push({ method: "mix", weights: mix });
     for (const condition of conditions) cells.push({ key: key(condition, query), spec: condition, query });
     if (steerable) {

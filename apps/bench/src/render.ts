@@ -1,5 +1,6 @@
 import type { SummaryRow } from "./aggregate.js";
 import { claimLines, VERDICT_THRESHOLDS } from "./claims.js";
+import type { SuppressionRow } from "./suppression.js";
 import type { CorpusComparison } from "./corpus-comparison.js";
 import type { CellRecord, SetupRecord } from "./store.js";
 import { engineAggregates, engines, evMean, mean, type BenchSummary, type RunInfo } from "./summary.js";
@@ -239,6 +240,7 @@ export function renderReport(
   }
 
   if (s.corpus_comparison.length > 0) out.push(...corpusSection(s.corpus_comparison));
+  if (s.suppression.length > 0) out.push(...suppressionSection(s.suppression));
 
   out.push("## Speed, memory and extraction", "");
   if (s.latency.length > 0) {
@@ -522,5 +524,56 @@ function claims(s: BenchSummary): string[] {
     out.push(...claimLines(engineAggregates(s.rows, model, backend)), "");
   }
   out.push(VERDICT_THRESHOLDS);
+  return out;
+}
+
+/** The prompt alone against the prompt plus α·EV of the prompted emotion. */
+function suppressionSection(rows: readonly SuppressionRow[]): string[] {
+  const pct = (x: number | null) => (x === null ? "–" : `${x >= 0 ? "+" : ""}${x.toFixed(0)} %`);
+  const ci = (c: [number, number] | null) => (c ? ` [${c[0].toFixed(0)}, ${c[1].toFixed(0)}]` : "");
+  const out = [
+    "## Suppression under the prompt",
+    "",
+    "Where there is something to suppress: the emotion's conditioning system prompt (the prompt baseline) alone, against the same prompt plus α·EV of the same emotion, paired by query (`--suppress`). Fidelity is to the prompt-only answer to the same query; EPS of the unsteered answers is shown for scale. Issue 12's target at α = −1: the prompted emotion's EPS cut by ≥ 50 %, fidelity ≥ 0.6.",
+    "",
+  ];
+  const body = rows.map((r) => [
+    r.model,
+    r.backend,
+    r.emotion,
+    String(r.alpha),
+    String(r.n),
+    f(r.eps_unsteered),
+    f(r.eps_prompt),
+    f(r.eps),
+    `${pct(r.eps_change_pct)}${ci(r.eps_change_ci)}`,
+    `${f(r.eas_prompt)} → ${f(r.eas)} (${pct(r.eas_change_pct)})`,
+    f(r.fidelity_to_prompt),
+    `${f(r.perplexity_prompt)} → ${f(r.perplexity)}`,
+    f(r.distinct2),
+    r.alpha === -1 ? (r.eps_change_pct !== null && r.eps_change_pct <= -50 && (r.fidelity_to_prompt ?? 0) >= 0.6 ? "met" : "not met") : "",
+  ]);
+  out.push(
+    table(
+      [
+        "model",
+        "backend",
+        "emotion",
+        "α",
+        "n",
+        "EPS unsteered",
+        "EPS prompt",
+        "EPS prompt + α·EV",
+        "EPS change [95 % CI]",
+        "EAS prompt → steered",
+        "fidelity to prompt",
+        "perplexity prompt → steered",
+        "distinct-2",
+        "target (α = −1)",
+      ],
+      body,
+    ),
+    "",
+  );
   return out;
 }

@@ -3,7 +3,8 @@ import { canonicalJson, hashText } from "./cell-identity.js";
 
 /**
  * What a generation was conditioned on, as stored: `"none"` (unsteered), `"ev:joy@1"` (one emotion
- * vector at α), `"prompt:joy"` (the emotion-conditioning system prompt, no steering) or
+ * vector at α), `"prompt:joy"` (the emotion-conditioning system prompt, no steering),
+ * `"prompt:joy+ev:joy@-1"` (that prompt plus the same emotion's vector at α) or
  * `"mix:fear@1+joy@1"` (several vectors, emotions sorted).
  */
 export type Condition = string;
@@ -39,7 +40,7 @@ export function cellId(key: CellKey): string {
 
 /** One finished generation: its text and the figures that depend on the text alone (never on the judge). */
 export interface CellText extends CellKey {
-  readonly method: "none" | "ev" | "prompt" | "mix";
+  readonly method: "none" | "ev" | "prompt" | "prompt-ev" | "mix";
   /** Emotion weights applied (`{}` for none, `{ joy: 1 }` for prompt:joy, α per emotion otherwise). */
   readonly weights: Readonly<Record<string, number>>;
   readonly query: string;

@@ -12,6 +12,7 @@ import {
 import type { AlphaFigures, EngineAggregates } from "./claims.js";
 import { compareCorpora, type CorpusComparison } from "./corpus-comparison.js";
 import type { RunScope, SkippedEngine } from "./run.js";
+import { summarizeSuppression, type SuppressionRow } from "./suppression.js";
 import type { BenchStore, CellRecord, ExtractionRecord, LongTextRecord, ResourceRecord, RunProvenance, SetupRecord } from "./store.js";
 
 // The report's data: everything REPORT.md and summary.json show, computed from the database alone.
@@ -29,6 +30,8 @@ export interface BenchSummary {
   readonly long_text: readonly LongTextRow[];
   /** For every model/backend whose latest run steered with more than one contrast corpus. */
   readonly corpus_comparison: readonly CorpusComparison[];
+  /** The conditioning prompt alone against the prompt plus α·EV of its emotion (`--suppress`). */
+  readonly suppression: readonly SuppressionRow[];
   readonly resources: readonly {
     readonly model: string;
     readonly backend: string;
@@ -109,6 +112,7 @@ export async function buildSummaryWithCells(store: BenchStore, run: RunInfo): Pr
   const extraction: ExtractionRecord[] = [];
   const long: LongTextRecord[] = [];
   const comparisons: CorpusComparison[] = [];
+  const suppression: SuppressionRow[] = [];
   const allCells = await store.cells({ judgeId: judge.id });
   const allExtractions = await store.extractions();
   const allLong = await store.longTexts(judge.id);
@@ -120,6 +124,7 @@ export async function buildSummaryWithCells(store: BenchStore, run: RunInfo): Pr
     if (mine.length === 0) continue;
     cells.push(...mine);
     rows.push(...summarize(mine, { emotions: scope.emotions, alphas: scope.alphas, family }));
+    suppression.push(...summarizeSuppression(mine, scope.emotions));
     const engineExtractions = allExtractions.filter((e) => same(e, scope));
     extraction.push(
       ...engineExtractions.filter((e) => e.extraction === scope.method && (scope.corpora.includes(e.corpus) || e.corpus === "user")),
@@ -195,6 +200,7 @@ export async function buildSummaryWithCells(store: BenchStore, run: RunInfo): Pr
     latency: summarizeLatency((await store.latency()).filter(inEngines)),
     long_text: summarizeLongTextsWithReference(long),
     corpus_comparison: comparisons,
+    suppression,
     resources: latestResources((await store.resources()).filter(inEngines)),
     skipped: withUnmeasuredModels(
       run.skipped.filter((k) => !engines.has(`${k.model}\u0000${k.backend}`)),
