@@ -8,6 +8,7 @@ export const UNIT_TESTS = [
   "test/options.test.ts",
   "test/store.test.ts",
   "test/suppression.test.ts",
+  "test/vector-map.test.ts",
 ];
 
 export default defineEmosteerProject("bench", { unit: UNIT_TESTS });

@@ -1,6 +1,7 @@
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { LatencyRow, SummaryRow } from "./aggregate.js";
+import type { VectorMap } from "./vector-map.js";
 
 /** A plot to write: file name (under plots/) and SVG text. */
 export interface Plot {
@@ -20,8 +21,47 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 }
 
 /** EPS and EAS against α per model (one line per emotion and backend), and overhead per backend. */
-export async function benchPlots(rows: readonly SummaryRow[], latency: readonly LatencyRow[]): Promise<Plot[]> {
+export async function benchPlots(
+  rows: readonly SummaryRow[],
+  latency: readonly LatencyRow[],
+  maps: readonly VectorMap[] = [],
+): Promise<Plot[]> {
   const plots: Plot[] = [];
+  for (const map of maps) {
+    const label = (l: VectorMap["layers"][number]) => `layer ${l.layer} (2-D: ${(100 * l.explained_2d).toFixed(0)} %)`;
+    const values = map.layers.flatMap((l) => l.points.map((p) => ({ ...p, layer: label(l) })));
+    const spec: TopLevelSpec = {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: `${map.model} on ${map.backend}: the core EVs (${map.corpus} corpus), principal plane per layer`,
+      data: { values },
+      facet: { column: { field: "layer", type: "nominal", title: null, sort: map.layers.map(label) } },
+      spec: {
+        width: 200,
+        height: 200,
+        layer: [
+          {
+            mark: { type: "point", filled: true, size: 90 },
+            encoding: {
+              x: { field: "x", type: "quantitative", title: "PC 1" },
+              y: { field: "y", type: "quantitative", title: "PC 2" },
+              color: { field: "emotion", type: "nominal", title: "emotion" },
+            },
+          },
+          {
+            mark: { type: "text", dy: -10 },
+            encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" }, text: { field: "emotion" } },
+          },
+        ],
+      },
+      resolve: { scale: { x: "independent", y: "independent" } },
+    };
+    const name = `${map.model} on ${map.backend}`;
+    plots.push({
+      file: `vector-map-${slug(name)}.svg`,
+      title: `${name}: the core EVs on their principal plane`,
+      svg: await renderSvg(spec),
+    });
+  }
   const evRows = rows.filter((r) => r.method === "ev" && r.alpha !== null);
   for (const model of [...new Set(evRows.map((r) => r.model))]) {
     const mine = evRows.filter((r) => r.model === model);

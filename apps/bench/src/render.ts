@@ -1,6 +1,7 @@
 import type { SummaryRow } from "./aggregate.js";
 import { claimLines, VERDICT_THRESHOLDS } from "./claims.js";
 import type { SuppressionRow } from "./suppression.js";
+import type { VectorMap } from "./vector-map.js";
 import type { CorpusComparison } from "./corpus-comparison.js";
 import type { CellRecord, SetupRecord } from "./store.js";
 import { engineAggregates, engines, evMean, mean, type BenchSummary, type RunInfo } from "./summary.js";
@@ -241,6 +242,7 @@ export function renderReport(
 
   if (s.corpus_comparison.length > 0) out.push(...corpusSection(s.corpus_comparison));
   if (s.suppression.length > 0) out.push(...suppressionSection(s.suppression));
+  if (s.vector_maps.length > 0) out.push(...vectorMapSection(s.vector_maps, plots));
 
   out.push("## Speed, memory and extraction", "");
   if (s.latency.length > 0) {
@@ -575,5 +577,33 @@ function suppressionSection(rows: readonly SuppressionRow[]): string[] {
     ),
     "",
   );
+  return out;
+}
+
+/** The core EVs of each model on their principal plane, and their cosines at the middle layer. */
+function vectorMapSection(maps: readonly VectorMap[], plots: readonly { readonly file: string; readonly title: string }[]): string[] {
+  const out = [
+    "## Emotion vectors in 2-D",
+    "",
+    "The five core EVs of each model (primary corpus) at a quarter, half and three quarters of the depth, projected on their principal plane (PCA of the five centred directions; the share of their variance the plane holds is in each panel's title). Five points a panel: the map shows how the directions sit relative to each other, not a spread of samples. The cosines are of the raw directions at the middle layer, as steering adds them: near 1 means two emotions push the same way there.",
+    "",
+  ];
+  for (const map of maps) {
+    const plot = plots.find((p) => p.file.startsWith("vector-map-") && p.title.startsWith(`${map.model} on ${map.backend}:`));
+    out.push(`### ${map.model} on ${map.backend}`, "");
+    if (plot) out.push(`![${plot.title}](plots/${plot.file})`, "");
+    const e = map.emotions;
+    const cos = (a: string, b: string) =>
+      a === b ? "1" : f(map.cosines.pairs.find((p) => (p.a === a && p.b === b) || (p.a === b && p.b === a))?.cosine ?? null);
+    out.push(
+      `Cosines at layer ${map.cosines.layer}:`,
+      "",
+      table(
+        ["", ...e],
+        e.map((a) => [a, ...e.map((b) => cos(a, b))]),
+      ),
+      "",
+    );
+  }
   return out;
 }

@@ -18,7 +18,7 @@ export async function writeReport(store: BenchStore, outDir: string, options: { 
   if (!latest) throw new Error(`The bench database ${store.path} holds no run: run \`pnpm bench\` first.`);
   const run = options.note ? { ...latest, note: options.note } : latest;
   const { summary, cells } = await buildSummaryWithCells(store, run);
-  const plots = await benchPlots(summary.rows, summary.latency);
+  const plots = await benchPlots(summary.rows, summary.latency, summary.vector_maps);
   const plotPaths: string[] = [];
   for (const plot of plots) {
     const path = join(outDir, "plots", plot.file);

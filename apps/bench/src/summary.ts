@@ -13,6 +13,7 @@ import type { AlphaFigures, EngineAggregates } from "./claims.js";
 import { compareCorpora, type CorpusComparison } from "./corpus-comparison.js";
 import type { RunScope, SkippedEngine } from "./run.js";
 import { summarizeSuppression, type SuppressionRow } from "./suppression.js";
+import { vectorMaps, type VectorMap } from "./vector-map.js";
 import type { BenchStore, CellRecord, ExtractionRecord, LongTextRecord, ResourceRecord, RunProvenance, SetupRecord } from "./store.js";
 
 // The report's data: everything REPORT.md and summary.json show, computed from the database alone.
@@ -32,6 +33,8 @@ export interface BenchSummary {
   readonly corpus_comparison: readonly CorpusComparison[];
   /** The conditioning prompt alone against the prompt plus α·EV of its emotion (`--suppress`). */
   readonly suppression: readonly SuppressionRow[];
+  /** The core EVs of each model/backend on a 2-D map (PCA at three depths) and their cosines. */
+  readonly vector_maps: readonly VectorMap[];
   readonly resources: readonly {
     readonly model: string;
     readonly backend: string;
@@ -201,6 +204,10 @@ export async function buildSummaryWithCells(store: BenchStore, run: RunInfo): Pr
     long_text: summarizeLongTextsWithReference(long),
     corpus_comparison: comparisons,
     suppression,
+    vector_maps: await vectorMaps(
+      extraction,
+      (model, backend) => scopes.find((s) => s.model === model && s.backend === backend)?.corpus ?? "fixed",
+    ),
     resources: latestResources((await store.resources()).filter(inEngines)),
     skipped: withUnmeasuredModels(
       run.skipped.filter((k) => !engines.has(`${k.model}\u0000${k.backend}`)),
