@@ -3,7 +3,7 @@ import { cpus, hostname, loadavg, totalmem } from "node:os";
 import { parseUserEmotion, type SteeringBackend } from "@emosteer/core";
 import { openBackend } from "@emosteer/backends";
 import { ensureModel, hasOfflineSource, type LocalModel } from "@emosteer/models";
-import { engineLibraryVersions, } from "./cell-identity.js";
+import { engineLibraryVersions } from "./cell-identity.js";
 import { type EngineContext, openEngineContext } from "./engine-context.js";
 import { EngineSession } from "./execute-cell.js";
 import { measureLatency } from "./latency.js";

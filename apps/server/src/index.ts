@@ -13,4 +13,4 @@ export type {
 } from "./request-steering.js";
 export { Scheduler } from "./scheduler.js";
 export type { SchedulerOptions } from "./scheduler.js";
-export type { EngineSession, EngineSessionStats } from "./engine-session.js";
+export type { GenerationSession, GenerationSessionStats } from "@emosteer/core";

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { EngineSession } from "./engine-session.js";
+import type { GenerationSession } from "@emosteer/core";
 import type { Scheduler } from "./scheduler.js";
 
 /** The server's Prometheus metrics, in a registry of its own (two servers in one process do not mix). */
@@ -43,7 +43,7 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
-  constructor(scheduler: Scheduler, session?: EngineSession) {
+  constructor(scheduler: Scheduler, session?: GenerationSession) {
     if (session) {
       // Read from the session's own counters at scrape time: proof that requests share decode runs.
       new Gauge({

@@ -4,15 +4,17 @@ import type { AddressInfo } from "node:net";
 import {
   DisposedError,
   EmosteerError,
+  offersSessions,
   type ChatMessage,
   type EmotionVector,
   type Generation,
   type GenerateOptions,
+  type GenerationSession,
   type SteeringBackend,
 } from "@emosteer/core";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { ApiError, invalidRequest } from "./api-error.js";
-import { offersSessions, openEngineSession, type EngineSession } from "./engine-session.js";
+import { openEngineSession } from "./engine-session.js";
 import { ServerMetrics } from "./metrics.js";
 import { discardUnreadBody } from "./unread-body.js";
 import { chatCompletion, finishReasonOf, streamChunk, textCompletion, usageChunk, type ResponseHead } from "./openai-shapes.js";
@@ -73,7 +75,7 @@ export interface EmosteerServer {
   readonly scheduler: Scheduler;
   readonly metrics: ServerMetrics;
   /** The batched engine session requests run through, when there is one (see `slots`); its `stats` count shared decode runs. */
-  readonly session: EngineSession | undefined;
+  readonly session: GenerationSession | undefined;
   /**
    * Stops accepting connections, lets every admitted request (queued or running) finish, then
    * resolves. The engine stays open. Idempotent.
@@ -109,7 +111,7 @@ export async function startServer(options: ServerOptions): Promise<EmosteerServe
   const session = openEngineSession(backend, askedSlots);
   if (askedSlots > 1 && !session)
     log(
-      `emosteer serve: note: the ${backend.name} engine has no batched sessions (no per-sequence steering yet), so it serves one request at a time; --parallel ${askedSlots} is ignored. Use --backend onnx for batched serving.`,
+      `emosteer serve: note: the ${backend.name} engine has no batched sessions (no per-sequence steering), so it serves one request at a time; --parallel ${askedSlots} is ignored. Use --backend llama.cpp or onnx for batched serving.`,
     );
   const slots = session ? askedSlots : 1;
   const maxQueue = options.maxQueue ?? 16;

@@ -1,8 +1,10 @@
 // Issue 14's cross-talk target in small, on the batched path: four differently-steered requests
-// decode together in one ONNX engine session (deterministic schedule: fixed arrival order, request
-// i in row i, all in the session before its first step), and each greedy answer must not change
-// when the steering of the requests beside it changes. On a serialised engine this would hold
-// trivially, so this test opens the ONNX engine itself (whatever EMOSTEER_SERVER_TEST_BACKEND says).
+// decode together in one engine session (deterministic schedule: fixed arrival order, request i in
+// row i, all in the session before its first step), and each greedy answer must not change when
+// the steering of the requests beside it changes. On a serialised engine this would hold
+// trivially, so this test opens each engine with batched sessions itself (llama.cpp: one
+// llama_decode per step with a steering row per sequence; ONNX: a [batch, L, H] steering input),
+// whatever EMOSTEER_SERVER_TEST_BACKEND says.
 import { openBackend } from "@emosteer/backends";
 import type { EmotionVector, SteeringBackend } from "@emosteer/core";
 import { cachedEmotionVectors } from "@emosteer/core/node";
@@ -19,62 +21,62 @@ type Mix = Record<string, number>;
 const MIXES_A: Mix[] = [{ joy: 3 }, { anger: 3 }, { fear: 2.5, joy: -1 }, { sadness: 3 }];
 const MIXES_B: Mix[] = [{ anger: -3 }, { sadness: -2.5, fear: 2 }, { joy: -3 }, { anger: 3, joy: 1 }];
 
-let backend: SteeringBackend;
-let vectors: ReadonlyMap<string, EmotionVector>;
-let server: EmosteerServer;
-let client: OpenAI;
+describe.each(["llama.cpp", "onnx"])("the batched path (one %s engine session behind the slots)", (engineName) => {
+  let backend: SteeringBackend;
+  let vectors: ReadonlyMap<string, EmotionVector>;
+  let server: EmosteerServer;
+  let client: OpenAI;
 
-beforeAll(async () => {
-  const { path } = await ensureModel(MODEL_ID);
-  backend = await openBackend("onnx", { modelPath: path });
-  vectors = await cachedEmotionVectors(backend);
-  server = await startServer({
-    backend,
-    vectors,
-    modelId: MODEL_ID,
-    port: 0,
-    slots: SLOTS,
-    startTogether: SLOTS,
-    maxQueue: SLOTS,
-    playground: false,
-    log: () => undefined,
+  beforeAll(async () => {
+    const { path } = await ensureModel(MODEL_ID);
+    backend = await openBackend(engineName, { modelPath: path });
+    vectors = await cachedEmotionVectors(backend);
+    server = await startServer({
+      backend,
+      vectors,
+      modelId: MODEL_ID,
+      port: 0,
+      slots: SLOTS,
+      startTogether: SLOTS,
+      maxQueue: SLOTS,
+      playground: false,
+      log: () => undefined,
+    });
+    client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "none", maxRetries: 0 });
   });
-  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "none", maxRetries: 0 });
-});
 
-afterAll(async () => {
-  await server?.close();
-  await backend?.dispose();
-});
+  afterAll(async () => {
+    await server?.close();
+    await backend?.dispose();
+  });
 
-/** One deterministic-schedule round: request i (QUESTIONS[i], mixes[i]) arrives i-th and decodes in row i. */
-async function round(mixes: readonly Mix[]) {
-  const before = server.session!.stats;
-  const answers = [];
-  for (const [i, mix] of mixes.entries()) {
-    const steering: Record<string, unknown> = { emotions: mix }; // emosteer's own body field, sent as is by the client
-    answers.push(
-      client.chat.completions.create({
-        model: MODEL_ID,
-        max_tokens: 8,
-        temperature: 0,
-        messages: [{ role: "user", content: QUESTIONS[i]! }],
-        ...steering,
-      }),
-    );
-    // Fixed arrival order: the next request is sent once this one waits in the queue.
-    for (let t = 0; t < 200 && server.scheduler.queued < i + 1 && server.scheduler.running === 0; t++)
-      await new Promise((r) => setTimeout(r, 25));
+  /** One deterministic-schedule round: request i (QUESTIONS[i], mixes[i]) arrives i-th and decodes in row i. */
+  async function round(mixes: readonly Mix[]) {
+    const before = server.session!.stats;
+    const answers = [];
+    for (const [i, mix] of mixes.entries()) {
+      const steering: Record<string, unknown> = { emotions: mix }; // emosteer's own body field, sent as is by the client
+      answers.push(
+        client.chat.completions.create({
+          model: MODEL_ID,
+          max_tokens: 8,
+          temperature: 0,
+          messages: [{ role: "user", content: QUESTIONS[i]! }],
+          ...steering,
+        }),
+      );
+      // Fixed arrival order: the next request is sent once this one waits in the queue.
+      for (let t = 0; t < 200 && server.scheduler.queued < i + 1 && server.scheduler.running === 0; t++)
+        await new Promise((r) => setTimeout(r, 25));
+    }
+    const texts = (await Promise.all(answers)).map((a) => {
+      expect(a.usage?.completion_tokens).toBeGreaterThan(0);
+      return a.choices[0]!.message.content;
+    });
+    const after = server.session!.stats;
+    return { texts, decodeRuns: after.decodeRuns - before.decodeRuns, sharedRuns: after.sharedRuns - before.sharedRuns };
   }
-  const texts = (await Promise.all(answers)).map((a) => {
-    expect(a.usage?.completion_tokens).toBeGreaterThan(0);
-    return a.choices[0]!.message.content;
-  });
-  const after = server.session!.stats;
-  return { texts, decodeRuns: after.decodeRuns - before.decodeRuns, sharedRuns: after.sharedRuns - before.sharedRuns };
-}
 
-describe("the batched path (one ONNX engine session behind the slots)", () => {
   it("cross-talk, deterministic schedule (4 slots): four differently-steered requests share every decode step, each answer independent of its neighbours' steering", async () => {
     expect(server.session?.parallelSequences).toBe(SLOTS);
     const a = await round(MIXES_A);
@@ -97,7 +99,10 @@ describe("the batched path (one ONNX engine session behind the slots)", () => {
     expect(metrics).toMatch(new RegExp(`^emosteer_max_sequences_per_decode_run ${SLOTS}$`, "m"));
   });
 
-  it("keeps the queue, 429, timeout and cancel behaviour on the batched path", async () => {
+  // Once, on ONNX: these are the server's scheduling rules around any session (their timing leans on a
+  // 3 s deadline, which llama.cpp's spinning threads can miss on an oversubscribed machine); the
+  // llama.cpp session's own abort and dispose rules are conformance cases ("llama.cpp session").
+  it.runIf(engineName === "onnx")("keeps the queue, 429, timeout and cancel behaviour on the batched path", async () => {
     const busy = await startServer({
       backend,
       vectors,
