@@ -2,6 +2,7 @@ import { defineEmosteerProject } from "../../vitest.shared.ts";
 
 /** Model-free files: the "core:unit" project (vitest.unit.config.ts); the "core" project runs the rest. */
 export const UNIT_TESTS = [
+  "test/benchmark-files.test.ts",
   "test/byte-sources.test.ts",
   "test/corpus-hash.test.ts",
   "test/emotion-vector.test.ts",

@@ -7,3 +7,4 @@ export { loadVectorFile, saveVectorFile } from "./vector-file.js";
 export { defaultCacheDir, defaultVectorCacheDir } from "./cache-dir.js";
 export { cachedEmotionVectors } from "./emotion-vector-cache.js";
 export type { CachedBatch, CachedEmotionVectorsOptions } from "./emotion-vector-cache.js";
+export { writeJsonKey, writeMarkdownSection } from "./benchmark-files.js";
