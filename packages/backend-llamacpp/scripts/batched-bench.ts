@@ -17,7 +17,7 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { EmotionVector, type SteeringSpec } from "@emosteer/core";
+import { EmotionVector, type GenerationSession, type SteeringSpec } from "@emosteer/core";
 import { writeFileAtomic } from "@emosteer/core/node";
 import { ensureModel } from "@emosteer/models";
 import { createLlamaCppBackend, type LlamaCppBackend } from "../src/index.js";
@@ -100,11 +100,15 @@ interface Run {
   readonly tokens: number;
 }
 
-/** n requests: one at a time through backend.generate, or all at once in one session. */
+/**
+ * n requests: one at a time through backend.generate, or all at once in `session` (a server's
+ * long-lived session: its context is made before the clock starts, as the backend's own is).
+ */
 async function serve(
   backend: LlamaCppBackend,
   specs: readonly (SteeringSpec | null)[],
   mode: "sequential" | "concurrent",
+  session?: GenerationSession,
 ): Promise<Run & { shared: number }> {
   const cpu = process.cpuUsage();
   const t0 = performance.now();
@@ -114,13 +118,13 @@ async function serve(
     for (const [i, steering] of specs.entries())
       tokens += (await backend.generate(PROMPTS[i]!, { maxTokens: TOKENS, steering })).tokens.length;
   } else {
-    const session = backend.createSession({ parallelSequences: specs.length });
+    if (!session) throw new Error("internal: a concurrent run needs its session");
+    const before = session.stats;
     const gens = await Promise.all(specs.map((steering, i) => session.generate(PROMPTS[i]!, { maxTokens: TOKENS, steering })));
     tokens = gens.reduce((n, g) => n + g.tokens.length, 0);
     if (specs.length > 1 && session.stats.maxSequencesInOneRun < 2)
       throw new Error(`the concurrent run never put ≥ 2 sequences into one llama_decode (${JSON.stringify(session.stats)})`);
-    shared = session.stats.sharedRuns;
-    await session.dispose();
+    shared = session.stats.sharedRuns - before.sharedRuns;
   }
   const c = process.cpuUsage(cpu);
   return { wallMs: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, tokens, shared };
@@ -137,7 +141,9 @@ if (RSS_CHILD > 0) {
   await backend.generate(PROMPTS[0]!, { maxTokens: 4, steering: specs[0]! });
   const base = vm("VmRSS", await readFile("/proc/self/status", "utf8"));
   await writeFile("/proc/self/clear_refs", "5"); // resets VmHWM to the current RSS
-  await serve(backend, specs.slice(0, RSS_CHILD), "concurrent");
+  const session = backend.createSession({ parallelSequences: RSS_CHILD });
+  await serve(backend, specs.slice(0, RSS_CHILD), "concurrent", session);
+  await session.dispose();
   const peak = vm("VmHWM", await readFile("/proc/self/status", "utf8"));
   process.stdout.write(`${JSON.stringify({ n: RSS_CHILD, baseMb: base, peakMb: peak })}\n`);
   await backend.dispose();
@@ -147,6 +153,13 @@ if (RSS_CHILD > 0) {
 const loadBefore = loadavg();
 const { backend, specs } = await load();
 await backend.generate(PROMPTS[0]!, { maxTokens: 4 }); // warm-up
+// One session per size, warmed up (its context allocated, its graphs reserved) before any timing.
+const sessions = new Map<number, GenerationSession>();
+for (const n of [4, 8]) {
+  const session = backend.createSession({ parallelSequences: n });
+  await serve(backend, specs.slice(0, n), "concurrent", session);
+  sessions.set(n, session);
+}
 const runs: Record<string, Run[]> = {};
 const record = (key: string, r: Run) => {
   runs[key] ??= [];
@@ -166,6 +179,7 @@ for (let rep = 0; rep < REPS; rep++) {
       backend,
       specs.slice(0, n).map((s) => (steered ? s : null)),
       mode,
+      sessions.get(n),
     );
     record(key, r);
     log(
@@ -173,6 +187,7 @@ for (let rep = 0; rep < REPS; rep++) {
     );
   }
 }
+for (const session of sessions.values()) await session.dispose();
 await backend.dispose();
 const tps = (key: string) => {
   const rs = runs[key]!;
@@ -271,8 +286,9 @@ const section = [
   "Per-request steering in one `llama_decode` (issue 13): requests each steered differently run in one generation session",
   "(`backend.createSession({ parallelSequences })`): each request's prompt alone in its own sequence, then every active sequence's",
   "next token in one batch, each token adding the row of the patched llama.cpp's per-sequence steering table its sequence selects",
-  "(`ggml_get_rows` + `ggml_add` at each steered layer); against serving them one at a time (`backend.generate`) and against",
-  `concurrent unsteered requests (no table in the graph). ${detail.model}, greedy, ${THREADS} thread(s), ${TOKENS} tokens per request,`,
+  "(`ggml_get_rows` + `ggml_add` at each steered layer), in one long-lived, warmed-up session per size as a server keeps it (its",
+  "context allocated before the clock starts); against serving them one at a time (`backend.generate`) and against",
+  `concurrent unsteered requests (no table in the graph). ${detail.model}, greedy, ${THREADS === 1 ? "1 thread" : `${THREADS} threads`}, ${TOKENS} tokens per request,`,
   `aggregate tok/s = generated tokens / wall time including prompt passes, ${REPS} interleaved rep(s).`,
   "",
   "```",
