@@ -351,6 +351,17 @@ export function renderReport(
     }
   }
 
+  out.push(
+    "## Model families",
+    "",
+    "Each registry family, how it is proven (`benchmarks/families.json`: real weights here, or its architecture on synthetic weights in the family's real layout, against llama.cpp on every engine), and its models this report measured.",
+    "",
+    table(
+      ["family", "architecture", "evidence", "measured in this report"],
+      s.families.map((x) => [x.family, x.architecture, x.evidence, x.measured_here.join(", ") || "–"]),
+    ),
+    "",
+  );
   out.push("## Not measured here", "");
   if (s.skipped.length === 0) out.push("Every requested model and backend ran.");
   else

@@ -1,5 +1,5 @@
 import { BACKEND_NAMES } from "@emosteer/backends";
-import { findModelSpec, hasOfflineSource, MODEL_REGISTRY } from "@emosteer/models";
+import { describeFamilyEvidence, findModelSpec, hasOfflineSource, MODEL_REGISTRY } from "@emosteer/models";
 import {
   summarize,
   summarizeLatency,
@@ -42,6 +42,13 @@ export interface BenchSummary {
     readonly load_seconds: number;
   }[];
   readonly skipped: readonly SkippedEngine[];
+  /** Every registry family: its architecture, what proves it (real weights or synthetic weights on which engines), and its models measured in this report. */
+  readonly families: readonly {
+    readonly family: string;
+    readonly architecture: string;
+    readonly evidence: string;
+    readonly measured_here: readonly string[];
+  }[];
   /** The judge every judged figure of the report comes from. */
   readonly judge: { readonly id: string; readonly name: string };
   /** Every judge with judgements in the database and its EPS per model, engine and α (the report's judge first). */
@@ -214,6 +221,15 @@ export async function buildSummaryWithCells(store: BenchStore, run: RunInfo): Pr
       new Set(cells.map((c) => c.model)),
       engines,
     ),
+    families: [...new Set(MODEL_REGISTRY.map((m) => m.family))].map((family) => {
+      const models = MODEL_REGISTRY.filter((m) => m.family === family);
+      return {
+        family,
+        architecture: [...new Set(models.map((m) => m.architecture))].join(", "),
+        evidence: describeFamilyEvidence(family),
+        measured_here: models.filter((m) => cells.some((c) => c.model === m.id)).map((m) => m.id),
+      };
+    }),
     judge,
     judges,
     setups: (await store.setups()).filter(inEngines),
