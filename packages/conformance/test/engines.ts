@@ -30,6 +30,14 @@ export async function openEngine(name: EngineName): Promise<SteeringBackend> {
   }
 }
 
+/** The engines that offer batched sessions, opened as in {@link openEngine} (for the session cases). */
+export async function openSessionEngine(name: "llama.cpp" | "onnx"): Promise<SessionBackend> {
+  const { path } = await ensureModel(DEFAULT_MODEL_ID);
+  return name === "llama.cpp"
+    ? createLlamaCppBackend({ modelPath: path, contextSize: CONTEXT_SIZE, threads: 2 })
+    : createOnnxBackend({ modelPath: path, contextSize: CONTEXT_SIZE });
+}
+
 /**
  * The backend with every generate going through a batching session (two sequences per decode):
  * the session keeps generate's contract.

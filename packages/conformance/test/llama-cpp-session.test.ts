@@ -1,3 +1,5 @@
+import { defineSessionSuite } from "./session-suite.js";
 import { defineConformanceSuite } from "./suite.js";
 
 defineConformanceSuite("llama.cpp session");
+defineSessionSuite("llama.cpp");
