@@ -375,6 +375,35 @@ function setTable(
   return out;
 }
 
+/** v2's bullet, from its settings. */
+function v2Description(): string[] {
+  const s = V2_JUDGE_SETTINGS;
+  const e = s.embedding!;
+  const out = [
+    `- **v2** (default): the same n-gram block (2^${s.features.hashBits} buckets) plus the all-MiniLM-L6-v2 sentence embedding`,
+    `  (unit length, × ${e.weight})`,
+  ];
+  if (e.sentenceWeight !== undefined)
+    out.push(
+      `  and a sentence block (× ${e.sentenceWeight}): the element-wise maximum over the text's sentences of their unit`,
+      "  mean-pooled hidden states, from the same forward pass,",
+    );
+  out.push("  as one linear model.");
+  if (e.precision === "int8")
+    out.push(
+      "  MiniLM runs as an int8 graph written by the project's GraphBuilder (per-column int8 weights, activations quantized",
+      "  per run, onnxruntime's fused attention, one text per run).",
+    );
+  out.push(
+    "  Trained on GoEmotions-Ekman train + ISEAR (same held-out split) + the in-domain train split (every file of",
+    `  packages/eval/data/indomain/train, each row weighing ${s.inDomainWeight}). Temperature scaling fitted by weighted log-loss on`,
+    `  ${100 * (s.calibrationShare ?? 0)} % of the training rows (held out by question), then retrained on all rows; never on dev.`,
+    "  Stored as float16 in the committed judge file (`packages/eval/judges/v2.judge`), which carries its id (weights sha256)",
+    "  and the sha256 of each training file. No setting was searched against dev (see *Settings* below).",
+  );
+  return out;
+}
+
 function markdown(results: readonly JudgeEvaluation[], plot: string): string {
   const v2 = results.find((r) => r.name === "v2") ?? results[0]!;
   const lines = [
@@ -388,12 +417,8 @@ function markdown(results: readonly JudgeEvaluation[], plot: string): string {
     "- **v1**: multinomial logistic regression over hashed TF-IDF word uni/bi-grams and character 2–5-grams (2^20 buckets),",
     "  seeded SGD on GoEmotions-Ekman train plus ISEAR joy/fear/anger/sadness/disgust rows (minus a held-out 20 %, by a hash",
     "  of MYKEY); per-class logit offsets tuned for macro-F1 on 10 % of the training rows. The judge of the first reports.",
-    "- **v2** (default): the same n-gram block (2^17 buckets) plus the all-MiniLM-L6-v2 sentence embedding (unit length,",
-    `  × ${V2_JUDGE_SETTINGS.embedding!.weight}) as one linear model, trained on GoEmotions-Ekman train + ISEAR (same held-out split) + the`,
-    `  in-domain train split (packages/eval/data/indomain/train, each row weighing ${V2_JUDGE_SETTINGS.inDomainWeight}). Temperature scaling fitted by`,
-    `  weighted log-loss on ${100 * V2_JUDGE_SETTINGS.calibrationShare!} % of the training rows (held out by question), then retrained on all rows; never on dev.`,
-    "  Stored as float16 in the committed judge file (`packages/eval/judges/v2.judge`), which carries its id (weights sha256)",
-    "  and the sha256 of each training file. No setting was searched against dev (see *Settings* below).",
+    ...v2Description(),
+
     "",
     "| judge | id (weights sha256) | training rows | temperature |",
     "| --- | --- | --- | --- |",
