@@ -7,6 +7,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createLlamaCppBackend } from "@emosteer/backend-llamacpp";
 import { FAMILY_EVIDENCE, MODEL_REGISTRY } from "@emosteer/models";
 import {
   agreementHolds,
@@ -14,9 +15,12 @@ import {
   measureFamilyParity,
   mutationDetected,
   SYNTHETIC_POSITIONS,
+  SYNTHETIC_TEXT,
   SYNTHETIC_TOLERANCE,
 } from "../src/family-parity.js";
-import { SYNTHETIC_FAMILIES } from "../src/synthetic-families.js";
+import { compareLogits } from "../src/logit-parity.js";
+import { SYNTHETIC_FAMILIES, type SyntheticFamily } from "../src/synthetic-families.js";
+import { syntheticGguf } from "../src/synthetic-gguf.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const COMMAND = "npx tsx --conditions=@emosteer/source packages/engine-parity/scripts/families-report.ts";
@@ -29,6 +33,28 @@ for (const family of SYNTHETIC_FAMILIES) {
   const result = await measureFamilyParity(family, { onStage: (stage) => process.stderr.write(`[${family.family}] ${stage}\n`) });
   process.stderr.write(`[${family.family}] done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   results.push(result);
+}
+
+// RoPE extras are read from the file, not from the architecture table, so no mutation removes
+// them: instead, llama.cpp on the same weights without them shows how far the logits would move
+// (the parity above is within τ, so an export that ignored them could not pass where this is ≥ τ).
+const ropeAblations: { family: string; removed: string; maxAbsDiff: number; top1: number }[] = [];
+for (const family of SYNTHETIC_FAMILIES.filter((f) => f.ropeFactors || f.ropeAttnFactor)) {
+  const { ropeFactors: _factors, ropeAttnFactor: _attn, ...plain } = family;
+  const stripped: SyntheticFamily = plain;
+  const open = async (f: SyntheticFamily) => createLlamaCppBackend({ modelPath: await syntheticGguf(f), contextSize: 512, threads: 2 });
+  const [a, b] = [await open(family), await open(stripped)];
+  try {
+    const tokens = (await a.tokenize(SYNTHETIC_TEXT)).slice(0, SYNTHETIC_POSITIONS);
+    const c = compareLogits(await a.evaluateLogits({ tokens }), await b.evaluateLogits({ tokens }), a.model.vocabSize);
+    const removed = [family.ropeFactors && Object.keys(family.ropeFactors).join(" + "), family.ropeAttnFactor && "rope.scaling.attn_factor"]
+      .filter(Boolean)
+      .join(" + ");
+    ropeAblations.push({ family: family.family, removed, maxAbsDiff: c.maxAbsDiff, top1: c.top1Agreement });
+  } finally {
+    await a.dispose();
+    await b.dispose();
+  }
 }
 
 const llamaCppProven = (r: FamilyParity) => r.llamaCpp.steeringShiftError < 1e-4 && r.llamaCpp.steeringChangedTop1 > 0;
@@ -53,6 +79,7 @@ const report = {
   tolerance: SYNTHETIC_TOLERANCE,
   families: rows,
   parity: results,
+  ropeAblations,
 };
 await writeAtomically(join(root, "benchmarks", "families.json"), `${JSON.stringify(report, null, 2)}\n`);
 
@@ -77,10 +104,17 @@ const section = [
   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
   ...results.map(
     (r) =>
-      `| ${r.family} | ${r.architecture} | ${r.vocabSize} | ${f(r.onnx.maxAbsDiff)} | ${pct(r.onnx.top1)} | ${r.onnx.captureCosine.toFixed(6)} | ${f(r.onnx.steeredMaxAbsDiff)} / ${pct(r.onnx.steeredTop1)} | ` +
-      `${f(r.transformersJs.maxAbsDiff)} | ${pct(r.transformersJs.top1)} | ${r.transformersJs.captureCosine.toFixed(6)} | ${f(r.transformersJs.steeredMaxAbsDiff)} / ${pct(r.transformersJs.steeredTop1)} | ` +
+      `| ${r.family} | ${r.architecture} | ${r.vocabSize} | ${f(r.onnx.maxAbsDiff)} | ${pct(r.onnx.top1)} | ${r.onnx.captureCosine.toFixed(7)} | ${f(r.onnx.steeredMaxAbsDiff)} / ${pct(r.onnx.steeredTop1)} | ` +
+      `${f(r.transformersJs.maxAbsDiff)} | ${pct(r.transformersJs.top1)} | ${r.transformersJs.captureCosine.toFixed(7)} | ${f(r.transformersJs.steeredMaxAbsDiff)} / ${pct(r.transformersJs.steeredTop1)} | ` +
       `${r.llamaCpp.steeringEffect.toFixed(2)} (${r.llamaCpp.steeringChangedTop1}/${r.positions}) | ${r.mutation.what} | ${r.mutation.maxAbsDiff.toFixed(2)} / ${pct(r.mutation.top1)} / ${r.mutation.captureCosine.toFixed(4)}${mutationDetected(r.mutation) ? "" : " **not detected**"} |`,
   ),
+  "",
+  "RoPE factors and the attention factor are read from the file, so no mutation removes them; llama.cpp on the same weights",
+  "without them moves the logits this far (`ropeAblations`), which the parity above (within τ) could not hide:",
+  "",
+  "| family | removed | llama.cpp max \\|Δlogit\\| | top-1 kept |",
+  "|---|---|---:|---:|",
+  ...ropeAblations.map((r) => `| ${r.family} | ${r.removed} | ${r.maxAbsDiff.toFixed(3)} | ${pct(r.top1)} |`),
   "",
   "Per family (`benchmarks/families.json`, `families`): proven on each engine on synthetic weights, and whether real weights",
   "were measured (the registry has them offline; the real-weight checks are the sections above). `emosteer models list` shows the same.",
