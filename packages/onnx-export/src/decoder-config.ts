@@ -13,6 +13,7 @@ export interface DecoderConfig {
   readonly kvHeadCount: number;
   readonly headDim: number;
   readonly vocabSize: number;
+  /** Tokens the graph computes exactly: the trained context, or for Phi-3 with LongRoPE factors the original context (see readDecoderConfig). */
   readonly contextLength: number;
   readonly rmsEps: number;
   /** RoPE base of global layers (`rope.freq_base`, default 10000). */
@@ -105,6 +106,15 @@ export function readDecoderConfig(gguf: GgufFile, factsOverride?: ArchitectureFa
       `${ropeFactorTensor} has ${gguf.tensor(ropeFactorTensor)!.elementCount} values, expected head_dim/2 = ${headDim / 2}`,
     );
 
+  // Phi-3's short factors hold up to the original context; past it llama.cpp switches to the long
+  // ones (n_ctx_seq > n_ctx_orig_yarn), which one static graph cannot. The export declares the
+  // original context, so engines refuse a longer one instead of computing another function.
+  const trainedContext = optional("context_length", 2048);
+  const contextLength =
+    ropeFactorTensor === "rope_factors_short.weight" && gguf.tensor("rope_factors_long.weight") !== undefined
+      ? Math.min(trainedContext, optional("rope.scaling.original_context_length", trainedContext))
+      : trainedContext;
+
   return {
     architecture,
     facts,
@@ -116,7 +126,7 @@ export function readDecoderConfig(gguf: GgufFile, factsOverride?: ArchitectureFa
     kvHeadCount,
     headDim,
     vocabSize,
-    contextLength: optional("context_length", 2048),
+    contextLength,
     rmsEps: required("attention.layer_norm_rms_epsilon"),
     ropeBase,
     ropeFreqScale,
