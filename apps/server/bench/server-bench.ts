@@ -42,6 +42,8 @@ const { values } = parseArgs({
      * each group run three times (as assigned, odd rows' mixes changed, even rows' changed); stored as crosstalk_N.
      */
     crosstalk: { type: "string" },
+    /** Rewrite SERVER.md from the server.json in --out, running nothing. */
+    "render-only": { type: "boolean", default: false },
   },
 });
 /** Requests in the 8-client row (the issue's target), and in the 1- and 4-client rows. */
@@ -52,6 +54,8 @@ const MAX_TOKENS = Number(values["max-tokens"]);
 const CROSSTALK = values.crosstalk === undefined ? undefined : Number(values.crosstalk);
 const PARALLEL = CROSSTALK ?? (values.parallel === undefined ? undefined : Number(values.parallel));
 const CLIENT_COUNTS = PARALLEL === undefined ? [1, 4, 8] : values.clients!.split(",").map(Number);
+/** The batched and cross-talk sections of another engine than ONNX (the one-slot rows' engine) are stored apart, e.g. parallel_4_llama_cpp. */
+const KEY_SUFFIX = values.backend === "onnx" ? "" : `_${values.backend!.replace(/[^a-z0-9]+/gi, "_")}`;
 const RECEIVE_TIMEOUT_S = 2;
 const BODY_LIMIT = 1024 * 1024;
 const MIXES: readonly Record<string, number>[] = [
@@ -85,6 +89,12 @@ interface Answer {
 }
 
 async function main(): Promise<void> {
+  if (values["render-only"]) {
+    const stored = JSON.parse(readFileSync(join(values.out!, "server.json"), "utf8"));
+    await writeFileAtomic(join(values.out!, "SERVER.md"), report(stored));
+    log(`wrote ${join(values.out!, "SERVER.md")} from server.json`);
+    return;
+  }
   const { child, url } = await startServe();
   const results: Record<string, unknown> = {
     command: `pnpm --filter @emosteer/server bench -- ${commandLine()}`,
@@ -98,18 +108,18 @@ async function main(): Promise<void> {
   try {
     if (CROSSTALK !== undefined) {
       const previous = JSON.parse(readFileSync(join(values.out!, "server.json"), "utf8"));
-      previous[`crosstalk_${CROSSTALK}`] = {
+      previous[`crosstalk_${CROSSTALK}${KEY_SUFFIX}`] = {
         command: results.command,
         date: results.date,
         backend: values.backend,
         max_tokens: MAX_TOKENS,
         ...(await crosstalkRun(url, CROSSTALK)),
       };
-      log(JSON.stringify(previous[`crosstalk_${CROSSTALK}`]));
+      log(JSON.stringify(previous[`crosstalk_${CROSSTALK}${KEY_SUFFIX}`]));
       child.kill("SIGTERM");
       await writeFileAtomic(join(values.out!, "server.json"), `${JSON.stringify(previous, null, 2)}\n`);
       await writeFileAtomic(join(values.out!, "SERVER.md"), report(previous));
-      log(`wrote crosstalk_${CROSSTALK} into ${join(values.out!, "server.json")} and SERVER.md`);
+      log(`wrote crosstalk_${CROSSTALK}${KEY_SUFFIX} into ${join(values.out!, "server.json")} and SERVER.md`);
       return;
     }
     if (values["hostile-only"]) {
@@ -169,7 +179,7 @@ async function main(): Promise<void> {
       // Batched rows go beside the one-slot rows (and the hostile and drain sections) already in --out.
       const previous = JSON.parse(readFileSync(join(values.out!, "server.json"), "utf8"));
       const rows = Object.fromEntries(Object.entries(results).filter(([k]) => k.startsWith("clients_")));
-      previous[`parallel_${PARALLEL}`] = {
+      previous[`parallel_${PARALLEL}${KEY_SUFFIX}`] = {
         command: results.command,
         date: results.date,
         backend: values.backend,
@@ -182,7 +192,7 @@ async function main(): Promise<void> {
       child.kill("SIGTERM");
       await writeFileAtomic(join(values.out!, "server.json"), `${JSON.stringify(previous, null, 2)}\n`);
       await writeFileAtomic(join(values.out!, "SERVER.md"), report(previous));
-      log(`wrote parallel_${PARALLEL} into ${join(values.out!, "server.json")} and SERVER.md`);
+      log(`wrote parallel_${PARALLEL}${KEY_SUFFIX} into ${join(values.out!, "server.json")} and SERVER.md`);
       return;
     }
     results.hostile = await hostileRun(url, child.pid!);
@@ -459,10 +469,10 @@ function report(r: Record<string, any>): string {
     return `| ${c} | ${x.requests} | ${x.errors} | ${x.ttft_p50_ms} | ${x.ttft_p95_ms} | ${x.tok_s} | ${x.equal_alone}/${x.requests - x.errors} | ${x.crosstalk} |`;
   });
   const batched = Object.keys(r)
-    .filter((k) => /^parallel_\d+$/.test(k))
+    .filter((k) => /^parallel_\d+(_\w+)?$/.test(k))
     .map((k) => batchedSection(r[k], r));
   const crosstalk = Object.keys(r)
-    .filter((k) => /^crosstalk_\d+$/.test(k))
+    .filter((k) => /^crosstalk_\d+(_\w+)?$/.test(k))
     .map((k) => crosstalkSection(r[k]));
   const h = r.hostile;
   const cases = Object.entries(h.cases as Record<string, { sent: number; non4xx: number; unclear: number; samples: string[] }>).map(
@@ -514,7 +524,7 @@ await main();
 /** The deterministic-schedule cross-talk run of `--crosstalk N`. */
 function crosstalkSection(x: Record<string, any>): string {
   return `
-## Cross-talk, deterministic schedule (\`--parallel ${x.slots} --start-together ${x.slots}\`)
+## Cross-talk, deterministic schedule (${x.backend}, \`--parallel ${x.slots} --start-together ${x.slots}\`)
 
 Produced by \`${x.command}\` (${x.date}; ${x.backend}, greedy, max_tokens ${x.max_tokens}, streamed). Requests go in groups
 of ${x.slots}, sent in a fixed order (each once the one before it waits in the queue), and start together, request *i*
@@ -532,11 +542,12 @@ function batchedSection(p: Record<string, any>, r: Record<string, any>): string 
   const counts = [1, 4, 8].filter((c) => p[`clients_${c}`]);
   const rows = counts.map((c) => {
     const x = p[`clients_${c}`];
-    const one = r[`clients_${c}`];
+    // Compared with the one-slot rows only when they ran on the same engine.
+    const one = p.backend === r.backend ? r[`clients_${c}`] : undefined;
     return `| ${c} | ${x.requests} | ${x.errors} | ${x.ttft_p50_ms} | ${x.ttft_p95_ms} | ${x.tok_s} | ${one ? `${one.tok_s} (${round(x.tok_s / one.tok_s, 2)}×)` : "–"} | ${x.equal_alone}/${x.requests - x.errors} |`;
   });
   return `
-## Concurrent clients, batched (\`--parallel ${p.parallel}\`)
+## Concurrent clients, batched (${p.backend}, \`--parallel ${p.parallel}\`)
 
 Produced by \`${p.command}\` (${p.date}; ${p.backend}, greedy, max_tokens ${p.max_tokens}, streamed): up to ${p.parallel} requests
 decode together in one engine session, each with its own steering; the same mixes and questions as above.
