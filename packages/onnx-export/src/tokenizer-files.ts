@@ -6,6 +6,9 @@ const TokenType = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5
 const GPT2_SPLIT = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 const CASE_FREE_CONTRACTIONS = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
 
+const QWEN2_SPLIT = `${CASE_FREE_CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`;
+const LLAMA3_SPLIT = `${CASE_FREE_CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`;
+
 /**
  * Pre-tokenizer regexes by `tokenizer.ggml.pre`, copied from llama.cpp's llama-vocab.cpp (applied in
  * order, each splitting the pieces of the previous one). JS regexes lack `(?i:…)`, so the
@@ -14,11 +17,16 @@ const CASE_FREE_CONTRACTIONS = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][l
 const BPE_PRE_SPLITS: Readonly<Record<string, readonly string[]>> = {
   default: [GPT2_SPLIT],
   "gpt-2": [GPT2_SPLIT],
+  // llama-vocab.cpp maps these names onto the same pre-tokenizer types as the entries above.
+  olmo: [GPT2_SPLIT],
   smollm: ["\\p{N}", GPT2_SPLIT],
-  qwen2: [`${CASE_FREE_CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`],
-  "llama-bpe": [
-    `${CASE_FREE_CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`,
-  ],
+  starcoder: ["\\p{N}", GPT2_SPLIT],
+  refact: ["\\p{N}", GPT2_SPLIT],
+  qwen2: [QWEN2_SPLIT],
+  "deepseek-r1-qwen": [QWEN2_SPLIT],
+  "llama-bpe": [LLAMA3_SPLIT],
+  falcon3: [LLAMA3_SPLIT],
+  dbrx: [LLAMA3_SPLIT],
 };
 
 const END_OF_GENERATION_TEXTS = new Set([
