@@ -100,13 +100,13 @@ const section = [
   "as the residual there (per-layer injection). Steering effect: max |Δlogit| it causes on llama.cpp. Mutation: the export with one",
   `distinctive feature removed must fail parity (top-1 < 100 %, max |Δlogit| ≥ τ = ${SYNTHETIC_TOLERANCE.maxAbsDiff} or cosine < ${SYNTHETIC_TOLERANCE.minCaptureCosine}).`,
   "",
-  "| family | arch | vocab | ONNX max \\|Δ\\| | ONNX top-1 | ONNX cos | ONNX steered max \\|Δ\\| / top-1 | transformers.js max \\|Δ\\| | transformers.js top-1 | transformers.js cos | transformers.js steered max \\|Δ\\| / top-1 | steering effect (top-1 changed) | mutation | mutated max \\|Δ\\| / top-1 / cos |",
-  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+  "| family | arch | vocab | ONNX max \\|Δ\\| | ONNX top-1 | ONNX cos | ONNX steered max \\|Δ\\| / top-1 | transformers.js max \\|Δ\\| | transformers.js top-1 | transformers.js cos | transformers.js steered max \\|Δ\\| / top-1 | steering effect (top-1 changed) | mutation | mutated max \\|Δ\\| / top-1 / cos | stress strings tokenised as llama.cpp (ONNX / transformers.js) |",
+  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
   ...results.map(
     (r) =>
       `| ${r.family} | ${r.architecture} | ${r.vocabSize} | ${f(r.onnx.maxAbsDiff)} | ${pct(r.onnx.top1)} | ${r.onnx.captureCosine.toFixed(7)} | ${f(r.onnx.steeredMaxAbsDiff)} / ${pct(r.onnx.steeredTop1)} | ` +
       `${f(r.transformersJs.maxAbsDiff)} | ${pct(r.transformersJs.top1)} | ${r.transformersJs.captureCosine.toFixed(7)} | ${f(r.transformersJs.steeredMaxAbsDiff)} / ${pct(r.transformersJs.steeredTop1)} | ` +
-      `${r.llamaCpp.steeringEffect.toFixed(2)} (${r.llamaCpp.steeringChangedTop1}/${r.positions}) | ${r.mutation.what} | ${r.mutation.maxAbsDiff.toFixed(2)} / ${pct(r.mutation.top1)} / ${r.mutation.captureCosine.toFixed(4)}${mutationDetected(r.mutation) ? "" : " **not detected**"} |`,
+      `${r.llamaCpp.steeringEffect.toFixed(2)} (${r.llamaCpp.steeringChangedTop1}/${r.positions}) | ${r.mutation.what} | ${r.mutation.maxAbsDiff.toFixed(2)} / ${pct(r.mutation.top1)} / ${r.mutation.captureCosine.toFixed(4)}${mutationDetected(r.mutation) ? "" : " **not detected**"} | ${r.tokenizerStress.onnx} / ${r.tokenizerStress.transformersJs} of ${r.tokenizerStress.strings} |`,
   ),
   "",
   "RoPE factors and the attention factor are read from the file, so no mutation removes them; llama.cpp on the same weights",

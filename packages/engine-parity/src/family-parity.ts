@@ -9,12 +9,15 @@ import { ARCHITECTURES, type ArchitectureFacts, exportGgufToOnnx } from "@emoste
 import { compareLogits } from "./logit-parity.js";
 import type { SyntheticFamily } from "./synthetic-families.js";
 import { syntheticGguf } from "./synthetic-gguf.js";
+import { tokenizerStressStrings } from "./tokenizer-strings.js";
 
 /** The fixed text every synthetic model reads (its first {@link SYNTHETIC_POSITIONS} llama.cpp tokens). */
 export const SYNTHETIC_TEXT =
   "The morning light came through the kitchen window while the kettle began to sing. " +
   "She wrote a short note, folded it twice, and left it beside the bowl of oranges.";
 export const SYNTHETIC_POSITIONS = 32;
+/** Stress strings (src/tokenizer-strings.ts) each engine's tokenizer is compared with llama.cpp's on. */
+export const SYNTHETIC_TOKENIZER_STRINGS = 200;
 
 /**
  * Bounds on the synthetic F32 models, against llama.cpp. llama.cpp keeps K and V in an fp16 cache
@@ -60,6 +63,8 @@ export interface FamilyParity {
   readonly captureLayer: number;
   /** The engines' tokenisers give llama.cpp's tokens for the fixed text. */
   readonly tokenizerAgrees: { readonly onnx: boolean; readonly transformersJs: boolean };
+  /** Of {@link SYNTHETIC_TOKENIZER_STRINGS} stress strings, how many each engine tokenises exactly as llama.cpp. */
+  readonly tokenizerStress: { readonly strings: number; readonly onnx: number; readonly transformersJs: number };
   readonly llamaCpp: {
     /** max |captured(steered) − captured(plain) − vector| at the steered layer: steering lands on l_out, capture reads it. */
     readonly steeringShiftError: number;
@@ -98,6 +103,13 @@ export async function measureFamilyParity(family: SyntheticFamily, options: Fami
     const tokens = (await llama.tokenize(SYNTHETIC_TEXT)).slice(0, SYNTHETIC_POSITIONS);
     if (tokens.length < SYNTHETIC_POSITIONS) throw new Error(`${family.family}: the fixed text gave only ${tokens.length} tokens`);
     const { layerCount, hiddenSize, vocabSize } = llama.model;
+    const stress = tokenizerStressStrings(SYNTHETIC_TOKENIZER_STRINGS);
+    const stressReference = await Promise.all(stress.map(async (text) => (await llama.tokenize(text)).join()));
+    const sameTokens = async (engine: SteeringBackend) => {
+      let same = 0;
+      for (const [i, text] of stress.entries()) if ((await engine.tokenize(text)).join() === stressReference[i]) same++;
+      return same;
+    };
     const mid = Math.floor(layerCount / 2);
     const span = { tokens, spanStart: 0, spanEnd: tokens.length, layers: [mid] };
     const reference = await llama.evaluateLogits({ tokens });
@@ -145,6 +157,7 @@ export async function measureFamilyParity(family: SyntheticFamily, options: Fami
     opened.push(onnx);
     const onnxAgreement = await agreement(onnx, (t, s) => onnx.logits(t, { steering: s }));
     const onnxTokens = await onnx.tokenize(SYNTHETIC_TEXT);
+    const onnxStress = await sameTokens(onnx);
     await onnx.dispose();
 
     stage("transformers.js");
@@ -152,6 +165,7 @@ export async function measureFamilyParity(family: SyntheticFamily, options: Fami
     opened.push(transformers);
     const transformersAgreement = await agreement(transformers, (t, s) => transformers.logits(t, { steering: s }));
     const transformersTokens = await transformers.tokenize(SYNTHETIC_TEXT);
+    const transformersStress = await sameTokens(transformers);
     await transformers.dispose();
 
     stage("mutated export");
@@ -173,6 +187,7 @@ export async function measureFamilyParity(family: SyntheticFamily, options: Fami
       positions: tokens.length,
       captureLayer: mid,
       tokenizerAgrees: { onnx: onnxTokens.join() === fullTokens.join(), transformersJs: transformersTokens.join() === fullTokens.join() },
+      tokenizerStress: { strings: stress.length, onnx: onnxStress, transformersJs: transformersStress },
       llamaCpp: { steeringShiftError, steeringEffect: effect.maxAbsDiff, steeringChangedTop1 },
       onnx: onnxAgreement,
       transformersJs: transformersAgreement,

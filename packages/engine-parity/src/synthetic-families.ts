@@ -127,8 +127,8 @@ export const SYNTHETIC_FAMILIES: readonly SyntheticFamily[] = [
     contextLength: 8192,
     ropeBase: 1_000_042,
     tiedEmbeddings: false,
-    vocab: { file: "gpt-2", size: 1024 },
-    vocabNote: "small (1,024 gpt-2 tokens): Falcon3's vocabulary is not shipped",
+    vocab: { file: "gpt-2", size: 1024, pre: "falcon3" },
+    vocabNote: "small (1,024 gpt-2 tokens, falcon3 pre-tokenizer): Falcon3's vocabulary is not shipped",
     seed: 14,
   },
   {
@@ -182,8 +182,9 @@ export const SYNTHETIC_FAMILIES: readonly SyntheticFamily[] = [
     rmsEps: 1e-6,
     tiedEmbeddings: false,
     qkvBias: true,
-    vocab: { file: "qwen2" },
-    vocabNote: "Qwen2's (151,936 tokens; the distill keeps its BPE, with other special tokens)",
+    vocab: { file: "qwen2", pre: "deepseek-r1-qwen" },
+    vocabNote:
+      "Qwen2's (151,936 tokens; the distill keeps its BPE, with other special tokens) under its deepseek-r1-qwen pre-tokenizer name",
     seed: 17,
   },
   {
@@ -247,8 +248,9 @@ export const SYNTHETIC_FAMILIES: readonly SyntheticFamily[] = [
     preNorms: false,
     qkNorm: "whole",
     postNorms: true,
-    vocab: { file: "gpt-2", size: 1024 },
-    vocabNote: "small (1,024 gpt-2 tokens): OLMo 2's vocabulary is not shipped",
+    vocab: { file: "gpt-2", size: 1024, pre: "dbrx" },
+    vocabNote:
+      "small (1,024 gpt-2 tokens, dbrx pre-tokenizer, the cl100k-style split OLMo 2's dolma2 tokenizer is assumed to get): OLMo 2's vocabulary is not shipped",
     seed: 20,
   },
   {
@@ -266,8 +268,9 @@ export const SYNTHETIC_FAMILIES: readonly SyntheticFamily[] = [
     ropeBase: 5_000_000,
     tiedEmbeddings: true,
     multipliers: { embedding: 12, residual: 0.22, attention: 0.015625, logit: 8 },
-    vocab: { file: "gpt-2", size: 1024 },
-    vocabNote: "small (1,024 gpt-2 tokens): Granite 3's vocabulary is not shipped",
+    vocab: { file: "gpt-2", size: 1024, pre: "refact" },
+    vocabNote:
+      "small (1,024 gpt-2 tokens, refact pre-tokenizer, the StarCoder-style split Granite 3's tokenizer is assumed to get): Granite 3's vocabulary is not shipped",
     seed: 21,
   },
 ];
