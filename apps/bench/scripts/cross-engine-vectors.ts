@@ -89,7 +89,7 @@ await writeMarkdownSection(
   [
     "## The same vectors from every engine",
     "",
-    `Produced by \`${command}\` (${measuredAt.slice(0, 10)}). The five core EVs of ${values.model} from the same ${extraction["llama.cpp"]?.pairs ?? "cached"} contrast pairs of the fixed corpus, extracted on each engine (llama.cpp on the GGUF, ONNX and transformers.js on the exporter's fp32 folder), compared layer by layer (cosine over blocks 1..L−1). Issue 17's target: ≥ 0.98 on every layer (\`speed.cross_engine_cosine_min\` = **${overall.toFixed(5)}**, ${overall >= 0.98 ? "met" : "not met"}), so vectors extracted on the engine with the fastest prompt path serve every engine.`,
+    `Produced by \`${command}\` (${measuredAt.slice(0, 10)}). The five core EVs of ${values.model} from the same ${vectors.get("llama.cpp")!.get("joy")!.provenance.samples} contrast pairs of the fixed corpus, extracted on each engine (${ENGINES.map((e) => `${e}: ${extraction[e]!.cached ? "from the vector cache" : `${extraction[e]!.seconds!.toFixed(0)} s`}`).join(", ")}; llama.cpp on the GGUF, ONNX and transformers.js on the exporter's fp32 folder), compared layer by layer (cosine over blocks 1..L−1). Issue 17's target: ≥ 0.98 on every layer (\`speed.cross_engine_cosine_min\` = **${overall.toFixed(5)}**, ${overall >= 0.98 ? "met" : "not met"}), so vectors extracted on the engine with the fastest prompt path serve every engine.`,
     "",
     `| engines | ${CORE_EMOTIONS.map((e) => `${e}: min (layer) / mean`).join(" | ")} |`,
     `| --- | ${CORE_EMOTIONS.map(() => "---").join(" | ")} |`,
