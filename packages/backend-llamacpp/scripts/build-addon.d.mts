@@ -3,11 +3,17 @@
 export const PATCHED_METHODS: readonly string[];
 export const BUILD_ADDON_COMMAND: string;
 export function cacheRoot(): string;
+/** The GPU backends node-llama-cpp's source build knows. */
+export const GPU_BACKENDS: readonly ("vulkan" | "cuda" | "metal")[];
+/** The GPU backend of a build: `value` (a --gpu flag), else EMOSTEER_LLAMA_GPU, else false (CPU); throws on an unknown name. */
+export function gpuChoice(value?: string, env?: NodeJS.ProcessEnv): "vulkan" | "cuda" | "metal" | false;
 
 export interface AddonLocation {
   /** The node-llama-cpp this package depends on: read only, the source of the private copy. */
   source: string;
   version: string;
+  /** The build's GPU backend (node-llama-cpp's `gpu`), false for the CPU-only build. */
+  gpu: "vulkan" | "cuda" | "metal" | false;
   /** patches/node-llama-cpp@<version>.patch (the addon) and the first 12 hex digits of its sha256. */
   patchFile: string;
   patchHash: string;
@@ -15,7 +21,7 @@ export interface AddonLocation {
   llamaCppCommit: string;
   llamaCppPatchFile: string;
   llamaCppPatchHash: string;
-  /** `<cache>/llama-addon/<version>-<patch hash>-<llama.cpp patch hash>-<cmake options hash>` */
+  /** `<cache>/llama-addon/<version>-<patch hash>-<llama.cpp patch hash>-<hash of cmake options and GPU backend>` */
   dir: string;
   /** The private, patched node-llama-cpp the backend loads. */
   nodeLlamaCpp: string;
@@ -25,7 +31,7 @@ export interface AddonLocation {
   lock: string;
 }
 
-export function addonLocation(): AddonLocation;
+export function addonLocation(options?: { gpu?: "vulkan" | "cuda" | "metal" | false }): AddonLocation;
 export function readStamp(location?: AddonLocation): Record<string, unknown> | null;
 export function withLock<T>(
   lock: string,
@@ -33,7 +39,12 @@ export function withLock<T>(
   log?: (message: string) => void,
   finished?: () => T | undefined,
 ): Promise<T>;
-export function ensureAddon(options?: { force?: boolean; incremental?: boolean; log?: (message: string) => void }): Promise<AddonLocation>;
+export function ensureAddon(options?: {
+  force?: boolean;
+  incremental?: boolean;
+  gpu?: "vulkan" | "cuda" | "metal" | false;
+  log?: (message: string) => void;
+}): Promise<AddonLocation>;
 /** The NODE_LLAMA_CPP_CMAKE_OPTION_* variables the build runs with: the defaults (no AMX kernels on x86), then the user's. */
 export function buildCmakeOptions(env?: NodeJS.ProcessEnv): Record<string, string>;
 /** The build's cmake options without the prefix, as node-llama-cpp's `getLlama({ cmakeOptions })` takes them. */

@@ -4,14 +4,17 @@
 // llama.cpp's graph: patches/llama.cpp-<commit>.patch, both shipped in this package) into a
 // per-machine cache, from the llama.cpp source node-llama-cpp ships (its git bundle; no network):
 //   ${EMOSTEER_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/emosteer}/llama-addon/<node-llama-cpp version>-<addon patch hash>-<llama.cpp patch hash>-<options hash>/
+// The options hash covers the cmake options and the GPU backend (CPU by default; --gpu vulkan|cuda|metal
+// or EMOSTEER_LLAMA_GPU, built by node-llama-cpp's own `source build --gpu`), so each GPU choice is
+// a build of its own and the backend loads the one EMOSTEER_LLAMA_GPU names.
 // That directory holds a private, patched copy of node-llama-cpp (with its dependencies) whose own
 // build lands in its llama/localBuilds; the backend loads that copy, so the node-llama-cpp of the
 // project that installed us is never written to, and every project on the machine (this monorepo's
 // postinstall included) shares one build. A stamp (addon.json) is written last, after the built
 // addon was loaded and its patched methods found, so a killed build is never taken for a finished one.
 //
-//   npx emosteer-build-addon [--force | --incremental]      (in a project that installed the package)
-//   node packages/backend-llamacpp/scripts/build-addon.mjs  (in this monorepo; the root postinstall)
+//   npx emosteer-build-addon [--force | --incremental] [--gpu cpu|vulkan|cuda|metal]   (in a project that installed the package)
+//   node packages/backend-llamacpp/scripts/build-addon.mjs [same flags]                  (in this monorepo; the root postinstall)
 //
 // The backend also runs this on first use when the cache is empty (set EMOSTEER_SKIP_ADDON_BUILD=1
 // to make it refuse instead). Needs cmake ≥ 3.19, a C++17 compiler and git (about 4 min on 2 cores).
@@ -47,6 +50,22 @@ const BUNDLED_LLAMA_CPP = { "3.21.1": "80fb11ac73e66d89eae2c6a91d8a77428fa733ed"
 /** How a user builds the addon by hand, for error messages. */
 export const BUILD_ADDON_COMMAND = "npx emosteer-build-addon";
 
+/** The GPU backends node-llama-cpp's source build knows (`--gpu`); false is the CPU-only build. */
+export const GPU_BACKENDS = ["vulkan", "cuda", "metal"];
+
+/**
+ * The GPU backend of the build to make or load: `value` (a --gpu flag), else EMOSTEER_LLAMA_GPU,
+ * else the CPU (false). "cpu", "false", "off" and "" also mean the CPU.
+ */
+export function gpuChoice(value, env = process.env) {
+  const raw = (value ?? env.EMOSTEER_LLAMA_GPU ?? "").trim().toLowerCase();
+  if (raw === "" || raw === "cpu" || raw === "false" || raw === "off") return false;
+  if (GPU_BACKENDS.includes(raw)) return raw;
+  throw new Error(
+    `unknown llama.cpp GPU backend "${raw}" (${value !== undefined ? "--gpu" : "EMOSTEER_LLAMA_GPU"}): use one of cpu, ${GPU_BACKENDS.join(", ")}.`,
+  );
+}
+
 export function cacheRoot() {
   if (process.env.EMOSTEER_CACHE_DIR) return process.env.EMOSTEER_CACHE_DIR;
   return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "emosteer");
@@ -67,7 +86,7 @@ const readJson = (file) => JSON.parse(fs.readFileSync(file, "utf8"));
  * The node-llama-cpp this package depends on (read only: source of the copy), the patch for its
  * version and the cache directory of the build they make.
  */
-export function addonLocation() {
+export function addonLocation({ gpu = gpuChoice() } = {}) {
   const source = resolvePackageDir(packageDir, "node-llama-cpp");
   if (!source) throw new Error(`node-llama-cpp is not installed where ${packageDir} can resolve it: reinstall @emosteer/backend-llamacpp.`);
   const version = readJson(path.join(source, "package.json")).version;
@@ -92,8 +111,11 @@ export function addonLocation() {
   // The build's cmake options (our defaults, overridden by node-llama-cpp's NODE_LLAMA_CPP_CMAKE_OPTION_*
   // variables, e.g. GGML_NATIVE=OFF for another instruction set) name the directory, so another set
   // of options makes another build instead of replacing this one.
+  // A GPU backend joins the hashed options; the CPU build hashes the cmake options alone, as before
+  // GPU builds existed, so its cache directory keeps its name.
   const cmakeOptions = Object.entries(buildCmakeOptions()).sort(([a], [b]) => a.localeCompare(b));
-  const variant = createHash("sha256").update(JSON.stringify(cmakeOptions)).digest("hex").slice(0, 8);
+  const variantOf = gpu ? [...cmakeOptions, ["gpu", gpu]] : cmakeOptions;
+  const variant = createHash("sha256").update(JSON.stringify(variantOf)).digest("hex").slice(0, 8);
   const dir = path.join(cacheRoot(), "llama-addon", `${version}-${patchHash}-${llamaCppPatchHash}-${variant}`);
   const nodeLlamaCpp = path.join(dir, "node_modules", "node-llama-cpp");
   const localBuilds = path.join(nodeLlamaCpp, "llama", "localBuilds");
@@ -105,6 +127,7 @@ export function addonLocation() {
   return {
     source,
     version,
+    gpu,
     patchFile,
     patchHash,
     llamaCppCommit,
@@ -158,7 +181,7 @@ export function readStamp(location = addonLocation()) {
 async function verify(location) {
   const { getLlama } = await import(pathToFileURL(path.join(location.nodeLlamaCpp, "dist", "index.js")).href);
   const llama = await getLlama({
-    gpu: false,
+    gpu: location.gpu,
     build: "never",
     cmakeOptions: llamaCmakeOptions(),
     usePrebuiltBinaries: false,
@@ -384,8 +407,8 @@ function writeJsonAtomically(file, value) {
  * the stamp exists (no load); `force` rebuilds from scratch, `incremental` recompiles only the addon
  * target of the existing build tree (for work on the patch).
  */
-export async function ensureAddon({ force = false, incremental = false, log = defaultLog } = {}) {
-  const location = addonLocation();
+export async function ensureAddon({ force = false, incremental = false, gpu = gpuChoice(), log = defaultLog } = {}) {
+  const location = addonLocation({ gpu });
   if (!force && !incremental && readStamp(location)) return location;
   const builtMeanwhile = () => (!force && !incremental && readStamp(location) ? location : undefined);
   return withLock(location.lock, () => buildUnlocked(location, force, incremental, log), log, builtMeanwhile);
@@ -425,13 +448,16 @@ async function buildUnlocked(location, force, incremental, log) {
   // building, patch, then build.
   prepareLlamaCppSource(location);
   log(
-    `building the patched llama.cpp addon for the CPU from the source node-llama-cpp ${location.version} bundles, in ${location.dir} (about 4 min on 2 cores, once per machine)…`,
+    location.gpu
+      ? `building the patched llama.cpp addon for ${location.gpu} from the source node-llama-cpp ${location.version} bundles, in ${location.dir} (needs the ${location.gpu} SDK; Vulkan compiles ~100 shaders: 20–40 min on 2 cores)…`
+      : `building the patched llama.cpp addon for the CPU from the source node-llama-cpp ${location.version} bundles, in ${location.dir} (about 4 min on 2 cores, once per machine)…`,
   );
-  nodeLlamaCppCli(location, ["source", "build", "--gpu", "false", "--noUsageExample"], "source build");
+  nodeLlamaCppCli(location, ["source", "build", "--gpu", location.gpu ? location.gpu : "false", "--noUsageExample"], "source build");
   await verify(location);
   const seconds = Math.round((Date.now() - started) / 1000);
   writeJsonAtomically(location.stamp, {
     nodeLlamaCpp: location.version,
+    gpu: location.gpu,
     patch: path.basename(location.patchFile),
     patchHash: location.patchHash,
     llamaCppPatch: path.basename(location.llamaCppPatchFile),
@@ -450,7 +476,16 @@ if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process
     );
   } else {
     const force = process.argv.includes("--force");
-    ensureAddon({ force, incremental: process.argv.includes("--incremental") }).then(
+    const gpuAt = process.argv.findIndex((arg) => arg === "--gpu" || arg.startsWith("--gpu="));
+    let gpu;
+    try {
+      const arg = process.argv[gpuAt];
+      gpu = gpuAt < 0 ? gpuChoice() : gpuChoice(arg.includes("=") ? arg.slice("--gpu=".length) : (process.argv[gpuAt + 1] ?? ""));
+    } catch (err) {
+      defaultLog(err.message);
+      process.exit(2);
+    }
+    ensureAddon({ force, incremental: process.argv.includes("--incremental"), gpu }).then(
       (location) => {
         if (!force) defaultLog(`patched addon ready in ${location.dir}`);
       },

@@ -53,6 +53,11 @@ export interface LlamaCppBackendOptions {
   /** CPU threads. Defaults to the number of available cores. */
   readonly threads?: number;
   /**
+   * Layers whose weights go to the GPU, on a GPU build of the addon (EMOSTEER_LLAMA_GPU; see the
+   * package README). Defaults to all of them there; ignored (0) on the CPU build.
+   */
+  readonly gpuLayers?: number;
+  /**
    * Jinja chat template (Hugging Face format) used instead of the GGUF's own; needed for files that
    * carry none (the model registry supplies one for those: `ModelSpec.chatTemplate`).
    */
@@ -104,7 +109,7 @@ interface KeptSequence {
 }
 
 /**
- * Creates a {@link SteeringBackend} on llama.cpp (CPU) through the patched node-llama-cpp.
+ * Creates a {@link SteeringBackend} on llama.cpp (CPU, or the GPU build EMOSTEER_LLAMA_GPU names) through the patched node-llama-cpp.
  *
  * Steering is a llama.cpp control vector on the context. Operations run one at a time per backend
  * and start from an empty KV cache, so concurrent `generate` calls with different steering never
@@ -125,7 +130,7 @@ export async function createLlamaCppBackend(options: LlamaCppBackendOptions): Pr
   const llama = await loadPatchedLlama();
   const model = await llama.loadModel({
     modelPath,
-    gpuLayers: 0,
+    gpuLayers: llama.gpu === false ? 0 : (options.gpuLayers ?? "max"),
     loadSignal: signal,
     onLoadProgress: (fraction) => onProgress?.({ stage: "load", fraction }),
   });

@@ -2,7 +2,7 @@ import { pathToFileURL } from "node:url";
 import { EmosteerError } from "@emosteer/core";
 import type { Llama, LlamaModel } from "node-llama-cpp";
 // A plain .mjs next to dist/ and src/ alike (one level below the package root), shipped in the package.
-import { addonLocation, BUILD_ADDON_COMMAND, ensureAddon, llamaCmakeOptions, readStamp } from "../scripts/build-addon.mjs";
+import { addonLocation, BUILD_ADDON_COMMAND, ensureAddon, gpuChoice, llamaCmakeOptions, readStamp } from "../scripts/build-addon.mjs";
 
 export { BUILD_ADDON_COMMAND };
 
@@ -93,18 +93,26 @@ let shared: Promise<Llama> | undefined;
 
 /**
  * The process-wide llama.cpp runtime: the private, patched copy of node-llama-cpp in the machine's
- * cache (scripts/build-addon.mjs), loaded only from its own CPU build. Builds it on first use when
- * the cache has none (progress on stderr) unless EMOSTEER_SKIP_ADDON_BUILD=1. Never falls back to
- * node-llama-cpp's prebuilt (unpatched) binaries: throws {@link NativeAddonMissingError}.
+ * cache (scripts/build-addon.mjs), loaded only from its own build: the CPU one, or the GPU backend
+ * EMOSTEER_LLAMA_GPU names (vulkan, cuda, metal; read once, at the first call). Builds it on first
+ * use when the cache has none (progress on stderr) unless EMOSTEER_SKIP_ADDON_BUILD=1. Never falls
+ * back to node-llama-cpp's prebuilt (unpatched) binaries nor to another backend: throws
+ * {@link NativeAddonMissingError}.
  */
 export function loadPatchedLlama(): Promise<Llama> {
   shared ??= (async () => {
-    let location = addonLocation();
+    let gpu: ReturnType<typeof gpuChoice>;
+    try {
+      gpu = gpuChoice();
+    } catch (err) {
+      throw new NativeAddonMissingError((err as Error).message);
+    }
+    let location = addonLocation({ gpu });
     if (!readStamp(location)) {
       if (process.env.EMOSTEER_SKIP_ADDON_BUILD === "1")
         throw new NativeAddonMissingError(`${location.dir} holds no finished build (EMOSTEER_SKIP_ADDON_BUILD=1)`);
       try {
-        location = await ensureAddon();
+        location = await ensureAddon({ gpu });
       } catch (err) {
         throw new NativeAddonMissingError(`building it failed: ${(err as Error).message}`);
       }
@@ -113,7 +121,8 @@ export function loadPatchedLlama(): Promise<Llama> {
     try {
       const nodeLlamaCpp: typeof import("node-llama-cpp") = await import(pathToFileURL(`${location.nodeLlamaCpp}/dist/index.js`).href);
       llama = await nodeLlamaCpp.getLlama({
-        gpu: false,
+        // The build's backend exactly: "auto" could pick another one, or fall back to the CPU.
+        gpu,
         build: "never",
         // The build's own options name its folder; without them node-llama-cpp would look for another one.
         cmakeOptions: llamaCmakeOptions(),
@@ -124,6 +133,12 @@ export function loadPatchedLlama(): Promise<Llama> {
     } catch (err) {
       throw new NativeAddonMissingError(
         `the build in ${location.dir} could not be loaded (${(err as Error).message.split("\n")[0]}); rebuild it with \`${BUILD_ADDON_COMMAND} --force\``,
+      );
+    }
+    if (llama.gpu !== gpu) {
+      await llama.dispose();
+      throw new NativeAddonMissingError(
+        `the build in ${location.dir} loaded with GPU backend ${String(llama.gpu)} instead of ${String(gpu)} (is its driver installed and a device visible?)`,
       );
     }
     const prototype = bindingsOf(llama).AddonContext.prototype;
