@@ -8,3 +8,6 @@ export * from "./event-loop.js";
 export * from "./steering-phase.js";
 export * from "./chat-tokens.js";
 export * from "./plain-text-tokenizer-json.js";
+export * from "./session-queue.js";
+export * from "./session-row.js";
+export * from "./batched-session.js";
