@@ -40,7 +40,9 @@ function run(cmd, args, opts = {}) {
  * directory. Holds the addon's lock while it touches the build tree.
  */
 export async function buildLlamaTools({ log = (m) => process.stderr.write(`[llama-tools] ${m}\n`) } = {}) {
-  const location = await ensureAddon();
+  // Always the CPU build's tree: the tools are the reference the backend is compared with, also
+  // when EMOSTEER_LLAMA_GPU makes the backend load a GPU build.
+  const location = await ensureAddon({ gpu: false });
   // The real path: CMake refuses a build tree reached through another path than it was configured at.
   const buildTree = fs.realpathSync(location.buildTree);
   const binDir = path.join(buildTree, "bin");
