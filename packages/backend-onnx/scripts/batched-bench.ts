@@ -4,196 +4,106 @@
  * one at a time and against the same number of concurrent unsteered requests; and the peak RSS
  * each additional concurrent sequence costs. Default model, fp32, greedy, `--tokens` per request.
  *
- *   node_modules/.bin/tsx --conditions=@emosteer/source packages/backend-onnx/scripts/batched-bench.ts [--tokens 24] [--reps 1]
+ *   node_modules/.bin/tsx --conditions=@emosteer/source packages/backend-onnx/scripts/batched-bench.ts [--tokens 24] [--reps 1] [--out benchmarks]
  *
  * Writes benchmarks/engines.json keys batched.onnx.* and the "Batched steering" section of
- * benchmarks/ENGINES.md. Ratios come from one run of this script; the load average is recorded.
+ * benchmarks/ENGINES.md (`--out`: another folder, for a trial run). Ratios come from one run of
+ * this script; the load average is recorded. The harness (prompts, mixes, clock, RSS probe) is
+ * core/node's session-bench, shared with the llama.cpp bench.
  */
-import { execFile } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { EmotionVector, type SteeringSpec } from "@emosteer/core";
-import { writeFileAtomic } from "@emosteer/core/node";
+import {
+  numberFlag,
+  onePairJoyVector,
+  peakRssDuring,
+  round3 as r3,
+  rssPerSequence,
+  runInterleaved,
+  SESSION_BENCH_PROMPTS,
+  serveRequests,
+  sessionBenchSpecs,
+  writeJsonKey,
+  writeMarkdownSection,
+} from "@emosteer/core/node";
+import type { SteeringSpec } from "@emosteer/core";
 import { ensureModel } from "@emosteer/models";
 import { createOnnxBackend, type OnnxSteeringBackend } from "../src/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "../../..");
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-};
-const TOKENS = flag("tokens", 24);
-const REPS = flag("reps", 1);
-const RSS_CHILD = flag("rss-child", 0);
-
-const PROMPTS = [
-  "Tell me about your weekend.",
-  "Describe the view from a mountain top at sunrise.",
-  "How was work today?",
-  "What did you cook for dinner yesterday?",
-  "Write a few lines about the sea.",
-  "What do you think about rainy days?",
-  "Tell me about a friend of yours.",
-  "How do you feel about moving to a new city?",
-].map((q) => `<|im_start|>user\n${q}<|im_end|>\n<|im_start|>assistant\n`);
+const TOKENS = numberFlag(args, "tokens", 24);
+const REPS = numberFlag(args, "reps", 1);
+const RSS_CHILD = numberFlag(args, "rss-child", 0);
+const OUT = args.includes("--out") ? resolve(args[args.indexOf("--out") + 1]!) : join(repoRoot, "benchmarks");
 
 const log = (s: string) => process.stderr.write(`[batched-bench] ${s}\n`);
 
 async function load(): Promise<{ backend: OnnxSteeringBackend; specs: SteeringSpec[] }> {
   const { path } = await ensureModel("smollm2-135m-instruct");
   const backend = await createOnnxBackend({ modelPath: path, precision: "fp32" });
-  const { layerCount, hiddenSize } = backend.model;
-  const pooled = async (text: string) => {
-    const tokens = await backend.tokenize(text);
-    const layers = Array.from({ length: layerCount - 1 }, (_, i) => i + 1);
-    const c = await backend.captureResiduals({ tokens, spanStart: 0, spanEnd: tokens.length, layers });
-    return [
-      new Float32Array(hiddenSize),
-      ...c.data.map((d) => {
-        const mean = new Float32Array(hiddenSize);
-        for (let p = 0; p < c.positions; p++) for (let i = 0; i < hiddenSize; i++) mean[i]! += d[p * hiddenSize + i]! / c.positions;
-        return mean;
-      }),
-    ];
-  };
-  const happy = await pooled("I am so happy and delighted! What a wonderful, joyful day, full of laughter and sunshine!");
-  const gloomy = await pooled("I feel nothing in particular. It is an ordinary day, and I am doing ordinary things.");
-  const vector = new EmotionVector({
-    emotion: "joy",
-    model: backend.model,
-    directions: happy.map((h, l) => (l === 0 ? h : h.map((x, i) => x - gloomy[l]![i]!))),
-    provenance: {
-      method: "mean-diff",
-      settings: {},
-      samples: 1,
-      corpus: "bench",
-      corpusHash: "0",
-      backend: backend.name,
-      createdAt: new Date().toISOString(),
-    },
-  });
-  // Eight different mixes: non-zero steering rows that differ per request.
-  const specs = [3, -2, 1.5, -1, 2.5, -1.5, 1, 2].map(
-    (alpha, i): SteeringSpec => ({ terms: [{ vector, alpha }], layers: { from: 3 + (i % 3), to: 12 + (i % 4) } }),
-  );
-  return { backend, specs };
-}
-
-interface Run {
-  readonly wallMs: number;
-  readonly cpuMs: number;
-  readonly tokens: number;
+  return { backend, specs: sessionBenchSpecs(await onePairJoyVector(backend, "bench")) };
 }
 
 /** n requests: one at a time through backend.generate, or all at once in one session. */
-async function serve(
-  backend: OnnxSteeringBackend,
-  specs: readonly (SteeringSpec | null)[],
-  mode: "sequential" | "concurrent",
-): Promise<Run & { shared: number }> {
-  const cpu = process.cpuUsage();
-  const t0 = performance.now();
-  let tokens = 0;
-  let shared = 0;
-  if (mode === "sequential") {
-    for (const [i, steering] of specs.entries())
-      tokens += (await backend.generate(PROMPTS[i]!, { maxTokens: TOKENS, steering })).tokens.length;
-  } else {
-    const session = backend.createSession({ parallelSequences: specs.length });
-    const gens = await Promise.all(specs.map((steering, i) => session.generate(PROMPTS[i]!, { maxTokens: TOKENS, steering })));
-    tokens = gens.reduce((n, g) => n + g.tokens.length, 0);
-    if (session.stats.maxSequencesInOneRun < 2)
-      throw new Error(`the concurrent run never put ≥ 2 sequences into one session run (${JSON.stringify(session.stats)})`);
-    shared = session.stats.sharedRuns;
-    await session.dispose();
-  }
-  const c = process.cpuUsage(cpu);
-  return { wallMs: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, tokens, shared };
-}
-
-function vm(field: "VmHWM" | "VmRSS", status: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
-  return m ? Number(m[1]) / 1024 : NaN;
-}
+const serve = (backend: OnnxSteeringBackend, specs: readonly (SteeringSpec | null)[], mode: "sequential" | "concurrent") =>
+  serveRequests(backend, specs, { mode, tokens: TOKENS, runName: "session run" });
 
 if (RSS_CHILD > 0) {
   // Child: peak RSS of RSS_CHILD concurrent steered generations above the warmed-up model.
   const { backend, specs } = await load();
-  await backend.generate(PROMPTS[0]!, { maxTokens: 4, steering: specs[0]! });
-  const base = vm("VmRSS", await readFile("/proc/self/status", "utf8"));
-  await writeFile("/proc/self/clear_refs", "5"); // resets VmHWM to the current RSS
-  await serve(backend, specs.slice(0, RSS_CHILD), RSS_CHILD === 1 ? "sequential" : "concurrent");
-  const peak = vm("VmHWM", await readFile("/proc/self/status", "utf8"));
-  process.stdout.write(`${JSON.stringify({ n: RSS_CHILD, baseMb: base, peakMb: peak })}\n`);
+  await backend.generate(SESSION_BENCH_PROMPTS[0]!, { maxTokens: 4, steering: specs[0]! });
+  const { baseMb, peakMb } = await peakRssDuring(() =>
+    serve(backend, specs.slice(0, RSS_CHILD), RSS_CHILD === 1 ? "sequential" : "concurrent"),
+  );
+  process.stdout.write(`${JSON.stringify({ n: RSS_CHILD, baseMb, peakMb })}\n`);
   await backend.dispose();
   process.exit(0);
 }
 
 const loadBefore = loadavg();
 const { backend, specs } = await load();
-await backend.generate(PROMPTS[0]!, { maxTokens: 4 }); // warm-up
-const runs: Record<string, Run[]> = {};
-const record = (key: string, r: Run) => {
-  runs[key] ??= [];
-  runs[key].push(r);
-};
-for (let rep = 0; rep < REPS; rep++) {
-  // Interleaved, so slow phases of the shared machine spread over every arm.
-  for (const [key, n, steered, mode] of [
-    ["sequential_4", 4, true, "sequential"],
-    ["concurrent_4", 4, true, "concurrent"],
-    ["unsteered_4", 4, false, "concurrent"],
-    ["sequential_8", 8, true, "sequential"],
-    ["concurrent_8", 8, true, "concurrent"],
-  ] as const) {
-    const r = await serve(
-      backend,
-      specs.slice(0, n).map((s) => (steered ? s : null)),
-      mode,
-    );
-    record(key, r);
-    log(
-      `rep ${rep + 1}/${REPS} ${key}: ${r.tokens} tokens in ${(r.wallMs / 1000).toFixed(1)} s (${((1000 * r.tokens) / r.wallMs).toFixed(1)} tok/s, ${r.shared} shared runs), load ${loadavg()[0]!.toFixed(1)}`,
-    );
-  }
-}
+await backend.generate(SESSION_BENCH_PROMPTS[0]!, { maxTokens: 4 }); // warm-up
+const arms = await runInterleaved(
+  REPS,
+  (
+    [
+      ["sequential_4", 4, true, "sequential"],
+      ["concurrent_4", 4, true, "concurrent"],
+      ["unsteered_4", 4, false, "concurrent"],
+      ["sequential_8", 8, true, "sequential"],
+      ["concurrent_8", 8, true, "concurrent"],
+    ] as const
+  ).map(([key, n, steered, mode]) => ({
+    key,
+    run: () =>
+      serve(
+        backend,
+        specs.slice(0, n).map((s) => (steered ? s : null)),
+        mode,
+      ),
+  })),
+  log,
+  "shared runs",
+  () => loadavg()[0]!,
+);
 await backend.dispose();
-const tps = (key: string) => {
-  const rs = runs[key]!;
-  return (1000 * rs.reduce((n, r) => n + r.tokens, 0)) / rs.reduce((n, r) => n + r.wallMs, 0);
-};
+const tps = (key: string) => arms.tps(key);
+/** Tokens per CPU second of the whole process (onnxruntime's threads included): less sensitive to other processes than wall time. */
+const cpuTps = (key: string) => arms.cpuTps(key);
 
 log("peak RSS per concurrent sequence (one child process per batch size)…");
-const rss: { n: number; baseMb: number; peakMb: number }[] = [];
-for (const n of [1, 2, 4, 8]) {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), "--rss-child", String(n), "--tokens", String(TOKENS)],
-    { cwd: repoRoot, maxBuffer: 2 ** 20 },
-  );
-  rss.push(JSON.parse(stdout.trim().split("\n").at(-1)!) as (typeof rss)[number]);
-  log(`rss ${n}: ${JSON.stringify(rss.at(-1))}`);
-}
-// Least-squares slope of (peak − base) over the batch size.
-const xs = rss.map((r) => r.n);
-const ys = rss.map((r) => r.peakMb - r.baseMb);
-const mx = xs.reduce((a, b) => a + b) / xs.length;
-const my = ys.reduce((a, b) => a + b) / ys.length;
-const slope = xs.reduce((s, x, i) => s + (x - mx) * (ys[i]! - my), 0) / xs.reduce((s, x) => s + (x - mx) ** 2, 0);
+const { rss, slopeMb: slope } = await rssPerSequence({
+  script: fileURLToPath(import.meta.url),
+  sizes: [1, 2, 4, 8],
+  childArgs: ["--tokens", String(TOKENS)],
+  cwd: repoRoot,
+  log,
+});
 
-const r3 = (x: number) => +x.toFixed(3);
-/** Tokens per CPU second of the whole process (onnxruntime's threads included): less sensitive to other processes than wall time. */
-const cpuTps = (key: string) => {
-  const rs = runs[key]!;
-  return (1000 * rs.reduce((n, r) => n + r.tokens, 0)) / rs.reduce((n, r) => n + r.cpuMs, 0);
-};
-/** The ratio a/b of each rep on its own (wall tok/s), to show the spread the load causes. */
-const perRep = (a: string, b: string) => runs[a]!.map((r, i) => r3(r.tokens / r.wallMs / (runs[b]![i]!.tokens / runs[b]![i]!.wallMs)));
+const perRep = (a: string, b: string) => arms.perRep(a, b);
 const figures = {
   speedup_vs_sequential_4: r3(tps("concurrent_4") / tps("sequential_4")),
   steered_vs_unsteered_4: r3(tps("concurrent_4") / tps("unsteered_4")),
@@ -215,28 +125,19 @@ const detail = {
   reps: REPS,
   loadAverageBefore: loadBefore.map((x) => +x.toFixed(1)),
   loadAverageAfter: loadAfter.map((x) => +x.toFixed(1)),
-  tokPerS: Object.fromEntries(Object.keys(runs).map((k) => [k, +tps(k).toFixed(2)])),
-  tokPerCpuS: Object.fromEntries(Object.keys(runs).map((k) => [k, +cpuTps(k).toFixed(2)])),
+  tokPerS: arms.tokPerS(),
+  tokPerCpuS: arms.tokPerCpuS(),
   perRep: spread,
-  runs,
+  runs: arms.runs,
   rss,
 };
 console.log(JSON.stringify({ figures, detail }, null, 2));
 
-const benchmarks = join(repoRoot, "benchmarks");
-const jsonPath = join(benchmarks, "engines.json");
-const stored = await readFile(jsonPath, "utf8").then(
-  (t) => JSON.parse(t) as Record<string, Record<string, unknown>>,
-  () => ({}) as Record<string, Record<string, unknown>>,
-);
-stored.batched = { ...stored.batched, onnx: { ...figures, detail } };
-await writeFileAtomic(jsonPath, `${JSON.stringify(stored, null, 2)}\n`);
+const jsonPath = join(OUT, "engines.json");
+await writeJsonKey(jsonPath, "batched.onnx", { ...figures, detail });
 
-const BEGIN = "<!-- batched-steering:begin (generated by packages/backend-onnx/scripts/batched-bench.ts) -->";
-const END = "<!-- batched-steering:end -->";
 const t = detail.tokPerS as Record<string, number>;
-const section = [
-  BEGIN,
+const body = [
   "## Batched steering",
   "",
   "Per-request steering in one forward pass on ONNX (issue 13): requests each steered differently run in one generation session",
@@ -266,13 +167,7 @@ const section = [
   "the machine's noise more than a cost; the per-rep column shows how far one rep moves under this load.",
   "",
   `Peak RSS above the warmed-up model, MB: ${rss.map((r) => `${r.n} → ${(r.peakMb - r.baseMb).toFixed(0)}`).join(", ")}. For scale, the KV cache of one sequence is 30 layers × 2 × 3 heads × 64 × 4 B = 45 KiB per token.`,
-  END,
 ].join("\n");
-const mdPath = join(benchmarks, "ENGINES.md");
-const md = await readFile(mdPath, "utf8");
-const [from, to] = [md.indexOf(BEGIN), md.indexOf(END)];
-await writeFileAtomic(
-  mdPath,
-  from >= 0 && to >= 0 ? md.slice(0, from) + section + md.slice(to + END.length) : `${md.trimEnd()}\n\n${section}\n`,
-);
+const mdPath = join(OUT, "ENGINES.md");
+await writeMarkdownSection(mdPath, "batched-steering", "packages/backend-onnx/scripts/batched-bench.ts", body);
 log(`wrote ${jsonPath} (batched.onnx) and the "Batched steering" section of ${mdPath}`);

@@ -1,4 +1,5 @@
-import { EmotionVector, type SteeringSpec } from "@emosteer/core";
+import type { SteeringSpec } from "@emosteer/core";
+import { onePairJoyVector } from "@emosteer/core/node";
 import { ensureModel } from "@emosteer/models";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOnnxBackend, type OnnxSteeringBackend } from "../src/index.js";
@@ -25,36 +26,7 @@ describe("ONNX generation session: per-request steering batched in one run (Smol
   beforeAll(async () => {
     const { path } = await ensureModel("smollm2-135m-instruct");
     backend = await createOnnxBackend({ modelPath: path, precision: "fp32" });
-    const { layerCount, hiddenSize } = backend.model;
-    const pooled = async (text: string) => {
-      const tokens = await backend.tokenize(text);
-      const layers = Array.from({ length: layerCount - 1 }, (_, i) => i + 1);
-      const c = await backend.captureResiduals({ tokens, spanStart: 0, spanEnd: tokens.length, layers });
-      return [
-        new Float32Array(hiddenSize),
-        ...c.data.map((d) => {
-          const mean = new Float32Array(hiddenSize);
-          for (let p = 0; p < c.positions; p++) for (let i = 0; i < hiddenSize; i++) mean[i]! += d[p * hiddenSize + i]! / c.positions;
-          return mean;
-        }),
-      ];
-    };
-    const happy = await pooled("I am so happy and delighted! What a wonderful, joyful day, full of laughter and sunshine!");
-    const gloomy = await pooled("I feel nothing in particular. It is an ordinary day, and I am doing ordinary things.");
-    const vector = new EmotionVector({
-      emotion: "joy",
-      model: backend.model,
-      directions: happy.map((h, l) => (l === 0 ? h : h.map((x, i) => x - gloomy[l]![i]!))),
-      provenance: {
-        method: "mean-diff",
-        settings: {},
-        samples: 1,
-        corpus: "test",
-        corpusHash: "0",
-        backend: backend.name,
-        createdAt: new Date().toISOString(),
-      },
-    });
+    const vector = await onePairJoyVector(backend, "test");
     const spec = (alpha: number): SteeringSpec => ({ terms: [{ vector, alpha }], layers: { from: 4, to: 12 } });
     specs = [spec(4), spec(-3), spec(2), spec(-1.5)];
   });

@@ -18,7 +18,11 @@ class CountingSession extends BatchedSession<Job, SessionRow<Job>> {
   readonly stepSizes: number[] = [];
   private isDisposed = false;
 
-  constructor(parallel: number) {
+  /** When set, the prompt pass takes a timer turn and then checks the session is alive (as ONNX's does). */
+  constructor(
+    parallel: number,
+    private readonly slowPrompt = false,
+  ) {
     super(parallel, "counting session generation");
   }
 
@@ -37,6 +41,10 @@ class CountingSession extends BatchedSession<Job, SessionRow<Job>> {
 
   protected async admit(request: SessionRequest<Job>): Promise<SessionRow<Job>> {
     this.admitted.push(request.job.prompt);
+    if (this.slowPrompt) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      this.assertAlive();
+    }
     const row = new SessionRow(request, { promptTokens: 3, maxTokens: request.job.maxTokens, contextSize: 1e6, stop: [] });
     this.countPromptRun();
     row.promptDone();
@@ -142,5 +150,13 @@ describe("BatchedSession (model-free engine)", () => {
     expect(session.admitted).toEqual(["a", "b"]);
     expect(session.left.sort()).toEqual(["a", "b"]);
     await expect(session.generate("d")).rejects.toBeInstanceOf(DisposedError);
+  });
+
+  it("dispose during a prompt pass rejects that request too, not only the running and waiting ones", async () => {
+    const session = new CountingSession(1, true);
+    const calls = ["a", "b"].map((p) => session.generate(p));
+    await vi.waitFor(() => expect(session.admitted).toEqual(["a"]));
+    await session.dispose();
+    for (const call of calls) await expect(call).rejects.toBeInstanceOf(DisposedError);
   });
 });

@@ -8,3 +8,16 @@ export { defaultCacheDir, defaultVectorCacheDir } from "./cache-dir.js";
 export { cachedEmotionVectors } from "./emotion-vector-cache.js";
 export type { CachedBatch, CachedEmotionVectorsOptions } from "./emotion-vector-cache.js";
 export { writeJsonKey, writeMarkdownSection } from "./benchmark-files.js";
+export {
+  BenchArms,
+  numberFlag,
+  onePairJoyVector,
+  peakRssDuring,
+  round3,
+  rssPerSequence,
+  runInterleaved,
+  SESSION_BENCH_PROMPTS,
+  serveRequests,
+  sessionBenchSpecs,
+} from "./session-bench.js";
+export type { BenchRun, RssSample, ServeOptions } from "./session-bench.js";

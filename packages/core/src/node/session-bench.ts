@@ -1,0 +1,239 @@
+import { execFile } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { promisify } from "node:util";
+import { EmotionVector } from "../emotion-vector.js";
+import type { GenerationSession, SessionBackend } from "../generation-session.js";
+import type { SteeringBackend } from "../steering-backend.js";
+import type { SteeringSpec } from "../steering-spec.js";
+
+// The measurement harness of the engines' batched-steering benchmarks (scripts/batched-bench.ts
+// of backend-llamacpp and backend-onnx), written once so that both engines' figures in
+// benchmarks/ENGINES.md come from the same prompts, steering mixes, clock and RSS probe; each
+// script keeps only how it opens its engine and what its section says. Engines never import each
+// other, so the shared part lives here.
+
+/** The bench's eight chat prompts (SmolLM2's template), request i gets prompt i. */
+export const SESSION_BENCH_PROMPTS: readonly string[] = [
+  "Tell me about your weekend.",
+  "Describe the view from a mountain top at sunrise.",
+  "How was work today?",
+  "What did you cook for dinner yesterday?",
+  "Write a few lines about the sea.",
+  "What do you think about rainy days?",
+  "Tell me about a friend of yours.",
+  "How do you feel about moving to a new city?",
+].map((q) => `<|im_start|>user\n${q}<|im_end|>\n<|im_start|>assistant\n`);
+
+/**
+ * A quick "joy" vector from one contrast pair: per layer, the mean residual over a joyful text
+ * minus the mean over a neutral one (layer 0 zero). Enough to give every request non-zero
+ * steering rows that differ per request; not a vector to steer with in earnest.
+ */
+export async function onePairJoyVector(backend: SteeringBackend, corpus: string): Promise<EmotionVector> {
+  const { layerCount, hiddenSize } = backend.model;
+  const pooled = async (text: string) => {
+    const tokens = await backend.tokenize(text);
+    const layers = Array.from({ length: layerCount - 1 }, (_, i) => i + 1);
+    const c = await backend.captureResiduals({ tokens, spanStart: 0, spanEnd: tokens.length, layers });
+    return [
+      new Float32Array(hiddenSize),
+      ...c.data.map((d) => {
+        const mean = new Float32Array(hiddenSize);
+        for (let p = 0; p < c.positions; p++) for (let i = 0; i < hiddenSize; i++) mean[i]! += d[p * hiddenSize + i]! / c.positions;
+        return mean;
+      }),
+    ];
+  };
+  const happy = await pooled("I am so happy and delighted! What a wonderful, joyful day, full of laughter and sunshine!");
+  const gloomy = await pooled("I feel nothing in particular. It is an ordinary day, and I am doing ordinary things.");
+  return new EmotionVector({
+    emotion: "joy",
+    model: backend.model,
+    directions: happy.map((h, l) => (l === 0 ? h : h.map((x, i) => x - gloomy[l]![i]!))),
+    provenance: {
+      method: "mean-diff",
+      settings: {},
+      samples: 1,
+      corpus,
+      corpusHash: "0",
+      backend: backend.name,
+      createdAt: new Date().toISOString(),
+    },
+  });
+}
+
+/** Eight different mixes of `vector` (intensity and layer window), one per bench request. */
+export function sessionBenchSpecs(vector: EmotionVector): SteeringSpec[] {
+  return [3, -2, 1.5, -1, 2.5, -1.5, 1, 2].map(
+    (alpha, i): SteeringSpec => ({ terms: [{ vector, alpha }], layers: { from: 3 + (i % 3), to: 12 + (i % 4) } }),
+  );
+}
+
+/** `--name <number>` of a script's arguments, or `fallback`. */
+export function numberFlag(args: readonly string[], name: string, fallback: number): number {
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 ? Number(args[at + 1]) : fallback;
+}
+
+/** One arm's run: generated tokens, wall time and the process's CPU time (the engine's threads included). */
+export interface BenchRun {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+  readonly tokens: number;
+}
+
+export interface ServeOptions {
+  readonly mode: "sequential" | "concurrent";
+  /** maxTokens of every request. */
+  readonly tokens: number;
+  /**
+   * The session a concurrent run uses (a server's long-lived one, made before the clock starts);
+   * without it, one of `specs.length` sequences is made for the run and disposed after it.
+   */
+  readonly session?: GenerationSession;
+  /** What one engine run is called in the error when none carried ≥ 2 sequences ("llama_decode"). */
+  readonly runName: string;
+}
+
+/**
+ * Request i = prompt i with `specs[i]`: one at a time through `backend.generate`, or all at once
+ * in a session; `shared` is how many decode runs of this call carried ≥ 2 sequences.
+ */
+export async function serveRequests(
+  backend: SessionBackend,
+  specs: readonly (SteeringSpec | null)[],
+  options: ServeOptions,
+): Promise<BenchRun & { shared: number }> {
+  const { tokens: maxTokens } = options;
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  let tokens = 0;
+  let shared = 0;
+  if (options.mode === "sequential") {
+    for (const [i, steering] of specs.entries())
+      tokens += (await backend.generate(SESSION_BENCH_PROMPTS[i]!, { maxTokens, steering })).tokens.length;
+  } else {
+    const session = options.session ?? backend.createSession({ parallelSequences: specs.length });
+    const before = session.stats;
+    const gens = await Promise.all(specs.map((steering, i) => session.generate(SESSION_BENCH_PROMPTS[i]!, { maxTokens, steering })));
+    tokens = gens.reduce((n, g) => n + g.tokens.length, 0);
+    if (specs.length > 1 && session.stats.maxSequencesInOneRun < 2)
+      throw new Error(`the concurrent run never put ≥ 2 sequences into one ${options.runName} (${JSON.stringify(session.stats)})`);
+    shared = session.stats.sharedRuns - before.sharedRuns;
+    if (!options.session) await session.dispose();
+  }
+  const c = process.cpuUsage(cpu);
+  return { wallMs: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, tokens, shared };
+}
+
+/** The runs of every arm, interleaved over reps, and the rates the figures are made of. */
+export class BenchArms {
+  readonly runs: Record<string, BenchRun[]> = {};
+
+  record(key: string, run: BenchRun): void {
+    this.runs[key] ??= [];
+    this.runs[key].push({ wallMs: run.wallMs, cpuMs: run.cpuMs, tokens: run.tokens });
+  }
+
+  /** Aggregate tokens per wall second of an arm over its reps. */
+  tps(key: string): number {
+    const rs = this.runs[key]!;
+    return (1000 * rs.reduce((n, r) => n + r.tokens, 0)) / rs.reduce((n, r) => n + r.wallMs, 0);
+  }
+
+  /** Tokens per CPU second of the whole process: less sensitive to other processes than wall time. */
+  cpuTps(key: string): number {
+    const rs = this.runs[key]!;
+    return (1000 * rs.reduce((n, r) => n + r.tokens, 0)) / rs.reduce((n, r) => n + r.cpuMs, 0);
+  }
+
+  /** The ratio a/b of each rep on its own (wall tok/s), to show the spread the load causes. */
+  perRep(a: string, b: string): number[] {
+    return this.runs[a]!.map((r, i) => round3(r.tokens / r.wallMs / (this.runs[b]![i]!.tokens / this.runs[b]![i]!.wallMs)));
+  }
+
+  tokPerS(): Record<string, number> {
+    return Object.fromEntries(Object.keys(this.runs).map((k) => [k, +this.tps(k).toFixed(2)]));
+  }
+
+  tokPerCpuS(): Record<string, number> {
+    return Object.fromEntries(Object.keys(this.runs).map((k) => [k, +this.cpuTps(k).toFixed(2)]));
+  }
+}
+
+/**
+ * Runs every arm once per rep, interleaved, so slow phases of a shared machine spread over every
+ * arm; logs each run (`sharedNoun`: "shared runs", "shared decodes").
+ */
+export async function runInterleaved(
+  reps: number,
+  arms: readonly { readonly key: string; readonly run: () => Promise<BenchRun & { shared: number }> }[],
+  log: (line: string) => void,
+  sharedNoun: string,
+  loadNow: () => number,
+): Promise<BenchArms> {
+  const result = new BenchArms();
+  for (let rep = 0; rep < reps; rep++) {
+    for (const { key, run } of arms) {
+      const r = await run();
+      result.record(key, r);
+      log(
+        `rep ${rep + 1}/${reps} ${key}: ${r.tokens} tokens in ${(r.wallMs / 1000).toFixed(1)} s (${((1000 * r.tokens) / r.wallMs).toFixed(1)} tok/s, ${r.shared} ${sharedNoun}), load ${loadNow().toFixed(1)}`,
+      );
+    }
+  }
+  return result;
+}
+
+export const round3 = (x: number): number => +x.toFixed(3);
+
+/** One line of /proc/self/status in MB (VmHWM: peak RSS, VmRSS: current). */
+function procStatusMb(field: "VmHWM" | "VmRSS", status: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+export interface RssSample {
+  readonly n: number;
+  readonly baseMb: number;
+  readonly peakMb: number;
+}
+
+/** The process's RSS now (`baseMb`) and its peak while `work` runs (`peakMb`); Linux only. */
+export async function peakRssDuring(work: () => Promise<unknown>): Promise<{ baseMb: number; peakMb: number }> {
+  const baseMb = procStatusMb("VmRSS", await readFile("/proc/self/status", "utf8"));
+  await writeFile("/proc/self/clear_refs", "5"); // resets VmHWM to the current RSS
+  await work();
+  const peakMb = procStatusMb("VmHWM", await readFile("/proc/self/status", "utf8"));
+  return { baseMb, peakMb };
+}
+
+/**
+ * Peak RSS above the warmed-up model for each size, one child process each (`script --rss-child n
+ * ...childArgs`, which prints an {@link RssSample} as its last stdout line), and the least-squares
+ * slope of (peak − base) over the size: the memory each additional sequence costs.
+ */
+export async function rssPerSequence(options: {
+  readonly script: string;
+  readonly sizes: readonly number[];
+  readonly childArgs: readonly string[];
+  readonly cwd: string;
+  readonly log: (line: string) => void;
+}): Promise<{ rss: RssSample[]; slopeMb: number }> {
+  const rss: RssSample[] = [];
+  for (const n of options.sizes) {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [...process.execArgv, options.script, "--rss-child", String(n), ...options.childArgs],
+      { cwd: options.cwd, maxBuffer: 2 ** 20 },
+    );
+    rss.push(JSON.parse(stdout.trim().split("\n").at(-1)!) as RssSample);
+    options.log(`rss ${n}: ${JSON.stringify(rss.at(-1))}`);
+  }
+  const xs = rss.map((r) => r.n);
+  const ys = rss.map((r) => r.peakMb - r.baseMb);
+  const mx = xs.reduce((a, b) => a + b) / xs.length;
+  const my = ys.reduce((a, b) => a + b) / ys.length;
+  const slopeMb = xs.reduce((s, x, i) => s + (x - mx) * (ys[i]! - my), 0) / xs.reduce((s, x) => s + (x - mx) ** 2, 0);
+  return { rss, slopeMb };
+}
