@@ -141,6 +141,16 @@ export function loadPatchedLlama(): Promise<Llama> {
         `the build in ${location.dir} loaded with GPU backend ${String(llama.gpu)} instead of ${String(gpu)} (is its driver installed and a device visible?)`,
       );
     }
+    if (gpu !== false && (await llama.getGpuDeviceNames()).length === 0) {
+      await llama.dispose();
+      throw new NativeAddonMissingError(
+        `the ${gpu} build in ${location.dir} found no ${gpu} device` +
+          (gpu === "vulkan"
+            ? " (a CPU-type device such as Mesa's lavapipe is skipped unless GGML_VK_VISIBLE_DEVICES selects it, e.g. GGML_VK_VISIBLE_DEVICES=0)"
+            : "") +
+          "; unset EMOSTEER_LLAMA_GPU to use the CPU build",
+      );
+    }
     const prototype = bindingsOf(llama).AddonContext.prototype;
     const missing = PATCHED_METHODS.filter((name) => typeof prototype[name] !== "function");
     if (missing.length > 0) {
