@@ -14,10 +14,15 @@ export {
   onePairJoyVector,
   peakRssDuring,
   round3,
+  rssAboveBase,
   rssPerSequence,
   runInterleaved,
+  runSessionBenchArms,
   SESSION_BENCH_PROMPTS,
   serveRequests,
+  sessionBenchResult,
+  sessionBenchSetup,
   sessionBenchSpecs,
+  sessionBenchTables,
 } from "./session-bench.js";
-export type { BenchRun, RssSample, ServeOptions } from "./session-bench.js";
+export type { BenchRun, RssSample, ServeOptions, SessionBenchResult, SessionBenchSetup } from "./session-bench.js";

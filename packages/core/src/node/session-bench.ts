@@ -1,5 +1,8 @@
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { EmotionVector } from "../emotion-vector.js";
 import type { GenerationSession, SessionBackend } from "../generation-session.js";
@@ -73,6 +76,38 @@ export function sessionBenchSpecs(vector: EmotionVector): SteeringSpec[] {
 export function numberFlag(args: readonly string[], name: string, fallback: number): number {
   const at = args.indexOf(`--${name}`);
   return at >= 0 ? Number(args[at + 1]) : fallback;
+}
+
+/** A bench script's own path, the repository root and the flags every batched bench takes. */
+export interface SessionBenchSetup {
+  readonly script: string;
+  readonly repoRoot: string;
+  /** `--tokens` (24): maxTokens of every request. */
+  readonly tokens: number;
+  /** `--reps` (1): interleaved repetitions of every arm. */
+  readonly reps: number;
+  /** `--rss-child n` (0: the parent): this process is the RSS probe of a session of n. */
+  readonly rssChild: number;
+  /** `--out <dir>` (the repository's benchmarks/): where engines.json and ENGINES.md are written. */
+  readonly out: string;
+  /** Another numeric flag of the script. */
+  flag(name: string, fallback: number): number;
+}
+
+/** Reads the setup of the bench script at `scriptUrl` (`import.meta.url`, in packages/<engine>/scripts/). */
+export function sessionBenchSetup(scriptUrl: string, args: readonly string[]): SessionBenchSetup {
+  const script = fileURLToPath(scriptUrl);
+  const repoRoot = resolve(dirname(script), "../../..");
+  const at = args.indexOf("--out");
+  return {
+    script,
+    repoRoot,
+    tokens: numberFlag(args, "tokens", 24),
+    reps: numberFlag(args, "reps", 1),
+    rssChild: numberFlag(args, "rss-child", 0),
+    out: at >= 0 ? resolve(args[at + 1]!) : join(repoRoot, "benchmarks"),
+    flag: (name, fallback) => numberFlag(args, name, fallback),
+  };
 }
 
 /** One arm's run: generated tokens, wall time and the process's CPU time (the engine's threads included). */
@@ -162,6 +197,48 @@ export class BenchArms {
 }
 
 /**
+ * The arms {@link sessionBenchResult} reads, interleaved over `reps`: n = 4 and 8 requests, steered
+ * one at a time (sequential_n), steered at once (concurrent_n) and unsteered at once (unsteered_n;
+ * unsteered_8 only when `unsteered8`). `serve` runs `specs` (null: unsteered) in `mode`.
+ */
+export function runSessionBenchArms(options: {
+  readonly reps: number;
+  readonly specs: readonly SteeringSpec[];
+  readonly unsteered8: boolean;
+  readonly serve: (
+    specs: readonly (SteeringSpec | null)[],
+    mode: "sequential" | "concurrent",
+    n: number,
+  ) => Promise<BenchRun & { shared: number }>;
+  readonly log: (line: string) => void;
+  readonly sharedNoun: string;
+}): Promise<BenchArms> {
+  const arms: [string, number, boolean, "sequential" | "concurrent"][] = [
+    ["sequential_4", 4, true, "sequential"],
+    ["concurrent_4", 4, true, "concurrent"],
+    ["unsteered_4", 4, false, "concurrent"],
+    ["sequential_8", 8, true, "sequential"],
+    ["concurrent_8", 8, true, "concurrent"],
+  ];
+  if (options.unsteered8) arms.push(["unsteered_8", 8, false, "concurrent"]);
+  return runInterleaved(
+    options.reps,
+    arms.map(([key, n, steered, mode]) => ({
+      key,
+      run: () =>
+        options.serve(
+          options.specs.slice(0, n).map((s) => (steered ? s : null)),
+          mode,
+          n,
+        ),
+    })),
+    options.log,
+    options.sharedNoun,
+    () => loadavg()[0]!,
+  );
+}
+
+/**
  * Runs every arm once per rep, interleaved, so slow phases of a shared machine spread over every
  * arm; logs each run (`sharedNoun`: "shared runs", "shared decodes").
  */
@@ -236,4 +313,105 @@ export async function rssPerSequence(options: {
   const my = ys.reduce((a, b) => a + b) / ys.length;
   const slopeMb = xs.reduce((s, x, i) => s + (x - mx) * (ys[i]! - my), 0) / xs.reduce((s, x) => s + (x - mx) ** 2, 0);
   return { rss, slopeMb };
+}
+
+/** What a batched bench run measured, as engines.json stores it under `batched.<engine>`. */
+export interface SessionBenchResult {
+  /** The ratios (engines.json `batched.<engine>.*`): concurrent vs one at a time, steered vs unsteered, MB per sequence. */
+  readonly figures: Readonly<Record<string, number>>;
+  /** Each ratio per rep. */
+  readonly spread: Readonly<Record<string, number[]>>;
+  readonly detail: {
+    readonly measuredAt: string;
+    readonly cpu: string;
+    readonly model: string;
+    readonly loadAverageBefore: number[];
+    readonly loadAverageAfter: number[];
+    readonly tokPerS: Record<string, number>;
+    readonly tokPerCpuS: Record<string, number>;
+    readonly [more: string]: unknown;
+  };
+}
+
+/**
+ * The figures and detail of {@link runSessionBenchArms}' arms (steered_vs_unsteered_8 when
+ * unsteered_8 ran) and the RSS slope; `setup` is what else of the engine's
+ * setup the detail records (threads, context size), after the model.
+ */
+export function sessionBenchResult(options: {
+  readonly arms: BenchArms;
+  readonly rss: readonly RssSample[];
+  readonly slopeMb: number;
+  readonly model: string;
+  readonly setup?: Readonly<Record<string, unknown>>;
+  readonly tokens: number;
+  readonly reps: number;
+  readonly loadBefore: readonly number[];
+}): SessionBenchResult {
+  const { arms } = options;
+  const unsteered8 = "unsteered_8" in arms.runs;
+  const tps = (key: string) => arms.tps(key);
+  const cpuTps = (key: string) => arms.cpuTps(key);
+  const figures = {
+    speedup_vs_sequential_4: round3(tps("concurrent_4") / tps("sequential_4")),
+    steered_vs_unsteered_4: round3(tps("concurrent_4") / tps("unsteered_4")),
+    speedup_vs_sequential_8: round3(tps("concurrent_8") / tps("sequential_8")),
+    ...(unsteered8 ? { steered_vs_unsteered_8: round3(tps("concurrent_8") / tps("unsteered_8")) } : {}),
+    rss_per_sequence_mb: +options.slopeMb.toFixed(1),
+    steered_vs_unsteered_4_cpu: round3(cpuTps("concurrent_4") / cpuTps("unsteered_4")),
+  };
+  const spread = {
+    speedup_vs_sequential_4: arms.perRep("concurrent_4", "sequential_4"),
+    steered_vs_unsteered_4: arms.perRep("concurrent_4", "unsteered_4"),
+    speedup_vs_sequential_8: arms.perRep("concurrent_8", "sequential_8"),
+    ...(unsteered8 ? { steered_vs_unsteered_8: arms.perRep("concurrent_8", "unsteered_8") } : {}),
+  };
+  const loadAfter = loadavg();
+  const detail = {
+    measuredAt: new Date().toISOString(),
+    cpu: cpus()[0]?.model ?? "unknown",
+    model: options.model,
+    ...options.setup,
+    tokensPerRequest: options.tokens,
+    reps: options.reps,
+    loadAverageBefore: options.loadBefore.map((x) => +x.toFixed(1)),
+    loadAverageAfter: loadAfter.map((x) => +x.toFixed(1)),
+    tokPerS: arms.tokPerS(),
+    tokPerCpuS: arms.tokPerCpuS(),
+    perRep: spread,
+    runs: arms.runs,
+    rss: options.rss,
+  };
+  return { figures, spread, detail };
+}
+
+/**
+ * The Markdown both engines' sections share: when and where it was measured, the arms' rates and
+ * the figures against their targets. `jsonKey` names the figures' engines.json key; `rssOver`
+ * says what the RSS slope is over ("sequences").
+ */
+export function sessionBenchTables(result: SessionBenchResult, jsonKey: string, rssOver: string): string[] {
+  const { figures, spread, detail } = result;
+  const row = (key: string, target: string) => `| ${key} | ${figures[key]} | ${spread[key]!.join(", ")} | ${target} |`;
+  return [
+    `Measured ${detail.measuredAt.slice(0, 16)} UTC on ${detail.cpu} (2 cores, shared): load average ${detail.loadAverageBefore.join(", ")} before, ${detail.loadAverageAfter.join(", ")} after.`,
+    "",
+    "| arm | aggregate tok/s (wall) | tok per CPU-second |",
+    "| --- | --- | --- |",
+    ...Object.entries(detail.tokPerS).map(([k, v]) => `| ${k.replace("_", " ")} | ${v} | ${detail.tokPerCpuS[k]} |`),
+    "",
+    `| figure (engines.json \`${jsonKey}.*\`) | value | per rep | target |`,
+    "| --- | --- | --- | --- |",
+    row("speedup_vs_sequential_4", "≥ 2"),
+    row("steered_vs_unsteered_4", "≥ 0.95"),
+    `| steered_vs_unsteered_4_cpu (CPU time) | ${figures.steered_vs_unsteered_4_cpu} | | |`,
+    row("speedup_vs_sequential_8", "(reported)"),
+    ...("steered_vs_unsteered_8" in figures ? [row("steered_vs_unsteered_8", "(reported)")] : []),
+    `| rss_per_sequence_mb (slope of peak RSS over 1, 2, 4, 8 ${rssOver}) | ${figures.rss_per_sequence_mb} | | (reported) |`,
+  ];
+}
+
+/** "1 → 4, 2 → 17, …": peak RSS above the warmed-up model per size, MB. */
+export function rssAboveBase(rss: readonly RssSample[]): string {
+  return rss.map((r) => `${r.n} → ${(r.peakMb - r.baseMb).toFixed(0)}`).join(", ");
 }
