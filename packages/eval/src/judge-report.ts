@@ -510,7 +510,7 @@ function speedDetails(v2: JudgeEvaluation): string[] {
   if (a)
     out.push(
       "",
-      `int8 against fp32 embeddings (the first 384 dimensions: the mean-pooled sentence embedding), ${a.texts} contrast-corpus answers:`,
+      `int8 against fp32 sentence embeddings (mean-pooled, unit length), ${a.texts} contrast-corpus answers:`,
       `mean cosine ${a.mean_cosine.toFixed(4)}, minimum ${a.min_cosine.toFixed(4)} (\`embedding_agreement\` in judge.json).`,
     );
   if (out.length > 0) out.push("");
@@ -651,7 +651,7 @@ export async function writeJudgeReport(options: JudgeReportOptions = {}): Promis
     report({ stage: "saving", message: `writing judge v2 ${v2.id.slice(0, 12)} to ${judgeFile}` });
     await saveJudge(v2, judgeFile);
   }
-  const judges = [await createJudge({ ...options, judge: "v1" }), loadJudge(judgeFile)];
+  const judges = [await createJudge({ ...options, judgeFile: undefined, judge: "v1" }), loadJudge(judgeFile)];
   const results: JudgeEvaluation[] = [];
   for (const judge of judges) {
     results.push(await evaluateJudge(judge, { ...options, onProgress: report }));
