@@ -53,8 +53,7 @@ class Row extends SessionRow<PreparedGeneration> {
     readonly sequence: number,
     readonly sampler: NativeSampler,
   ) {
-    const { promptTokens, maxTokens, stop } = request.job;
-    super(request, { promptTokens: promptTokens.length, maxTokens, contextSize, stop });
+    super(request, contextSize);
   }
 }
 

@@ -9,7 +9,14 @@ import {
   type GenerationSessionOptions,
   type ModelInfo,
 } from "@emosteer/core";
-import { BatchedSession, resolveGenerateOptions, type SessionRequest, SessionRow, yieldToEventLoop } from "@emosteer/core/engine";
+import {
+  BatchedSession,
+  resolveGenerateOptions,
+  type SessionJob,
+  type SessionRequest,
+  SessionRow,
+  yieldToEventLoop,
+} from "@emosteer/core/engine";
 import { GRAPH_IO } from "@emosteer/onnx-export";
 import * as ort from "onnxruntime-node";
 import { BatchKv } from "./batch-kv.js";
@@ -41,12 +48,9 @@ export interface SessionHost {
 }
 
 /** What one `generate` call needs once its arguments are checked. */
-interface PreparedGeneration {
-  readonly promptTokens: readonly number[];
+interface PreparedGeneration extends SessionJob {
   readonly steering: { readonly prompt: Float32Array; readonly generation: Float32Array };
   readonly sampler: TokenSampler;
-  readonly maxTokens: number;
-  readonly stop: readonly string[];
 }
 
 /** A row of the batch: the request's generation and where its KV cache is. */
@@ -58,8 +62,7 @@ class Row extends SessionRow<PreparedGeneration> {
     public kv: BatchKv,
     public kvRow: number,
   ) {
-    const { promptTokens, maxTokens, stop } = request.job;
-    super(request, { promptTokens: promptTokens.length, maxTokens, contextSize, stop });
+    super(request, contextSize);
   }
 }
 

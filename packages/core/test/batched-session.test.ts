@@ -4,7 +4,9 @@ import { AbortedError, DisposedError, type GenerateOptions } from "../src/index.
 
 interface Job {
   readonly prompt: string;
+  readonly promptTokens: readonly number[];
   readonly maxTokens: number;
+  readonly stop: readonly string[];
 }
 
 /**
@@ -18,10 +20,10 @@ class CountingSession extends BatchedSession<Job, SessionRow<Job>> {
   readonly stepSizes: number[] = [];
   private isDisposed = false;
 
-  /** When set, the prompt pass takes a timer turn and then checks the session is alive (as ONNX's does). */
+  /** When set, the prompt pass waits for it and then checks the session is alive (as ONNX's does). */
   constructor(
     parallel: number,
-    private readonly slowPrompt = false,
+    private readonly promptGate?: Promise<void>,
   ) {
     super(parallel, "counting session generation");
   }
@@ -36,16 +38,16 @@ class CountingSession extends BatchedSession<Job, SessionRow<Job>> {
   }
 
   protected prepare(prompt: string | readonly unknown[], options: GenerateOptions): Job {
-    return { prompt: String(prompt), maxTokens: options.maxTokens ?? 4 };
+    return { prompt: String(prompt), promptTokens: [0, 0, 0], maxTokens: options.maxTokens ?? 4, stop: [] };
   }
 
   protected async admit(request: SessionRequest<Job>): Promise<SessionRow<Job>> {
     this.admitted.push(request.job.prompt);
-    if (this.slowPrompt) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    if (this.promptGate) {
+      await this.promptGate;
       this.assertAlive();
     }
-    const row = new SessionRow(request, { promptTokens: 3, maxTokens: request.job.maxTokens, contextSize: 1e6, stop: [] });
+    const row = new SessionRow(request, 1e6);
     this.countPromptRun();
     row.promptDone();
     row.accept(1, false, join);
@@ -153,10 +155,13 @@ describe("BatchedSession (model-free engine)", () => {
   });
 
   it("dispose during a prompt pass rejects that request too, not only the running and waiting ones", async () => {
-    const session = new CountingSession(1, true);
+    let endPromptPass = () => {};
+    const session = new CountingSession(1, new Promise<void>((resolve) => (endPromptPass = resolve)));
     const calls = ["a", "b"].map((p) => session.generate(p));
-    await vi.waitFor(() => expect(session.admitted).toEqual(["a"]));
-    await session.dispose();
+    await vi.waitFor(() => expect(session.admitted).toEqual(["a"])); // a is in its prompt pass
+    const disposed = session.dispose();
+    endPromptPass();
+    await disposed;
     for (const call of calls) await expect(call).rejects.toBeInstanceOf(DisposedError);
   });
 });

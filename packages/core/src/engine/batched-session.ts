@@ -3,7 +3,7 @@ import type { GenerationSession, GenerationSessionStats } from "../generation-se
 import type { ChatMessage, GenerateOptions, Generation } from "../steering-backend.js";
 import { yieldToEventLoop } from "./event-loop.js";
 import { SessionQueue, type SessionRequest } from "./session-queue.js";
-import type { SessionRow } from "./session-row.js";
+import type { SessionJob, SessionRow } from "./session-row.js";
 
 /**
  * The scheduler of a `GenerationSession`, written once so that every session engine queues,
@@ -14,7 +14,7 @@ import type { SessionRow } from "./session-row.js";
  * every running and waiting request. The engine supplies only what is its own: preparing a call,
  * the prompt pass, the batched decode step and freeing a row's resources.
  */
-export abstract class BatchedSession<J, R extends SessionRow<J>> implements GenerationSession {
+export abstract class BatchedSession<J extends SessionJob, R extends SessionRow<J>> implements GenerationSession {
   private readonly queue: SessionQueue<J>;
   private active: R[] = [];
   /** Rows done but not yet out of the batch: they leave at the next step boundary. */

@@ -2,13 +2,10 @@ import type { Generation } from "../steering-backend.js";
 import { GenerationText } from "./generation-text.js";
 import type { SessionRequest } from "./session-queue.js";
 
-/** What ends a row besides the end-of-generation token and its stop strings. */
-export interface SessionRowBounds {
-  /** Tokens of its prompt (its position count before the first generated token). */
-  readonly promptTokens: number;
+/** What a session's prepared call carries for its row to know when the generation ends. */
+export interface SessionJob {
+  readonly promptTokens: readonly number[];
   readonly maxTokens: number;
-  /** Positions one sequence may hold: a row that fills them ends "length". */
-  readonly contextSize: number;
   readonly stop: readonly string[];
 }
 
@@ -19,7 +16,7 @@ export interface SessionRowBounds {
  * the same `Generation` with the same timings); the engine only says which token came next.
  * Engines extend it with what they keep per sequence (a llama.cpp sequence id, an ONNX KV row).
  */
-export class SessionRow<J> {
+export class SessionRow<J extends SessionJob> {
   readonly generated: number[] = [];
   readonly text: GenerationText;
   promptMs = 0;
@@ -27,11 +24,12 @@ export class SessionRow<J> {
   decodeStart = 0;
   private finished = false;
 
+  /** `contextSize`: the positions one sequence may hold; a row that fills them ends "length". */
   constructor(
     readonly request: SessionRequest<J>,
-    readonly bounds: SessionRowBounds,
+    readonly contextSize: number,
   ) {
-    this.text = new GenerationText(bounds.stop);
+    this.text = new GenerationText(request.job.stop);
   }
 
   /** What the engine prepared for this request. */
@@ -63,8 +61,8 @@ export class SessionRow<J> {
     const piece = this.text.update(detokenize(this.generated));
     this.request.options.onToken?.({ token, text: piece });
     if (this.text.stopped) return this.finish("stop");
-    const { promptTokens, maxTokens, contextSize } = this.bounds;
-    if (this.generated.length >= maxTokens || promptTokens + this.generated.length >= contextSize) return this.finish("length");
+    const { promptTokens, maxTokens } = this.request.job;
+    if (this.generated.length >= maxTokens || promptTokens.length + this.generated.length >= this.contextSize) return this.finish("length");
     return true;
   }
 
@@ -78,7 +76,7 @@ export class SessionRow<J> {
       tokens: this.generated,
       finishReason,
       timings: {
-        promptTokens: this.bounds.promptTokens,
+        promptTokens: this.request.job.promptTokens.length,
         generatedTokens: this.generated.length,
         promptMs: this.promptMs,
         decodeMs: performance.now() - this.decodeStart,
