@@ -237,7 +237,8 @@ ${rows.join("\n")}
 
 llama.cpp's steered generation adds the control vector in the graph (one \`ggml_add\` of an
 \`n_embd\` row per steered layer); the ONNX graph adds its \`steering\` input on every run, zeros when
-unsteered, so its steered and unsteered runs do the same graph work and differ only in the
-steering values computed once per call.`,
+unsteered, so its steered and unsteered runs execute the same graph on other values (and the
+steered one writes other tokens): a difference measured there is not extra graph work, and this
+run does not explain it.`,
 );
 log(`wrote overhead.{${ENGINES.join(",")}} to benchmarks/engines.json and the section to benchmarks/ENGINES.md`);
