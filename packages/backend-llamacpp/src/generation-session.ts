@@ -1,14 +1,13 @@
 import {
   AbortedError,
   DisposedError,
-  InvalidArgumentError,
   type ChatMessage,
   type GenerateOptions,
   type GenerationSession,
   type GenerationSessionOptions,
   type ModelInfo,
 } from "@emosteer/core";
-import { BatchedSession, type SessionRequest, SessionRow } from "@emosteer/core/engine";
+import { BatchedSession, resolveParallelSequences, type SessionRequest, SessionRow } from "@emosteer/core/engine";
 import type { ControlVector } from "./control-vector.js";
 import type { BatchLogitIndex, NativeContext, NativeModel, NativeSampler } from "./native.js";
 
@@ -60,10 +59,7 @@ class Row extends SessionRow<PreparedGeneration> {
 const WHAT = "llama.cpp session generation";
 
 export function createGenerationSession(host: SessionHost, options: GenerationSessionOptions = {}): GenerationSession {
-  const parallel = options.parallelSequences ?? DEFAULT_PARALLEL_SEQUENCES;
-  if (!(Number.isSafeInteger(parallel) && parallel >= 1 && parallel <= MAX_PARALLEL_SEQUENCES))
-    throw new InvalidArgumentError("parallelSequences", parallel, `a whole number from 1 to ${MAX_PARALLEL_SEQUENCES}`);
-  return new LlamaCppGenerationSession(host, parallel);
+  return new LlamaCppGenerationSession(host, resolveParallelSequences(options, DEFAULT_PARALLEL_SEQUENCES, MAX_PARALLEL_SEQUENCES));
 }
 
 /** llama.cpp's own bound on the sequences of one context (LLAMA_MAX_SEQ). */

@@ -1,7 +1,6 @@
 import {
   AbortedError,
   DisposedError,
-  InvalidArgumentError,
   TokenSampler,
   type ChatMessage,
   type GenerateOptions,
@@ -12,6 +11,7 @@ import {
 import {
   BatchedSession,
   resolveGenerateOptions,
+  resolveParallelSequences,
   type SessionJob,
   type SessionRequest,
   SessionRow,
@@ -69,10 +69,7 @@ class Row extends SessionRow<PreparedGeneration> {
 const WHAT = "ONNX session generation";
 
 export function createGenerationSession(host: SessionHost, options: GenerationSessionOptions = {}): OnnxGenerationSession {
-  const parallel = options.parallelSequences ?? 4;
-  if (!(Number.isSafeInteger(parallel) && parallel >= 1))
-    throw new InvalidArgumentError("parallelSequences", parallel, "a whole number ≥ 1");
-  return new GenerationSession(host, parallel);
+  return new GenerationSession(host, resolveParallelSequences(options, 4));
 }
 
 /** The ONNX decode of core's `BatchedSession` (which owns the queue, admission, aborts and failures). */

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import { BatchedSession, type SessionRequest, SessionQueue, SessionRow } from "../src/engine/index.js";
-import { AbortedError, DisposedError, type GenerateOptions } from "../src/index.js";
+import { BatchedSession, resolveParallelSequences, type SessionRequest, SessionQueue, SessionRow } from "../src/engine/index.js";
+import { AbortedError, DisposedError, type GenerateOptions, InvalidArgumentError } from "../src/index.js";
 
 interface Job {
   readonly prompt: string;
@@ -163,5 +163,16 @@ describe("BatchedSession (model-free engine)", () => {
     endPromptPass();
     await disposed;
     for (const call of calls) await expect(call).rejects.toBeInstanceOf(DisposedError);
+  });
+});
+
+describe("resolveParallelSequences", () => {
+  it("takes the option or the engine's default and refuses what is not a whole number in range", () => {
+    expect(resolveParallelSequences({}, 4)).toBe(4);
+    expect(resolveParallelSequences({ parallelSequences: 2 }, 4, 256)).toBe(2);
+    for (const bad of [0, -1, 1.5, Number.NaN])
+      expect(() => resolveParallelSequences({ parallelSequences: bad }, 4)).toThrow(InvalidArgumentError);
+    expect(() => resolveParallelSequences({ parallelSequences: 257 }, 4, 256)).toThrow(/from 1 to 256/);
+    expect(() => resolveParallelSequences({ parallelSequences: 0 }, 4)).toThrow(/≥ 1/);
   });
 });

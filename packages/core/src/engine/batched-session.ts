@@ -1,9 +1,24 @@
-import { AbortedError, DisposedError } from "../errors.js";
-import type { GenerationSession, GenerationSessionStats } from "../generation-session.js";
+import { AbortedError, DisposedError, InvalidArgumentError } from "../errors.js";
+import type { GenerationSession, GenerationSessionOptions, GenerationSessionStats } from "../generation-session.js";
 import type { ChatMessage, GenerateOptions, Generation } from "../steering-backend.js";
 import { yieldToEventLoop } from "./event-loop.js";
 import { SessionQueue, type SessionRequest } from "./session-queue.js";
 import type { SessionJob, SessionRow } from "./session-row.js";
+
+/**
+ * `options.parallelSequences`, or the engine's default: a whole number from 1 to `max` (the
+ * engine's own bound, if it has one), else `InvalidArgumentError`.
+ */
+export function resolveParallelSequences(options: GenerationSessionOptions, fallback: number, max = Number.POSITIVE_INFINITY): number {
+  const parallel = options.parallelSequences ?? fallback;
+  if (!(Number.isSafeInteger(parallel) && parallel >= 1 && parallel <= max))
+    throw new InvalidArgumentError(
+      "parallelSequences",
+      parallel,
+      Number.isFinite(max) ? `a whole number from 1 to ${max}` : "a whole number ≥ 1",
+    );
+  return parallel;
+}
 
 /**
  * The scheduler of a `GenerationSession`, written once so that every session engine queues,
