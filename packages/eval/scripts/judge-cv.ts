@@ -33,6 +33,8 @@ variant("int8 + sentence max 1.0, in-domain 48", 48, { weight: 1.5, precision: "
 variant("int8 graph v2, in-domain 24", 24, { weight: 1.5, precision: "int8" });
 variant("int8 graph v2, in-domain 36", 36, { weight: 1.5, precision: "int8" });
 variant("int8 graph v2, in-domain 24, embedding 2", 24, { weight: 2, precision: "int8" });
+// The chosen setting with its temperature (fitted on 10 % of the training rows, as v2 is): macro-F1 as without, the ECE of the real judge.
+grid["int8 graph v2, in-domain 36, temperature"] = { ...grid["int8 graph v2, in-domain 36"]!, calibrationShare: 0.1 };
 // Lost to weight 1.0 on the first held-out writer on every count (macro-F1, ECE, ISEAR), so not run on the other folds.
 const firstFoldOnly = new Set(["int8 + sentence max 1.5, in-domain 24"]);
 const outPath = join(repoRoot, "benchmarks", "judge-cv.json");
