@@ -21,6 +21,8 @@ export interface AddonLocation {
   llamaCppCommit: string;
   llamaCppPatchFile: string;
   llamaCppPatchHash: string;
+  /** Vulkan builds only: patches/llama.cpp-<commit>-vulkan-headers.patch (older Vulkan headers), hashed into the options hash. */
+  vulkanPatchFile: string | null;
   /** `<cache>/llama-addon/<version>-<patch hash>-<llama.cpp patch hash>-<hash of cmake options and GPU backend>` */
   dir: string;
   /** The private, patched node-llama-cpp the backend loads. */

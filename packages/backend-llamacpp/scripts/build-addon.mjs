@@ -104,6 +104,15 @@ export function addonLocation({ gpu = gpuChoice() } = {}) {
       `@emosteer/backend-llamacpp has no llama.cpp source patch for the llama.cpp node-llama-cpp ${version} bundles (${llamaCppPatchFile ?? "unknown commit"}); install the node-llama-cpp version it depends on.`,
     );
   }
+  // Vulkan builds also get a small compatibility patch for Vulkan headers older than the ones this
+  // llama.cpp was written against (Debian 12 ships 1.3.239, without VK_EXT_layer_settings); a
+  // no-op with newer headers (#ifdef on the extension's macro).
+  const vulkanPatchFile =
+    gpu === "vulkan" && llamaCppCommit
+      ? path.join(packageDir, "patches", `llama.cpp-${llamaCppCommit.slice(0, 8)}-vulkan-headers.patch`)
+      : null;
+  if (vulkanPatchFile && !fs.existsSync(vulkanPatchFile))
+    throw new Error(`@emosteer/backend-llamacpp lacks ${vulkanPatchFile}, needed for Vulkan builds: reinstall it.`);
   const hashOf = (file, length) => createHash("sha256").update(fs.readFileSync(file)).digest("hex").slice(0, length);
   const patchHash = hashOf(patchFile, 12);
   // Either patch changed: another directory, so a changed patch always builds a new addon.
@@ -114,7 +123,9 @@ export function addonLocation({ gpu = gpuChoice() } = {}) {
   // A GPU backend joins the hashed options; the CPU build hashes the cmake options alone, as before
   // GPU builds existed, so its cache directory keeps its name.
   const cmakeOptions = Object.entries(buildCmakeOptions()).sort(([a], [b]) => a.localeCompare(b));
-  const variantOf = gpu ? [...cmakeOptions, ["gpu", gpu]] : cmakeOptions;
+  const variantOf = gpu
+    ? [...cmakeOptions, ["gpu", gpu], ...(vulkanPatchFile ? [["vulkanHeadersPatch", hashOf(vulkanPatchFile, 8)]] : [])]
+    : cmakeOptions;
   const variant = createHash("sha256").update(JSON.stringify(variantOf)).digest("hex").slice(0, 8);
   const dir = path.join(cacheRoot(), "llama-addon", `${version}-${patchHash}-${llamaCppPatchHash}-${variant}`);
   const nodeLlamaCpp = path.join(dir, "node_modules", "node-llama-cpp");
@@ -133,6 +144,7 @@ export function addonLocation({ gpu = gpuChoice() } = {}) {
     llamaCppCommit,
     llamaCppPatchFile,
     llamaCppPatchHash,
+    vulkanPatchFile,
     dir,
     nodeLlamaCpp,
     /** The CMake build tree of the addon (llama.cpp's libraries; the tools are built in it too). */
@@ -394,6 +406,7 @@ function prepareLlamaCppSource(location) {
       `node-llama-cpp ${location.version} unpacked llama.cpp ${commit ?? "(unknown commit)"} in ${source}, but ${path.basename(location.llamaCppPatchFile)} is for ${location.llamaCppCommit}: reinstall node-llama-cpp ${location.version}.`,
     );
   applyPatch(source, location.llamaCppPatchFile);
+  if (location.vulkanPatchFile) applyPatch(source, location.vulkanPatchFile);
 }
 
 function writeJsonAtomically(file, value) {
