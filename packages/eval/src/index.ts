@@ -59,5 +59,10 @@ export {
   MINILM_WHEEL,
   type EnsureEmbeddingModelOptions,
 } from "./embedding/sentence-embedder.js";
-export { OnnxSentenceEmbedder, loadOnnxSentenceEmbedder, type MiniLmPrecision, type OnnxSentenceEmbedderOptions } from "./embedding/minilm-onnx.js";
+export {
+  OnnxSentenceEmbedder,
+  loadOnnxSentenceEmbedder,
+  type MiniLmPrecision,
+  type OnnxSentenceEmbedderOptions,
+} from "./embedding/minilm-onnx.js";
 export { EmbeddingCache } from "./embedding/embedding-cache.js";
