@@ -34,7 +34,9 @@ for (const engine of ENGINES) {
     const found = await cachedEmotionVectors(backend, {
       onProgress: (p) => {
         const pct = Math.floor((100 * p.done) / p.total);
-        if (pct >= last + 10) log(`${engine}: extracting ${pct} % (${p.done}/${p.total})`), (last = pct);
+        if (pct < last + 10) return;
+        log(`${engine}: extracting ${pct} % (${p.done}/${p.total})`);
+        last = pct;
       },
       onExtracted: (batch) => {
         seconds = batch.seconds;

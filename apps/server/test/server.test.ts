@@ -179,7 +179,15 @@ describe("models, health, metrics", () => {
 
 describe("scheduling", () => {
   it("answers 429 with Retry-After beyond --max-queue; a request aborted while queued leaves the queue", async () => {
-    const busy = await startServer({ ...engine, modelId: MODEL_ID, port: 0, slots: 1, maxQueue: 1, playground: false, log: () => undefined });
+    const busy = await startServer({
+      ...engine,
+      modelId: MODEL_ID,
+      port: 0,
+      slots: 1,
+      maxQueue: 1,
+      playground: false,
+      log: () => undefined,
+    });
     try {
       const running = new AbortController();
       const first = await fetch(`${busy.url}/v1/chat/completions`, {

@@ -38,7 +38,9 @@ export async function writeJsonKey(path: string, key: string, value: unknown): P
   let target = stored;
   for (const part of parts.slice(0, -1)) {
     const next = target[part];
-    target = (target[part] = typeof next === "object" && next !== null && !Array.isArray(next) ? next : {}) as Record<string, unknown>;
+    const object = typeof next === "object" && next !== null && !Array.isArray(next) ? (next as Record<string, unknown>) : {};
+    target[part] = object;
+    target = object;
   }
   target[parts.at(-1)!] = value;
   await writeFileAtomic(path, `${JSON.stringify(stored, null, 2)}\n`);
