@@ -66,6 +66,7 @@ export function renderReport(
     `- EAS = NRC EmoLex hits of the target emotion per 100 words (negation-aware); ΔEAS = relative change against the unsteered answers to the same queries (paired).`,
     `- Fidelity = cosine similarity of all-MiniLM-L6-v2 embeddings of each answer and the unsteered answer to the same query (1 at α = 0 by definition). Perplexity = perplexity of the answer under the unsteered model given the query. Repetition = distinct-2 (unique bigrams / bigrams; lower = more repetitive).`,
     `- Intervals: seeded percentile bootstrap (1000 resamples) over queries, 95 %.`,
+    "- The texts: every generated text with its cell key and every judge's reading is committed as `benchmarks/bench-texts.jsonl.gz` (`pnpm bench export --db DB --out benchmarks/bench-texts.jsonl.gz`). Any later judge re-reads them without regenerating: `pnpm bench import benchmarks/bench-texts.jsonl.gz --db /tmp/b.sqlite && pnpm bench --rejudge --db /tmp/b.sqlite --out DIR`.",
     ...machineLines(s),
     `- Latest run: ${run.startedAt}${run.finishedAt ? ` to ${run.finishedAt}` : " (not finished)"}.`,
     "",
@@ -446,7 +447,12 @@ function judgesSection(s: BenchSummary): string[] {
     ...s.judges.map((j) => f(j.eps.find((e) => e.model === k.model && e.backend === k.backend && e.alpha === k.alpha)?.eps)),
     ...s.judges.map((j) => f(j.eps.find((e) => e.model === k.model && e.backend === k.backend && e.alpha === k.alpha)?.hit_rate)),
   ]);
-  out.push(table(["model", "backend", "α", ...s.judges.map((j) => `EPS ${j.name}`), ...s.judges.map((j) => `hit ${j.name}`)], body), "");
+  // Two files of one judge name (an earlier and a retrained v2) are told apart by their ids.
+  const label = (j: (typeof s.judges)[number]) => `${j.name} \`${j.id.slice(0, 8)}\``;
+  out.push(
+    table(["model", "backend", "α", ...s.judges.map((j) => `EPS ${label(j)}`), ...s.judges.map((j) => `hit ${label(j)}`)], body),
+    "",
+  );
   out.push(`Judge ids: ${s.judges.map((j) => `${j.name} \`${j.id}\` (${j.cells} cells)`).join("; ")}.`, "");
   return out;
 }
