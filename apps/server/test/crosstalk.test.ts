@@ -102,43 +102,49 @@ describe.each(["llama.cpp", "onnx"])("the batched path (one %s engine session be
   // Once, on ONNX: these are the server's scheduling rules around any session (their timing leans on a
   // 3 s deadline, which llama.cpp's spinning threads can miss on an oversubscribed machine); the
   // llama.cpp session's own abort and dispose rules are conformance cases ("llama.cpp session").
-  it.runIf(engineName === "onnx")("keeps the queue, 429, timeout and cancel behaviour on the batched path", async () => {
-    const busy = await startServer({
-      backend,
-      vectors,
-      modelId: MODEL_ID,
-      port: 0,
-      slots: 2,
-      maxQueue: 1,
-      timeoutMs: 3000,
-      playground: false,
-      log: () => undefined,
-    });
-    const post = (body: object, signal?: AbortSignal) =>
-      fetch(`${busy.url}/v1/chat/completions`, {
-        method: "POST",
-        ...(signal ? { signal } : {}),
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: MODEL_ID, temperature: 0, messages: [{ role: "user", content: "Tell me a long story." }], ...body }),
+  if (engineName === "onnx")
+    it("keeps the queue, 429, timeout and cancel behaviour on the batched path", async () => {
+      const busy = await startServer({
+        backend,
+        vectors,
+        modelId: MODEL_ID,
+        port: 0,
+        slots: 2,
+        maxQueue: 1,
+        timeoutMs: 3000,
+        playground: false,
+        log: () => undefined,
       });
-    try {
-      const cancelled = new AbortController();
-      const streaming = await post({ max_tokens: 400, stream: true, emotions: { joy: 2 } }, cancelled.signal);
-      expect(streaming.status).toBe(200);
-      const slow = post({ max_tokens: 400, emotions: { anger: 2 } }); // beside it in the session, until its timeout
-      const queued = post({ max_tokens: 4 });
-      for (let i = 0; i < 100 && busy.scheduler.queued < 1; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(busy.scheduler.running).toBe(2);
-      expect((await post({ max_tokens: 4 })).status).toBe(429);
-      cancelled.abort();
-      expect((await slow).status).toBe(504);
-      expect((await queued).status).toBe(200);
-      for (let i = 0; i < 200 && busy.scheduler.running + busy.scheduler.queued > 0; i++) await new Promise((r) => setTimeout(r, 25));
-      expect(busy.scheduler.running + busy.scheduler.queued).toBe(0);
-      expect(busy.session!.stats.sharedRuns).toBeGreaterThan(0);
-      expect((await post({ max_tokens: 4 })).status).toBe(200);
-    } finally {
-      await busy.close();
-    }
-  });
+      const post = (body: object, signal?: AbortSignal) =>
+        fetch(`${busy.url}/v1/chat/completions`, {
+          method: "POST",
+          ...(signal ? { signal } : {}),
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            model: MODEL_ID,
+            temperature: 0,
+            messages: [{ role: "user", content: "Tell me a long story." }],
+            ...body,
+          }),
+        });
+      try {
+        const cancelled = new AbortController();
+        const streaming = await post({ max_tokens: 400, stream: true, emotions: { joy: 2 } }, cancelled.signal);
+        expect(streaming.status).toBe(200);
+        const slow = post({ max_tokens: 400, emotions: { anger: 2 } }); // beside it in the session, until its timeout
+        const queued = post({ max_tokens: 4 });
+        for (let i = 0; i < 100 && busy.scheduler.queued < 1; i++) await new Promise((r) => setTimeout(r, 20));
+        expect(busy.scheduler.running).toBe(2);
+        expect((await post({ max_tokens: 4 })).status).toBe(429);
+        cancelled.abort();
+        expect((await slow).status).toBe(504);
+        expect((await queued).status).toBe(200);
+        for (let i = 0; i < 200 && busy.scheduler.running + busy.scheduler.queued > 0; i++) await new Promise((r) => setTimeout(r, 25));
+        expect(busy.scheduler.running + busy.scheduler.queued).toBe(0);
+        expect(busy.session!.stats.sharedRuns).toBeGreaterThan(0);
+        expect((await post({ max_tokens: 4 })).status).toBe(200);
+      } finally {
+        await busy.close();
+      }
+    });
 });

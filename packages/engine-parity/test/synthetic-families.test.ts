@@ -61,10 +61,17 @@ describe.each(SYNTHETIC_FAMILIES)("$family ($architecture), synthetic F32 weight
   // and byte-fallback BPE part ways (Gemma 3's: 266/300 measured); the real Gemma 3 vocabulary is
   // checked on 1,200 strings in onnx-vs-llamacpp.test.ts. Every other vocabulary here must agree.
   const cutSentencePiece = family.vocab.size !== undefined && family.vocab.file === "llama-spm";
-  it.skipIf(cutSentencePiece)("tokenises the stress strings exactly like llama.cpp on both ONNX engines", () => {
-    expect(result.tokenizerStress.onnx).toBe(result.tokenizerStress.strings);
-    expect(result.tokenizerStress.transformersJs).toBe(result.tokenizerStress.strings);
-  });
+  if (!cutSentencePiece)
+    it("tokenises the stress strings exactly like llama.cpp on both ONNX engines", () => {
+      expect(result.tokenizerStress.onnx).toBe(result.tokenizerStress.strings);
+      expect(result.tokenizerStress.transformersJs).toBe(result.tokenizerStress.strings);
+    });
+  else
+    it("tokenises most stress strings like llama.cpp on the cut SentencePiece vocabulary, both ONNX engines alike", () => {
+      // 177/200 measured: the strings that differ are the non-ASCII ones the cut vocabulary lacks.
+      expect(result.tokenizerStress.onnx).toBeGreaterThanOrEqual(0.8 * result.tokenizerStress.strings);
+      expect(result.tokenizerStress.transformersJs).toBe(result.tokenizerStress.onnx);
+    });
 
   it("fails parity when the export drops a distinctive feature of the architecture", () => {
     expect(mutationDetected(result.mutation), result.mutation.what).toBe(true);
