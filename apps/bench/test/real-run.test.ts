@@ -262,7 +262,10 @@ describe(`a real tiny bench run (smollm2-135m-instruct on ${BACKEND})`, () => {
     const report = readFileSync(join(out, "REPORT.md"), "utf8");
     expect(report).toMatch(/judge \*\*v1\*\* of @emosteer\/eval \(id `[0-9a-f]+`/);
     expect(report).toContain("## Judges");
-    expect(report).toMatch(/\| model \| backend \| α \| EPS v1 \| EPS v2 \| hit v1 \| hit v2 \|/);
+    // Each judge is named with its id, so two files of one name (an earlier and a retrained v2) stay apart.
+    expect(report).toMatch(
+      /\| model \| backend \| α \| EPS v1 `[0-9a-f]{8}` \| EPS v2 `[0-9a-f]{8}` \| hit v1 `[0-9a-f]{8}` \| hit v2 `[0-9a-f]{8}` \|/,
+    );
     expect(report).toMatch(new RegExp(`\\| smollm2-135m-instruct \\| ${B} \\| 1 \\| [0-9.]+ \\| [0-9.]+ \\|`));
   }, 300_000);
 
