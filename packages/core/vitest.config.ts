@@ -10,6 +10,7 @@ export const UNIT_TESTS = [
   "test/extraction.test.ts",
   "test/foreign-vector-file.test.ts",
   "test/fuzz-vector-file.test.ts",
+  "test/padded-kv-cache.test.ts",
   "test/prompt-data.test.ts",
   "test/prompts.test.ts",
   "test/steerer.test.ts",

@@ -11,3 +11,4 @@ export * from "./plain-text-tokenizer-json.js";
 export * from "./session-queue.js";
 export * from "./session-row.js";
 export * from "./batched-session.js";
+export * from "./padded-kv-cache.js";
