@@ -71,7 +71,7 @@ export async function planDistributed(
   const emotions = resolveEmotions(options, []);
   const models = resolveModels(options);
   const backends = resolveBackends(options);
-  const queries = evaluationQueries({ count: options.queries, file: null });
+  const queries = evaluationQueries({ count: options.queries, file: null, set: options.querySet });
   const scope: RunScope = {
     emotions,
     alphas: options.alphas,
@@ -300,7 +300,7 @@ async function openEngine(
   try {
     const userEmotions = options.emotionFiles.map((file) => parseUserEmotion(readText(file), file));
     const emotions = resolveEmotions(options, userEmotions);
-    const queries = evaluationQueries({ count: options.queries, file: null });
+    const queries = evaluationQueries({ count: options.queries, file: null, set: options.querySet });
     const ctx = await openEngineContext({
       spec,
       backend,

@@ -9,6 +9,7 @@ import {
 } from "@emosteer/core";
 import { defaultVectorCacheDir } from "@emosteer/core/node";
 import { DEFAULT_JUDGE_NAME, isJudgeName, JUDGE_NAMES, type JudgeName } from "@emosteer/eval";
+import { QUERY_SET_NAMES, type QuerySetName } from "./queries.js";
 
 /** Everything that decides what a bench run does. */
 export interface BenchOptions {
@@ -26,6 +27,8 @@ export interface BenchOptions {
   readonly queries: number | "all";
   /** One query per line; replaces the built-in evaluation split. */
   readonly queryFile: string | null;
+  /** The built-in query set when there is no --query-file. Defaults to "evaluation". */
+  readonly querySet: QuerySetName;
   /** Tokens per generation. Defaults to 64. */
   readonly maxTokens: number;
   /** Extraction method. Defaults to `"mean-diff"` (the paper). */
@@ -103,6 +106,8 @@ const USAGE = `Usage: pnpm bench [options]
   --alphas a,b          steering strengths (default: -1,0,0.5,1,2,4)
   --queries N           evaluation queries, balanced over emotions (default: all 150)
   --query-file FILE     one query per line instead of the built-in evaluation split
+  --query-set S         evaluation (the built-in evaluation split) or new (prompts/new-queries.json: everyday
+                        questions in no split, for in-sample against new-query figures) (default: evaluation)
   --max-tokens N        tokens per generation (default: 64)
   --method M            extraction method: mean-diff | last-token | pca | fisher (default: mean-diff)
   --corpora a,b         contrast corpora of the vectors: fixed (repo corpus), self (the model's own answers),
@@ -163,6 +168,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
         alphas: { type: "string" },
         queries: { type: "string" },
         "query-file": { type: "string" },
+        "query-set": { type: "string" },
         "max-tokens": { type: "string" },
         method: { type: "string" },
         corpus: { type: "string" },
@@ -214,6 +220,11 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
   const judge = values.judge ?? DEFAULT_JUDGE_NAME;
   if (!isJudgeName(judge)) throw new BenchUsageError(`--judge must be one of ${JUDGE_NAMES.join(", ")}, got "${judge}".`);
   const queries = values.queries === undefined ? (quick ? 3 : "all") : integer("--queries", values.queries, 1);
+  const querySet = values["query-set"] ?? "evaluation";
+  if (!(QUERY_SET_NAMES as readonly string[]).includes(querySet))
+    throw new BenchUsageError(`--query-set must be one of ${QUERY_SET_NAMES.join(", ")}, got "${querySet}".`);
+  if (values["query-set"] !== undefined && values["query-file"] !== undefined)
+    throw new BenchUsageError("--query-set and --query-file both choose the queries: pass one of them.");
   return {
     models: list(values.models) ?? (quick ? ["smollm2-135m-instruct"] : "all"),
     backends: list(values.backends) ?? (quick ? ["llama.cpp"] : "all"),
@@ -222,6 +233,7 @@ export function parseBenchArgs(argv: readonly string[], env: { readonly cacheDir
     alphas: [...new Set(alphas)].sort((a, b) => a - b),
     queries,
     queryFile: values["query-file"] === undefined ? null : resolve(env.cwd, values["query-file"]),
+    querySet: querySet as QuerySetName,
     maxTokens: values["max-tokens"] === undefined ? (quick ? 48 : 64) : integer("--max-tokens", values["max-tokens"], 1),
     method,
     corpus: corpora[0]!,

@@ -63,7 +63,7 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
   const emotions = resolveEmotions(options, userEmotions);
   const models = resolveModels(options);
   const backends = resolveBackends(options);
-  const queries = evaluationQueries({ count: options.queries, file: options.queryFile });
+  const queries = evaluationQueries({ count: options.queries, file: options.queryFile, set: options.querySet });
   const scope: RunScope = {
     emotions,
     alphas: options.alphas,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { conditionKey } from "../src/condition.js";
 import { BenchUsageError, parseBenchArgs, type BenchOptions } from "../src/options.js";
-import { evaluationQueries } from "../src/queries.js";
+import newQueriesJson from "@emosteer/core/prompts/new-queries.json" with { type: "json" };
+import { evaluationQueries, querySetOf } from "../src/queries.js";
 
 const env = { cacheDir: "/cache", cwd: "/repo" };
 const parse = (argv: string[]) => parseBenchArgs(argv, env) as BenchOptions;
@@ -95,5 +96,28 @@ describe("conditions and queries", () => {
     expect(q).toHaveLength(10);
     expect(new Set(q.slice(0, 5).map((x) => x.emotion)).size).toBe(5);
     expect(evaluationQueries({ count: "all", file: null })).toHaveLength(150);
+  });
+
+  it("takes the new-query set round-robin over its domains, with ids no evaluation query has", () => {
+    const all = evaluationQueries({ count: "all", file: null, set: "new" });
+    expect(all.length).toBeGreaterThanOrEqual(100);
+    const evaluationIds = new Set(evaluationQueries({ count: "all", file: null }).map((q) => q.id));
+    for (const q of all) {
+      expect(evaluationIds.has(q.id), q.id).toBe(false);
+      expect(querySetOf(q.id)).toBe("new");
+    }
+    const domainOf = new Map(newQueriesJson.queries.map((q) => [q.id, q.domain]));
+    const domains = new Set(domainOf.values());
+    const first = evaluationQueries({ count: domains.size, file: null, set: "new" });
+    expect(new Set(first.map((q) => domainOf.get(q.id))).size).toBe(domains.size);
+    expect(querySetOf("joy-031")).toBe("evaluation");
+    expect(querySetOf("file-0123456789ab")).toBe("file");
+  });
+
+  it("parses --query-set and refuses it beside --query-file", () => {
+    expect(parse(["--query-set", "new"]).querySet).toBe("new");
+    expect(parse([]).querySet).toBe("evaluation");
+    expect(() => parse(["--query-set", "other"])).toThrow(/--query-set must be one of evaluation, new, got "other"/);
+    expect(() => parse(["--query-set", "new", "--query-file", "q.txt"])).toThrow(/pass one of them/);
   });
 });
