@@ -4,11 +4,12 @@
  *   npx tsx --conditions=@emosteer/source packages/engine-parity/scripts/onnx-bench.ts [model-id] [--reps N] [--threads N]
  */
 import { parseArgs } from "node:util";
-import { EmotionVector, modelIdentity, type SteeringBackend, type SteeringSpec } from "@emosteer/core";
+import type { SteeringBackend } from "@emosteer/core";
 import { createLlamaCppBackend } from "@emosteer/backend-llamacpp";
 import { createOnnxBackend } from "@emosteer/backend-onnx";
 import { ensureModel } from "@emosteer/models";
 import { exportGgufToOnnx } from "@emosteer/onnx-export";
+import { benchSteering } from "../src/bench-steering.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -25,34 +26,6 @@ const PROMPT_TEXT = Array.from(
   (_, i) => `Paragraph ${i + 1}: the committee met on a grey morning to review the budget, the schedule and the list of open questions.`,
 ).join("\n");
 
-/** A random, fixed direction of moderate size on the middle layers. */
-function steeringFor(backend: SteeringBackend): SteeringSpec {
-  const { layerCount, hiddenSize } = backend.model;
-  let seed = 42;
-  const rand = () => {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    return (seed / 2 ** 32) * 2 - 1;
-  };
-  const directions = Array.from({ length: layerCount }, (_, l) =>
-    l === 0 ? new Float32Array(hiddenSize) : Float32Array.from({ length: hiddenSize }, () => rand() * 0.05),
-  );
-  const vector = new EmotionVector({
-    emotion: "bench",
-    model: modelIdentity(backend.model),
-    directions,
-    provenance: {
-      method: "mean-diff",
-      settings: {},
-      samples: 0,
-      corpus: "bench",
-      corpusHash: "0",
-      backend: backend.name,
-      createdAt: new Date().toISOString(),
-    },
-  });
-  return { terms: [{ vector, alpha: 1 }] };
-}
-
 interface Row {
   engine: string;
   promptTokPerS: number;
@@ -62,7 +35,7 @@ interface Row {
 
 async function measure(engine: string, backend: SteeringBackend): Promise<Row> {
   const prompt = backend.formatChat([{ role: "user", content: PROMPT_TEXT }]);
-  const steering = steeringFor(backend);
+  const steering = benchSteering(backend, 42);
   const best = { prompt: 0, decode: 0, steered: 0 };
   await backend.generate(prompt, { maxTokens: 2 }); // warm-up
   for (let r = 0; r < reps; r++) {

@@ -22,9 +22,10 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createLlamaCppBackend } from "@emosteer/backend-llamacpp";
 import { createOnnxBackend } from "@emosteer/backend-onnx";
-import { EmotionVector, modelIdentity, type SteeringBackend, type SteeringSpec } from "@emosteer/core";
+import type { SteeringBackend, SteeringSpec } from "@emosteer/core";
 import { writeJsonKey, writeMarkdownSection } from "@emosteer/core/node";
 import { ensureModel } from "@emosteer/models";
+import { benchSteering } from "../src/bench-steering.js";
 
 const { values } = parseArgs({
   options: {
@@ -52,34 +53,6 @@ for (const e of ENGINES) if (!(e in TARGETS)) throw new Error(`unknown engine "$
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const COMMAND = `node_modules/.bin/tsx --conditions=@emosteer/source packages/engine-parity/scripts/steering-overhead.ts --pairs ${PAIRS} --tokens ${TOKENS} --threads ${THREADS}`;
 const log = (s: string) => process.stderr.write(`[steering-overhead] ${s}\n`);
-
-/** A fixed pseudo-random direction on every layer 1..L-1 (no zero row), small enough to keep the text fluent. */
-function steeringFor(backend: SteeringBackend): SteeringSpec {
-  const { layerCount, hiddenSize } = backend.model;
-  let seed = 7;
-  const rand = () => {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    return (seed / 2 ** 32) * 2 - 1;
-  };
-  const directions = Array.from({ length: layerCount }, (_, l) =>
-    l === 0 ? new Float32Array(hiddenSize) : Float32Array.from({ length: hiddenSize }, () => rand() * 0.05),
-  );
-  const vector = new EmotionVector({
-    emotion: "bench",
-    model: modelIdentity(backend.model),
-    directions,
-    provenance: {
-      method: "mean-diff",
-      settings: {},
-      samples: 0,
-      corpus: "bench",
-      corpusHash: "0",
-      backend: backend.name,
-      createdAt: new Date().toISOString(),
-    },
-  });
-  return { terms: [{ vector, alpha: 1 }] };
-}
 
 interface Sample {
   cpuMsPerToken: number;
@@ -137,7 +110,7 @@ async function measure(engine: EngineKey, modelPath: string) {
   const backend = await open(engine, modelPath);
   try {
     const prompt = backend.formatChat([{ role: "user", content: "Write a long story about a lighthouse keeper and a storm." }]);
-    const steering = steeringFor(backend);
+    const steering = benchSteering(backend, 7);
     for (let w = 0; w < 2; w++) {
       await decodeCost(backend, prompt, null); // warm-up: caches, allocator, JIT
       await decodeCost(backend, prompt, steering);
