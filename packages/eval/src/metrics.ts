@@ -52,13 +52,26 @@ export function bootstrapInterval(
   statistic: (indices: Int32Array) => number | null,
   options: BootstrapOptions = {},
 ): { low: number; high: number } {
-  if (n === 0) throw new RangeError("Cannot bootstrap over 0 items: there are no values to aggregate.");
+  return bootstrapIntervalOfSamples([n], (indices) => statistic(indices[0]!), options);
+}
+
+/**
+ * The same over independent samples (e.g. two query sets compared): each resample draws every
+ * sample's indices with replacement, all from one seeded stream, and evaluates
+ * `statistic(indices)` with one index array per sample. Throws when a sample is empty.
+ */
+export function bootstrapIntervalOfSamples(
+  sizes: readonly number[],
+  statistic: (indices: readonly Int32Array[]) => number | null,
+  options: BootstrapOptions = {},
+): { low: number; high: number } {
+  if (sizes.length === 0 || sizes.some((n) => n === 0)) throw new RangeError("Cannot bootstrap over 0 items: there are no values to aggregate.");
   const random = seededRandom(options.seed ?? 0);
   const resamples = options.resamples ?? 1000;
   const stats: number[] = [];
-  const indices = new Int32Array(n);
+  const indices = sizes.map((n) => new Int32Array(n));
   for (let r = 0; r < resamples; r++) {
-    for (let i = 0; i < n; i++) indices[i] = Math.floor(random() * n);
+    for (const sample of indices) for (let i = 0; i < sample.length; i++) sample[i] = Math.floor(random() * sample.length);
     const s = statistic(indices);
     if (s !== null && Number.isFinite(s)) stats.push(s);
   }

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   aggregate,
   bootstrapInterval,
+  bootstrapIntervalOfSamples,
   consistency,
   cosineSimilarity,
   deltaEasPercent,
@@ -52,6 +53,22 @@ describe("aggregates", () => {
     expect(() => aggregate([])).toThrow(/0 values/);
     expect(() => aggregate([0.1, Number.NaN])).toThrow(NonFiniteValueError);
     expect(() => bootstrapInterval(0, () => 0)).toThrow(RangeError);
+    expect(() => bootstrapIntervalOfSamples([3, 0], () => 0)).toThrow(RangeError);
+  });
+
+  it("bootstraps a difference of two independent samples, each resampled on its own", () => {
+    const a = Array.from({ length: 200 }, (_, i) => (i % 10) / 10); // mean 0.45
+    const b = Array.from({ length: 50 }, (_, i) => 0.2 + (i % 5) / 10); // mean 0.4
+    const meanAt = (values: number[], idx: Int32Array) => idx.reduce((s, i) => s + values[i]!, 0) / idx.length;
+    const { low, high } = bootstrapIntervalOfSamples([a.length, b.length], ([ia, ib]) => meanAt(b, ib!) - meanAt(a, ia!), { seed: 3 });
+    expect(low).toBeLessThan(-0.05);
+    expect(high).toBeGreaterThan(-0.05);
+    // The smaller sample dominates the spread: with b's values constant the interval is a's alone, and narrower.
+    const constant = bootstrapIntervalOfSamples([a.length, b.length], ([ia]) => 0.4 - meanAt(a, ia!), { seed: 3 });
+    expect(constant.high - constant.low).toBeLessThan(high - low);
+    // One sample reproduces bootstrapInterval draw for draw.
+    const one = bootstrapInterval(a.length, (ia) => meanAt(a, ia), { seed: 5 });
+    expect(bootstrapIntervalOfSamples([a.length], ([ia]) => meanAt(a, ia!), { seed: 5 })).toEqual(one);
   });
 });
 
