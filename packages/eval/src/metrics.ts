@@ -65,7 +65,8 @@ export function bootstrapIntervalOfSamples(
   statistic: (indices: readonly Int32Array[]) => number | null,
   options: BootstrapOptions = {},
 ): { low: number; high: number } {
-  if (sizes.length === 0 || sizes.some((n) => n === 0)) throw new RangeError("Cannot bootstrap over 0 items: there are no values to aggregate.");
+  if (sizes.length === 0 || sizes.some((n) => n === 0))
+    throw new RangeError("Cannot bootstrap over 0 items: there are no values to aggregate.");
   const random = seededRandom(options.seed ?? 0);
   const resamples = options.resamples ?? 1000;
   const stats: number[] = [];
