@@ -42,6 +42,7 @@ import {
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
+import { CaptureBatcher } from "./capture-batch.js";
 import { createGenerationSession, type OnnxGenerationSession, type SessionHost } from "./generation-session.js";
 
 const ENGINE = "onnx";
@@ -180,6 +181,7 @@ class OnnxBackend implements OnnxSteeringBackend {
   private readonly presentNames: string[];
   private isDisposed = false;
   private readonly running = new Set<Promise<unknown>>();
+  private captureBatcher: CaptureBatcher | undefined;
 
   constructor(
     readonly modelDir: string,
@@ -345,11 +347,22 @@ class OnnxBackend implements OnnxSteeringBackend {
     const layers = resolveCaptureLayers(request, this.model, this.contextSize);
     const steering = this.steeringData(request.steering);
     if (request.signal?.aborted) throw new AbortedError("captureResiduals");
-    // Only the requested hidden states are fetched: onnxruntime then skips the LM head.
-    const result = await this.track(() => this.forward(tokens.slice(0, spanEnd), null, steering, layers.map(GRAPH_IO.hiddenState)));
-    const H = this.model.hiddenSize;
-    const data = layers.map((l) => (result[GRAPH_IO.hiddenState(l)]!.data as Float32Array).slice(spanStart * H, spanEnd * H));
-    return { layers: [...layers], positions: spanEnd - spanStart, hiddenSize: H, data };
+    // Only the requested hidden states are fetched: onnxruntime then skips the LM head. Captures
+    // requested together share one batched pass (capture-batch.ts).
+    this.captureBatcher ??= new CaptureBatcher({
+      layerCount: this.model.layerCount,
+      hiddenSize: this.model.hiddenSize,
+      kvHeads: this.config.num_key_value_heads,
+      headDim: this.config.head_dim,
+      assertAlive: () => this.assertAlive(),
+      run: (feeds, fetches) => this.session.run(feeds, [...fetches]),
+      track: (work) => this.track(work),
+    });
+    const batcher = this.captureBatcher;
+    const data = await new Promise<Float32Array[]>((resolve, reject) =>
+      batcher.add({ tokens: tokens.slice(0, spanEnd), spanStart, layers, steering, signal: request.signal, resolve, reject }),
+    );
+    return { layers: [...layers], positions: spanEnd - spanStart, hiddenSize: this.model.hiddenSize, data };
   }
 
   async generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<Generation> {

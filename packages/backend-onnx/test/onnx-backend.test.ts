@@ -1,7 +1,17 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DisposedError, EmotionVector, NotSteerableModelError, extractEmotionVectors, type SteeringSpec } from "@emosteer/core";
+import {
+  type CaptureRequest,
+  DisposedError,
+  EmotionVector,
+  NotSteerableModelError,
+  type ResidualCapture,
+  extractEmotionVectors,
+  loadContrastCorpus,
+  loadQueries,
+  type SteeringSpec,
+} from "@emosteer/core";
 import { ensureModel } from "@emosteer/models";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOnnxBackend, type OnnxSteeringBackend } from "../src/index.js";
@@ -197,6 +207,55 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
       steering: { terms: [{ vector: joy, alpha: 0.5 }], layers: { from: 6, to: 20 } },
     });
     expect(after.total).toBeGreaterThan(before.total);
+  });
+
+  it("captures requested together (one batched pass over a shared prompt) equal one-at-a-time captures", async () => {
+    // Two queries of the contrast corpus, each with its neutral and two emotional answers: the
+    // texts core's extraction requests together. Plus one steered capture and one on other layers.
+    const texts = new Map(loadQueries().queries.map((q) => [q.id, q.text]));
+    const requests: CaptureRequest[] = [];
+    for (const item of loadContrastCorpus().items.slice(0, 2)) {
+      const prompt = backend.formatChat([{ role: "user", content: texts.get(item.queryId)! }]);
+      const spanStart = (await backend.tokenize(prompt)).length;
+      for (const answer of [item.neutral, item.emotional.joy, item.emotional.fear]) {
+        const tokens = await backend.tokenize(prompt + answer);
+        requests.push({ tokens, spanStart, spanEnd: tokens.length });
+      }
+    }
+    const joy = new EmotionVector({
+      emotion: "joy",
+      model: backend.model,
+      directions: Array.from({ length: 30 }, (_, l) => new Float32Array(576).fill(l === 0 ? 0 : 0.05)),
+      provenance: {
+        method: "mean-diff",
+        settings: {},
+        samples: 1,
+        corpus: "test",
+        corpusHash: "0",
+        backend: "onnx",
+        createdAt: "2026-01-01",
+      },
+    });
+    requests.push({ ...requests[1]!, steering: { terms: [{ vector: joy, alpha: 1 }] } });
+    requests.push({ ...requests[2]!, spanEnd: requests[2]!.spanEnd - 3, layers: [29, 5] });
+    const alone: ResidualCapture[] = [];
+    for (const request of requests) alone.push(await backend.captureResiduals(request));
+    const together = await Promise.all(requests.map((r) => backend.captureResiduals(r)));
+    let worst = 0;
+    together.forEach((capture, r) => {
+      expect(capture.layers).toEqual(alone[r]!.layers);
+      expect(capture.positions).toBe(alone[r]!.positions);
+      capture.data.forEach((rows, l) => {
+        const reference = alone[r]!.data[l]!;
+        expect(rows.length).toBe(reference.length);
+        const scale = reference.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+        const diff = rows.reduce((m, x, i) => Math.max(m, Math.abs(x - reference[i]!)), 0);
+        worst = Math.max(worst, diff / scale);
+      });
+    });
+    // Float rounding only (other matmul shapes): far below what steering or another text changes.
+    expect(worst).toBeLessThan(1e-4);
+    expect(together[6]!.data[1]).not.toEqual(together[1]!.data[1]); // the steered row kept its own steering
   });
 });
 

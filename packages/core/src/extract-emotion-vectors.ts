@@ -107,11 +107,19 @@ export async function extractEmotionVectors(
 
   const captured = new Map<string, PooledResponse | null>();
   const pooling = poolingFor(method);
-  for (const [key, side] of captureKeys) {
+  for (const group of contextGroups(captureKeys)) {
     checkAbort();
-    const response = "text" in side.response ? side.response.text : generated.get(canonicalJson(side.response.generate))!;
-    captured.set(key, await captureResponse(backend, side.context, response, { pooling, ...signal }));
-    progress("capture");
+    // The texts of one context (a query's neutral and emotional answers) are requested together:
+    // an engine that batches concurrent captures (ONNX) evaluates their shared prompt once and the
+    // answers in one pass; a serial one (llama.cpp) runs them in this order, which keeps the
+    // prompt in its KV cache from one to the next. Each capture's result is the same either way.
+    await Promise.all(
+      group.map(async ([key, side]) => {
+        const response = "text" in side.response ? side.response.text : generated.get(canonicalJson(side.response.generate))!;
+        captured.set(key, await captureResponse(backend, side.context, response, { pooling, ...signal }));
+        progress("capture");
+      }),
+    );
   }
 
   const { layerCount } = backend.model;
@@ -243,6 +251,26 @@ function spread<T>(list: readonly T[], max: number | undefined): readonly T[] {
   if (max === undefined || max >= list.length) return list;
   if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`maxQueries must be a whole number of at least 1, got ${max}.`);
   return Array.from({ length: max }, (_, i) => list[Math.floor((i * list.length) / max)]!);
+}
+
+/** Texts captured together at most: bounds what one batched pass holds. */
+const CAPTURE_GROUP = 8;
+
+/**
+ * The sides to capture, grouped by context (first appearance order, groups of at most
+ * {@link CAPTURE_GROUP}), so that texts sharing a prompt are captured one after the other.
+ */
+function contextGroups(sides: Map<string, Side>): [string, Side][][] {
+  const byContext = new Map<string, [string, Side][]>();
+  for (const entry of sides) {
+    const context = canonicalJson(entry[1].context);
+    const list = byContext.get(context) ?? [];
+    list.push(entry);
+    byContext.set(context, list);
+  }
+  const groups: [string, Side][][] = [];
+  for (const list of byContext.values()) for (let i = 0; i < list.length; i += CAPTURE_GROUP) groups.push(list.slice(i, i + CAPTURE_GROUP));
+  return groups;
 }
 
 function uniqueSources(plan: Map<Emotion, Pair[]>, keysOf: (side: Side) => string[]): Map<string, Side> {
