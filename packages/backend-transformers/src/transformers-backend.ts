@@ -15,6 +15,8 @@ import {
   type ContinuationScore,
   type GenerateOptions,
   type Generation,
+  type GenerationSession,
+  type GenerationSessionOptions,
   type ModelInfo,
   type ResidualCapture,
   type SteeringBackend,
@@ -30,6 +32,7 @@ import {
   tokenizeChatMessages,
 } from "@emosteer/core/engine";
 import { GenerationStop, GenerationTracker, now } from "./generation-hooks.js";
+import { createGenerationSession, type SessionHost } from "./generation-session.js";
 import { modelInfoFromConfig } from "./model-info.js";
 import { HIDDEN_STATE_PREFIX, loadSteerableModel, STEERING_INPUT, type Precision, type SteerableModel } from "./steerable-model.js";
 import { SeededTokenSampler } from "./token-sampler.js";
@@ -84,6 +87,13 @@ export interface TransformersSteeringBackend extends SteeringBackend {
     tokens: readonly number[],
     options?: { readonly steering?: SteeringSpec | null; readonly signal?: AbortSignal },
   ): Promise<Float32Array>;
+  /**
+   * A session on this loaded model that runs up to `parallelSequences` generations at once
+   * (default 4), each with its own steering, decoded together in one forward pass per step
+   * (core's `GenerationSession`; the graph's `steering` input takes one table per batch row).
+   * `generate` stays batch 1.
+   */
+  createSession(options?: GenerationSessionOptions): GenerationSession;
 }
 
 const ENGINE = "transformers.js";
@@ -149,7 +159,7 @@ class TransformersBackend implements TransformersSteeringBackend {
       capture: loaded.hiddenStateLayers.length > 0,
       logProbs: true,
       seededSampling: true,
-      parallelSequences: 1,
+      parallelSequences: 4, // createSession's default (generation-session.ts)
       steerableLayers: { from: 1, to: model.layerCount - 1 },
     };
     this.endTokens = endOfGenerationTokens(loaded);
@@ -245,14 +255,7 @@ class TransformersBackend implements TransformersSteeringBackend {
     this.assertLive();
     const called = now();
     const resolved = resolveGenerateOptions(options);
-    const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
-    if (promptTokens.length === 0)
-      throw new InvalidArgumentError(
-        "prompt",
-        typeof prompt === "string" ? prompt : "(messages)",
-        "text that tokenizes to at least one token",
-      );
-    if (promptTokens.length >= this.contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, this.contextSize);
+    const promptTokens = this.promptTokensOf(prompt);
     const steering = this.steeringInput(options.steering);
     const phases = steeringPhases(options.steering);
     const phased =
@@ -349,6 +352,46 @@ class TransformersBackend implements TransformersSteeringBackend {
     });
   }
 
+  createSession(options: GenerationSessionOptions = {}): GenerationSession {
+    this.assertLive();
+    const disposed = () => this.isDisposed;
+    const config = this.loaded.model.config as unknown as Record<string, unknown>;
+    const kvHeads = numberField(config, "num_key_value_heads") ?? numberField(config, "num_attention_heads");
+    const headDim = numberField(config, "head_dim") ?? this.model.hiddenSize / (numberField(config, "num_attention_heads") ?? Number.NaN);
+    if (!(kvHeads && Number.isInteger(headDim)))
+      throw new UnsupportedCapabilityError(
+        ENGINE,
+        "create a session",
+        "config.json gives no num_key_value_heads / head_dim (or num_attention_heads) to shape the batch's KV cache; load a folder emosteer's exporter wrote",
+      );
+    const host: SessionHost = {
+      model: this.model,
+      contextSize: this.contextSize,
+      kvHeads,
+      headDim,
+      endOfGeneration: this.endTokens,
+      get disposed() {
+        return disposed();
+      },
+      promptTokens: (prompt) => this.promptTokensOf(prompt),
+      phasedSteering: (o) => {
+        const data = this.steeringInput(o.steering).data as Float32Array;
+        const zero = this.steeringInput(null).data as Float32Array;
+        const phases = steeringPhases(o.steering);
+        return { prompt: phases.prompt ? data : zero, generation: phases.generation ? data : zero };
+      },
+      decode: (tokens) => this.decode(tokens),
+      // Each run takes its turn with the backend's own calls (they share the output selection and the phased steering).
+      forward: (inputs) =>
+        this.exclusive(
+          undefined,
+          "transformers.js session run",
+          async () => (await this.loaded.model.forward(inputs)) as Record<string, Tensor>,
+        ),
+    };
+    return createGenerationSession(host, options);
+  }
+
   async dispose(): Promise<void> {
     if (this.isDisposed) return;
     this.isDisposed = true;
@@ -383,6 +426,19 @@ class TransformersBackend implements TransformersSteeringBackend {
       throw new InvalidSteeringError("layers", "row 0 is not zero; block 0 is never steered.");
     // The graph takes one table per batch row ([batch, layers, hidden]); generation here is batch 1.
     return new Tensor("float32", tensor.data, [1, layerCount, hiddenSize]);
+  }
+
+  /** A prompt's tokens, checked against the context (the same refusals in generate and in sessions). */
+  private promptTokensOf(prompt: string | readonly ChatMessage[]): number[] {
+    const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
+    if (promptTokens.length === 0)
+      throw new InvalidArgumentError(
+        "prompt",
+        typeof prompt === "string" ? prompt : "(messages)",
+        "text that tokenizes to at least one token",
+      );
+    if (promptTokens.length >= this.contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, this.contextSize);
+    return promptTokens;
   }
 
   private encode(text: string, special = true): number[] {
@@ -438,4 +494,9 @@ function plainTextTokenizer(tokenizer: PreTrainedTokenizer): PreTrainedTokenizer
   const { _tokenizerJSON: json, _tokenizerConfig: config } = tokenizer as unknown as { _tokenizerJSON: object; _tokenizerConfig: object };
   const Class = tokenizer.constructor as new (json: object, config: object) => PreTrainedTokenizer;
   return new Class(plainTextTokenizerJson(json), config);
+}
+
+function numberField(config: Record<string, unknown>, key: string): number | undefined {
+  const value = config[key];
+  return typeof value === "number" ? value : undefined;
 }
