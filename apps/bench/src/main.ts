@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { defaultCacheDir } from "@emosteer/models";
 import { ArchiveFormatError, exportArchive, importArchive } from "./archive.js";
+import { generalisationCommand } from "./generalisation-command.js";
 import { BenchUsageError, parseBenchArgs, usage } from "./options.js";
 import { formatDuration, ProgressBar } from "./progress.js";
 import { writeReport } from "./report.js";
@@ -13,6 +14,7 @@ import { isPostgresUrl, openStore, StoreFormatError } from "./store.js";
 /** `pnpm bench [options]`: runs the grid (resuming a killed run), then writes the report. */
 async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === "export" || argv[0] === "import") return archiveCommand(argv[0], argv.slice(1));
+  if (argv[0] === "generalisation") return generalisationCommand(argv.slice(1), process.env.INIT_CWD ?? process.cwd());
   const worker = argv[0] === "worker";
   if (worker) argv = argv.slice(1);
   let options;

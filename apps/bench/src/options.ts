@@ -144,7 +144,8 @@ const USAGE = `Usage: pnpm bench [options]
 
 pnpm bench export --db PATH|URL --out FILE.jsonl.gz   a database as one file: every text with its cell key,
                                                       every judge's rows, runs, setups (benchmarks/bench-texts.jsonl.gz)
-pnpm bench import FILE.jsonl.gz --db PATH|URL         that file into a new, empty database (then --rejudge or --report-only)`;
+pnpm bench import FILE.jsonl.gz --db PATH|URL         that file into a new, empty database (then --rejudge or --report-only)
+pnpm bench generalisation --db IN_SAMPLE --new-db NEW  in-sample against new-query figures (GENERALISATION.md)`;
 
 export class BenchUsageError extends Error {
   constructor(message: string) {

@@ -242,7 +242,7 @@ export async function buildSummaryWithCells(store: BenchStore, run: RunInfo): Pr
  * The judge a report is scored with: the judge of the latest run, when it has judged cells here,
  * else the judge that has judged the most cells. Every cell of the report is that judge's.
  */
-async function reportJudge(store: BenchStore): Promise<{ readonly id: string; readonly name: string }> {
+export async function reportJudge(store: BenchStore): Promise<{ readonly id: string; readonly name: string }> {
   const judges = await store.judges();
   const runs = await store.runs();
   for (let i = runs.length - 1; i >= 0; i--) {
