@@ -8,7 +8,14 @@ import { exportGgufToOnnx } from "@emosteer/onnx-export";
 /** Every engine opens with this context, small so that overflow cases cost a few tokens. */
 export const CONTEXT_SIZE = 96;
 
-export const ENGINE_NAMES = ["llama.cpp", "llama.cpp session", "onnx", "onnx session", "transformers.js"] as const;
+export const ENGINE_NAMES = [
+  "llama.cpp",
+  "llama.cpp session",
+  "onnx",
+  "onnx session",
+  "transformers.js",
+  "transformers.js session",
+] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 /** Opens `name` on the default model (SmolLM2-135M-Instruct; the ONNX engines on its fp32 export, cached). */
@@ -23,19 +30,33 @@ export async function openEngine(name: EngineName): Promise<SteeringBackend> {
       return throughSession(await createLlamaCppBackend({ modelPath: path, contextSize: CONTEXT_SIZE, threads: 2 }));
     case "onnx session":
       return throughSession(await createOnnxBackend({ modelPath: path, contextSize: CONTEXT_SIZE }));
-    case "transformers.js": {
-      const { modelDir } = await exportGgufToOnnx({ ggufPath: path, precision: "fp32" });
-      return createTransformersBackend({ modelDir, contextSize: CONTEXT_SIZE });
-    }
+    case "transformers.js":
+      return openTransformers(path);
+    case "transformers.js session":
+      return throughSession(await openTransformers(path));
   }
 }
 
+/** transformers.js on the fp32 export of the GGUF at `path` (cached). */
+async function openTransformers(path: string) {
+  const { modelDir } = await exportGgufToOnnx({ ggufPath: path, precision: "fp32" });
+  return createTransformersBackend({ modelDir, contextSize: CONTEXT_SIZE });
+}
+
+/** The engines that offer batched sessions (every engine). */
+export type SessionEngineName = "llama.cpp" | "onnx" | "transformers.js";
+
 /** The engines that offer batched sessions, opened as in {@link openEngine} (for the session cases). */
-export async function openSessionEngine(name: "llama.cpp" | "onnx"): Promise<SessionBackend> {
+export async function openSessionEngine(name: SessionEngineName): Promise<SessionBackend> {
   const { path } = await ensureModel(DEFAULT_MODEL_ID);
-  return name === "llama.cpp"
-    ? createLlamaCppBackend({ modelPath: path, contextSize: CONTEXT_SIZE, threads: 2 })
-    : createOnnxBackend({ modelPath: path, contextSize: CONTEXT_SIZE });
+  switch (name) {
+    case "llama.cpp":
+      return createLlamaCppBackend({ modelPath: path, contextSize: CONTEXT_SIZE, threads: 2 });
+    case "onnx":
+      return createOnnxBackend({ modelPath: path, contextSize: CONTEXT_SIZE });
+    case "transformers.js":
+      return openTransformers(path);
+  }
 }
 
 /**

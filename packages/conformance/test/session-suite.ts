@@ -3,9 +3,9 @@
 // test file, on the real default model, a few tokens per case.
 import { DisposedError, type Generation, type SessionBackend, type SteeringSpec } from "@emosteer/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { countingPrompt, modelIdentity, openSessionEngine, vectorFor } from "./engines.js";
+import { countingPrompt, modelIdentity, openSessionEngine, type SessionEngineName, vectorFor } from "./engines.js";
 
-export function defineSessionSuite(name: "llama.cpp" | "onnx"): void {
+export function defineSessionSuite(name: SessionEngineName): void {
   describe(`${name} generation session`, () => {
     let backend: SessionBackend;
     let prompts: string[];
