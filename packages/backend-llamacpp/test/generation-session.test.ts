@@ -94,6 +94,61 @@ describe("llama.cpp generation session: per-request steering batched in one llam
     expect(first.tokens[1]).not.toEqual(second.tokens[1]);
   });
 
+  it("continuous batching: a joiner's prompt shares a llama_decode with an active sequence, in chunks of the batch size; both keep their solo greedy tokens", async () => {
+    // One thread (no spinning partner under load) and a batch of 8 tokens, so both prompts take several steps.
+    const small = await createLlamaCppBackend({ modelPath: await smolLmPath(), contextSize: 256, batchSize: 8, threads: 1 });
+    try {
+      // Different mixes and phases: the active one steered on its generated tokens only, the joiner on its prompt only.
+      type Request = { prompt: string; maxTokens: number; steering: SteeringSpec };
+      const active: Request = { prompt: prompts[0]!, maxTokens: 10, steering: { ...spec(6), apply: "generation" } };
+      const joiner: Request = { prompt: prompts[1]!, maxTokens: 6, steering: { ...spec(-6, { from: 4, to: 12 }), apply: "prompt" } };
+      const joinerPromptTokens = (await small.tokenize(joiner.prompt)).length;
+      expect(joinerPromptTokens).toBeGreaterThan(8); // more than one chunk
+      const session = small.createSession({ parallelSequences: 2 });
+      let joined: Promise<readonly number[]> | undefined;
+      let activeTokens = 0;
+      let activeTokensAtJoinersFirst = -1;
+      const first = session.generate(active.prompt, {
+        maxTokens: active.maxTokens,
+        steering: active.steering,
+        onToken: () => {
+          activeTokens++;
+          // Queued after the active request's second token: it joins at the next step boundary.
+          if (activeTokens === 2)
+            joined = session
+              .generate(joiner.prompt, {
+                maxTokens: joiner.maxTokens,
+                steering: joiner.steering,
+                onToken: () => {
+                  if (activeTokensAtJoinersFirst === -1) activeTokensAtJoinersFirst = activeTokens;
+                },
+              })
+              .then((g) => g.tokens);
+        },
+      });
+      const batched = await first;
+      const joinedTokens = await joined!;
+      const { stats } = session;
+      await session.dispose();
+      // The joiner's prompt (⌈n / 7⌉ chunks beside the active token, each step's batch holding 8) shared every one of its decodes.
+      expect(stats.promptSharedRuns).toBe(Math.ceil(joinerPromptTokens / 7));
+      expect(stats.maxSequencesInOneRun).toBe(2);
+      expect(stats.promptRuns).toBe(2);
+      // The active sequence kept decoding while the joiner's prompt was evaluated: a token in each of those steps.
+      expect(activeTokensAtJoinersFirst).toBe(2 + Math.ceil(joinerPromptTokens / 7));
+      // Zero cross-talk: each one's greedy tokens are those of a run alone (backend.generate).
+      const solo = async (r: Request) => (await small.generate(r.prompt, { maxTokens: r.maxTokens, steering: r.steering })).tokens;
+      expect(batched.tokens).toEqual(await solo(active));
+      expect(joinedTokens).toEqual(await solo(joiner));
+      // Not vacuous: the steering changed what each one generates alone.
+      const unsteered = async (r: Request) => (await small.generate(r.prompt, { maxTokens: r.maxTokens })).tokens;
+      expect(batched.tokens).not.toEqual(await unsteered(active));
+      expect(joinedTokens).not.toEqual(await unsteered(joiner));
+    } finally {
+      await small.dispose();
+    }
+  });
+
   it("A → B → A: whole-context control vectors switched across generations equal fresh contexts'", async () => {
     const tokens = await backend.tokenize(prompts[1]!);
     const [A, B] = [spec(4), spec(-4, { from: 4, to: 12 })];
