@@ -1,16 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { parseUserEmotion, type SteeringBackend } from "@emosteer/core";
+import type { SteeringBackend } from "@emosteer/core";
 import { openBackend } from "@emosteer/backends";
 import { ensureModel, findModelSpec } from "@emosteer/models";
 import PgBoss from "pg-boss";
-import { openEngineContext, type PlannedCell } from "./engine-context.js";
+import { openEngineContext, type PlannedCell, resolveRunInputs } from "./engine-context.js";
 import { EngineSession } from "./execute-cell.js";
 import { BenchUsageError, type BenchOptions } from "./options.js";
-import { gridId, planCells, readText, resolveBackends, resolveEmotions, resolveMix, resolveModels } from "./plan.js";
+import { gridId, planCells, resolveBackends, resolveMix, resolveModels } from "./plan.js";
 import type { PostgresBenchStore } from "./postgres-store.js";
 import type { ProgressBar } from "./progress.js";
-import { evaluationQueries } from "./queries.js";
 import { judgeStoredCells, runProvenance, type RunScope } from "./run.js";
 import { Scorer } from "./scorer.js";
 import { cellId } from "./store.js";
@@ -68,10 +67,9 @@ export async function planDistributed(
     );
   }
   const runId = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
-  const emotions = resolveEmotions(options, []);
+  const { emotions, queries } = resolveRunInputs(options);
   const models = resolveModels(options);
   const backends = resolveBackends(options);
-  const queries = evaluationQueries({ count: options.queries, file: null, set: options.querySet });
   const scope: RunScope = {
     emotions,
     alphas: options.alphas,
@@ -298,26 +296,11 @@ async function openEngine(
     ...(signal ? { signal } : {}),
   });
   try {
-    const userEmotions = options.emotionFiles.map((file) => parseUserEmotion(readText(file), file));
-    const emotions = resolveEmotions(options, userEmotions);
-    const queries = evaluationQueries({ count: options.queries, file: null, set: options.querySet });
-    const ctx = await openEngineContext({
-      spec,
-      backend,
-      options,
-      store,
-      progress,
-      scorer,
-      runId,
-      emotions,
-      userEmotions,
-      queries,
-      signal,
-    });
+    const ctx = await openEngineContext({ spec, backend, options, store, progress, scorer, runId, ...resolveRunInputs(options), signal });
     const steerable = backend.capabilities.steering && backend.capabilities.capture;
-    const mix = resolveMix(options, userEmotions);
+    const mix = resolveMix(options, ctx.userEmotions);
     const planned = planCells(
-      { model: spec.id, backend: backend.name, options, emotions, queries, setupHash: ctx.setupHash },
+      { model: spec.id, backend: backend.name, options, emotions: ctx.emotions, queries: ctx.queries, setupHash: ctx.setupHash },
       steerable ? mix : null,
       steerable,
     );

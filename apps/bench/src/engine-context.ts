@@ -1,10 +1,11 @@
-import type { SteeringBackend, UserEmotion } from "@emosteer/core";
+import { parseUserEmotion, type SteeringBackend, type UserEmotion } from "@emosteer/core";
 import type { ModelSpec } from "@emosteer/models";
 import { engineSetup, setupHash, type EngineSetup } from "./cell-identity.js";
 import type { ConditionSpec } from "./condition.js";
 import type { BenchOptions } from "./options.js";
+import { readText, resolveEmotions } from "./plan.js";
 import type { ProgressBar } from "./progress.js";
-import type { BenchQuery } from "./queries.js";
+import { type BenchQuery, evaluationQueries } from "./queries.js";
 import type { Scorer } from "./scorer.js";
 import { assertSameSetup } from "./setup-guard.js";
 import type { BenchStore, CellKey } from "./store.js";
@@ -31,6 +32,23 @@ export interface EngineContext {
   readonly userEmotions: readonly UserEmotion[];
   readonly queries: readonly BenchQuery[];
   readonly signal?: AbortSignal | undefined;
+}
+
+/** What a run's options name besides models and engines: its emotions and its evaluation queries. */
+export type RunInputs = Pick<EngineContext, "emotions" | "userEmotions" | "queries">;
+
+/**
+ * The emotions (core ones and those `--emotion-file` defines) and the evaluation queries of
+ * `options`: the same for every engine of a run, and for the planner and the workers of a
+ * distributed one (whose options name no files).
+ */
+export function resolveRunInputs(options: BenchOptions): RunInputs {
+  const userEmotions = options.emotionFiles.map((file) => parseUserEmotion(readText(file), file));
+  return {
+    emotions: resolveEmotions(options, userEmotions),
+    userEmotions,
+    queries: evaluationQueries({ count: options.queries, file: options.queryFile, set: options.querySet }),
+  };
 }
 
 /**

@@ -1,18 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { cpus, hostname, loadavg, totalmem } from "node:os";
-import { parseUserEmotion, type SteeringBackend } from "@emosteer/core";
+import type { SteeringBackend } from "@emosteer/core";
 import { openBackend } from "@emosteer/backends";
 import { ensureModel, hasOfflineSource, type LocalModel } from "@emosteer/models";
 import { engineLibraryVersions } from "./cell-identity.js";
-import { type EngineContext, openEngineContext } from "./engine-context.js";
+import { type EngineContext, openEngineContext, resolveRunInputs } from "./engine-context.js";
 import { EngineSession } from "./execute-cell.js";
 import { measureLatency } from "./latency.js";
 import { runLongTexts } from "./long-texts.js";
 import type { BenchOptions } from "./options.js";
 import { BenchUsageError } from "./options.js";
-import { planCells, readText, resolveBackends, resolveEmotions, resolveMix, resolveModels } from "./plan.js";
+import { planCells, resolveBackends, resolveMix, resolveModels } from "./plan.js";
 import type { ProgressBar } from "./progress.js";
-import { evaluationQueries } from "./queries.js";
 import { rejudgeStore, type RejudgeResult } from "./rejudge.js";
 import { Scorer } from "./scorer.js";
 import type { BenchStore, CellKey, CellText, RunProvenance } from "./store.js";
@@ -59,11 +58,10 @@ export interface RunResult {
 export async function runBench(options: BenchOptions, store: BenchStore, progress: ProgressBar, signal?: AbortSignal): Promise<RunResult> {
   const started = performance.now();
   const runId = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
-  const userEmotions = options.emotionFiles.map((file) => parseUserEmotion(readText(file), file));
-  const emotions = resolveEmotions(options, userEmotions);
+  const inputs = resolveRunInputs(options);
+  const { emotions, queries } = inputs;
   const models = resolveModels(options);
   const backends = resolveBackends(options);
-  const queries = evaluationQueries({ count: options.queries, file: options.queryFile, set: options.querySet });
   const scope: RunScope = {
     emotions,
     alphas: options.alphas,
@@ -131,19 +129,7 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
         const loadSeconds = (performance.now() - engineStarted) / 1000;
         try {
           const counts = await runEngine(
-            await openEngineContext({
-              spec,
-              backend,
-              options,
-              store,
-              progress,
-              scorer,
-              runId,
-              emotions,
-              userEmotions,
-              queries,
-              signal,
-            }),
+            await openEngineContext({ spec, backend, options, store, progress, scorer, runId, ...inputs, signal }),
           );
           generated += counts.generated;
           reused += counts.reused;
@@ -199,7 +185,7 @@ export async function rejudgeRun(options: BenchOptions, store: BenchStore, progr
 }
 
 async function runEngine(ctx: EngineContext): Promise<{ generated: number; reused: number }> {
-  const { spec, backend, options, store, progress, scorer } = ctx;
+  const { spec, backend, options, store, progress } = ctx;
   const label = `${spec.id}/${backend.name}`;
   const steerable = backend.capabilities.steering && backend.capabilities.capture;
   const mix = resolveMix(options, ctx.userEmotions);
