@@ -8,6 +8,7 @@ import { buildSummary, writeReport } from "../src/report.js";
 import type { RunScope } from "../src/run.js";
 import { SqliteBenchStore } from "../src/sqlite-store.js";
 import type { BenchStore, CellRecord, ExtractionRecord } from "../src/store.js";
+import { storedCell } from "./cell-fixture.js";
 
 const work = mkdtempSync(join(tmpdir(), "emosteer-bench-corpora-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -35,42 +36,25 @@ interface Scores {
   readonly perplexity: number;
 }
 
+/** A stored cell of `condition` (as the bench names it: "none", "ev:joy@1", "prompt:joy", "mix:…") with the scores `s`. */
 function cell(corpus: string, condition: string, queryId: string, s: Scores, over: Partial<CellRecord> = {}): CellRecord {
   const [kind, rest = ""] = condition.split(":");
   const [emotion = "", alpha = "0"] = rest.split("@");
   const method = (kind === "none" ? "none" : kind) as CellRecord["method"];
-  return {
-    model: MODEL,
-    backend: BACKEND,
-    extraction: method === "ev" || method === "mix" ? "mean-diff" : "-",
-    corpus: method === "ev" || method === "mix" ? corpus : "-",
-    condition,
-    queryId,
-    maxTokens: 16,
-    seed: 0,
+  const fromVector = method === "ev" || method === "mix";
+  return storedCell(queryId, condition, `${condition} ${corpus} ${queryId}`, {
+    extraction: fromVector ? "mean-diff" : "-",
+    corpus: fromVector ? corpus : "-",
     setupHash: "setup",
-    queryHash: `hash-${queryId}`,
-    judgeId: "judge-1",
     judgeName: "v2",
     method,
     weights: method === "none" ? {} : { [emotion]: Number(alpha) || 1 },
-    query: `query ${queryId}`,
-    text: `${condition} ${corpus} ${queryId}`,
-    generatedTokens: 16,
-    finishReason: "length",
-    promptTokens: 20,
-    promptMs: 10,
-    decodeMs: 100,
-    firstTokenMs: 12,
     judge: method === "none" ? { joy: 0.1, sadness: 0.1, neutral: 0.8 } : { [emotion]: s.p, neutral: 1 - s.p },
     lexicon: method === "none" ? { joy: 2, sadness: 2 } : { [emotion]: s.lex },
     perplexity: s.perplexity,
-    distinct2: 0.9,
     fidelity: s.fidelity,
-    runId: "r1",
-    createdAt: "2026-01-01T00:00:00.000Z",
     ...over,
-  };
+  });
 }
 
 /** Per corpus, condition and query: the scores the comparison must average. */
