@@ -49,7 +49,7 @@ export interface GenerationSession {
   dispose(): Promise<void>;
 }
 
-/** A backend that offers batched sessions (ONNX, llama.cpp). */
+/** A backend that offers batched sessions (llama.cpp, ONNX, transformers.js). */
 export interface SessionBackend extends SteeringBackend {
   createSession(options?: GenerationSessionOptions): GenerationSession;
 }
