@@ -20,6 +20,7 @@ import {
   SYNTHETIC_TEXT,
   SYNTHETIC_TOLERANCE,
 } from "../src/family-parity.js";
+import type { FamiliesReport, FamilyRow, RopeAblation } from "../src/families-report.js";
 import { compareLogits } from "../src/logit-parity.js";
 import { SYNTHETIC_FAMILIES, type SyntheticFamily } from "../src/synthetic-families.js";
 import { syntheticGguf } from "../src/synthetic-gguf.js";
@@ -28,32 +29,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const COMMAND = "npx tsx --conditions=@emosteer/source packages/engine-parity/scripts/families-report.ts";
 const SECTION = "families-report";
 const reportPath = join(root, "benchmarks", "families.json");
-
-interface RopeAblation {
-  readonly family: string;
-  readonly removed: string;
-  readonly maxAbsDiff: number;
-  readonly top1: number;
-}
-interface FamilyRow {
-  readonly family: string;
-  readonly architecture: string;
-  readonly llama_cpp: boolean;
-  readonly onnx: boolean;
-  readonly transformers_js: boolean;
-  readonly real_weights: boolean;
-}
-/** benchmarks/families.json. */
-interface FamiliesReport {
-  readonly generatedBy: string;
-  readonly measuredAt: string;
-  readonly cpu: string;
-  readonly positions: number;
-  readonly tolerance: typeof SYNTHETIC_TOLERANCE;
-  readonly families: FamilyRow[];
-  readonly parity: FamilyParity[];
-  readonly ropeAblations: RopeAblation[];
-}
 
 const renderOnly = process.argv.includes("--render-only");
 const report: FamiliesReport = renderOnly ? (JSON.parse(await readFile(reportPath, "utf8")) as FamiliesReport) : await measure();

@@ -5,20 +5,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeFamilyEvidence, FAMILY_EVIDENCE, MODEL_REGISTRY } from "@emosteer/models";
 import { describe, expect, it } from "vitest";
+import type { FamiliesReport } from "../src/families-report.js";
 import { SYNTHETIC_FAMILIES } from "../src/synthetic-families.js";
-
-interface FamilyRow {
-  readonly family: string;
-  readonly architecture: string;
-  readonly llama_cpp: boolean;
-  readonly onnx: boolean;
-  readonly transformers_js: boolean;
-  readonly real_weights: boolean;
-}
 
 const report = JSON.parse(
   readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "benchmarks", "families.json"), "utf8"),
-) as { families: FamilyRow[] };
+) as FamiliesReport;
 const families = [...new Set(MODEL_REGISTRY.map((m) => m.family))];
 
 describe("family evidence", () => {
