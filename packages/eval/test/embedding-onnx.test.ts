@@ -68,6 +68,25 @@ describe("all-MiniLM-L6-v2 on onnxruntime (graph built by GraphBuilder from the 
     }
   });
 
+  it("int8-row graph: padded, length-sorted batches give each text the embedding it gets alone", async () => {
+    const rows = await loadOnnxSentenceEmbedder({ precision: "int8-row", batchSize: 3 });
+    try {
+      expect(rows.modelId).not.toBe(onnx.modelId);
+      const batched = await rows.embedMany(TEXTS);
+      const exact = await onnx.embedMany(TEXTS);
+      for (let i = 0; i < TEXTS.length; i++) {
+        const alone = await rows.embed(TEXTS[i]!);
+        // Per-token activation scales: batch-mates and padding change nothing but float rounding.
+        expect(1 - cosineSimilarity(alone, batched[i]!)).toBeLessThan(1e-5);
+        expect(Math.hypot(...batched[i]!)).toBeCloseTo(1, 5);
+        // A loose sanity bound against fp32 (a wrong graph lands far below it), not an agreement figure.
+        expect(cosineSimilarity(batched[i]!.subarray(0, onnx.dimensions), exact[i]!)).toBeGreaterThan(0.95);
+      }
+    } finally {
+      await rows.dispose();
+    }
+  });
+
   it("caches embeddings by text hash and ignores a record cut short", async () => {
     const cache = EmbeddingCache.open(tmp, onnx.modelId, onnx.dimensions);
     const first = await cache.embedAll(onnx, [TEXTS[0]!, TEXTS[1]!, TEXTS[0]!]);
