@@ -57,43 +57,27 @@ function cell(corpus: string, condition: string, queryId: string, s: Scores, ove
   });
 }
 
+/** A condition's scores on the two queries: judge p and NRC hits per query, fidelity and perplexity on both. */
+function onBoth(p: [number, number], lex: [number, number], fidelity: number, perplexity: number): [Scores, Scores] {
+  return [
+    { p: p[0], lex: lex[0], fidelity, perplexity },
+    { p: p[1], lex: lex[1], fidelity, perplexity },
+  ];
+}
+
 /** Per corpus, condition and query: the scores the comparison must average. */
 const GRID: Record<string, Record<string, [Scores, Scores]>> = {
   fixed: {
-    "ev:joy@1": [
-      { p: 0.6, lex: 4, fidelity: 0.8, perplexity: 5 },
-      { p: 0.4, lex: 6, fidelity: 0.8, perplexity: 5 },
-    ],
-    "ev:sadness@1": [
-      { p: 0.8, lex: 2, fidelity: 0.6, perplexity: 7 },
-      { p: 0.6, lex: 2, fidelity: 0.6, perplexity: 7 },
-    ],
-    "ev:joy@-1": [
-      { p: 0.05, lex: 1, fidelity: 0.9, perplexity: 4 },
-      { p: 0.05, lex: 1, fidelity: 0.9, perplexity: 4 },
-    ],
-    "ev:sadness@-1": [
-      { p: 0.15, lex: 0, fidelity: 0.9, perplexity: 4 },
-      { p: 0.15, lex: 0, fidelity: 0.9, perplexity: 4 },
-    ],
+    "ev:joy@1": onBoth([0.6, 0.4], [4, 6], 0.8, 5),
+    "ev:sadness@1": onBoth([0.8, 0.6], [2, 2], 0.6, 7),
+    "ev:joy@-1": onBoth([0.05, 0.05], [1, 1], 0.9, 4),
+    "ev:sadness@-1": onBoth([0.15, 0.15], [0, 0], 0.9, 4),
   },
   self: {
-    "ev:joy@1": [
-      { p: 0.9, lex: 10, fidelity: 0.5, perplexity: 9 },
-      { p: 0.7, lex: 8, fidelity: 0.5, perplexity: 9 },
-    ],
-    "ev:sadness@1": [
-      { p: 0.2, lex: 2, fidelity: 0.5, perplexity: 9 },
-      { p: 0.4, lex: 4, fidelity: 0.5, perplexity: 9 },
-    ],
-    "ev:joy@-1": [
-      { p: 0.3, lex: 2, fidelity: 0.7, perplexity: 6 },
-      { p: 0.3, lex: 2, fidelity: 0.7, perplexity: 6 },
-    ],
-    "ev:sadness@-1": [
-      { p: 0.6, lex: 1, fidelity: 0.7, perplexity: 6 },
-      { p: 0.2, lex: 1, fidelity: 0.7, perplexity: 6 },
-    ],
+    "ev:joy@1": onBoth([0.9, 0.7], [10, 8], 0.5, 9),
+    "ev:sadness@1": onBoth([0.2, 0.4], [2, 4], 0.5, 9),
+    "ev:joy@-1": onBoth([0.3, 0.3], [2, 2], 0.7, 6),
+    "ev:sadness@-1": onBoth([0.6, 0.2], [1, 1], 0.7, 6),
   },
 };
 const FAR: Scores = { p: 0, lex: 100, fidelity: 0, perplexity: 1000 };
