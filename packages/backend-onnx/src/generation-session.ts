@@ -42,7 +42,15 @@ export interface SessionHost {
   /** `{ prompt, generation }` steering tables (`layers × hidden` each) of a call's spec and phase. */
   phasedSteering(options: GenerateOptions): { readonly prompt: Float32Array; readonly generation: Float32Array };
   decode(tokens: readonly number[]): string;
-  run(feeds: Record<string, ort.Tensor>, fetches: readonly string[]): Promise<ort.InferenceSession.ReturnType>;
+  /**
+   * One session run. `transfer`: feeds whose buffers the session may take without a copy (new
+   * inputs, a KV cache not read again); they read as empty afterwards.
+   */
+  run(
+    feeds: Record<string, ort.Tensor>,
+    fetches: readonly string[],
+    transfer?: readonly string[],
+  ): Promise<ort.InferenceSession.ReturnType>;
   /** Counts `work` as in flight, so the backend's dispose waits for it. */
   track<T>(work: () => Promise<T>): Promise<T>;
 }
@@ -113,19 +121,22 @@ class GenerationSession extends BatchedSession<PreparedGeneration, Row> implemen
     const { promptTokens, steering } = request.job;
     const P = promptTokens.length;
     const empty = BatchKv.empty(1, L, this.host.kvHeads, this.host.headDim);
+    const feeds: Record<string, ort.Tensor> = {
+      [GRAPH_IO.inputIds]: new ort.Tensor("int64", BigInt64Array.from(promptTokens, BigInt), [1, P]),
+      [GRAPH_IO.attentionMask]: empty.attentionMask(P),
+      [GRAPH_IO.positionIds]: new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: P }, (_, i) => BigInt(i)),
+        [1, P],
+      ),
+      [GRAPH_IO.steering]: new ort.Tensor("float32", steering.prompt, [1, L, H]),
+      ...empty.feeds(),
+    };
+    // The request's steering table is its own for every step (not handed over); the rest is new.
     const result = await this.host.run(
-      {
-        [GRAPH_IO.inputIds]: new ort.Tensor("int64", BigInt64Array.from(promptTokens, BigInt), [1, P]),
-        [GRAPH_IO.attentionMask]: empty.attentionMask(P),
-        [GRAPH_IO.positionIds]: new ort.Tensor(
-          "int64",
-          BigInt64Array.from({ length: P }, (_, i) => BigInt(i)),
-          [1, P],
-        ),
-        [GRAPH_IO.steering]: new ort.Tensor("float32", steering.prompt, [1, L, H]),
-        ...empty.feeds(),
-      },
+      feeds,
       this.fetches(),
+      Object.keys(feeds).filter((name) => name !== GRAPH_IO.steering),
     );
     this.countPromptRun();
     const row = new Row(request, this.host.contextSize, BatchKv.fromRun(result, L, empty, P), 0);
@@ -161,7 +172,8 @@ class GenerationSession extends BatchedSession<PreparedGeneration, Row> implemen
     // The batched path's promise: every active sequence is in this one run.
     if (feeds[GRAPH_IO.inputIds]!.dims[0] !== B || batch.rows !== B)
       throw new Error(`internal: a decode run carried ${batch.rows} of ${B} active sequences`);
-    const result = await this.host.run(feeds, this.fetches());
+    // All of it is handed over: the inputs are new and the batch cache is replaced by the run's.
+    const result = await this.host.run(feeds, this.fetches(), Object.keys(feeds));
     this.countDecodeRun(B);
     this.assertAlive();
     const next = BatchKv.fromRun(result, L, batch, 1);

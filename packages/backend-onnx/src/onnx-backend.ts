@@ -44,6 +44,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
 import { CaptureBatcher } from "./capture-batch.js";
 import { createGenerationSession, type OnnxGenerationSession, type SessionHost } from "./generation-session.js";
+import { openSessionRunner, type SessionRunner, type SessionThread } from "./session-worker.js";
 
 const ENGINE = "onnx";
 
@@ -63,6 +64,12 @@ export interface OnnxBackendOptions {
   readonly threads?: number;
   /** Let idle onnxruntime worker threads spin (faster on an otherwise idle machine). Defaults to false. */
   readonly spinning?: boolean;
+  /**
+   * Where session runs execute: `"worker"` (default), a worker thread of the backend's own, so the
+   * caller's event loop stays free while the model computes; `"caller"`, on the calling thread
+   * (onnxruntime-node's own way: each run blocks the event loop).
+   */
+  readonly sessionThread?: SessionThread;
   /** Jinja chat template used instead of the folder's `tokenizer_config.json` one (needed when it has none). */
   readonly chatTemplate?: string;
   /** Tokens one sequence may hold, prompt + generation. Defaults to min(4096, trained context), as on llama.cpp. */
@@ -140,13 +147,17 @@ export async function createOnnxBackend(options: OnnxBackendOptions): Promise<On
   if (!info) throw notSteerable(modelDir);
   const tokenizerJson: unknown = JSON.parse(await readFile(join(modelDir, "tokenizer.json"), "utf8"));
   const tokenizerConfig = JSON.parse(await readFile(join(modelDir, "tokenizer_config.json"), "utf8")) as Record<string, unknown>;
-  const session = await ort.InferenceSession.create(join(modelDir, "onnx", "model.onnx"), {
-    graphOptimizationLevel: "all",
-    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-    // Spinning worker threads burn the cores they wait on; on a shared machine that starves the
-    // very threads doing the work (decode slowed 10× here), so idle workers sleep instead.
-    extra: { session: { intra_op: { allow_spinning: options.spinning ? "1" : "0" } } },
-  });
+  const session = await openSessionRunner(
+    join(modelDir, "onnx", "model.onnx"),
+    {
+      graphOptimizationLevel: "all",
+      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+      // Spinning worker threads burn the cores they wait on; on a shared machine that starves the
+      // very threads doing the work (decode slowed 10× here), so idle workers sleep instead.
+      extra: { session: { intra_op: { allow_spinning: options.spinning ? "1" : "0" } } },
+    },
+    { thread: options.sessionThread ?? "worker", what: `ONNX session of ${modelDir}` },
+  );
   if (!session.inputNames.includes(GRAPH_IO.steering)) {
     await session.release();
     throw notSteerable(modelDir);
@@ -185,7 +196,7 @@ class OnnxBackend implements OnnxSteeringBackend {
 
   constructor(
     readonly modelDir: string,
-    private readonly session: ort.InferenceSession,
+    private readonly session: SessionRunner,
     private readonly config: HfConfig,
     info: EmosteerExportInfo,
     /** `special` parses special-token markup; `plain` reads it as text (for message contents). */
@@ -240,9 +251,9 @@ class OnnxBackend implements OnnxSteeringBackend {
       promptTokens: (prompt) => this.promptTokensOf(prompt),
       phasedSteering: (o) => this.phasedSteering(o),
       decode: (tokens) => this.decode(tokens),
-      run: async (feeds, fetches) => {
+      run: async (feeds, fetches, transfer) => {
         this.assertAlive();
-        const result = await this.session.run(feeds, [...fetches]);
+        const result = await this.session.run(feeds, fetches, { transfer: transfer ?? [] });
         this.assertAlive();
         return result;
       },
@@ -527,7 +538,10 @@ class OnnxBackend implements OnnxSteeringBackend {
       [GRAPH_IO.steering]: new ort.Tensor("float32", steering, [1, L, H]),
       ...(cache ? cache.tensors : this.emptyCache()),
     };
-    const result = await this.session.run(feeds, [...fetches]);
+    // Everything but the steering table (the caller's, reused every step) moves to the session's
+    // thread: the inputs are new and the past cache is not read again.
+    const transfer = Object.keys(feeds).filter((name) => name !== GRAPH_IO.steering);
+    const result = await this.session.run(feeds, fetches, { transfer });
     this.assertAlive();
     return result;
   }
