@@ -12,6 +12,7 @@
 //     (the deterministic-schedule cross-talk run, kept as crosstalk_N)
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -42,6 +43,8 @@ const { values } = parseArgs({
      * each group run three times (as assigned, odd rows' mixes changed, even rows' changed); stored as crosstalk_N.
      */
     crosstalk: { type: "string" },
+    /** With --parallel: stored as parallel_N_<tag> (e.g. a run of the code before a change, kept beside the run after it). */
+    tag: { type: "string" },
     /** Rewrite SERVER.md from the server.json in --out, running nothing. */
     "render-only": { type: "boolean", default: false },
   },
@@ -55,7 +58,10 @@ const CROSSTALK = values.crosstalk === undefined ? undefined : Number(values.cro
 const PARALLEL = CROSSTALK ?? (values.parallel === undefined ? undefined : Number(values.parallel));
 const CLIENT_COUNTS = PARALLEL === undefined ? [1, 4, 8] : values.clients!.split(",").map(Number);
 /** The batched and cross-talk sections of another engine than ONNX (the one-slot rows' engine) are stored apart, e.g. parallel_4_llama_cpp. */
-const KEY_SUFFIX = values.backend === "onnx" ? "" : `_${values.backend!.replace(/[^a-z0-9]+/gi, "_")}`;
+const KEY_SUFFIX = [values.backend === "onnx" ? "" : values.backend!, values.tag ?? ""]
+  .filter(Boolean)
+  .map((part) => `_${part.replace(/[^a-z0-9]+/gi, "_")}`)
+  .join("");
 const RECEIVE_TIMEOUT_S = 2;
 const BODY_LIMIT = 1024 * 1024;
 const MIXES: readonly Record<string, number>[] = [
@@ -138,11 +144,19 @@ async function main(): Promise<void> {
         for (const [m, mix] of MIXES.entries()) alone.set(`${q}/${m}`, (await streamChat(url, question, mix)).text);
     }
 
+    if (!values["hostile-only"]) {
+      // The lag of an idle server (the gauges time whole 10 ms timer intervals), beside the rows'.
+      await eventLoopLag(url);
+      await sleep(3000);
+      results.event_loop_lag_idle = await eventLoopLag(url);
+    }
     for (const clients of values["hostile-only"] ? [] : CLIENT_COUNTS) {
       const total = clients === 8 ? REQUESTS : REQUESTS_FEW;
       log(`${clients} client(s), ${total} requests`);
       const answers: { answer: Answer; key: string }[] = [];
       let next = 0;
+      await eventLoopLag(url); // resets the server's histogram: the row's figures are the row's own
+      const loadBefore = loadavg()[0]!;
       const started = performance.now();
       await Promise.all(
         Array.from({ length: clients }, async (_, c) => {
@@ -155,6 +169,7 @@ async function main(): Promise<void> {
         }),
       );
       const seconds = (performance.now() - started) / 1000;
+      const lag = await eventLoopLag(url);
       const ok = answers.filter((a) => a.answer.ok);
       const ttft = ok.map((a) => a.answer.ttftMs).sort((a, b) => a - b);
       const tokens = ok.reduce((n, a) => n + a.answer.tokens, 0);
@@ -171,6 +186,8 @@ async function main(): Promise<void> {
         // On a serialised engine every request runs alone, so an answer that differs from the same request served alone is the only cross-talk there can be.
         crosstalk: ok.length - equalAlone,
         error_samples: [...new Set(answers.filter((a) => !a.answer.ok).map((a) => a.answer.error))].slice(0, 3),
+        ...lag,
+        load_avg_1m: [round(loadBefore, 2), round(loadavg()[0]!, 2)],
       };
       log(JSON.stringify(results[`clients_${clients}`]));
     }
@@ -184,9 +201,11 @@ async function main(): Promise<void> {
         date: results.date,
         backend: values.backend,
         parallel: PARALLEL,
+        ...(values.tag ? { tag: values.tag } : {}),
         max_tokens: MAX_TOKENS,
         requests_8_clients: REQUESTS,
         requests_fewer_clients: REQUESTS_FEW,
+        event_loop_lag_idle: results.event_loop_lag_idle,
         ...rows,
       };
       child.kill("SIGTERM");
@@ -244,12 +263,26 @@ async function startServe(): Promise<{ child: ChildProcess; url: string }> {
   return { child, url };
 }
 
-/** One streamed greedy chat request; TTFT is the time to the first content chunk. */
 /** A gauge or counter of the server's /metrics. */
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
   return match ? Number(match[1]) : Number.NaN;
+}
+
+/**
+ * The server's event-loop delay since the previous scrape (its emosteer_event_loop_lag_seconds
+ * gauges reset at each scrape), in ms.
+ */
+async function eventLoopLag(
+  url: string,
+): Promise<{ event_loop_lag_p50_ms: number; event_loop_lag_p99_ms: number; event_loop_lag_max_ms: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const stat = (name: string) => {
+    const match = new RegExp(`^emosteer_event_loop_lag_seconds\\{stat="${name}"\\} (\\S+)$`, "m").exec(text);
+    return match ? round(Number(match[1]) * 1000) : Number.NaN;
+  };
+  return { event_loop_lag_p50_ms: stat("p50"), event_loop_lag_p99_ms: stat("p99"), event_loop_lag_max_ms: stat("max") };
 }
 
 /**
@@ -537,6 +570,13 @@ ${x.decode_runs} decode runs carried ≥ 2 sequences, at most ${x.max_sequences_
 `;
 }
 
+/** p50 / p99 / max event-loop lag of a row, "–" for rows measured before the gauges existed. */
+function lagCell(x: Record<string, any>): string {
+  return x.event_loop_lag_p50_ms === undefined
+    ? "–"
+    : `${x.event_loop_lag_p50_ms} / ${x.event_loop_lag_p99_ms} / ${x.event_loop_lag_max_ms}`;
+}
+
 /** The rows of a `--parallel N` run, against the one-slot rows of the same file. */
 function batchedSection(p: Record<string, any>, r: Record<string, any>): string {
   const counts = [1, 4, 8].filter((c) => p[`clients_${c}`]);
@@ -544,17 +584,22 @@ function batchedSection(p: Record<string, any>, r: Record<string, any>): string 
     const x = p[`clients_${c}`];
     // Compared with the one-slot rows only when they ran on the same engine.
     const one = p.backend === r.backend ? r[`clients_${c}`] : undefined;
-    return `| ${c} | ${x.requests} | ${x.errors} | ${x.ttft_p50_ms} | ${x.ttft_p95_ms} | ${x.tok_s} | ${one ? `${one.tok_s} (${round(x.tok_s / one.tok_s, 2)}×)` : "–"} | ${x.equal_alone}/${x.requests - x.errors} |`;
+    return `| ${c} | ${x.requests} | ${x.errors} | ${x.ttft_p50_ms} | ${x.ttft_p95_ms} | ${x.tok_s} | ${one ? `${one.tok_s} (${round(x.tok_s / one.tok_s, 2)}×)` : "–"} | ${x.equal_alone}/${x.requests - x.errors} | ${lagCell(x)} | ${x.load_avg_1m ? x.load_avg_1m.join(" → ") : "–"} |`;
   });
+  const idle = p.event_loop_lag_idle ? ` The idle server read ${lagCell(p.event_loop_lag_idle)} ms (p50 / p99 / max).` : "";
   return `
-## Concurrent clients, batched (${p.backend}, \`--parallel ${p.parallel}\`)
+## Concurrent clients, batched (${p.backend}, \`--parallel ${p.parallel}\`${p.tag ? `, ${p.tag}` : ""})
 
 Produced by \`${p.command}\` (${p.date}; ${p.backend}, greedy, max_tokens ${p.max_tokens}, streamed): up to ${p.parallel} requests
 decode together in one engine session, each with its own steering; the same mixes and questions as above.
 
-| clients | requests | errors | TTFT p50 (ms) | TTFT p95 (ms) | aggregate tok/s | one-slot tok/s above (ratio) | equal to the request served alone |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+| clients | requests | errors | TTFT p50 (ms) | TTFT p95 (ms) | aggregate tok/s | one-slot tok/s above (ratio) | equal to the request served alone | event-loop lag p50 / p99 / max (ms) | load average (1 min, start → end) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join("\n")}
+
+Event-loop lag: how late the server's event loop ran a 10 ms timer during the row (its
+\`emosteer_event_loop_lag_seconds\` gauges, read before and after the row), so an idle loop reads
+about 10 ms; every socket of the server (new requests, streams, aborts) waits as long.${idle}
 
 "Served alone" here is the same request on the same server with no neighbour (a batch of one); a
 batched decode changes matmul shapes and may round differently, so an unequal answer is not by

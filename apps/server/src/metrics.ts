@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { GenerationSession } from "@emosteer/core";
 import type { Scheduler } from "./scheduler.js";
@@ -93,6 +94,31 @@ export class ServerMetrics {
       registers: [this.registry],
       collect() {
         this.set(scheduler.options.slots);
+      },
+    });
+    this.eventLoopLag();
+  }
+
+  /**
+   * How late the server's event loop ran a 10 ms timer, since the previous scrape: an engine that
+   * computes on the event loop delays every socket (new requests, streams, aborts) by as much.
+   * The histogram resets at each scrape, so a scraper reads the lag of the interval it just saw;
+   * it times whole timer intervals, so an idle loop reads about 10 ms.
+   */
+  private eventLoopLag(): void {
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    new Gauge({
+      name: "emosteer_event_loop_lag_seconds",
+      help: "Event-loop delay since the previous scrape (monitorEventLoopDelay, 10 ms resolution), by stat: p50, p99, max.",
+      labelNames: ["stat"],
+      registers: [this.registry],
+      collect() {
+        const seconds = (ns: number) => (delay.count > 0 && Number.isFinite(ns) ? ns / 1e9 : 0);
+        this.set({ stat: "p50" }, seconds(delay.percentile(50)));
+        this.set({ stat: "p99" }, seconds(delay.percentile(99)));
+        this.set({ stat: "max" }, seconds(delay.max));
+        delay.reset();
       },
     });
   }
