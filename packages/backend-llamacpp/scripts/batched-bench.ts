@@ -1,7 +1,8 @@
 /**
  * Batched steering on llama.cpp (issue 13): aggregate decode throughput of concurrent requests,
- * each steered differently, in one generation session (every active sequence in one llama_decode
- * per step, each reading its own row of the patched llama.cpp's per-sequence steering table)
+ * each steered differently, in one generation session (continuous batching: the prompts' chunks
+ * and every generating sequence's next token in one llama_decode per step, each token reading its
+ * sequence's row of the patched llama.cpp's per-sequence steering table)
  * against serving them one at a time (`backend.generate`) and against the same number of
  * concurrent unsteered requests (no table in the graph at all); and the peak RSS each additional
  * sequence costs. Default model (Q8_0), greedy, `--tokens` per request, `--threads` llama.cpp threads.
@@ -142,12 +143,15 @@ const body = [
   `## Batched steering on llama.cpp, ${THREADS} thread${THREADS === 1 ? "" : "s"}`,
   "",
   "Per-request steering in one `llama_decode` (issue 13): requests each steered differently run in one generation session",
-  "(`backend.createSession({ parallelSequences })`): each request's prompt alone in its own sequence, then every active sequence's",
-  "next token in one batch, each token adding the row of the patched llama.cpp's per-sequence steering table its sequence selects",
-  "(`ggml_get_rows` + `ggml_add` at each steered layer), in one long-lived, warmed-up session per size as a server keeps it (its",
-  "context allocated before the clock starts); against serving them one at a time (`backend.generate`) and against",
-  `concurrent unsteered requests (no table in the graph). ${detail.model}, greedy, ${THREADS === 1 ? "1 thread" : `${THREADS} threads`}, ${TOKENS} tokens per request,`,
-  `aggregate tok/s = generated tokens / wall time including prompt passes, ${REPS} interleaved rep(s).`,
+  "(`backend.createSession({ parallelSequences })`), batched continuously as llama.cpp's server does: each step is one",
+  "`llama_decode` of every generating sequence's next token plus the waiting prompts' chunks (up to the batch size of 512; here all",
+  "requests arrive at once, so their prompts share the first decode), each token adding the row of the patched llama.cpp's",
+  "per-sequence steering table its sequence selects (`ggml_get_rows` + `ggml_add` at each steered layer), in one long-lived,",
+  "warmed-up session per size as a server keeps it (its context allocated before the clock starts); against serving them one at",
+  "a time (`backend.generate`) and against concurrent unsteered requests (no table in the graph).",
+  `${detail.model}, greedy, ${THREADS === 1 ? "1 thread" : `${THREADS} threads`}, ${TOKENS} tokens per request,`,
+  `aggregate tok/s = generated tokens / wall time including prompt passes, ${REPS} interleaved rep(s). The machine was shared with`,
+  `other sessions' work (load average below${Math.max(...detail.loadAverageBefore, ...detail.loadAverageAfter) > 4 ? ": above 4, very busy for 2 cores, so wall-time ratios scatter widely per rep" : ""}).`,
   "",
   "```",
   `node_modules/.bin/tsx --conditions=@emosteer/source packages/backend-llamacpp/scripts/batched-bench.ts --tokens ${TOKENS} --reps ${REPS} --threads ${THREADS}`,
