@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   AbortedError,
+  type CaptureRequest,
   type ChatMessage,
   type ExtractionProgress,
   UnknownEmotionError,
@@ -11,6 +12,7 @@ import {
   loadContrastCorpus,
   loadQueries,
   loadSystemPrompts,
+  type ResidualCapture,
 } from "../src/index.js";
 import { LinearBackend, formatChat, linearModel, residual, tokenize } from "./linear-backend.js";
 
@@ -226,6 +228,31 @@ describe("extractEmotionVectors on self-written responses", () => {
     }
     expect(backend.generations.map((g) => g.messages[0]!.content)).toContain("You are a helpful assistant who feels deep nostalgia.");
     expect(vectors.get("nostalgia")!.provenance).toMatchObject({ corpus: "user", samples: 2 });
+  });
+});
+
+describe("extractEmotionVectors capture order", () => {
+  it("requests the texts of one query together (so an engine may batch them), query after query", async () => {
+    let inFlight = 0;
+    const concurrent: number[] = [];
+    class SlowBackend extends LinearBackend {
+      override async captureResiduals(request: CaptureRequest): Promise<ResidualCapture> {
+        inFlight++;
+        concurrent.push(inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight--;
+        return super.captureResiduals(request);
+      }
+    }
+    const backend = new SlowBackend();
+    const together = await extractEmotionVectors(backend, { emotions: ["joy", "fear"], maxQueries: 2 });
+    const prompts = backend.captures.map((c) => c.tokens.slice(0, c.spanStart).join());
+    // Neutral, joy and fear of the first query, then of the second.
+    expect(prompts.slice(0, 3).every((p) => p === prompts[0])).toBe(true);
+    expect(prompts.slice(3).every((p) => p === prompts[3])).toBe(true);
+    expect(prompts[3]).not.toBe(prompts[0]);
+    expect(Math.max(...concurrent)).toBe(3);
+    expect([...together.keys()]).toEqual(["joy", "fear"]);
   });
 });
 
