@@ -1,40 +1,16 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqliteBenchStore } from "../src/sqlite-store.js";
+import { spawnBench, tinyGrid } from "./bench-process.js";
 
 // Two real workers on a local PostgreSQL (.ci/run starts it; EMOSTEER_TEST_POSTGRES names another
 // server, as a URL to its maintenance database), one SIGKILLed mid-cell.
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const main = join(repoRoot, "apps", "bench", "src", "main.ts");
 const SERVER = process.env.EMOSTEER_TEST_POSTGRES ?? `postgresql://${userInfo().username}@localhost/postgres?host=/var/run/postgresql`;
 const BACKEND = process.env.EMOSTEER_TEST_BACKEND ?? "llama.cpp";
-const GRID = [
-  "--models",
-  "smollm2-135m-instruct",
-  "--backends",
-  BACKEND,
-  "--emotions",
-  "joy",
-  "--alphas",
-  "0,1",
-  "--queries",
-  "3",
-  "--max-tokens",
-  "12",
-  "--mix",
-  "none",
-  "--long-queries",
-  "0",
-  "--latency-reps",
-  "0",
-  "--extraction-queries",
-  "4",
-];
+const GRID = tinyGrid(BACKEND, { queries: 3, maxTokens: 12, latencyReps: 0, extractionQueries: 4 });
 /** 3 queries × (unsteered, joy@1, prompt:joy), in 3 jobs (one per query). */
 const TOTAL_CELLS = 9;
 /** Short, so the killed worker's job comes back within the test. */
@@ -48,22 +24,8 @@ const url = (() => {
   return u.toString();
 })();
 
-function bench(args: readonly string[]): {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
-} {
-  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...args], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  child.stdout!.resume();
-  return { child, done: new Promise((r) => child.on("exit", (code, signal) => r({ code, signal, stderr }))) };
-}
-
 async function ok(args: readonly string[]): Promise<string> {
-  const result = await bench(args).done;
+  const result = await spawnBench(args).done;
   if (result.code !== 0) throw new Error(`pnpm bench ${args.join(" ")} exited with ${result.code ?? result.signal}:\n${result.stderr}`);
   return result.stderr;
 }
@@ -108,8 +70,8 @@ describe(`distributed bench: PostgreSQL + pg-boss, 2 workers (smollm2-135m-instr
     expect(planned).toMatch(/enqueued 3 job\(s\) \(9 cells\)/);
 
     const started = performance.now();
-    const a = bench(["worker", "--db", url]);
-    const b = bench(["worker", "--db", url]);
+    const a = spawnBench(["worker", "--db", url]);
+    const b = spawnBench(["worker", "--db", url]);
     // Kill A while it holds an unfinished attempt: it has started a cell and not stored it.
     let killedCell: string | null = null;
     while (killedCell === null) {

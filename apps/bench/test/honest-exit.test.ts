@@ -1,17 +1,14 @@
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { ensureEmbeddingModel } from "@emosteer/eval";
 import { findModelSpec } from "@emosteer/models";
 import { afterAll, describe, expect, it } from "vitest";
 import { SqliteBenchStore } from "../src/sqlite-store.js";
+import { spawnBench, tinyGrid } from "./bench-process.js";
 
 // A real bench process whose one engine cannot load: ONNX on a cached model file that is not a GGUF
 // (a corrupted download with its recorded hash, as a disk error would leave it).
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const main = join(repoRoot, "apps", "bench", "src", "main.ts");
 const work = mkdtempSync(join(tmpdir(), "emosteer-bench-exit-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -20,8 +17,7 @@ async function brokenCache(): Promise<string> {
   const cache = join(work, "cache");
   const spec = findModelSpec("smollm2-135m-instruct");
   const source = spec.sources.find((s) => s.kind === "pypi");
-  if (!source || source.kind !== "pypi" || source.size === undefined)
-    throw new Error("smollm2-135m-instruct has no PyPI source with a size");
+  if (source?.kind !== "pypi" || source.size === undefined) throw new Error("smollm2-135m-instruct has no PyPI source with a size");
   const dir = join(cache, "models", spec.id);
   mkdirSync(dir, { recursive: true });
   const gguf = join(dir, `${spec.id}.gguf`);
@@ -37,39 +33,8 @@ describe("honest exits and provenance", () => {
     const cache = await brokenCache();
     const db = join(work, "bench.sqlite");
     const out = join(work, "report");
-    const args = [
-      "--models",
-      "smollm2-135m-instruct",
-      "--backends",
-      "onnx",
-      "--emotions",
-      "joy",
-      "--alphas",
-      "0,1",
-      "--queries",
-      "1",
-      "--max-tokens",
-      "4",
-      "--mix",
-      "none",
-      "--long-queries",
-      "0",
-      "--latency-reps",
-      "0",
-      "--db",
-      db,
-      "--out",
-      out,
-    ];
-    const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, EMOSTEER_CACHE_DIR: cache },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.stdout.resume();
-    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    const args = [...tinyGrid("onnx", { queries: 1, maxTokens: 4, latencyReps: 0 }), "--db", db, "--out", out];
+    const { code, stderr } = await spawnBench(args, { ...process.env, EMOSTEER_CACHE_DIR: cache }).done;
     expect(code, stderr).toBe(1);
     expect(stderr).toMatch(/FAILED smollm2-135m-instruct on onnx: backend failed to load: /);
 

@@ -1,70 +1,26 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeReport } from "../src/report.js";
 import { SqliteBenchStore } from "../src/sqlite-store.js";
 import type { CellRecord } from "../src/store.js";
+import { spawnBench, tinyGrid } from "./bench-process.js";
 
 // A real bench run (default model, llama.cpp, judge, lexicon, embedder) as a child process.
 // EMOSTEER_TEST_BACKEND runs the same checks on another engine.
 const BACKEND = process.env.EMOSTEER_TEST_BACKEND ?? "llama.cpp";
 const B = BACKEND.replace(".", "\\.");
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const main = join(repoRoot, "apps", "bench", "src", "main.ts");
-const TINY_GRID = [
-  "--models",
-  "smollm2-135m-instruct",
-  "--backends",
-  BACKEND,
-  "--emotions",
-  "joy",
-  "--alphas",
-  "0,1",
-  "--queries",
-  "3",
-  "--max-tokens",
-  "16",
-  "--mix",
-  "none",
-  "--long-queries",
-  "0",
-  "--latency-reps",
-  "1",
-  "--latency-tokens",
-  "16",
-  "--extraction-queries",
-  "4",
-];
+const TINY_GRID = tinyGrid(BACKEND, { queries: 3, maxTokens: 16, latencyReps: 1, extractionQueries: 4 });
 /** 3 queries × (unsteered, joy@1, prompt:joy). */
 const TOTAL_CELLS = 9;
 
 const work = mkdtempSync(join(tmpdir(), "emosteer-bench-run-"));
 const uninterruptedDb = join(work, "uninterrupted.sqlite");
 
-function startBench(
-  db: string,
-  extraArgs: readonly string[] = [],
-): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
-  // node itself (not the tsx CLI, which runs the script in a grandchild) so SIGKILL hits the bench.
-  const child = spawn(
-    process.execPath,
-    ["--conditions=@emosteer/source", "--import", "tsx", main, ...TINY_GRID, ...extraArgs, "--db", db, "--no-report"],
-    {
-      cwd: repoRoot,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  child.stdout!.resume();
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolvePromise) =>
-    child.on("exit", (code, signal) => resolvePromise({ code, signal, stderr })),
-  );
-  return { child, done };
+function startBench(db: string, extraArgs: readonly string[] = []) {
+  return spawnBench([...TINY_GRID, ...extraArgs, "--db", db, "--no-report"]);
 }
 
 async function runToEnd(db: string): Promise<void> {
@@ -235,15 +191,8 @@ describe(`a real tiny bench run (smollm2-135m-instruct on ${BACKEND})`, () => {
     copyFileSync(uninterruptedDb, db); // closed with a WAL checkpoint: the file is the whole database
     const before = dumpTables(db);
     const out = join(work, "rejudge-report");
-    const child = spawn(
-      process.execPath,
-      ["--conditions=@emosteer/source", "--import", "tsx", main, "--rejudge", "--judge", "v1", "--db", db, "--out", out],
-      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.stdout!.resume();
-    expect(await new Promise<number | null>((r) => child.on("exit", (c) => r(c))), stderr).toBe(0);
+    const { code, stderr } = await spawnBench(["--rejudge", "--judge", "v1", "--db", db, "--out", out]).done;
+    expect(code, stderr).toBe(0);
     expect(stderr).toMatch(new RegExp(`re-judged ${TOTAL_CELLS} cell\\(s\\) .* with judge v1 [0-9a-f]+; no text was generated or changed`));
 
     const after = dumpTables(db);
