@@ -10,7 +10,7 @@ import { BenchUsageError, type BenchOptions } from "./options.js";
 import { gridId, planCells, resolveBackends, resolveMix, resolveModels } from "./plan.js";
 import type { PostgresBenchStore } from "./postgres-store.js";
 import type { ProgressBar } from "./progress.js";
-import { judgeStoredCells, runProvenance, type RunScope } from "./run.js";
+import { judgeStoredCells, runProvenance, runScope } from "./run.js";
 import { Scorer } from "./scorer.js";
 import { cellId } from "./store.js";
 
@@ -67,20 +67,11 @@ export async function planDistributed(
     );
   }
   const runId = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
-  const { emotions, queries } = resolveRunInputs(options);
+  const inputs = resolveRunInputs(options);
+  const { emotions, queries } = inputs;
   const models = resolveModels(options);
   const backends = resolveBackends(options);
-  const scope: RunScope = {
-    emotions,
-    alphas: options.alphas,
-    queryIds: queries.map((q) => q.id),
-    maxTokens: options.maxTokens,
-    seed: options.seed,
-    method: options.method,
-    corpus: options.corpus,
-    corpora: options.corpora,
-    longAlpha: options.longAlpha,
-  };
+  const scope = runScope(options, inputs);
   const startedAt = new Date().toISOString();
   await store.startRun({
     runId,

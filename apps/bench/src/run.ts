@@ -4,7 +4,7 @@ import type { SteeringBackend } from "@emosteer/core";
 import { openBackend } from "@emosteer/backends";
 import { ensureModel, hasOfflineSource, type LocalModel } from "@emosteer/models";
 import { engineLibraryVersions } from "./cell-identity.js";
-import { type EngineContext, openEngineContext, resolveRunInputs } from "./engine-context.js";
+import { type EngineContext, openEngineContext, type RunInputs, resolveRunInputs } from "./engine-context.js";
 import { EngineSession } from "./execute-cell.js";
 import { measureLatency } from "./latency.js";
 import { runLongTexts } from "./long-texts.js";
@@ -29,6 +29,21 @@ export interface RunScope {
   /** Every corpus with single-emotion EV cells, primary first. Runs stored before it existed lack it (read as `[corpus]`). */
   readonly corpora: readonly string[];
   readonly longAlpha: number;
+}
+
+/** The scope a run of `options` stores (single-process and distributed alike). */
+export function runScope(options: BenchOptions, inputs: Pick<RunInputs, "emotions" | "queries">): RunScope {
+  return {
+    emotions: inputs.emotions,
+    alphas: options.alphas,
+    queryIds: inputs.queries.map((q) => q.id),
+    maxTokens: options.maxTokens,
+    seed: options.seed,
+    method: options.method,
+    corpus: options.corpus,
+    corpora: options.corpora,
+    longAlpha: options.longAlpha,
+  };
 }
 
 export interface SkippedEngine {
@@ -62,17 +77,7 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
   const { emotions, queries } = inputs;
   const models = resolveModels(options);
   const backends = resolveBackends(options);
-  const scope: RunScope = {
-    emotions,
-    alphas: options.alphas,
-    queryIds: queries.map((q) => q.id),
-    maxTokens: options.maxTokens,
-    seed: options.seed,
-    method: options.method,
-    corpus: options.corpus,
-    corpora: options.corpora,
-    longAlpha: options.longAlpha,
-  };
+  const scope = runScope(options, inputs);
   const skipped: SkippedEngine[] = [];
   const engines: RunResult["engines"][number][] = [];
   let generated = 0;
