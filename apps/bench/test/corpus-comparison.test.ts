@@ -9,6 +9,7 @@ import type { RunScope } from "../src/run.js";
 import { SqliteBenchStore } from "../src/sqlite-store.js";
 import type { BenchStore, CellRecord, ExtractionRecord } from "../src/store.js";
 import { storedCell } from "./cell-fixture.js";
+import { SUMMARY_ROW_KEYS } from "./summary-row-keys.js";
 
 const work = mkdtempSync(join(tmpdir(), "emosteer-bench-corpora-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -248,35 +249,7 @@ describe("report: contrast corpus comparison", () => {
     expect(new Set(summary.rows.map((r) => r.corpus))).toEqual(new Set(["fixed"]));
     const joyAt1 = summary.rows.find((r) => r.method === "ev" && r.emotion === "joy" && r.alpha === 1)!;
     expect(joyAt1.eps).toBeCloseTo(0.5, 12);
-    expect(Object.keys(joyAt1).sort()).toEqual(
-      [
-        "model",
-        "family",
-        "backend",
-        "emotion",
-        "alpha",
-        "method",
-        "n",
-        "eps",
-        "eps_ci",
-        "hit_rate",
-        "hit_rate_ci",
-        "eas",
-        "eas_ci",
-        "eas_delta_pct",
-        "eas_delta_ci",
-        "fidelity",
-        "perplexity",
-        "distinct2",
-        "decode_tps",
-        "prompt_tps",
-        "overhead_ratio",
-        "first_token_ms",
-        "extraction_method",
-        "corpus",
-        "max_tokens",
-      ].sort(),
-    );
+    expect(Object.keys(joyAt1).sort()).toEqual([...SUMMARY_ROW_KEYS].sort());
     // Both corpora's extraction times are in the extraction table.
     expect(summary.extraction.map((e) => [e.corpus, e.seconds]).sort()).toEqual([
       ["fixed", 12.5],

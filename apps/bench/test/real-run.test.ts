@@ -7,6 +7,7 @@ import { writeReport } from "../src/report.js";
 import { SqliteBenchStore } from "../src/sqlite-store.js";
 import type { CellRecord } from "../src/store.js";
 import { spawnBench, tinyGrid } from "./bench-process.js";
+import { SUMMARY_ROW_KEYS } from "./summary-row-keys.js";
 
 // A real bench run (default model, llama.cpp, judge, lexicon, embedder) as a child process.
 // EMOSTEER_TEST_BACKEND runs the same checks on another engine.
@@ -109,33 +110,13 @@ describe(`a real tiny bench run (smollm2-135m-instruct on ${BACKEND})`, () => {
 
     const summary = JSON.parse(readFileSync(files.summary, "utf8"));
     expect(Number.isNaN(Date.parse(summary.generated))).toBe(false);
-    const keys = [
-      "model",
-      "family",
-      "backend",
-      "emotion",
-      "alpha",
-      "method",
-      "n",
-      "eps",
-      "eps_ci",
-      "hit_rate",
-      "eas",
-      "eas_delta_pct",
-      "fidelity",
-      "perplexity",
-      "distinct2",
-      "decode_tps",
-      "prompt_tps",
-      "overhead_ratio",
-    ];
     expect(summary.rows.map((r: { method: string; alpha: number | null }) => `${r.method}@${r.alpha}`).sort()).toEqual([
       "ev@0",
       "ev@1",
       "prompt@null",
     ]);
     for (const row of summary.rows) {
-      for (const k of keys) expect(row).toHaveProperty(k);
+      for (const k of SUMMARY_ROW_KEYS) expect(row).toHaveProperty(k);
       expect(row).toMatchObject({ model: "smollm2-135m-instruct", family: "SmolLM2", backend: BACKEND, emotion: "joy", n: 3 });
       expect(row.eps).toBeGreaterThanOrEqual(0);
       expect(row.eps).toBeLessThanOrEqual(1);
