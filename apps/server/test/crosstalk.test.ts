@@ -3,8 +3,8 @@
 // row i, all in the session before its first step), and each greedy answer must not change when
 // the steering of the requests beside it changes. On a serialised engine this would hold
 // trivially, so this test opens each engine with batched sessions itself (llama.cpp: one
-// llama_decode per step with a steering row per sequence; ONNX: a [batch, L, H] steering input),
-// whatever EMOSTEER_SERVER_TEST_BACKEND says.
+// llama_decode per step with a steering row per sequence; ONNX and transformers.js: a [batch, L, H]
+// steering input), whatever EMOSTEER_SERVER_TEST_BACKEND says.
 import { openBackend } from "@emosteer/backends";
 import type { EmotionVector, SteeringBackend } from "@emosteer/core";
 import { cachedEmotionVectors } from "@emosteer/core/node";
@@ -21,7 +21,7 @@ type Mix = Record<string, number>;
 const MIXES_A: Mix[] = [{ joy: 3 }, { anger: 3 }, { fear: 2.5, joy: -1 }, { sadness: 3 }];
 const MIXES_B: Mix[] = [{ anger: -3 }, { sadness: -2.5, fear: 2 }, { joy: -3 }, { anger: 3, joy: 1 }];
 
-describe.each(["llama.cpp", "onnx"])("the batched path (one %s engine session behind the slots)", (engineName) => {
+describe.each(["llama.cpp", "onnx", "transformers.js"])("the batched path (one %s engine session behind the slots)", (engineName) => {
   let backend: SteeringBackend;
   let vectors: ReadonlyMap<string, EmotionVector>;
   let server: EmosteerServer;
