@@ -580,11 +580,13 @@ function lagCell(x: Record<string, any>): string {
 /** The rows of a `--parallel N` run, against the one-slot rows of the same file. */
 function batchedSection(p: Record<string, any>, r: Record<string, any>): string {
   const counts = [1, 4, 8].filter((c) => p[`clients_${c}`]);
+  // Runs from before the lag gauges existed keep their original columns.
+  const lagged = counts.some((c) => p[`clients_${c}`].event_loop_lag_p50_ms !== undefined);
   const rows = counts.map((c) => {
     const x = p[`clients_${c}`];
     // Compared with the one-slot rows only when they ran on the same engine.
     const one = p.backend === r.backend ? r[`clients_${c}`] : undefined;
-    return `| ${c} | ${x.requests} | ${x.errors} | ${x.ttft_p50_ms} | ${x.ttft_p95_ms} | ${x.tok_s} | ${one ? `${one.tok_s} (${round(x.tok_s / one.tok_s, 2)}×)` : "–"} | ${x.equal_alone}/${x.requests - x.errors} | ${lagCell(x)} | ${x.load_avg_1m ? x.load_avg_1m.join(" → ") : "–"} |`;
+    return `| ${c} | ${x.requests} | ${x.errors} | ${x.ttft_p50_ms} | ${x.ttft_p95_ms} | ${x.tok_s} | ${one ? `${one.tok_s} (${round(x.tok_s / one.tok_s, 2)}×)` : "–"} | ${x.equal_alone}/${x.requests - x.errors} |${lagged ? ` ${lagCell(x)} | ${x.load_avg_1m ? x.load_avg_1m.join(" → ") : "–"} |` : ""}`;
   });
   const idle = p.event_loop_lag_idle ? ` The idle server read ${lagCell(p.event_loop_lag_idle)} ms (p50 / p99 / max).` : "";
   return `
@@ -593,14 +595,18 @@ function batchedSection(p: Record<string, any>, r: Record<string, any>): string 
 Produced by \`${p.command}\` (${p.date}; ${p.backend}, greedy, max_tokens ${p.max_tokens}, streamed): up to ${p.parallel} requests
 decode together in one engine session, each with its own steering; the same mixes and questions as above.
 
-| clients | requests | errors | TTFT p50 (ms) | TTFT p95 (ms) | aggregate tok/s | one-slot tok/s above (ratio) | equal to the request served alone | event-loop lag p50 / p99 / max (ms) | load average (1 min, start → end) |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| clients | requests | errors | TTFT p50 (ms) | TTFT p95 (ms) | aggregate tok/s | one-slot tok/s above (ratio) | equal to the request served alone |${lagged ? " event-loop lag p50 / p99 / max (ms) | load average (1 min, start → end) |" : ""}
+| --- | --- | --- | --- | --- | --- | --- | --- |${lagged ? " --- | --- |" : ""}
 ${rows.join("\n")}
-
+${
+  lagged
+    ? `
 Event-loop lag: how late the server's event loop ran a 10 ms timer during the row (its
 \`emosteer_event_loop_lag_seconds\` gauges, read before and after the row), so an idle loop reads
 about 10 ms; every socket of the server (new requests, streams, aborts) waits as long.${idle}
-
+`
+    : ""
+}
 "Served alone" here is the same request on the same server with no neighbour (a batch of one); a
 batched decode changes matmul shapes and may round differently, so an unequal answer is not by
 itself cross-talk. Cross-talk proper (neighbours' mixes changed in a fixed schedule, ≥ 2 sequences

@@ -174,6 +174,8 @@ describe("models, health, metrics", () => {
     expect(text).toMatch(/^emosteer_queue_depth 0$/m);
     expect(text).toMatch(/^emosteer_time_to_first_token_seconds_bucket\{le="\+Inf"\} [1-9]/m);
     expect(text).toMatch(/^emosteer_request_duration_seconds_count\{route="\/v1\/chat\/completions"\} [1-9]/m);
+    for (const stat of ["p50", "p99", "max"])
+      expect(text).toMatch(new RegExp(`^emosteer_event_loop_lag_seconds\\{stat="${stat}"\\} \\d`, "m"));
   });
 });
 
