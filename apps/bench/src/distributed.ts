@@ -10,7 +10,7 @@ import { BenchUsageError, type BenchOptions } from "./options.js";
 import { gridId, planCells, resolveBackends, resolveMix, resolveModels } from "./plan.js";
 import type { PostgresBenchStore } from "./postgres-store.js";
 import type { ProgressBar } from "./progress.js";
-import { judgeStoredCells, runProvenance, runScope } from "./run.js";
+import { judgeStoredCells, newRunId, runProvenance, runScope } from "./run.js";
 import { Scorer } from "./scorer.js";
 import { cellId } from "./store.js";
 
@@ -66,7 +66,7 @@ export async function planDistributed(
       "--emotion-file, --query-file and --judge-file name files on this machine, which workers elsewhere cannot read: use the built-in emotions, queries and judges with a postgres:// --db.",
     );
   }
-  const runId = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
+  const runId = newRunId();
   const inputs = resolveRunInputs(options);
   const { emotions, queries } = inputs;
   const models = resolveModels(options);
@@ -148,7 +148,7 @@ export async function runWorker(
 ): Promise<WorkerResult> {
   const started = performance.now();
   const worker = `${hostname()}:${process.pid}:${randomBytes(2).toString("hex")}`;
-  const runId = `${new Date().toISOString().replace(/[:.]/g, "-")}-worker-${randomBytes(3).toString("hex")}`;
+  const runId = newRunId("worker");
   const boss = await startBoss(store.url);
   let scorer: Scorer | null = null;
   let open: OpenEngine | null = null;

@@ -31,6 +31,11 @@ export interface RunScope {
   readonly longAlpha: number;
 }
 
+/** A new run's id: the time it starts and 6 random hex digits, with `kind` between them when given ("worker"). */
+export function newRunId(kind?: string): string {
+  return `${new Date().toISOString().replace(/[:.]/g, "-")}-${kind ? `${kind}-` : ""}${randomBytes(3).toString("hex")}`;
+}
+
 /** The scope a run of `options` stores (single-process and distributed alike). */
 export function runScope(options: BenchOptions, inputs: Pick<RunInputs, "emotions" | "queries">): RunScope {
   return {
@@ -72,7 +77,7 @@ export interface RunResult {
  */
 export async function runBench(options: BenchOptions, store: BenchStore, progress: ProgressBar, signal?: AbortSignal): Promise<RunResult> {
   const started = performance.now();
-  const runId = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
+  const runId = newRunId();
   const inputs = resolveRunInputs(options);
   const { emotions, queries } = inputs;
   const models = resolveModels(options);
@@ -168,7 +173,7 @@ export async function runBench(options: BenchOptions, store: BenchStore, progres
 
 /** `--rejudge`: records a run (its judge and machine) and re-scores every stored text with the judge of `options`. */
 export async function rejudgeRun(options: BenchOptions, store: BenchStore, progress: ProgressBar): Promise<RejudgeResult> {
-  const runId = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
+  const runId = newRunId();
   const startedAt = new Date().toISOString();
   const scorer = await Scorer.load({ judge: options.judge, judgeFile: options.judgeFile, onProgress: (m) => progress.log(`  ${m}`) });
   try {
