@@ -18,7 +18,7 @@ import { repoRoot, resolveCacheDir, resolveDataDir } from "../src/paths.js";
 const grid: Record<string, JudgeSettings> = {};
 // The configurations compared by earlier runs (fp32 embedding, in-domain weight 4/12/24/48, a random-ReLU block) are in
 // git history (benchmarks/judge-cv.json of commit 3c56061f's judge); this grid starts from their winner, in-domain weight 24.
-const base: JudgeSettings = { ...V2_JUDGE_SETTINGS, hidden: undefined, calibrationShare: 0 };
+const base: JudgeSettings = { ...V2_JUDGE_SETTINGS, hidden: undefined, calibrationShare: 0, calibrateByWriter: undefined };
 const variant = (name: string, inDomainWeight: number, embedding: NonNullable<JudgeSettings["embedding"]>) => {
   grid[name] = { ...base, inDomainWeight, embedding };
 };

@@ -396,8 +396,17 @@ function v2Description(): string[] {
     );
   out.push(
     "  Trained on GoEmotions-Ekman train + ISEAR (same held-out split) + the in-domain train split (every file of",
-    `  packages/eval/data/indomain/train, each row weighing ${s.inDomainWeight}). Temperature scaling fitted by weighted log-loss on`,
-    `  ${100 * (s.calibrationShare ?? 0)} % of the training rows (held out by question), then retrained on all rows; never on dev.`,
+    `  packages/eval/data/indomain/train, each row weighing ${s.inDomainWeight}).`,
+    ...(s.calibrateByWriter
+      ? [
+          "  Temperature scaling fitted by log-loss on the in-domain train texts scored by models trained without their writer",
+          "  (each train writer left out in turn: the stand-in for a writer the judge has not read), then retrained on all rows;",
+          "  never on dev.",
+        ]
+      : [
+          "  Temperature scaling fitted by weighted log-loss on",
+          `  ${100 * (s.calibrationShare ?? 0)} % of the training rows (held out by question), then retrained on all rows; never on dev.`,
+        ]),
     "  Stored as float16 in the committed judge file (`packages/eval/judges/v2.judge`), which carries its id (weights sha256)",
     "  and the sha256 of each training file. No setting was searched against dev (see *Settings* below).",
   );

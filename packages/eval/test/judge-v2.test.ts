@@ -105,10 +105,10 @@ describe("in-domain data", () => {
   const train = loadInDomain("train");
   const dev = loadInDomain("dev");
 
-  it("parses, and carries train files from the writers ta-/tb-/tc-/td- and dev files from dv-", () => {
+  it("parses, and carries train files from the writers ta-/tb-/tc-/td-/te- and dev files from dv-", () => {
     expect(train.length).toBeGreaterThan(0);
     expect(dev.length).toBeGreaterThan(0);
-    for (const f of inDomainFiles("train", DEFAULT_INDOMAIN_DIR)) expect(f.split("/").at(-1)).toMatch(/^t[a-d]-/);
+    for (const f of inDomainFiles("train", DEFAULT_INDOMAIN_DIR)) expect(f.split("/").at(-1)).toMatch(/^t[a-e]-/);
     for (const f of inDomainFiles("dev", DEFAULT_INDOMAIN_DIR)) expect(f.split("/").at(-1)).toMatch(/^dv-/);
   });
 
