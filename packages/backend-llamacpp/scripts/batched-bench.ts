@@ -151,7 +151,9 @@ const body = [
   "a time (`backend.generate`) and against concurrent unsteered requests (no table in the graph).",
   `${detail.model}, greedy, ${THREADS === 1 ? "1 thread" : `${THREADS} threads`}, ${TOKENS} tokens per request,`,
   `aggregate tok/s = generated tokens / wall time including prompt passes, ${REPS} interleaved rep(s). The machine was shared with`,
-  `other sessions' work (load average below${Math.max(...detail.loadAverageBefore, ...detail.loadAverageAfter) > 4 ? ": above 4, very busy for 2 cores, so wall-time ratios scatter widely per rep" : ""}).`,
+  Math.max(...detail.loadAverageBefore, ...detail.loadAverageAfter) > 4
+    ? "other sessions' work and very busy (load average above 4 on 2 cores, below), so wall-time ratios scatter widely per rep; the CPU-time ratios are steadier."
+    : "other sessions' work (load average below).",
   "",
   "```",
   `node_modules/.bin/tsx --conditions=@emosteer/source packages/backend-llamacpp/scripts/batched-bench.ts --tokens ${TOKENS} --reps ${REPS} --threads ${THREADS}`,
