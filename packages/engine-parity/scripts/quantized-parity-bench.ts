@@ -24,17 +24,11 @@ import { ensureModel } from "@emosteer/models";
 // @ts-expect-error: a plain .mjs script without type declarations
 import { buildLlamaTools } from "../../backend-llamacpp/scripts/build-llama-tools.mjs";
 import { f32Gguf } from "../src/f32-gguf.js";
+import { commonPrefixLength, GREEDY_PROMPTS, GREEDY_TOKENS } from "../src/greedy-parity.js";
 import { compareLogits, type LogitParity } from "../src/logit-parity.js";
 import { parityText, PARITY_POSITIONS } from "../src/parity-text.js";
 
 const THREADS = 2;
-const GREEDY_PROMPTS = [
-  "Tell me about your weekend.",
-  "What is the capital of France?",
-  "How do I boil an egg?",
-  "Give me three tips for learning a language.",
-];
-const GREEDY_TOKENS = 64;
 const KEY = "quantizedParity";
 const SECTION = "quantized-parity";
 const GENERATOR = "packages/engine-parity/scripts/quantized-parity-bench.ts";
@@ -113,8 +107,7 @@ async function measure(ids: readonly string[]): Promise<Record<string, ModelEntr
           ["llamaCppNumerics", emulated],
         ] as const) {
           const b = await onnx.generate(prompt, { maxTokens: GREEDY_TOKENS });
-          let common = 0;
-          while (common < Math.min(a.tokens.length, b.tokens.length) && a.tokens[common] === b.tokens[common]) common++;
+          const common = commonPrefixLength(a.tokens, b.tokens);
           if (a.tokens.join() === b.tokens.join()) entry.greedy[name].identical++;
           entry.greedy[name].commonPrefixes.push(common);
         }

@@ -32,3 +32,17 @@ export function commonPrefixLength(a: readonly number[], b: readonly number[]): 
   while (n < a.length && n < b.length && a[n] === b[n]) n++;
   return n;
 }
+
+/**
+ * The chat continuations both greedy comparisons generate: the F32 parity test
+ * (test/onnx-vs-llamacpp.test.ts) and the quantized-GGUF benchmark (scripts/quantized-parity-bench.ts),
+ * so the benchmark's figures are on the very prompts the test holds to the invariant.
+ */
+export const GREEDY_PROMPTS: readonly string[] = [
+  "Tell me about your weekend.",
+  "What is the capital of France?",
+  "How do I boil an egg?",
+  "Give me three tips for learning a language.",
+];
+/** Tokens generated per greedy continuation. */
+export const GREEDY_TOKENS = 64;

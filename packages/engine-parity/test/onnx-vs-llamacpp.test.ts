@@ -23,7 +23,7 @@ import { createOnnxBackend, type OnnxSteeringBackend } from "@emosteer/backend-o
 import { ensureModel } from "@emosteer/models";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { f32Gguf } from "../src/f32-gguf.js";
-import { commonPrefixLength, lastRow, top2Margin } from "../src/greedy-parity.js";
+import { commonPrefixLength, GREEDY_PROMPTS, GREEDY_TOKENS, lastRow, top2Margin } from "../src/greedy-parity.js";
 import { compareLogits } from "../src/logit-parity.js";
 import { parityText, PARITY_POSITIONS } from "../src/parity-text.js";
 import { tokenizerStressStrings } from "../src/tokenizer-strings.js";
@@ -49,13 +49,6 @@ const MODELS: readonly { readonly id: string; readonly architecture: string; rea
   // measured: 0.297, 0.0077, 0.107
   { id: "gemma3-270m", architecture: "gemma3", f32: { maxAbsDiff: 0.6, maxMeanAbsDiff: 0.03, maxLogProbDiff: 0.25 } },
 ];
-const GREEDY_PROMPTS = [
-  "Tell me about your weekend.",
-  "What is the capital of France?",
-  "How do I boil an egg?",
-  "Give me three tips for learning a language.",
-];
-const GREEDY_TOKENS = 64;
 
 describe.each(MODELS)("$id ($architecture): ONNX fp32 vs llama.cpp", (m) => {
   /** Greedy tokens may differ only where the top-2 margin is below this (two logits each off by < τ). */
