@@ -35,6 +35,18 @@ export const GRAPH_IO = {
 } as const;
 
 export const OPSET = 17;
+
+/**
+ * Which operators carry the layers. `"contrib"` (the default): onnxruntime's fused kernels
+ * (SimplifiedLayerNormalization, and from com.microsoft SkipSimplifiedLayerNormalization,
+ * RotaryEmbedding and, unless llama.cpp numerics round the softmax, GroupQueryAttention) and one
+ * matmul for Q·K·V and one for gate·up: a SmolLM2-135M decode step runs 953 kernels instead of
+ * 2,553, which at batch 1 costs more than the arithmetic. The graph's inputs and outputs are the
+ * same. `"standard"`: the same network from plain ONNX ops only, for runtimes without those kernels.
+ */
+export type GraphOps = "contrib" | "standard";
+
+export const GRAPH_OPS: readonly GraphOps[] = ["contrib", "standard"];
 /** Additive mask value: finite so that fully-masked rows (left padding) stay NaN-free. */
 const MASKED = -1e30;
 
@@ -53,6 +65,8 @@ export interface BuildDecoderOptions {
   readonly q4Head?: "q8" | "q4" | "fp32";
   /** Where the graph rounds (fp32 precision only). Defaults to {@link NUMERICS}.exact. */
   readonly numerics?: NumericsFacts;
+  /** Defaults to `"contrib"`; see {@link GraphOps}. */
+  readonly ops?: GraphOps;
   readonly onLayer?: (done: number, total: number) => void;
   readonly signal?: AbortSignal;
 }
@@ -75,6 +89,7 @@ export async function buildDecoderGraph(
   const accuracyLevel = options.q4AccuracyLevel ?? 4;
   const zeroPointMode: ZeroPointMode = options.q4ZeroPoints ?? "float";
   const numerics = options.numerics ?? NUMERICS.exact;
+  const contrib = (options.ops ?? "contrib") === "contrib";
   if (q4 && numerics !== NUMERICS.exact)
     throw new RangeError("numerics other than exact apply to the fp32 precision only (the q4 graph has its own int8 activations).");
   // ---- inputs
@@ -93,9 +108,14 @@ export async function buildDecoderGraph(
   const steering = options.steerable === false ? null : g.input(GRAPH_IO.steering, "float32", ["batch_size", L, H]);
 
   // ---- helpers
-  const rmsNorm = async (x: string, weightName: string, base: string): Promise<string> => {
+  const normWeight = async (weightName: string): Promise<string> => {
     const data = await weights.read(weightName);
-    const w = g.initializer(weightName, "float32", [data.length], data);
+    return g.initializer(weightName, "float32", [data.length], data);
+  };
+  const rmsNorm = async (x: string, weightName: string, base: string): Promise<string> => {
+    const w = await normWeight(weightName);
+    // onnxruntime's kernel (registered in the ONNX domain): x · 1/√(mean(x²) + ε) · w in one pass.
+    if (contrib) return g.op("SimplifiedLayerNormalization", [x, w], { axis: -1, epsilon: { float: config.rmsEps } }, { base });
     const sq = g.op("Mul", [x, x]);
     const mean = g.op("ReduceMean", [sq], { axes: [-1], keepdims: 1 });
     const inv = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [mean, g.constFloat([config.rmsEps], [])])])]);
@@ -122,21 +142,21 @@ export async function buildDecoderGraph(
   const matMulNBits = (x: string, base: string, w: Float32Array, outF: number, inF: number): string => {
     const packed = quantizeQ4(w, outF, inF, zeroPointMode);
     const float = zeroPointMode === "float";
+    const codes = g.initializer(`${base}.q4`, "uint8", [outF, packed.kBlocks, Q4_BLOCK_SIZE / 2], packed.codes);
+    const scales = g.initializer(`${base}.scales`, "float32", [outF * packed.kBlocks], packed.scales);
     const y = g.op(
       "MatMulNBits",
-      [
-        x,
-        g.initializer(`${base}.q4`, "uint8", [outF, packed.kBlocks, Q4_BLOCK_SIZE / 2], packed.codes),
-        g.initializer(`${base}.scales`, "float32", [outF * packed.kBlocks], packed.scales),
-        float
-          ? g.initializer(`${base}.zero_points`, "uint8", [packed.zeroPoints.length], new Uint8Array(packed.zeroPoints.length))
-          : g.initializer(`${base}.zero_points`, "uint8", [packed.zeroPoints.length], packed.zeroPoints),
-      ],
+      // Float mode has no zero_points input: the kernel's default zero point 8 gives (code − 8)·scale,
+      // and the 8·scale goes into the block offset below, so it runs the symmetric int8 kernel.
+      float
+        ? [x, codes, scales]
+        : [x, codes, scales, g.initializer(`${base}.zero_points`, "uint8", [packed.zeroPoints.length], packed.zeroPoints)],
       { K: inF, N: outF, bits: 4, block_size: Q4_BLOCK_SIZE, accuracy_level: accuracyLevel },
       { domain: MS_DOMAIN },
     );
     if (!float) return y;
-    const offsetsT = g.initializer(`${base}.block_min`, "float32", [packed.kBlocks, outF], transpose(packed.offsets, outF, packed.kBlocks));
+    const offsets = packed.offsets.map((offset, i) => Math.fround(offset + 8 * packed.scales[i]!));
+    const offsetsT = g.initializer(`${base}.block_min`, "float32", [packed.kBlocks, outF], transpose(offsets, outF, packed.kBlocks));
     return g.op("Add", [y, g.op("MatMul", [blockSumsOf(x, inF), offsetsT])]);
   };
   /** x as the matmul with `weightName` sees it under `numerics`; computed once per input and rounding. */
@@ -208,6 +228,55 @@ export async function buildDecoderGraph(
     return y;
   };
 
+  /** One projection of a {@link linearGroup}: rows of a GGUF tensor, as {@link linearRows} takes them. */
+  interface Projection {
+    readonly weightName: string;
+    readonly rows: { readonly start: number; readonly count: number; readonly total: number };
+    readonly rowOrder?: RowOrder;
+    readonly sliceName?: string;
+  }
+  /**
+   * The projections of one input (Q, K, V; gate, up) as x · Wᵀ each. With contrib ops they are one
+   * matmul over the rows stacked, split afterwards: every output is the same dot product, and a
+   * decode step runs one kernel instead of three. Fused only where the parts are multiplied the
+   * same way (all 4-bit, or fp32 with unrounded inputs), else one {@link linearRows} per part.
+   */
+  const linearGroup = async (x: string, parts: readonly Projection[], inF: number, fusedName: string): Promise<string[]> => {
+    const fusable =
+      contrib &&
+      parts.length > 1 &&
+      (q4 ? inF % Q4_BLOCK_SIZE === 0 : parts.every((part) => numerics.matmulInput(weights.type(part.weightName)) === "none"));
+    if (!fusable) {
+      const out: string[] = [];
+      for (const part of parts) out.push(await linearRows(x, part.weightName, part.rows, inF, part.rowOrder, part.sliceName ?? ""));
+      return out;
+    }
+    const outF = parts.reduce((sum, part) => sum + part.rows.count, 0);
+    const stacked = new Float32Array(outF * inF);
+    const bias = new Float32Array(outF);
+    let hasBias = false;
+    let row = 0;
+    for (const part of parts) {
+      const whole = await weights.read(part.weightName);
+      if (whole.length !== part.rows.total * inF)
+        throw new RangeError(`${part.weightName}: expected ${part.rows.total}x${inF} values, got ${whole.length}`);
+      let w = whole.subarray(part.rows.start * inF, (part.rows.start + part.rows.count) * inF);
+      if (part.rowOrder) w = part.rowOrder(w, inF);
+      stacked.set(w, row * inF);
+      const biasName = part.weightName.replace(/\.weight$/, ".bias");
+      if (weights.has(biasName)) {
+        bias.set((await weights.read(biasName)).subarray(part.rows.start, part.rows.start + part.rows.count), row);
+        hasBias = true;
+      }
+      row += part.rows.count;
+    }
+    let y = q4
+      ? matMulNBits(x, fusedName, stacked, outF, inF)
+      : g.op("MatMul", [x, g.initializer(`${fusedName}.weight`, "float32", [inF, outF], transpose(stacked, outF, inF))]);
+    if (hasBias) y = g.op("Add", [y, g.initializer(`${fusedName}.bias`, "float32", [outF], bias)]);
+    return g.node("Split", [y, g.constInt64(parts.map((part) => part.rows.count))], { axis: -1 }, { outputCount: parts.length });
+  };
+
   const unpermuteRows =
     (heads: number): RowOrder =>
     (w, cols) =>
@@ -219,7 +288,6 @@ export async function buildDecoderGraph(
   let hidden = g.op("Gather", [embeddingName, inputIds], { axis: 0 });
   if (config.embeddingScale !== 1) hidden = g.op("Mul", [hidden, g.constFloat([config.embeddingScale], [])]);
 
-  const positions = g.op("Unsqueeze", [g.op("Cast", [positionIds], { to: 1 }), g.constInt64([-1])]); // [B,S,1]
   const ropeFactors = config.ropeFactors ? await weights.read(config.ropeFactors.tensor) : null;
   /** ggml's mscale: cos and sin times the attention factor (no-op at 1). */
   const mscale = (x: string) => (config.ropeAttnFactor === 1 ? x : g.op("Mul", [x, g.constFloat([config.ropeAttnFactor], [])]));
@@ -241,6 +309,7 @@ export async function buildDecoderGraph(
         const frequencies = inverseFrequencies(base, config.ropeFreqScale, hd).map((f, i) =>
           ropeFactors ? Math.fround(f / ropeFactors[i]!) : f,
         );
+        const positions = g.op("Unsqueeze", [g.op("Cast", [positionIds], { to: 1 }), g.constInt64([-1])]); // [B,S,1]
         const freqs = g.op("Mul", [positions, g.constFloat(frequencies, [hd / 2])]); // [B,S,hd/2]
         t = { cos: toHeads(mscale(g.op("Cos", [freqs]))), sin: toHeads(mscale(g.op("Sin", [freqs]))) };
       }
@@ -248,7 +317,35 @@ export async function buildDecoderGraph(
     }
     return t;
   };
+  /** RotaryEmbedding's `contextLength × headDim/2` cos and sin caches, the angles {@link ropeFor} computes. */
+  const ropeCaches = new Map<number, { cos: string; sin: string }>();
+  const ropeCacheFor = (base: number) => {
+    let t = ropeCaches.get(base);
+    if (!t) {
+      const table =
+        numerics.rope === "ggml-table"
+          ? ggmlRopeTable(base, config.ropeFreqScale, hd, config.contextLength, ropeFactors, config.ropeAttnFactor)
+          : trigRopeTable(base, config.ropeFreqScale, hd, config.contextLength, ropeFactors, config.ropeAttnFactor);
+      const shape = [config.contextLength, hd / 2];
+      t = {
+        cos: g.initializer(`rope_cos_cache_${base}`, "float32", shape, table.cos),
+        sin: g.initializer(`rope_sin_cache_${base}`, "float32", shape, table.sin),
+      };
+      ropeCaches.set(base, t);
+    }
+    return t;
+  };
+  /** NEOX RoPE of x [B, S, heads·hd] at each row's position ids (contrib ops only). */
+  const ropeRows = (x: string, base: number, heads: number): string => {
+    const cache = ropeCacheFor(base);
+    return g.op("RotaryEmbedding", [x, positionIds, cache.cos, cache.sin], { interleaved: 0, num_heads: heads }, { domain: MS_DOMAIN });
+  };
+  /** NEOX RoPE of x [B, heads, S, hd] at each row's position ids. */
   const rope = (x: string, base: number): string => {
+    if (contrib) {
+      const cache = ropeCacheFor(base);
+      return g.op("RotaryEmbedding", [x, positionIds, cache.cos, cache.sin], { interleaved: 0 }, { domain: MS_DOMAIN });
+    }
     const { cos, sin } = ropeFor(base);
     const [x1, x2] = g.node("Split", [x, g.constInt64([hd / 2, hd / 2])], { axis: -1 }, { outputCount: 2 });
     const a = g.op("Sub", [g.op("Mul", [x1!, cos]), g.op("Mul", [x2!, sin])]);
@@ -283,6 +380,19 @@ export async function buildDecoderGraph(
   };
 
   const group = nh / nkv;
+  // llama.cpp numerics round the softmax probabilities, which a fused attention kernel cannot.
+  const fusedAttention = contrib && numerics.attentionOperands === "f32";
+  /** GroupQueryAttention's seqlens_k (T − 1 on every row: the mask input says which keys are real) and total length T, int32. */
+  let gqaLengthValues: { seqlensK: string; total: string } | null = null;
+  const gqaLengths = () => {
+    if (!gqaLengthValues) {
+      const total32 = g.op("Cast", [total], { to: 6 });
+      const batch = g.op("Gather", [g.op("Shape", [inputIds]), g.constInt64([0])], { axis: 0 }); // [1]
+      const last = g.op("Cast", [g.op("Sub", [total, g.constInt64([1], [])])], { to: 6 });
+      gqaLengthValues = { seqlensK: g.op("Expand", [last, batch]), total: total32 };
+    }
+    return gqaLengthValues;
+  };
   /** Q, K, V and softmax probabilities as the attention matmuls see them (fp16 in llama.cpp's KV cache). */
   const attentionOperand = (x: string): string => (numerics.attentionOperands === "f16" ? roundToF16(g, x) : x);
   const shapeHeads = (heads: number) => g.constInt64([0, 0, heads, hd]);
@@ -312,65 +422,134 @@ export async function buildDecoderGraph(
     let qFlat: string;
     let kFlat: string;
     let vFlat: string;
-    if (weights.has(`${p}attn_qkv.weight`)) {
-      // One fused tensor: q rows, then k, then v (llama.cpp's build_qkv views of wqkv).
-      const total = (nh + 2 * nkv) * hd;
-      const fused = `${p}attn_qkv.weight`;
-      qFlat = await linearRows(normed, fused, { start: 0, count: nh * hd, total }, H, unpermuteRows(nh), ".q");
-      kFlat = await linearRows(normed, fused, { start: nh * hd, count: nkv * hd, total }, H, unpermuteRows(nkv), ".k");
-      vFlat = await linearRows(normed, fused, { start: (nh + nkv) * hd, count: nkv * hd, total }, H, undefined, ".v");
-    } else {
-      qFlat = await linear(normed, `${p}attn_q.weight`, nh * hd, H, unpermuteRows(nh));
-      kFlat = await linear(normed, `${p}attn_k.weight`, nkv * hd, H, unpermuteRows(nkv));
-      vFlat = await linear(normed, `${p}attn_v.weight`, nkv * hd, H);
-    }
+    const whole = (count: number) => ({ start: 0, count, total: count });
+    const qkvParts: Projection[] = weights.has(`${p}attn_qkv.weight`)
+      ? // One fused tensor: q rows, then k, then v (llama.cpp's build_qkv views of wqkv).
+        (() => {
+          const total = (nh + 2 * nkv) * hd;
+          const fused = `${p}attn_qkv.weight`;
+          return [
+            { weightName: fused, rows: { start: 0, count: nh * hd, total }, rowOrder: unpermuteRows(nh), sliceName: ".q" },
+            { weightName: fused, rows: { start: nh * hd, count: nkv * hd, total }, rowOrder: unpermuteRows(nkv), sliceName: ".k" },
+            { weightName: fused, rows: { start: (nh + nkv) * hd, count: nkv * hd, total }, sliceName: ".v" },
+          ];
+        })()
+      : [
+          { weightName: `${p}attn_q.weight`, rows: whole(nh * hd), rowOrder: unpermuteRows(nh) },
+          { weightName: `${p}attn_k.weight`, rows: whole(nkv * hd), rowOrder: unpermuteRows(nkv) },
+          { weightName: `${p}attn_v.weight`, rows: whole(nkv * hd) },
+        ];
+    [qFlat, kFlat, vFlat] = (await linearGroup(normed, qkvParts, H, `${p}attn_qkv_stacked`)) as [string, string, string];
     if (facts.qkNorm === "whole") {
       qFlat = await rmsNorm(qFlat, `${p}attn_q_norm.weight`, `q_norm_${il}`);
       kFlat = await rmsNorm(kFlat, `${p}attn_k_norm.weight`, `k_norm_${il}`);
     }
-    let q = g.op("Reshape", [qFlat, shapeHeads(nh)]); // [B,S,nh,hd]
-    let k = g.op("Reshape", [kFlat, shapeHeads(nkv)]);
-    const v0 = g.op("Reshape", [vFlat, shapeHeads(nkv)]);
-    if (facts.qkNorm === "per-head") {
-      q = await rmsNorm(q, `${p}attn_q_norm.weight`, `q_norm_${il}`);
-      k = await rmsNorm(k, `${p}attn_k_norm.weight`, `k_norm_${il}`);
-    }
-    const toBnsh = (x: string) => g.op("Transpose", [x], { perm: [0, 2, 1, 3] });
     const base = config.ropeBaseByLayer[il]!;
-    q = attentionOperand(rope(toBnsh(q), base));
-    k = attentionOperand(rope(toBnsh(k), base));
-    const presentK = g.op("Concat", [pastKeys[il]!, k], { axis: 2 }, { output: GRAPH_IO.presentKey(il) });
-    const presentV = g.op("Concat", [pastValues[il]!, attentionOperand(toBnsh(v0))], { axis: 2 }, { output: GRAPH_IO.presentValue(il) });
-    g.output(presentK, "float32", ["batch_size", nkv, "total_sequence_length", hd]);
-    g.output(presentV, "float32", ["batch_size", nkv, "total_sequence_length", hd]);
+    let merged: string;
+    if (fusedAttention) {
+      // GroupQueryAttention on [B,S,heads·hd] rows: RoPE at each row's position ids first (its own
+      // rotary would derive positions from seqlens_k), every key position counted valid
+      // (seqlens_k = T − 1) and the causal, padding and window mask passed as attention_bias, so
+      // left-padded rows and the KV layout stay what the standard graph has.
+      const rows3 = (x: string, heads: number) => g.op("Reshape", [x, g.constInt64([0, 0, heads * hd])]);
+      let q3 = qFlat;
+      let k3 = kFlat;
+      if (facts.qkNorm === "per-head") {
+        q3 = rows3(await rmsNorm(g.op("Reshape", [qFlat, shapeHeads(nh)]), `${p}attn_q_norm.weight`, `q_norm_${il}`), nh);
+        k3 = rows3(await rmsNorm(g.op("Reshape", [kFlat, shapeHeads(nkv)]), `${p}attn_k_norm.weight`, `k_norm_${il}`), nkv);
+      }
+      merged = g.fresh(`attn_${il}`);
+      g.node(
+        "GroupQueryAttention",
+        [
+          ropeRows(q3, base, nh),
+          ropeRows(k3, base, nkv),
+          vFlat,
+          pastKeys[il]!,
+          pastValues[il]!,
+          gqaLengths().seqlensK,
+          gqaLengths().total,
+          "",
+          "",
+          "",
+          maskFor(config.slidingWindowByLayer[il]!),
+        ],
+        { num_heads: nh, kv_num_heads: nkv, scale: { float: config.attentionScale }, do_rotary: 0, local_window_size: -1 },
+        { outputs: [merged, GRAPH_IO.presentKey(il), GRAPH_IO.presentValue(il)], domain: MS_DOMAIN },
+      );
+      g.output(GRAPH_IO.presentKey(il), "float32", ["batch_size", nkv, "total_sequence_length", hd]);
+      g.output(GRAPH_IO.presentValue(il), "float32", ["batch_size", nkv, "total_sequence_length", hd]);
+    } else {
+      let q = g.op("Reshape", [qFlat, shapeHeads(nh)]); // [B,S,nh,hd]
+      let k = g.op("Reshape", [kFlat, shapeHeads(nkv)]);
+      const v0 = g.op("Reshape", [vFlat, shapeHeads(nkv)]);
+      if (facts.qkNorm === "per-head") {
+        q = await rmsNorm(q, `${p}attn_q_norm.weight`, `q_norm_${il}`);
+        k = await rmsNorm(k, `${p}attn_k_norm.weight`, `k_norm_${il}`);
+      }
+      const toBnsh = (x: string) => g.op("Transpose", [x], { perm: [0, 2, 1, 3] });
+      q = attentionOperand(rope(toBnsh(q), base));
+      k = attentionOperand(rope(toBnsh(k), base));
+      const presentK = g.op("Concat", [pastKeys[il]!, k], { axis: 2 }, { output: GRAPH_IO.presentKey(il) });
+      const presentV = g.op("Concat", [pastValues[il]!, attentionOperand(toBnsh(v0))], { axis: 2 }, { output: GRAPH_IO.presentValue(il) });
+      g.output(presentK, "float32", ["batch_size", nkv, "total_sequence_length", hd]);
+      g.output(presentV, "float32", ["batch_size", nkv, "total_sequence_length", hd]);
 
-    // Query heads h = kv·group + j share kv head `kv` (ggml_mul_mat broadcast, HF repeat_kv):
-    // fold the group into the sequence axis instead of repeating K and V.
-    const qGrouped = g.op("Reshape", [q, g.constInt64([0, nkv, -1, hd])]); // [B,nkv,group·S,hd]
-    const scores = g.op("MatMul", [qGrouped, g.op("Transpose", [presentK], { perm: [0, 1, 3, 2] })]); // [B,nkv,group·S,T]
-    const scaled = g.op("Mul", [g.op("Reshape", [scores, g.constInt64([0, nh, -1, 0])]), g.constFloat([config.attentionScale], [])]); // [B,nh,S,T]
-    const probs = attentionOperand(g.op("Softmax", [g.op("Add", [scaled, maskFor(config.slidingWindowByLayer[il]!)])], { axis: -1 }));
-    const context = g.op("MatMul", [g.op("Reshape", [probs, g.constInt64([0, nkv, -1, 0])]), presentV]); // [B,nkv,group·S,hd]
-    const merged = g.op("Reshape", [
-      g.op("Transpose", [g.op("Reshape", [context, g.constInt64([0, nh, -1, hd])])], { perm: [0, 2, 1, 3] }),
-      g.constInt64([0, 0, nh * hd]),
-    ]);
+      // Query heads h = kv·group + j share kv head `kv` (ggml_mul_mat broadcast, HF repeat_kv):
+      // fold the group into the sequence axis instead of repeating K and V.
+      const qGrouped = g.op("Reshape", [q, g.constInt64([0, nkv, -1, hd])]); // [B,nkv,group·S,hd]
+      const scores = g.op("MatMul", [qGrouped, g.op("Transpose", [presentK], { perm: [0, 1, 3, 2] })]); // [B,nkv,group·S,T]
+      const scaled = g.op("Mul", [g.op("Reshape", [scores, g.constInt64([0, nh, -1, 0])]), g.constFloat([config.attentionScale], [])]); // [B,nh,S,T]
+      const probs = attentionOperand(g.op("Softmax", [g.op("Add", [scaled, maskFor(config.slidingWindowByLayer[il]!)])], { axis: -1 }));
+      const context = g.op("MatMul", [g.op("Reshape", [probs, g.constInt64([0, nkv, -1, 0])]), presentV]); // [B,nkv,group·S,hd]
+      merged = g.op("Reshape", [
+        g.op("Transpose", [g.op("Reshape", [context, g.constInt64([0, nh, -1, hd])])], { perm: [0, 2, 1, 3] }),
+        g.constInt64([0, 0, nh * hd]),
+      ]);
+    }
     let attnOut = await linear(merged, `${p}attn_output.weight`, H, nh * hd);
     if (facts.postNorms) attnOut = await rmsNorm(attnOut, `${p}${facts.postNorms.attention}.weight`, `attn_post_norm_${il}`);
-    const ffnInput = g.op("Add", [residualScaled(attnOut), residual]);
-
-    const ffnNormed = facts.preNorms ? await rmsNorm(ffnInput, `${p}ffn_norm.weight`, `ffn_norm_${il}`) : ffnInput;
+    let ffnInput: string;
+    let ffnNormed: string;
+    if (contrib && facts.preNorms) {
+      // The residual sum and its norm in one kernel (output 3 is the sum, input + skip).
+      ffnNormed = g.fresh(`ffn_norm_${il}`);
+      ffnInput = g.fresh(`ffn_inp_${il}`);
+      g.node(
+        "SkipSimplifiedLayerNormalization",
+        [residualScaled(attnOut), residual, await normWeight(`${p}ffn_norm.weight`)],
+        { epsilon: { float: config.rmsEps } },
+        { outputs: [ffnNormed, "", "", ffnInput], domain: MS_DOMAIN },
+      );
+    } else {
+      ffnInput = g.op("Add", [residualScaled(attnOut), residual]);
+      ffnNormed = facts.preNorms ? await rmsNorm(ffnInput, `${p}ffn_norm.weight`, `ffn_norm_${il}`) : ffnInput;
+    }
     const nff = config.intermediateSize;
     let gate: string;
     let up: string;
     if (facts.gateUp === "separate") {
-      gate = await linear(ffnNormed, `${p}ffn_gate.weight`, nff, H);
-      up = await linear(ffnNormed, `${p}ffn_up.weight`, nff, H);
+      [gate, up] = (await linearGroup(
+        ffnNormed,
+        [
+          { weightName: `${p}ffn_gate.weight`, rows: whole(nff) },
+          { weightName: `${p}ffn_up.weight`, rows: whole(nff) },
+        ],
+        H,
+        `${p}ffn_gate_up_stacked`,
+      )) as [string, string];
     } else {
       const gateFirst = facts.gateUp === "fused-gate-first";
       const half = (first: boolean) => ({ start: first ? 0 : nff, count: nff, total: 2 * nff });
-      gate = await linearRows(ffnNormed, `${p}ffn_up.weight`, half(gateFirst), H, undefined, ".gate");
-      up = await linearRows(ffnNormed, `${p}ffn_up.weight`, half(!gateFirst), H, undefined, ".up");
+      [gate, up] = (await linearGroup(
+        ffnNormed,
+        [
+          { weightName: `${p}ffn_up.weight`, rows: half(gateFirst), sliceName: ".gate" },
+          { weightName: `${p}ffn_up.weight`, rows: half(!gateFirst), sliceName: ".up" },
+        ],
+        H,
+        `${p}ffn_gate_up_stacked`,
+      )) as [string, string];
     }
     let ffnOut = await linear(g.op("Mul", [activation(gate), up]), `${p}ffn_down.weight`, H, nff);
     if (facts.postNorms) ffnOut = await rmsNorm(ffnOut, `${p}${facts.postNorms.ffn}.weight`, `ffn_post_norm_${il}`);
@@ -499,6 +678,35 @@ function ggmlRopeTable(
       cos[p * half + i] = f(Math.cos(angle) * attnFactor);
       sin[p * half + i] = f(Math.sin(angle) * attnFactor);
       theta = f(theta * thetaScale);
+    }
+  }
+  return { cos, sin };
+}
+
+/**
+ * The angles of the `"onnx-trig"` graph as a table: float32 position × float32 inverse frequency,
+ * cos and sin of that float32 angle, times the attention factor in float32 (what Cast, Mul,
+ * Cos/Sin and the mscale Mul compute), for every position.
+ */
+function trigRopeTable(
+  base: number,
+  freqScale: number,
+  headDim: number,
+  positions: number,
+  factors: Float32Array | null,
+  attnFactor: number,
+): { cos: Float32Array; sin: Float32Array } {
+  const f = Math.fround;
+  const frequencies = inverseFrequencies(base, freqScale, headDim).map((q, i) => (factors ? f(q / factors[i]!) : q));
+  const half = headDim / 2;
+  const factor = f(attnFactor);
+  const cos = new Float32Array(positions * half);
+  const sin = new Float32Array(positions * half);
+  for (let p = 0; p < positions; p++) {
+    for (let i = 0; i < half; i++) {
+      const angle = f(f(p) * frequencies[i]!);
+      cos[p * half + i] = factor === 1 ? f(Math.cos(angle)) : f(f(Math.cos(angle)) * factor);
+      sin[p * half + i] = factor === 1 ? f(Math.sin(angle)) : f(f(Math.sin(angle)) * factor);
     }
   }
   return { cos, sin };

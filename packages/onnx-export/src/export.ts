@@ -6,14 +6,24 @@ import { AbortedError, GgmlType, ggmlTypeName, halfToFloat, InvalidFileError, op
 import { fileByteSource, fileFingerprint } from "@emosteer/core/node";
 import type { ArchitectureFacts } from "./architecture.js";
 import { readDecoderConfig, type DecoderConfig } from "./decoder-config.js";
-import { buildDecoderGraph, GRAPH_IO, OPSET, PRECISIONS, type Precision, type WeightSource } from "./decoder-graph.js";
+import {
+  buildDecoderGraph,
+  GRAPH_IO,
+  GRAPH_OPS,
+  type GraphOps,
+  OPSET,
+  PRECISIONS,
+  type Precision,
+  type WeightSource,
+} from "./decoder-graph.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { NUMERICS, NUMERICS_MODES, type Numerics, type NumericsFacts } from "./numerics.js";
 import { withFolderLock } from "./folder-lock.js";
 import { buildTokenizerFiles } from "./tokenizer-files.js";
 
 /** Bumped whenever the graph or folder layout changes, so stale cached exports are rebuilt. */
-export const EXPORT_FORMAT_VERSION = 5; // 5: `steering` is [batch, layers, hidden] (per-sequence rows)
+// 5: `steering` is [batch, layers, hidden] (per-sequence rows). 6: contrib ops (fused norms, RoPE, Q·K·V and gate·up matmuls).
+export const EXPORT_FORMAT_VERSION = 6;
 
 export interface ExportProgress {
   readonly stage: "fingerprint" | "tokenizer" | "layers" | "writing" | "done";
@@ -34,6 +44,11 @@ export interface ExportOptions {
    * the graph reproduces llama.cpp's logits on the same GGUF; see {@link NUMERICS}.
    */
   readonly numerics?: Numerics;
+  /**
+   * Defaults to `"contrib"`: onnxruntime's fused kernels (see {@link GraphOps}). `"standard"`: plain
+   * ONNX ops only, the same network for a runtime without those kernels (its own cache folder).
+   */
+  readonly ops?: GraphOps;
   /**
    * For measurements only, with `outDir`: a table row of one's own in place of
    * `NUMERICS[numerics]` (e.g. one rounding at a time). Recorded as numerics `"custom"`.
@@ -66,6 +81,7 @@ export interface ExportResult {
   readonly fingerprint: string;
   readonly precision: Precision;
   readonly numerics: Numerics | "custom";
+  readonly ops: GraphOps;
   /** True when an existing export was reused. */
   readonly cached: boolean;
   /** Size of onnx/model.onnx + onnx/model.onnx_data. */
@@ -81,6 +97,8 @@ export interface EmosteerExportInfo {
   readonly precision: Precision;
   /** Absent in folders written before numerics existed: those are `"exact"`. */
   readonly numerics?: Numerics | "custom";
+  /** Absent in folders written before format 6: those are `"standard"`. */
+  readonly ops?: GraphOps;
   readonly layerCount: number;
   readonly hiddenSize: number;
   readonly contextLength: number;
@@ -103,9 +121,18 @@ export function defaultCacheDir(): string {
  */
 const NUMERICS_FOLDER_SUFFIX: Readonly<Record<Numerics, string>> = { exact: "", "llama.cpp": "-llamacpp" };
 
+/** Folder name suffix per operator set: the default ("contrib") keeps the plain name. */
+const OPS_FOLDER_SUFFIX: Readonly<Record<GraphOps, string>> = { contrib: "", standard: "-standard" };
+
 /** The cache folder of one export. */
-export function exportDir(fingerprint: string, precision: Precision, cacheDir = defaultCacheDir(), numerics: Numerics = "exact"): string {
-  return join(cacheDir, "onnx", `${fingerprint}-${precision}${NUMERICS_FOLDER_SUFFIX[numerics]}`);
+export function exportDir(
+  fingerprint: string,
+  precision: Precision,
+  cacheDir = defaultCacheDir(),
+  numerics: Numerics = "exact",
+  ops: GraphOps = "contrib",
+): string {
+  return join(cacheDir, "onnx", `${fingerprint}-${precision}${NUMERICS_FOLDER_SUFFIX[numerics]}${OPS_FOLDER_SUFFIX[ops]}`);
 }
 
 /**
@@ -130,6 +157,8 @@ export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportRe
   if (options.architectureFacts && !options.outDir)
     throw new TypeError("architectureFacts exports need an explicit outDir (the cache holds exports of the table's facts only).");
   const numerics: Numerics | "custom" = options.numericsFacts ? "custom" : mode;
+  const ops = options.ops ?? "contrib";
+  if (!GRAPH_OPS.includes(ops)) throw new RangeError(`ops "${String(ops)}" is not one of ${GRAPH_OPS.join(", ")}`);
   if (precision !== "fp32" && numerics !== "exact")
     throw new RangeError(`numerics "${numerics}" applies to the fp32 precision only, not "${precision}".`);
   const progress = options.onProgress ?? (() => {});
@@ -140,12 +169,16 @@ export async function exportGgufToOnnx(options: ExportOptions): Promise<ExportRe
     onProgress: ({ bytes, totalBytes }) => progress({ stage: "fingerprint", done: bytes, total: totalBytes }),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const modelDir = resolve(options.outDir ?? exportDir(fingerprint, precision, defaultCacheDir(), mode));
+  const modelDir = resolve(options.outDir ?? exportDir(fingerprint, precision, defaultCacheDir(), mode, ops));
   // Held from the reuse check to the rename: another process exporting the same folder waits, then reuses it instead of removing it.
-  return withFolderLock(modelDir, () => exportLocked(options, { modelDir, fingerprint, precision, numerics, mode, progress, checkAbort }), {
-    ...(options.signal ? { signal: options.signal } : {}),
-    onWait: (owner) => progress({ stage: "fingerprint", done: 1, total: 1, waitingFor: owner.pid }),
-  });
+  return withFolderLock(
+    modelDir,
+    () => exportLocked(options, { modelDir, fingerprint, precision, numerics, mode, ops, progress, checkAbort }),
+    {
+      ...(options.signal ? { signal: options.signal } : {}),
+      onWait: (owner) => progress({ stage: "fingerprint", done: 1, total: 1, waitingFor: owner.pid }),
+    },
+  );
 }
 
 async function exportLocked(
@@ -156,6 +189,7 @@ async function exportLocked(
     precision,
     numerics,
     mode,
+    ops,
     progress,
     checkAbort,
   }: {
@@ -164,6 +198,7 @@ async function exportLocked(
     precision: Precision;
     numerics: Numerics | "custom";
     mode: Numerics;
+    ops: GraphOps;
     progress: (p: ExportProgress) => void;
     checkAbort: () => void;
   },
@@ -176,9 +211,10 @@ async function exportLocked(
       existing.fingerprint === fingerprint &&
       existing.precision === precision &&
       (existing.numerics ?? "exact") === numerics &&
+      (existing.ops ?? "standard") === ops &&
       existing.formatVersion === EXPORT_FORMAT_VERSION
     ) {
-      return { modelDir, fingerprint, precision, numerics, cached: true, bytes: await onnxBytes(modelDir) };
+      return { modelDir, fingerprint, precision, numerics, ops, cached: true, bytes: await onnxBytes(modelDir) };
     }
   }
 
@@ -198,6 +234,7 @@ async function exportLocked(
     await buildDecoderGraph(builder, config, weightSource(gguf), {
       precision,
       numerics: options.numericsFacts ?? NUMERICS[mode],
+      ops,
       steerable: options.steerable ?? true,
       onLayer: (done, total) => progress({ stage: "layers", done, total }),
       ...(options.signal ? { signal: options.signal } : {}),
@@ -213,6 +250,7 @@ async function exportLocked(
       name: config.name,
       precision,
       numerics,
+      ops,
       layerCount: config.layerCount,
       hiddenSize: config.hiddenSize,
       contextLength: config.contextLength,
@@ -240,7 +278,7 @@ async function exportLocked(
     await mkdir(resolve(modelDir, ".."), { recursive: true });
     await rename(temp, modelDir);
     progress({ stage: "done", done: 1, total: 1 });
-    return { modelDir, fingerprint, precision, numerics, cached: false, bytes: await onnxBytes(modelDir) };
+    return { modelDir, fingerprint, precision, numerics, ops, cached: false, bytes: await onnxBytes(modelDir) };
   } catch (error) {
     builder?.abandon();
     await rm(temp, { recursive: true, force: true });

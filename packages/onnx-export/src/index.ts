@@ -1,7 +1,7 @@
 export { exportGgufToOnnx, exportDir, defaultCacheDir, readExportInfo, EXPORT_FORMAT_VERSION } from "./export.js";
 export type { ExportOptions, ExportProgress, ExportResult, EmosteerExportInfo } from "./export.js";
-export { GRAPH_IO, PRECISIONS } from "./decoder-graph.js";
-export type { Precision } from "./decoder-graph.js";
+export { GRAPH_IO, GRAPH_OPS, PRECISIONS } from "./decoder-graph.js";
+export type { GraphOps, Precision } from "./decoder-graph.js";
 export { ARCHITECTURES, SUPPORTED_ARCHITECTURES } from "./architecture.js";
 export { NUMERICS, NUMERICS_MODES, llamaCppMatmulInput } from "./numerics.js";
 export type { Numerics, NumericsFacts, ActivationRounding } from "./numerics.js";
