@@ -1,4 +1,4 @@
-import { type EmotionVector, resolveSteering, type SteeringSpec } from "@emosteer/core";
+import { AbortedError, type EmotionVector, resolveSteering, type SteeringSpec } from "@emosteer/core";
 import type { LlamaModel } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { controlVectorOf, type ControlVector } from "../src/control-vector.js";
@@ -144,6 +144,44 @@ describe("llama.cpp generation session: per-request steering batched in one llam
       const unsteered = async (r: Request) => (await small.generate(r.prompt, { maxTokens: r.maxTokens })).tokens;
       expect(batched.tokens).not.toEqual(await unsteered(active));
       expect(joinedTokens).not.toEqual(await unsteered(joiner));
+    } finally {
+      await small.dispose();
+    }
+  });
+
+  it("continuous batching: a joiner aborted between its prompt chunks rejects with AbortedError; its sequence serves the next joiner cleanly", async () => {
+    const small = await createLlamaCppBackend({ modelPath: await smolLmPath(), contextSize: 256, batchSize: 8, threads: 1 });
+    try {
+      const session = small.createSession({ parallelSequences: 2 });
+      const aborted = new AbortController();
+      const abortedTokens: number[] = [];
+      let cut: Promise<unknown> | undefined;
+      let next: Promise<readonly number[]> | undefined;
+      let activeTokens = 0;
+      const active = await session.generate(prompts[0]!, {
+        maxTokens: 10,
+        onToken: () => {
+          activeTokens++;
+          // Token 2: a joiner with a prompt of several chunks. Token 3 comes from the step that
+          // evaluated its first chunk: it is aborted with its prompt half done. Token 5: another joiner.
+          if (activeTokens === 2)
+            cut = session
+              .generate(prompts[1]!, { maxTokens: 4, signal: aborted.signal, onToken: ({ token }) => abortedTokens.push(token) })
+              .catch((error: unknown) => error);
+          if (activeTokens === 3) aborted.abort();
+          if (activeTokens === 5) next = session.generate(prompts[2]!, { maxTokens: 4, steering: spec(-4) }).then((g) => g.tokens);
+        },
+      });
+      expect(await cut).toBeInstanceOf(AbortedError);
+      expect(abortedTokens).toEqual([]);
+      const nextTokens = await next!;
+      const { stats } = session;
+      await session.dispose();
+      expect(active.tokens).toHaveLength(10);
+      // The aborted prompt never completed: only the active request's and the second joiner's count.
+      expect(stats.promptRuns).toBe(2);
+      // The second joiner took the aborted one's sequence (the lowest free id): it starts from an empty one.
+      expect(nextTokens).toEqual((await small.generate(prompts[2]!, { maxTokens: 4, steering: spec(-4) })).tokens);
     } finally {
       await small.dispose();
     }
