@@ -35,6 +35,27 @@ async function run(
   return session.run(feeds, ["logits", "hidden_states.5"]);
 }
 
+/** Feeds of one row of `tokens` after `past` cached positions (no past tensors). */
+function feedsFor(tokens: readonly number[], past: number): Record<string, ort.Tensor> {
+  const S = tokens.length;
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor("int64", BigInt64Array.from(tokens, BigInt), [1, S]),
+    attention_mask: new ort.Tensor("int64", new BigInt64Array(past + S).fill(1n), [1, past + S]),
+    position_ids: new ort.Tensor(
+      "int64",
+      BigInt64Array.from(tokens, (_, i) => BigInt(past + i)),
+      [1, S],
+    ),
+  };
+  if (past === 0) {
+    for (let i = 0; i < L; i++) {
+      feeds[`past_key_values.${i}.key`] = new ort.Tensor("float32", new Float32Array(0), [1, 3, 0, 64]);
+      feeds[`past_key_values.${i}.value`] = new ort.Tensor("float32", new Float32Array(0), [1, 3, 0, 64]);
+    }
+  }
+  return feeds;
+}
+
 describe("SmolLM2 export (llama)", () => {
   let ggufPath: string;
   let fp32: ExportResult;
@@ -156,6 +177,53 @@ describe("SmolLM2 export (llama)", () => {
       expect(maxDiff).toBeLessThan(1e-3);
     } finally {
       await session.release();
+    }
+  });
+
+  it("computes the same network with onnxruntime's fused kernels as with plain ONNX ops (prompt pass, then a step on its KV cache)", async () => {
+    const standardDir = await mkdtemp(join(tmpdir(), "emosteer-standard-"));
+    scratch.push(standardDir);
+    const standard = await exportGgufToOnnx({ ggufPath, precision: "fp32", ops: "standard", outDir: standardDir });
+    expect([fp32.ops, standard.ops]).toEqual(["contrib", "standard"]);
+    const sessions = await Promise.all(
+      [fp32.modelDir, standardDir].map((dir) => ort.InferenceSession.create(join(dir, "onnx", "model.onnx"))),
+    );
+    try {
+      const steering = { steering: new ort.Tensor("float32", new Float32Array(L * H).fill(0.01, 4 * H, 5 * H), [1, L, H]) };
+      const [fused, plain] = await Promise.all(
+        sessions.map(async (session) => {
+          const presents = Array.from({ length: L }, (_, i) => [`present.${i}.key`, `present.${i}.value`]).flat();
+          const prompt = await session.run(
+            {
+              ...feedsFor(tokens, 0),
+              ...steering,
+            },
+            ["logits", "hidden_states.5", ...presents],
+          );
+          // One decode step on the prompt's KV cache.
+          const past: Record<string, ort.Tensor> = {};
+          for (let i = 0; i < L; i++) {
+            past[`past_key_values.${i}.key`] = prompt[`present.${i}.key`]!;
+            past[`past_key_values.${i}.value`] = prompt[`present.${i}.value`]!;
+          }
+          const step = await session.run({ ...feedsFor([tokens[0]!], tokens.length), ...past, ...steering }, ["logits"]);
+          return { prompt, step };
+        }),
+      );
+      const maxDiff = (a: ort.Tensor, b: ort.Tensor) => {
+        expect(a.dims).toEqual(b.dims);
+        const x = a.data as Float32Array;
+        const y = b.data as Float32Array;
+        let max = 0;
+        for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]! - y[i]!));
+        return max;
+      };
+      expect(maxDiff(fused!.prompt.logits!, plain!.prompt.logits!)).toBeLessThan(1e-3);
+      expect(maxDiff(fused!.prompt["hidden_states.5"]!, plain!.prompt["hidden_states.5"]!)).toBeLessThan(1e-3);
+      expect(maxDiff(fused!.prompt["present.7.key"]!, plain!.prompt["present.7.key"]!)).toBeLessThan(1e-3);
+      expect(maxDiff(fused!.step.logits!, plain!.step.logits!)).toBeLessThan(1e-3);
+    } finally {
+      for (const session of sessions) await session.release();
     }
   });
 
