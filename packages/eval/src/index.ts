@@ -23,6 +23,7 @@ export {
   type JudgeProgress,
   type CreateJudgeOptions,
   type TrainJudgeOptions,
+  type JudgeEncoderOptions,
 } from "./judge.js";
 export type { FeatureSettings } from "./judge-features.js";
 export type { TrainingSettings } from "./judge-training.js";
@@ -63,6 +64,7 @@ export {
   OnnxSentenceEmbedder,
   loadOnnxSentenceEmbedder,
   type MiniLmPrecision,
+  type EncoderThread,
   type OnnxSentenceEmbedderOptions,
 } from "./embedding/minilm-onnx.js";
 export { EmbeddingCache } from "./embedding/embedding-cache.js";

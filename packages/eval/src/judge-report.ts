@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { EmosteerError } from "@emosteer/core";
 import { writeFileAtomic } from "@emosteer/core/node";
 import { JUDGE_LABELS, type JudgeLabel, type LabelledText, loadGoEmotions, loadIsear } from "./data.js";
 import { EmbeddingCache } from "./embedding/embedding-cache.js";
@@ -14,6 +15,8 @@ import {
   type JudgeProgress,
   judgeCachePath,
   loadJudge,
+  type JudgeName,
+  loadJudgeEmbedder,
   saveJudge,
   splitIsear,
   trainJudge,
@@ -152,6 +155,14 @@ export interface JudgeEvaluation {
      * answers, one text per run and in length-sorted batches of 8, timed right after the judge's own encoder.
      */
     readonly int8_row_encoder?: Readonly<Record<"batch_1" | "batch_8", { readonly texts_per_s: number; readonly texts_per_cpu_s: number }>>;
+    /**
+     * The whole judge on the 600 answers with its encoder in 2 worker threads (one session of one intra-op
+     * thread each: the default) and on the calling thread (one session, 2 intra-op threads: the first v2
+     * path), in alternating rounds of one run, summed over the rounds.
+     */
+    readonly encoder_paths?: Readonly<
+      Record<"workers" | "caller", { readonly texts_per_s: number; readonly texts_per_cpu_s: number; readonly rounds: number }>
+    >;
   };
   /** The int8 encoder's embeddings against the fp32 graph's on the 600 contrast-corpus answers (v2 with an int8 encoder). */
   readonly embedding_agreement?: { readonly texts: number; readonly mean_cosine: number; readonly min_cosine: number };
@@ -266,31 +277,7 @@ export async function evaluateJudge(
   const goScored = await score("GoEmotions dev", { rows: goemotions });
   const isear = splitIsear(loadIsear(dataDir), judge.settings.isearHeldOutShare).heldOut;
   const isearScored = await score("ISEAR held-out", { rows: isear });
-  report({ stage: "loading", message: `judge ${judge.name}: measuring texts/s` });
-  const answers = await textsPerSecond(
-    judge,
-    contrast.map((r) => r.text),
-  );
-  const comments = await textsPerSecond(
-    judge,
-    goemotions.slice(0, 1000).map((r) => r.text),
-  );
-  const load = os.loadavg()[0]!;
-  const extra = judge.usesEmbeddings
-    ? await speedBreakdown(
-        judge,
-        contrast.map((r) => r.text),
-        answers.ms,
-      )
-    : undefined;
-  const throughput = {
-    texts_per_s: answers.wall,
-    texts_per_cpu_s: answers.cpu,
-    goemotions_texts_per_s: comments.wall,
-    goemotions_texts_per_cpu_s: comments.cpu,
-    load_average: load,
-    ...(extra ? { breakdown: extra.breakdown, fp32_encoder: extra.fp32_encoder, int8_row_encoder: extra.int8_row_encoder } : {}),
-  };
+  const throughput = await measureThroughput(judge, { ...options, onProgress: report });
   return {
     name: judge.name,
     id: judge.id,
@@ -302,8 +289,79 @@ export async function evaluateJudge(
     contrast_corpus: scoreSet(contrastScored.gold, contrastScored.probabilities),
     goemotions_dev: scoreSet(goScored.gold, goScored.probabilities),
     isear_heldout: scoreSet(isearScored.gold, isearScored.probabilities),
-    throughput,
-    ...(extra?.agreement ? { embedding_agreement: extra.agreement } : {}),
+    throughput: throughput.throughput,
+    ...(throughput.agreement ? { embedding_agreement: throughput.agreement } : {}),
+  };
+}
+
+/** Rounds of {@link encoderPaths}. */
+const PATH_ROUNDS = 3;
+
+/**
+ * The whole judge on `texts` with its encoder in worker threads and on the calling thread, in
+ * alternating rounds (so both see the same machine load), both from the judge's own settings.
+ */
+async function encoderPaths(judge: EmotionJudge, texts: readonly string[]) {
+  const paths = { workers: {}, caller: { thread: "caller" } } as const;
+  const embedders = {
+    workers: await loadJudgeEmbedder(judge.settings, paths.workers),
+    caller: await loadJudgeEmbedder(judge.settings, paths.caller),
+  };
+  try {
+    const sums = { workers: { ms: 0, cpu: 0, n: 0 }, caller: { ms: 0, cpu: 0, n: 0 } };
+    for (let round = 0; round < PATH_ROUNDS; round++)
+      for (const path of round % 2 === 0 ? (["caller", "workers"] as const) : (["workers", "caller"] as const)) {
+        const embedder = embedders[path];
+        const t = await timed(texts, async (x) => judge.probabilitiesMany(x, { embeddings: await embedder.embedMany(x) }));
+        sums[path].ms += t.ms;
+        sums[path].cpu += texts.length / t.cpu;
+        sums[path].n += texts.length;
+      }
+    const figure = (s: { ms: number; cpu: number; n: number }) => ({
+      texts_per_s: s.n / (s.ms / 1000),
+      texts_per_cpu_s: s.n / s.cpu,
+      rounds: PATH_ROUNDS,
+    });
+    return { workers: figure(sums.workers), caller: figure(sums.caller) };
+  } finally {
+    await embedders.workers.dispose();
+    await embedders.caller.dispose();
+  }
+}
+
+/** The speed figures of a judge: the whole judge on the contrast corpus and GoEmotions dev, and (with embeddings) where its time goes. */
+async function measureThroughput(
+  judge: EmotionJudge,
+  options: { dataDir?: string; onProgress?: (p: JudgeProgress) => void },
+): Promise<{ throughput: JudgeEvaluation["throughput"]; agreement?: JudgeEvaluation["embedding_agreement"] }> {
+  const report = options.onProgress ?? (() => {});
+  const contrast = loadContrastCorpus().map((r) => r.text);
+  const comments = loadGoEmotions(resolveDataDir(options.dataDir), "dev")
+    .slice(0, 1000)
+    .map((r) => r.text);
+  report({ stage: "loading", message: `judge ${judge.name}: measuring texts/s` });
+  const answers = await textsPerSecond(judge, contrast);
+  const short = await textsPerSecond(judge, comments);
+  const load = os.loadavg()[0]!;
+  let extra: Awaited<ReturnType<typeof speedBreakdown>> | undefined;
+  let paths: Awaited<ReturnType<typeof encoderPaths>> | undefined;
+  if (judge.usesEmbeddings) {
+    report({ stage: "loading", message: `judge ${judge.name}: timing each stage and the other encoders` });
+    extra = await speedBreakdown(judge, contrast, answers.ms);
+    report({ stage: "loading", message: `judge ${judge.name}: worker threads against the calling thread, ${PATH_ROUNDS} rounds` });
+    paths = await encoderPaths(judge, contrast);
+  }
+  return {
+    throughput: {
+      texts_per_s: answers.wall,
+      texts_per_cpu_s: answers.cpu,
+      goemotions_texts_per_s: short.wall,
+      goemotions_texts_per_cpu_s: short.cpu,
+      load_average: load,
+      ...(extra ? { breakdown: extra.breakdown, fp32_encoder: extra.fp32_encoder, int8_row_encoder: extra.int8_row_encoder } : {}),
+      ...(paths ? { encoder_paths: paths } : {}),
+    },
+    ...(extra?.agreement ? { agreement: extra.agreement } : {}),
   };
 }
 
@@ -314,6 +372,12 @@ export interface JudgeReportOptions extends Omit<CreateJudgeOptions, "settings" 
   readonly retrain?: boolean;
   /** Where the v2 judge file goes. Defaults to {@link COMMITTED_JUDGE_PATH}. */
   readonly judgeFile?: string;
+  /**
+   * Re-time the judges only: read judge.json, check that its judges are the ones loaded now (same ids),
+   * measure their speed again and rewrite judge.json and judge.md with only the speed figures changed
+   * (no training, no scoring of the sets; `retrain` is ignored).
+   */
+  readonly speedOnly?: boolean;
 }
 
 const f3 = (x: number | undefined) => (x === undefined ? "–" : x.toFixed(3));
@@ -444,7 +508,8 @@ function markdown(results: readonly JudgeEvaluation[], plot: string): string {
     "# Emotion judge",
     "",
     "Generated by `pnpm --filter @emosteer/eval judge:report` (packages/eval/scripts/judge-report.ts: retrains v2 on all data",
-    "present, rewrites `packages/eval/judges/v2.judge`, then scores v1 and v2 on every set; `-- --no-retrain` scores the committed file). Do not edit by hand.",
+    "present, rewrites `packages/eval/judges/v2.judge`, then scores v1 and v2 on every set; `-- --no-retrain` scores the committed file;",
+    "`-- --speed-only` re-times the judges of judge.json and rewrites only the speed figures). Do not edit by hand.",
     "",
     "## The judges",
     "",
@@ -505,9 +570,13 @@ function markdown(results: readonly JudgeEvaluation[], plot: string): string {
     "",
     "## Speed",
     "",
-    `Whole judge (WordPiece, MiniLM on onnxruntime with 2 intra-op threads, ${v2.settings.embedding?.precision === "int8" ? "the int8 graph one text per run" : "length-sorted batches of 32"}, n-gram features,`,
-    "softmax), no embedding cache, one process; the 2-core machine was shared with other work while measuring (a benchmark",
-    "job on about one core all along, other sessions' builds and tests besides: see the load average).",
+    `Whole judge (WordPiece, MiniLM on onnxruntime in 2 worker threads, each with its own session of one intra-op thread and`,
+    `${v2.settings.embedding?.precision === "int8" ? "the int8 graph one text per run" : "length-sorted batches of 32"}, texts dispatched to them in chunks of 4 runs; n-gram features,`,
+    "softmax), no embedding cache, one process; the 2-core machine was shared with other work while measuring (other",
+    "sessions' builds, tests and benchmarks: see the load average).",
+    "",
+    "Speed only (no training, no re-scoring of the sets; checks that judge.json's judges are the ones loaded, same ids):",
+    "`pnpm --filter @emosteer/eval judge:report -- --speed-only` rewrites the speed figures of judge.md and judge.json.",
     "",
     "Texts per CPU-second counts the process's user + system time over all its threads, which depends little on the other",
     "work; an idle 2-core machine gives at most about twice that in wall-clock texts/s.",
@@ -528,6 +597,18 @@ function markdown(results: readonly JudgeEvaluation[], plot: string): string {
 function speedDetails(v2: JudgeEvaluation): string[] {
   const b = v2.throughput.breakdown;
   const out: string[] = [];
+  const p = v2.throughput.encoder_paths;
+  if (p)
+    out.push(
+      `Worker threads against the calling thread, the whole ${v2.name} judge on the 600 answers, ${p.workers.rounds} alternating rounds of each in one process`,
+      "(`throughput.encoder_paths`; the embeddings are the same bit for bit, test/session-pool.test.ts):",
+      "",
+      "| encoder | texts/s | per CPU-second |",
+      "| --- | --- | --- |",
+      `| 2 worker threads, a session of 1 intra-op thread each (default) | ${p.workers.texts_per_s.toFixed(0)} | ${p.workers.texts_per_cpu_s.toFixed(0)} |`,
+      `| calling thread, one session of 2 intra-op threads (the first v2 path) | ${p.caller.texts_per_s.toFixed(0)} | ${p.caller.texts_per_cpu_s.toFixed(0)} |`,
+      "",
+    );
   if (b) {
     out.push(
       `Where the time of ${v2.name} goes on the 600 answers (each stage timed alone, wall ms): WordPiece ${b.tokenize_ms.toFixed(0)},`,
@@ -680,6 +761,7 @@ function reportJson(results: readonly JudgeEvaluation[]) {
 export async function writeJudgeReport(options: JudgeReportOptions = {}): Promise<JudgeEvaluation[]> {
   const report = options.onProgress ?? (() => {});
   const judgeFile = options.judgeFile ?? COMMITTED_JUDGE_PATH;
+  if (options.speedOnly) return rewriteJudgeSpeed(options, judgeFile);
   if (options.retrain !== false) {
     // Trained once per data and settings (the cache key hashes both), so a rerun without new data only re-scores.
     const cached = judgeCachePath({ ...options, settings: V2_JUDGE_SETTINGS });
@@ -705,5 +787,33 @@ export async function writeJudgeReport(options: JudgeReportOptions = {}): Promis
   await writeFileAtomic(join(outDir, plot), reliabilitySvg(results));
   await writeFileAtomic(join(outDir, "judge.json"), `${JSON.stringify(reportJson(results), null, 2)}\n`);
   await writeFileAtomic(join(outDir, "judge.md"), markdown(results, plot));
+  return results;
+}
+
+/** {@link JudgeReportOptions.speedOnly}: the speed figures of judge.json's judges measured again, everything else kept. */
+async function rewriteJudgeSpeed(options: JudgeReportOptions, judgeFile: string): Promise<JudgeEvaluation[]> {
+  const report = options.onProgress ?? (() => {});
+  const outDir = options.outDir ?? join(repoRoot, "benchmarks");
+  const jsonPath = join(outDir, "judge.json");
+  if (!existsSync(jsonPath))
+    throw new EmosteerError(`${jsonPath} does not exist: run the whole report first (pnpm --filter @emosteer/eval judge:report).`);
+  const stored = JSON.parse(readFileSync(jsonPath, "utf8")) as { judges: Record<string, JudgeEvaluation> };
+  const results: JudgeEvaluation[] = [];
+  for (const [name, evaluation] of Object.entries(stored.judges)) {
+    const judge = name === "v2" ? loadJudge(judgeFile) : await createJudge({ ...options, judgeFile: undefined, judge: name as JudgeName });
+    try {
+      if (judge.id !== evaluation.id)
+        throw new EmosteerError(
+          `${jsonPath} holds judge ${name} ${evaluation.id.slice(0, 12)}, but that judge is now ${judge.id.slice(0, 12)}: its set scores are stale, so run the whole report (without --speed-only).`,
+        );
+      const { throughput, agreement } = await measureThroughput(judge, { ...options, onProgress: report });
+      const { embedding_agreement: _, ...rest } = evaluation;
+      results.push({ ...rest, throughput, ...(agreement ? { embedding_agreement: agreement } : {}) });
+    } finally {
+      await judge.dispose();
+    }
+  }
+  await writeFileAtomic(jsonPath, `${JSON.stringify(reportJson(results), null, 2)}\n`);
+  await writeFileAtomic(join(outDir, "judge.md"), markdown(results, "plots/judge-reliability.svg"));
   return results;
 }

@@ -5,7 +5,7 @@ import { AbortedError, InvalidFileError } from "@emosteer/core";
 import { writeFileAtomic } from "@emosteer/core/node";
 import { JUDGE_LABELS, type JudgeLabel, type LabelledText, loadGoEmotions, loadIsear } from "./data.js";
 import { EmbeddingCache } from "./embedding/embedding-cache.js";
-import { loadOnnxSentenceEmbedder, type MiniLmPrecision, type OnnxSentenceEmbedder } from "./embedding/minilm-onnx.js";
+import { type EncoderThread, loadOnnxSentenceEmbedder, type MiniLmPrecision, type OnnxSentenceEmbedder } from "./embedding/minilm-onnx.js";
 import { decodeFloat16, encodeFloat16, roundToFloat16InPlace } from "./float16.js";
 import { DEFAULT_INDOMAIN_DIR, inDomainFiles, leakingTrainRows, loadContrastCorpus, loadInDomain } from "./indomain-data.js";
 import { type FeatureSettings, featurize, fitIdf, type SparseVector } from "./judge-features.js";
@@ -200,6 +200,11 @@ export class EmotionJudge {
   readonly #priorOffsets: Float32Array;
   readonly #logits = new Float64Array(JUDGE_LABELS.length);
   #embedder: Promise<OnnxSentenceEmbedder> | null = null;
+  /**
+   * How the MiniLM encoder runs (threads, where): read when the embedder is loaded (first use, or the
+   * first use after {@link dispose}). Not part of the judge's id: every choice gives the same embeddings.
+   */
+  encoder: JudgeEncoderOptions = {};
 
   /** @internal use {@link createJudge}, {@link loadJudge} or {@link trainJudge}. */
   constructor(init: JudgeInit) {
@@ -260,7 +265,7 @@ export class EmotionJudge {
 
   /** The MiniLM embedder this judge uses (loaded on first use, fetched into the cache if needed). */
   embedder(): Promise<OnnxSentenceEmbedder> {
-    this.#embedder ??= loadJudgeEmbedder(this.settings);
+    this.#embedder ??= loadJudgeEmbedder(this.settings, this.encoder);
     return this.#embedder;
   }
 
@@ -377,10 +382,21 @@ export function embeddingWidth(settings: JudgeSettings): number {
   return settings.embedding.sentenceWeight !== undefined ? 2 * HIDDEN : HIDDEN;
 }
 
+/** How a judge's MiniLM encoder runs; the embeddings are the same whatever is chosen. */
+export interface JudgeEncoderOptions {
+  /**
+   * Threads of the encoder (default 2): that many worker threads, each running one text at a time on
+   * its own onnxruntime session of one intra-op thread; 1 runs the encoder on the calling thread.
+   */
+  readonly threads?: number;
+  /** `"caller"`: one session with `threads` intra-op threads on the calling thread, the first v2 path (kept for comparison). */
+  readonly thread?: EncoderThread;
+}
+
 /** The embedder whose vectors a judge with these settings reads (precision and sentence block from its settings). */
 export function loadJudgeEmbedder(
   settings: JudgeSettings,
-  options: { cacheDir?: string; signal?: AbortSignal; onProgress?: (message: string) => void } = {},
+  options: JudgeEncoderOptions & { cacheDir?: string; signal?: AbortSignal; onProgress?: (message: string) => void } = {},
 ): Promise<OnnxSentenceEmbedder> {
   return loadOnnxSentenceEmbedder({
     ...options,
@@ -464,6 +480,8 @@ export interface TrainJudgeOptions {
   readonly limit?: number;
   readonly onProgress?: (progress: JudgeProgress) => void;
   readonly signal?: AbortSignal;
+  /** How the MiniLM encoder runs while training and in the returned judge ({@link EmotionJudge.encoder}). */
+  readonly encoder?: JudgeEncoderOptions;
 }
 
 /** 32-bit FNV-1a of a string, used for stable hash-based splits. */
@@ -560,6 +578,7 @@ export async function trainJudge(options: TrainJudgeOptions = {}): Promise<Emoti
   let embeddings: Float32Array[] | undefined;
   if (settings.embedding) {
     const embedder = await loadJudgeEmbedder(settings, {
+      ...options.encoder,
       cacheDir: options.cacheDir,
       signal: options.signal,
       onProgress: (m) => report({ stage: "embedding", message: m }),
@@ -645,7 +664,7 @@ export async function trainJudge(options: TrainJudgeOptions = {}): Promise<Emoti
     for (let c = 0; c < classes; c++) model.bias[c]! /= temperature;
   }
   if (settings.storage === "float16") roundToFloat16InPlace(model.weights);
-  return new EmotionJudge({
+  const judge = new EmotionJudge({
     name: options.name ?? nameOf(settings),
     settings,
     idf,
@@ -655,6 +674,8 @@ export async function trainJudge(options: TrainJudgeOptions = {}): Promise<Emoti
     trainingRows: rows.length,
     dataFiles,
   });
+  if (options.encoder) judge.encoder = options.encoder;
+  return judge;
 }
 
 function exampleLogits(model: LinearModel, e: TrainingExample, classes: number): Float64Array {
@@ -791,6 +812,12 @@ export async function saveJudge(judge: EmotionJudge, path: string): Promise<void
  * `onProgress` and replaced by a fresh training.
  */
 export async function createJudge(options: CreateJudgeOptions = {}): Promise<EmotionJudge> {
+  const judge = await findJudge(options);
+  if (options.encoder) judge.encoder = options.encoder;
+  return judge;
+}
+
+async function findJudge(options: CreateJudgeOptions): Promise<EmotionJudge> {
   const report = options.onProgress ?? (() => {});
   if (options.judgeFile) {
     const judge = loadJudge(options.judgeFile);

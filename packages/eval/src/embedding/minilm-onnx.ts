@@ -11,6 +11,7 @@ import { AbortedError, EmosteerError, InvalidFileError } from "@emosteer/core";
 import { GraphBuilder, MS_DOMAIN } from "@emosteer/onnx-export";
 import type { BertConfig } from "./bert.js";
 import { readSafetensors } from "./safetensors.js";
+import { openCallerSession, openSessionPool, type RunFeeds, type SessionRunner } from "./session-pool.js";
 import { ensureEmbeddingModel, type EnsureEmbeddingModelOptions } from "./sentence-embedder.js";
 import { WordPieceTokenizer } from "./wordpiece.js";
 
@@ -296,13 +297,21 @@ export function ensureMiniLmGraph(
   return modelPath;
 }
 
-type Ort = typeof import("onnxruntime-node");
-type Session = import("onnxruntime-node").InferenceSession;
+/**
+ * Where the encoder's session runs. `"workers"`: `threads` worker threads, each with its own session
+ * of one intra-op thread; runs go to them in chunks, so on 2 cores two texts are encoded at once and
+ * the calling thread stays free. `"caller"`: one session with `threads` intra-op threads on the
+ * calling thread, each run blocking it (the first v2 path; kept for comparison). Both give the same
+ * embeddings bit for bit on the int8 graph (test/session-pool.test.ts).
+ */
+export type EncoderThread = "workers" | "caller";
 
 export interface OnnxSentenceEmbedderOptions extends EnsureEmbeddingModelOptions {
   readonly modelDir?: string;
-  /** onnxruntime intra-op threads. Defaults to 2. */
+  /** Threads the encoder uses (worker threads, or intra-op threads with `thread: "caller"`). Defaults to 2. */
   readonly threads?: number;
+  /** Defaults to `"workers"`, or `"caller"` with `threads: 1` (one thread needs no pool). */
+  readonly thread?: EncoderThread;
   /** Texts per session run (after sorting by length). Defaults to 32. */
   readonly batchSize?: number;
   /** Weights of the linear layers. Defaults to "fp32". */
@@ -333,6 +342,7 @@ function unit(v: Float32Array): Float32Array {
  * by token count and run in batches, so padding stays small; results come back in input order.
  * The int8 graph runs one text per run: its activation scale is per run, so batching would make a
  * text's embedding depend on its batch-mates (and one text per run is also the fastest on 2 cores).
+ * By default the runs go to `threads` worker threads (session-pool.ts), two texts at once on 2 cores.
  * The int8-row graph batches (default 8): its scales are per token, so a text's embedding is the same
  * alone and in any padded batch (to float rounding). On this machine it measured about 30 % fewer
  * texts per CPU-second than the int8 graph one text per run, batches of 8 included (its quantization
@@ -342,12 +352,13 @@ function unit(v: Float32Array): Float32Array {
 export class OnnxSentenceEmbedder {
   /** Width of each returned vector: the model's hidden size, twice that with `sentences`. */
   readonly dimensions: number;
-  #session: Session | null;
+  /** Runs at once: the worker threads of the pool, 1 on the calling thread. */
+  readonly threads: number;
+  #runner: SessionRunner | null;
 
   /** @internal use {@link loadOnnxSentenceEmbedder}. */
   constructor(
-    private readonly ort: Ort,
-    session: Session,
+    runner: SessionRunner,
     private readonly tokenizer: WordPieceTokenizer,
     readonly maxTokens: number,
     dimensions: number,
@@ -356,7 +367,8 @@ export class OnnxSentenceEmbedder {
     readonly modelId: string,
     readonly sentences = false,
   ) {
-    this.#session = session;
+    this.#runner = runner;
+    this.threads = runner.parallelism;
     this.hiddenSize = dimensions;
     this.dimensions = sentences ? 2 * dimensions : dimensions;
   }
@@ -387,8 +399,8 @@ export class OnnxSentenceEmbedder {
     texts: readonly string[],
     options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
   ): Promise<Float32Array[]> {
-    const session = this.#session;
-    if (!session) throw new EmosteerError("OnnxSentenceEmbedder was used after dispose(); load a new one.");
+    const runner = this.#runner;
+    if (!runner) throw new EmosteerError("OnnxSentenceEmbedder was used after dispose(); load a new one.");
     const spans: number[][] = [];
     const tokens = texts.map((t) => {
       if (typeof t !== "string") throw new TypeError(`Embedding input must be a string, got ${typeof t}`);
@@ -400,9 +412,9 @@ export class OnnxSentenceEmbedder {
     const order = tokens.map((_, i) => i).sort((a, b) => tokens[a]!.length - tokens[b]!.length || a - b);
     const out = new Array<Float32Array>(texts.length);
     const H = this.hiddenSize;
-    for (let start = 0; start < order.length; start += this.batchSize) {
-      if (options.signal?.aborted) throw new AbortedError("Embedding");
-      const batch = order.slice(start, start + this.batchSize);
+    const batches: number[][] = [];
+    for (let start = 0; start < order.length; start += this.batchSize) batches.push(order.slice(start, start + this.batchSize));
+    const runs: RunFeeds[] = batches.map((batch) => {
       const T = tokens[batch.at(-1)!]!.length;
       const ids = new BigInt64Array(batch.length * T);
       const mask = new BigInt64Array(batch.length * T);
@@ -413,15 +425,21 @@ export class OnnxSentenceEmbedder {
           mask[b * T + t] = 1n;
         }
       });
-      const result = await session.run(
-        {
-          input_ids: new this.ort.Tensor("int64", ids, [batch.length, T]),
-          attention_mask: new this.ort.Tensor("int64", mask, [batch.length, T]),
-        },
-        this.sentences ? ["sentence_embedding", "token_embeddings"] : ["sentence_embedding"],
-      );
-      const data = result.sentence_embedding!.data as Float32Array;
-      const hidden = this.sentences ? (result.token_embeddings!.data as Float32Array) : null;
+      return {
+        input_ids: { type: "int64", data: ids, dims: [batch.length, T] },
+        attention_mask: { type: "int64", data: mask, dims: [batch.length, T] },
+      };
+    });
+    if (options.signal?.aborted) throw new AbortedError("Embedding");
+    const results = await runner.runAll(runs, this.sentences ? ["sentence_embedding", "token_embeddings"] : ["sentence_embedding"], {
+      signal: options.signal,
+      onDone: (done) => options.onProgress?.(Math.min(done * this.batchSize, order.length), order.length),
+    });
+    batches.forEach((batch, k) => {
+      const result = results[k]!;
+      const T = tokens[batch.at(-1)!]!.length;
+      const data = result.sentence_embedding!.data;
+      const hidden = this.sentences ? result.token_embeddings!.data : null;
       batch.forEach((idx, b) => {
         if (!hidden) {
           out[idx] = data.slice(b * H, (b + 1) * H);
@@ -443,8 +461,7 @@ export class OnnxSentenceEmbedder {
         unit(v.subarray(H));
         out[idx] = v;
       });
-      options.onProgress?.(Math.min(start + this.batchSize, order.length), order.length);
-    }
+    });
     return out;
   }
 
@@ -452,11 +469,11 @@ export class OnnxSentenceEmbedder {
     return (await this.embedMany([text]))[0]!;
   }
 
-  /** Releases the session. Idempotent. */
+  /** Releases the session(s) and stops the worker threads, if any. Idempotent. */
   async dispose(): Promise<void> {
-    const s = this.#session;
-    this.#session = null;
-    await s?.release();
+    const r = this.#runner;
+    this.#runner = null;
+    await r?.release();
   }
 }
 
@@ -475,8 +492,10 @@ export async function loadOnnxSentenceEmbedder(options: OnnxSentenceEmbedderOpti
     throw new RangeError(
       'sentence pooling needs an int8 graph (they alone output the hidden states): pass precision: "int8" or "int8-row"',
     );
-  const session = await ort.InferenceSession.create(modelPath, {
-    intraOpNumThreads: threads,
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a whole number ≥ 1, got ${threads}`);
+  const thread = options.thread ?? (threads === 1 ? "caller" : "workers");
+  const sessionOptions = {
+    intraOpNumThreads: thread === "workers" ? 1 : threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: "all",
     executionMode: "sequential",
@@ -484,14 +503,17 @@ export async function loadOnnxSentenceEmbedder(options: OnnxSentenceEmbedderOpti
     // Threads that spin between ops burn the CPU another process needs: on a shared 2-core machine
     // no spinning doubled texts/s (and texts per CPU-second) of the int8 graph.
     extra: { session: { intra_op: { allow_spinning: "0" } } },
-  });
+  } as const;
+  const runner =
+    thread === "workers"
+      ? await openSessionPool(modelPath, sessionOptions, { size: threads, what: `the MiniLM encoder (${precision})` })
+      : await openCallerSession(ort, modelPath, sessionOptions);
   const modelId = `${modelPath
     .split("/")
     .at(-2)!
     .replace(/^onnx-/, "")}${options.sentences ? "-s" : ""}`;
   return new OnnxSentenceEmbedder(
-    ort,
-    session,
+    runner,
     new WordPieceTokenizer(vocab),
     sbert.max_seq_length,
     config.hidden_size,

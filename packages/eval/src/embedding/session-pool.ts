@@ -1,0 +1,264 @@
+/**
+ * Where the MiniLM encoder's onnxruntime session runs: on the calling thread (one session with
+ * `threads` intra-op threads) or in a pool of worker threads (one session of one intra-op thread
+ * each), so that on 2 cores two texts run at once. One small text per run scales poorly over
+ * intra-op threads and a run blocks the calling thread; two sessions side by side use both cores.
+ * Each worker runs the same graph with the same session options but one thread; the int8 graph
+ * gives the same outputs bit for bit (test/session-pool.test.ts checks it on real texts).
+ */
+import { Worker } from "node:worker_threads";
+import { AbortedError, DisposedError, EmosteerError } from "@emosteer/core";
+import type { InferenceSession, Tensor } from "onnxruntime-node";
+
+type Ort = typeof import("onnxruntime-node");
+
+/** One run's inputs: int64 (or other) tensors by input name, as plain typed arrays. */
+export type RunFeeds = Readonly<
+  Record<string, { readonly type: Tensor.Type; readonly dims: readonly number[]; readonly data: Tensor.DataType }>
+>;
+/** One run's outputs by name: float32 data (the caller's own buffers) and dims. */
+export type RunOutputs = Record<string, { readonly dims: readonly number[]; readonly data: Float32Array }>;
+
+export interface RunAllOptions {
+  readonly signal?: AbortSignal;
+  /** Called as runs complete with how many are done (not necessarily in input order). */
+  readonly onDone?: (done: number) => void;
+}
+
+/** A loaded encoder session, wherever it runs. */
+export interface SessionRunner {
+  /** How many runs go at once: 1 on the calling thread, the worker count for a pool. */
+  readonly parallelism: number;
+  /** Runs every entry of `runs`; `result[i]` is the outputs of `runs[i]`. The feeds stay the caller's, intact. */
+  runAll(runs: readonly RunFeeds[], fetches: readonly string[], options?: RunAllOptions): Promise<RunOutputs[]>;
+  /** Releases the session(s) and stops the workers; later runs reject with `DisposedError`. Idempotent. */
+  release(): Promise<void>;
+}
+
+/** Plain `{ dims, data }` outputs (onnxruntime tensors or the wire's). */
+function outputsOf(result: Record<string, { dims: readonly number[]; data: unknown }>): RunOutputs {
+  const out: RunOutputs = {};
+  for (const [name, t] of Object.entries(result)) out[name] = { dims: t.dims, data: t.data as Float32Array };
+  return out;
+}
+
+/** The session on the calling thread: runs one after another, each blocking the thread (the path of the first judge v2). */
+export async function openCallerSession(
+  ort: Ort,
+  modelPath: string,
+  sessionOptions: InferenceSession.SessionOptions,
+): Promise<SessionRunner> {
+  let session: InferenceSession | null = await ort.InferenceSession.create(modelPath, sessionOptions);
+  return {
+    parallelism: 1,
+    async runAll(runs, fetches, options = {}) {
+      const out: RunOutputs[] = [];
+      for (const feeds of runs) {
+        if (options.signal?.aborted) throw new AbortedError("Embedding");
+        if (!session) throw new DisposedError("the MiniLM encoder");
+        const tensors: Record<string, Tensor> = {};
+        for (const [name, t] of Object.entries(feeds)) tensors[name] = new ort.Tensor(t.type, t.data as never, t.dims);
+        out.push(outputsOf(await session.run(tensors, [...fetches])));
+        options.onDone?.(out.length);
+      }
+      return out;
+    },
+    async release() {
+      const s = session;
+      session = null;
+      await s?.release();
+    },
+  };
+}
+
+interface WireError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+}
+type FromWorker =
+  | { readonly kind: "ready" }
+  | { readonly kind: "failed"; readonly error: WireError }
+  | { readonly kind: "result"; readonly id: number; readonly results: Record<string, { dims: number[]; data: Float32Array }>[] }
+  | { readonly kind: "error"; readonly id: number; readonly error: WireError }
+  | { readonly kind: "released" };
+
+/** The worker's error as an error of this thread that says where it happened, with onnxruntime's own text. */
+function fromWire(error: WireError, what: string): Error {
+  const out = new EmosteerError(`${what}: ${error.message}`);
+  if (error.stack) out.stack = `${out.name}: ${out.message}\n--- in the worker thread ---\n${error.stack}`;
+  return out;
+}
+
+/** One worker thread (`session-pool-thread.js`) and its session. */
+class PoolWorker {
+  private readonly pending = new Map<number, { resolve(results: RunOutputs[]): void; reject(error: unknown): void }>();
+  private nextId = 0;
+  stopped: Error | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly what: string,
+  ) {
+    worker.on("message", (message: FromWorker) => this.receive(message));
+    worker.on("error", (error) =>
+      this.stop(new EmosteerError(`${what}: its worker thread failed (${error.message}); load the encoder again.`)),
+    );
+    worker.on("exit", (code) => this.stop(new EmosteerError(`${what}: its worker thread exited (code ${code}); load the encoder again.`)));
+    // An idle worker does not hold the process open; a pending chunk does (ref() in run).
+    worker.unref();
+  }
+
+  static open(modelPath: string, sessionOptions: InferenceSession.SessionOptions, what: string): Promise<PoolWorker> {
+    const worker = new Worker(new URL("./session-pool-thread.js", import.meta.url), {
+      workerData: { modelPath, sessionOptions },
+      // The process's flags minus those a worker refuses (node --input-type=module -e '…' would stop it at start).
+      execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
+    });
+    return new Promise<PoolWorker>((resolve, reject) => {
+      const onExit = (code: number) =>
+        reject(new EmosteerError(`${what}: its worker thread exited (code ${code}) while loading ${modelPath}.`));
+      const onError = (error: Error) => {
+        void worker.terminate();
+        reject(new EmosteerError(`${what}: its worker thread failed while loading ${modelPath} (${error.message}).`));
+      };
+      worker.once("error", onError);
+      worker.once("exit", onExit);
+      worker.once("message", (message: FromWorker) => {
+        worker.off("error", onError);
+        worker.off("exit", onExit);
+        if (message.kind === "ready") resolve(new PoolWorker(worker, what));
+        else {
+          void worker.terminate();
+          reject(
+            message.kind === "failed"
+              ? fromWire({ ...message.error, message: `cannot load ${modelPath}: ${message.error.message}` }, what)
+              : new EmosteerError(`${what}: unexpected first message ${message.kind}`),
+          );
+        }
+      });
+    });
+  }
+
+  /**
+   * Runs a chunk of runs one after another in the worker. The feeds are copied (a few hundred token
+   * ids a run), never transferred: a caller may feed the same arrays again.
+   */
+  run(runs: readonly RunFeeds[], fetches: readonly string[]): Promise<RunOutputs[]> {
+    if (this.stopped) return Promise.reject(this.stopped);
+    const id = this.nextId++;
+    return new Promise<RunOutputs[]>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) this.worker.ref();
+      try {
+        this.worker.postMessage({ kind: "run", id, runs, fetches: [...fetches] });
+      } catch (error) {
+        this.settle(id);
+        reject(error);
+      }
+    });
+  }
+
+  async release(): Promise<void> {
+    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(new DisposedError(this.what));
+    if (!this.stopped) {
+      this.worker.ref();
+      const done = new Promise<void>((resolve) => {
+        const onMessage = (message: FromWorker) => {
+          if (message.kind !== "released") return;
+          this.worker.off("message", onMessage);
+          resolve();
+        };
+        this.worker.on("message", onMessage);
+        this.worker.once("exit", () => resolve());
+      });
+      this.worker.postMessage({ kind: "release" });
+      await done;
+    }
+    this.stopped = new DisposedError(this.what);
+    await this.worker.terminate();
+  }
+
+  private receive(message: FromWorker): void {
+    if (message.kind !== "result" && message.kind !== "error") return;
+    const waiter = this.settle(message.id);
+    if (!waiter) return;
+    if (message.kind === "error") waiter.reject(fromWire(message.error, this.what));
+    else waiter.resolve(message.results.map(outputsOf));
+  }
+
+  private settle(id: number) {
+    const waiter = this.pending.get(id);
+    this.pending.delete(id);
+    if (waiter && this.pending.size === 0) this.worker.unref();
+    return waiter;
+  }
+
+  private stop(error: Error): void {
+    this.stopped ??= error;
+    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(this.stopped);
+  }
+}
+
+/**
+ * `size` worker threads, each with its own session of the graph at `modelPath` (`sessionOptions`
+ * as given: pass `intraOpNumThreads: 1`). `runAll` cuts the runs into chunks of `chunkRuns` (default 4),
+ * each worker takes the next chunk as soon as it has finished one, keeping one more queued; results
+ * come back in input order.
+ */
+export async function openSessionPool(
+  modelPath: string,
+  sessionOptions: InferenceSession.SessionOptions,
+  { size, chunkRuns = 4, what = "the MiniLM encoder" }: { readonly size: number; readonly chunkRuns?: number; readonly what?: string },
+): Promise<SessionRunner> {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`a session pool needs a whole number of workers ≥ 1, got ${size}`);
+  const opened = await Promise.allSettled(Array.from({ length: size }, () => PoolWorker.open(modelPath, sessionOptions, what)));
+  const workers = opened.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+  const failed = opened.find((o) => o.status === "rejected");
+  if (failed) {
+    await Promise.all(workers.map((w) => w.release()));
+    throw failed.reason;
+  }
+  let released: Promise<void> | null = null;
+  return {
+    parallelism: size,
+    async runAll(runs, fetches, options = {}) {
+      if (released) throw new DisposedError(what);
+      const out = new Array<RunOutputs>(runs.length);
+      let next = 0;
+      let done = 0;
+      let failure: unknown = null;
+      const drain = async (worker: PoolWorker) => {
+        while (next < runs.length && failure === null) {
+          if (options.signal?.aborted) throw new AbortedError("Embedding");
+          const from = next;
+          next = Math.min(runs.length, next + chunkRuns);
+          const results = await worker.run(runs.slice(from, next), fetches);
+          results.forEach((r, i) => {
+            out[from + i] = r;
+          });
+          done += results.length;
+          options.onDone?.(done);
+        }
+      };
+      // Two chunks in flight per worker (it runs them in order): a worker that finishes one starts the
+      // next at once instead of waiting for this thread to be scheduled, which under load takes ms.
+      // Every loop stops taking chunks once one has failed; the first failure is the one reported.
+      await Promise.all(
+        workers.flatMap((w) =>
+          [0, 1].map(() =>
+            drain(w).catch((error: unknown) => {
+              failure ??= error;
+            }),
+          ),
+        ),
+      );
+      if (failure !== null) throw failure;
+      return out;
+    },
+    release() {
+      released ??= Promise.all(workers.map((w) => w.release())).then(() => {});
+      return released;
+    },
+  };
+}
