@@ -99,8 +99,8 @@ describe.each(["llama.cpp", "onnx", "transformers.js"])("the batched path (one %
     expect(metrics).toMatch(new RegExp(`^emosteer_max_sequences_per_decode_run ${SLOTS}$`, "m"));
   });
 
-  // Once, on ONNX: these are the server's scheduling rules around any session (their timing leans on a
-  // 3 s deadline, which llama.cpp's spinning threads can miss on an oversubscribed machine); the
+  // Once, on ONNX: these are the server's scheduling rules around any session (their timing leans on an
+  // 8 s deadline, which llama.cpp's spinning threads can miss on an oversubscribed machine); the
   // llama.cpp session's own abort and dispose rules are conformance cases ("llama.cpp session").
   if (engineName === "onnx")
     it("keeps the queue, 429, timeout and cancel behaviour on the batched path", async () => {
@@ -111,7 +111,10 @@ describe.each(["llama.cpp", "onnx", "transformers.js"])("the batched path (one %
         port: 0,
         slots: 2,
         maxQueue: 1,
-        timeoutMs: 3000,
+        // Long enough for the queued 4-token request to be admitted and finish on a loaded machine
+        // (its deadline runs from its arrival, a few ms after slow's); slow cannot finish in it.
+        timeoutMs: 8000,
+        maxTokens: 3000,
         playground: false,
         log: () => undefined,
       });
@@ -131,7 +134,9 @@ describe.each(["llama.cpp", "onnx", "transformers.js"])("the batched path (one %
         const cancelled = new AbortController();
         const streaming = await post({ max_tokens: 400, stream: true, emotions: { joy: 2 } }, cancelled.signal);
         expect(streaming.status).toBe(200);
-        const slow = post({ max_tokens: 400, emotions: { anger: 2 } }); // beside it in the session, until its timeout
+        // Beside it in the session until its timeout: anger at 2 loops without an end-of-turn token, and
+        // 3,000 tokens take far longer than 8 s on any CPU.
+        const slow = post({ max_tokens: 3000, emotions: { anger: 2 } });
         const queued = post({ max_tokens: 4 });
         for (let i = 0; i < 100 && busy.scheduler.queued < 1; i++) await new Promise((r) => setTimeout(r, 20));
         expect(busy.scheduler.running).toBe(2);
