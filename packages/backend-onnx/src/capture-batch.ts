@@ -28,19 +28,17 @@ export interface CaptureHost {
   track<T>(work: () => Promise<T>): Promise<T>;
 }
 
-/** Rows of one batched pass at most, and its padded tokens (rows × longest row) at most. */
+/** Requests that share one prefix pass at most. */
 const MAX_ROWS = 8;
-const MAX_PADDED_TOKENS = 4096;
 
 /**
  * Captures requested together (in the same turn of the event loop, as core's extraction requests
  * a query's neutral and emotional answers) run as one batch: their longest common prefix (the
- * chat prompt they share, never into a span) is evaluated once at batch 1, and the rest of every
- * request continues from that KV cache in one padded run, one row per request. Rows are
- * right-padded: the graph's mask is causal, so a real token never sees the padding after it, and
- * the attention mask hides it besides; each row keeps the positions it has alone. A request alone
- * in its batch runs exactly as before batching (one pass over its tokens). Rows differ from a
- * one-at-a-time pass only by float rounding (other matmul shapes), which the backend's tests bound.
+ * chat prompt they share, never into a span) is evaluated once, and every request's remaining
+ * tokens continue from that KV cache, each at the positions it has alone. A request alone in its
+ * batch runs exactly as before batching (one pass over its tokens). A capture differs from a
+ * one-at-a-time pass only by float rounding (the prefix's keys come from the cache instead of the
+ * same pass), which the backend's tests bound.
  */
 export class CaptureBatcher {
   private pending: PendingCapture[] = [];
@@ -79,81 +77,62 @@ export class CaptureBatcher {
     }
   }
 
-  /** One batch: the shared prefix once, then every request's remaining tokens as one row each. */
+  /**
+   * One batch: the shared prefix once, then each request's remaining tokens from that KV cache, a
+   * run of batch 1 each (GroupQueryAttention, which the contrib-op export uses, refuses several
+   * rows of several tokens after a past; one row per run also wastes nothing on padding).
+   */
   private async runBatch(batch: readonly PendingCapture[]): Promise<Float32Array[][]> {
     const { hiddenSize: H } = this.host;
-    const layers = [...new Set(batch.flatMap((r) => r.layers))].sort((a, b) => a - b);
-    const fetches = layers.map(GRAPH_IO.hiddenState);
     const prefix = batch.length > 1 ? sharedPrefix(batch) : 0;
     let past: ort.Tensor[] | null = null;
     if (prefix > 0) {
       const head = batch[0]!.tokens.slice(0, prefix);
-      const result = await this.host.run(this.feeds([head], 0, null, batch[0]!.steering, 1), this.presentNames());
+      const result = await this.host.run(this.feeds(head, 0, null, batch[0]!.steering), this.presentNames());
       this.host.assertAlive();
       past = this.presentNames().map((name) => result[name]!);
     }
-    const rows = batch.map((r) => r.tokens.slice(prefix));
-    const result = await this.host.run(this.feeds(rows, prefix, past, null, batch.length, batch), fetches);
-    this.host.assertAlive();
-    const width = Math.max(...rows.map((r) => r.length));
-    return batch.map((request, b) =>
-      request.layers.map((layer) => {
-        const all = result[GRAPH_IO.hiddenState(layer)]!.data as Float32Array;
-        const start = b * width + (request.spanStart - prefix);
-        const end = b * width + (request.tokens.length - prefix);
-        return all.slice(start * H, end * H);
-      }),
-    );
+    const captures: Float32Array[][] = [];
+    for (const request of batch) {
+      const rest = request.tokens.slice(prefix);
+      const result = await this.host.run(this.feeds(rest, prefix, past, request.steering), request.layers.map(GRAPH_IO.hiddenState));
+      this.host.assertAlive();
+      captures.push(
+        request.layers.map((layer) =>
+          (result[GRAPH_IO.hiddenState(layer)]!.data as Float32Array).slice(
+            (request.spanStart - prefix) * H,
+            (request.tokens.length - prefix) * H,
+          ),
+        ),
+      );
+    }
+    return captures;
   }
 
-  /**
-   * Feeds of a run of `rows` (right-padded to the longest) after `prefix` shared cached tokens
-   * (`past`: one row of KV per layer, repeated for every row; null: no cache). Steering: `steering`
-   * for every row, or each request's own.
-   */
+  /** Feeds of a run of `tokens` (batch 1) after `prefix` cached tokens (`past`: their KV per layer; null: none). */
   private feeds(
-    rows: readonly (readonly number[])[],
+    tokens: readonly number[],
     prefix: number,
     past: readonly ort.Tensor[] | null,
-    steering: Float32Array | null,
-    count: number,
-    requests?: readonly PendingCapture[],
+    steering: Float32Array,
   ): Record<string, ort.Tensor> {
     const { layerCount: L, hiddenSize: H, kvHeads, headDim } = this.host;
-    const width = Math.max(...rows.map((r) => r.length));
-    const ids = new BigInt64Array(count * width);
-    const mask = new BigInt64Array(count * (prefix + width));
-    const positions = new BigInt64Array(count * width);
-    const steeringRows = new Float32Array(count * L * H);
-    rows.forEach((row, b) => {
-      row.forEach((token, i) => {
-        ids[b * width + i] = BigInt(token);
-      });
-      mask.fill(1n, b * (prefix + width), b * (prefix + width) + prefix + row.length);
-      for (let i = 0; i < width; i++) positions[b * width + i] = BigInt(prefix + i);
-      steeringRows.set(steering ?? requests![b]!.steering, b * L * H);
-    });
+    const S = tokens.length;
     const feeds: Record<string, ort.Tensor> = {
-      [GRAPH_IO.inputIds]: new ort.Tensor("int64", ids, [count, width]),
-      [GRAPH_IO.attentionMask]: new ort.Tensor("int64", mask, [count, prefix + width]),
-      [GRAPH_IO.positionIds]: new ort.Tensor("int64", positions, [count, width]),
-      [GRAPH_IO.steering]: new ort.Tensor("float32", steeringRows, [count, L, H]),
+      [GRAPH_IO.inputIds]: new ort.Tensor("int64", BigInt64Array.from(tokens, BigInt), [1, S]),
+      [GRAPH_IO.attentionMask]: new ort.Tensor("int64", new BigInt64Array(prefix + S).fill(1n), [1, prefix + S]),
+      [GRAPH_IO.positionIds]: new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: S }, (_, i) => BigInt(prefix + i)),
+        [1, S],
+      ),
+      [GRAPH_IO.steering]: new ort.Tensor("float32", steering, [1, L, H]),
     };
     for (let i = 0; i < L; i++) {
-      for (const [t, name] of [
-        [2 * i, GRAPH_IO.pastKey(i)],
-        [2 * i + 1, GRAPH_IO.pastValue(i)],
-      ] as const) {
-        const shape = [count, kvHeads, prefix, headDim];
-        if (!past) {
-          feeds[name] = new ort.Tensor("float32", new Float32Array(0), shape);
-          continue;
-        }
-        const one = past[t]!.data as Float32Array;
-        const tiled = new Float32Array(count * one.length);
-        for (let b = 0; b < count; b++) tiled.set(one, b * one.length);
-        feeds[name] = new ort.Tensor("float32", tiled, shape);
-      }
+      const shape = [1, kvHeads, prefix, headDim];
+      // The prefix's KV is read by every request of the batch: fed as is (session runs copy their feeds unless told to transfer them).
+      feeds[GRAPH_IO.pastKey(i)] = past ? past[2 * i]! : new ort.Tensor("float32", new Float32Array(0), shape);
+      feeds[GRAPH_IO.pastValue(i)] = past ? past[2 * i + 1]! : new ort.Tensor("float32", new Float32Array(0), shape);
     }
     return feeds;
   }
@@ -165,17 +144,12 @@ export class CaptureBatcher {
 
 /**
  * Groups requests into batches: same steering (a shared prefix is computed under one steering),
- * at most {@link MAX_ROWS} rows and {@link MAX_PADDED_TOKENS} padded tokens, in arrival order.
+ * at most {@link MAX_ROWS} requests, in arrival order.
  */
 function batchesOf(requests: readonly PendingCapture[]): PendingCapture[][] {
   const batches: PendingCapture[][] = [];
   for (const request of requests) {
-    const open = batches.find(
-      (b) =>
-        b.length < MAX_ROWS &&
-        sameSteering(b[0]!.steering, request.steering) &&
-        (b.length + 1) * Math.max(request.tokens.length, ...b.map((r) => r.tokens.length)) <= MAX_PADDED_TOKENS,
-    );
+    const open = batches.find((b) => b.length < MAX_ROWS && sameSteering(b[0]!.steering, request.steering));
     if (open) open.push(request);
     else batches.push([request]);
   }

@@ -209,7 +209,7 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
     expect(after.total).toBeGreaterThan(before.total);
   });
 
-  it("captures requested together (one batched pass over a shared prompt) equal one-at-a-time captures", async () => {
+  it("captures requested together (their shared prompt evaluated once) equal one-at-a-time captures", async () => {
     // Two queries of the contrast corpus, each with its neutral and two emotional answers: the
     // texts core's extraction requests together. Plus one steered capture and one on other layers.
     const texts = new Map(loadQueries().queries.map((q) => [q.id, q.text]));
