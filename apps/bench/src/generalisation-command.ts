@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { CORE_EMOTIONS } from "@emosteer/core";
@@ -60,11 +61,13 @@ export async function generalisationCommand(argv: readonly string[], cwd: string
       return 2;
     }
     const out = resolve(cwd, values.out ?? "benchmarks");
+    const inDb = tildePath(values.db);
+    const newDb = tildePath(values["new-db"]);
     const setup = {
-      command: `pnpm bench generalisation --db ${values.db} --new-db ${values["new-db"]}${values.out ? ` --out ${values.out}` : ""}`,
+      command: `pnpm bench generalisation --db ${inDb} --new-db ${newDb}${values.out ? ` --out ${values.out}` : ""}`,
       judge,
-      inSample: { ...inSample.source, db: values.db },
-      newQueries: { ...newQueries.source, db: values["new-db"] },
+      inSample: { ...inSample.source, db: inDb },
+      newQueries: { ...newQueries.source, db: newDb },
     };
     await writeFileAtomic(join(out, "GENERALISATION.md"), generalisationMarkdown(setup, result));
     await writeFileAtomic(join(out, "generalisation.json"), generalisationJson(setup, result));
@@ -78,6 +81,12 @@ export async function generalisationCommand(argv: readonly string[], cwd: string
     await inStore.close();
     await newStore.close();
   }
+}
+
+/** A path under the home directory as `~/…`, so the committed files name no one's home. */
+function tildePath(path: string): string {
+  const home = homedir();
+  return path === home || path.startsWith(`${home}/`) ? `~${path.slice(home.length)}` : path;
 }
 
 /** The cells of the database's latest run (its queries, α grid and token budget), with that judge's scores. */
@@ -97,6 +106,7 @@ async function latestCells(store: BenchStore, judgeId: string): Promise<{ cells:
     source: {
       queries: new Set(cells.map((c) => c.queryId)).size,
       note: run.note,
+      argv: run.argv ? run.argv.map(tildePath) : null,
       loadAverage: run.provenance?.machine.loadAverage ?? null,
     },
   };

@@ -14,6 +14,8 @@ export interface QuerySetSource {
   readonly queries: number;
   /** The options of the run that made its cells, as stored. */
   readonly note: string | null;
+  /** The command line of that run. */
+  readonly argv: readonly string[] | null;
   readonly loadAverage: readonly number[] | null;
 }
 
@@ -44,13 +46,20 @@ export function generalisationMarkdown(setup: GeneralisationSetup, result: Gener
     "*New*: `packages/core/prompts/new-queries.json`, everyday questions in no split and not among the judge's data, mostly",
     "plain factual and practical ones (committed before any calibration). Each set's queries are resampled on their own",
     "(2,000 bootstrap resamples); a query keeps all its conditions, so conditions are paired across the sets.",
+    "The texts of both databases are archived as `benchmarks/generalisation-{evaluation,new}.jsonl.gz`",
+    "(`pnpm bench export`); `pnpm bench import FILE --db DB` and `pnpm bench --rejudge --db DB` re-read them with another judge.",
     "",
     `- Judge: ${setup.judge.name} (\`${setup.judge.id.slice(0, 16)}…\`).`,
     `- In-sample: ${setup.inSample.queries} queries, database \`${setup.inSample.db}\`${loadNote(setup.inSample)}.`,
     `- New: ${setup.newQueries.queries} queries, database \`${setup.newQueries.db}\`${loadNote(setup.newQueries)}.`,
   ];
-  if (setup.inSample.note) lines.push(`- In-sample run: ${setup.inSample.note}`);
-  if (setup.newQueries.note) lines.push(`- New-query run: ${setup.newQueries.note}`);
+  for (const [label, source] of [
+    ["In-sample run", setup.inSample],
+    ["New-query run", setup.newQueries],
+  ] as const) {
+    if (source.argv) lines.push(`- ${label}: \`pnpm bench ${source.argv.map(shellWord).join(" ")}\``);
+    else if (source.note) lines.push(`- ${label}: ${source.note}`);
+  }
   lines.push(
     "",
     "## Target (issue 12): new-query EPS within 0.05 of in-sample",
@@ -95,6 +104,10 @@ function uniqueEngines(rows: readonly GeneralisationRow[]): { model: string; bac
 
 function loadNote(source: QuerySetSource): string {
   return source.loadAverage ? ` (load average ${source.loadAverage.map((l) => l.toFixed(1)).join(", ")} at the start of its run)` : "";
+}
+
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./~-]+$/.test(word) ? word : `"${word.replace(/(["\\$`])/g, "\\$1")}"`;
 }
 
 function signed(value: number): string {

@@ -64,13 +64,15 @@ describe("in-sample against new-query figures", () => {
       {
         command: "pnpm bench generalisation --db a --new-db b",
         judge: { id: "0123456789abcdef0123", name: "v2" },
-        inSample: { db: "a", queries: 5, note: null, loadAverage: [1, 2, 3] },
-        newQueries: { db: "b", queries: 5, note: null, loadAverage: null },
+        inSample: { db: "a", queries: 5, note: null, argv: ["--query-set", "evaluation", "--note", "a b"], loadAverage: [1, 2, 3] },
+        newQueries: { db: "b", queries: 5, note: "plain", argv: null, loadAverage: null },
       },
       result,
     );
     expect(md).toContain("| m | llama.cpp | 2 | −0.100 |");
     expect(md).toContain("## m on llama.cpp");
+    expect(md).toContain('- In-sample run: `pnpm bench --query-set evaluation --note "a b"`');
+    expect(md).toContain("- New-query run: plain");
     expect(md).not.toContain("## m on onnx");
     expect(md).toContain("| joy | EV α = 2 | 0.500 | 0.400 | −0.100");
   });
