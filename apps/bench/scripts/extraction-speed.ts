@@ -211,6 +211,9 @@ async function onnxGraph(backend: SteeringBackend): Promise<{ folder: string; fo
 
 interface EngineFigures {
   readonly engine: BackendName;
+  /** The run that measured this engine (a run of other engines keeps this one's figures). */
+  readonly command?: string;
+  readonly measuredAt?: string;
   readonly graph?: { folder: string; formatVersion: unknown; ops: unknown };
   readonly before: Arm;
   readonly now: Arm;
@@ -233,6 +236,18 @@ if (values.render) {
   await writeFigures();
 }
 const { path } = values.render ? { path: "" } : await ensureModel(values.model!);
+if (!values.render) {
+  // Engines this run does not measure keep the figures of the run that did (same pairs only).
+  const saved = await readFile(join(outDir, "engines.json"), "utf8").then(
+    (t) =>
+      (JSON.parse(t) as { extractionSpeed?: { pairs: number; command: string; measuredAt: string; engines: EngineFigures[] } })
+        .extractionSpeed,
+    () => undefined,
+  );
+  if (saved?.pairs === pairs)
+    for (const f of saved.engines)
+      if (!engines.includes(f.engine)) figures.push({ command: saved.command, measuredAt: saved.measuredAt, ...f });
+}
 for (const engine of values.render ? [] : (engines as BackendName[])) {
   log(`${engine}: loading ${values.model}`);
   const backend = await openBackend(engine, { modelPath: path, ...(threads !== undefined ? { threads } : {}) });
@@ -247,6 +262,8 @@ for (const engine of values.render ? [] : (engines as BackendName[])) {
     log(`${engine}: now ${now.arm.wallSeconds.toFixed(1)} s wall, ${now.arm.cpuSeconds.toFixed(1)} s CPU`);
     figures.push({
       engine,
+      command: runCommand(),
+      measuredAt: new Date().toISOString(),
       ...(graph ? { graph } : {}),
       before: before.arm,
       now: now.arm,
@@ -262,11 +279,16 @@ for (const engine of values.render ? [] : (engines as BackendName[])) {
 }
 log(`wrote ${join(outDir, "engines.json")} and the ENGINES.md section in ${outDir}`);
 
+function runCommand(): string {
+  return `pnpm --filter @emosteer/bench extraction-speed -- --engines ${engines.join(",")} --pairs ${pairs}${threads !== undefined ? ` --threads ${threads}` : ""}`;
+}
+
 async function writeFigures(): Promise<void> {
   const measuredAt = stored?.measuredAt ?? new Date().toISOString();
-  const command =
-    stored?.command ??
-    `pnpm --filter @emosteer/bench extraction-speed -- --engines ${engines.join(",")} --pairs ${pairs}${threads !== undefined ? ` --threads ${threads}` : ""}`;
+  const command = stored?.command ?? runCommand();
+  const runs = [
+    ...new Set(figures.map((f) => `\`${f.command ?? command}\` (${(f.measuredAt ?? measuredAt).slice(0, 16).replace("T", " ")} UTC)`)),
+  ];
   const fastest = figures.reduce((a, b) => (b.now.wallSeconds < a.now.wallSeconds ? b : a));
   const leastCpu = figures.reduce((a, b) => (b.now.cpuSeconds < a.now.cpuSeconds ? b : a));
   const json = join(outDir, "engines.json");
@@ -296,7 +318,7 @@ async function writeFigures(): Promise<void> {
     [
       "## Extraction time: the five EVs from 100 pairs",
       "",
-      `Produced by \`${command}\` (${measuredAt.slice(0, 16).replace("T", " ")} UTC), ${values.model}, one run. The machine (2 cores) was shared with other jobs: the load average (1 min) is given at the start and end of each arm, and CPU seconds (this process, all its threads) say how much work each arm did, whatever share of the cores it got. Each arm extracts the five core EVs (mean-diff) from the fixed corpus's ${pairs} pairs: ${pairs * 6} captures (every neutral and emotional answer teacher-forced after its query, residuals over the whole answer). "before" is the loop as it was before issue 17 (one capture at a time, emotion by emotion; kept in the script as the reference); "now" is core's \`extractEmotionVectors\`, which requests the six texts of a query together: ONNX evaluates their shared chat prompt once and the six answers as one padded batch (\`packages/backend-onnx/src/capture-batch.ts\`), llama.cpp captures them in a row so its capture context keeps the prompt's KV cache for all six (before, it could reuse it only from the neutral answer to the first emotion's). Tokens: the tokens each capture asked for, summed (what a pass over every text alone evaluates).`,
+      `Produced by ${runs.join(" and ")}, ${values.model}, ${runs.length === 1 ? "one run" : "one run per engine (an engine's two arms always in one run)"}. The machine (2 cores) was shared with other jobs: the load average (1 min) is given at the start and end of each arm, and CPU seconds (this process, all its threads) say how much work each arm did, whatever share of the cores it got. Each arm extracts the five core EVs (mean-diff) from the fixed corpus's ${pairs} pairs: ${pairs * 6} captures (every neutral and emotional answer teacher-forced after its query, residuals over the whole answer). "before" is the loop as it was before issue 17 (one capture at a time, emotion by emotion; kept in the script as the reference); "now" is core's \`extractEmotionVectors\`, which requests the six texts of a query together: ONNX evaluates their shared chat prompt once and the six answers as one padded batch (\`packages/backend-onnx/src/capture-batch.ts\`), llama.cpp captures them in a row so its capture context keeps the prompt's KV cache for all six (before, it could reuse it only from the neutral answer to the first emotion's). Tokens: the tokens each capture asked for, summed (what a pass over every text alone evaluates).`,
       "",
       "| engine | path | captures | wall | CPU | CPU ÷ 2 cores | load |",
       "| --- | --- | --- | --- | --- | --- | --- |",
