@@ -11,12 +11,11 @@ import {
   COMMITTED_JUDGE_PATH,
   type CreateJudgeOptions,
   createJudge,
-  type EmotionJudge,
+  EmotionJudge,
   type JudgeProgress,
   judgeCachePath,
   loadJudge,
   type JudgeName,
-  loadJudgeEmbedder,
   saveJudge,
   splitIsear,
   trainJudge,
@@ -302,17 +301,18 @@ const PATH_ROUNDS = 3;
  * alternating rounds (so both see the same machine load), both from the judge's own settings.
  */
 async function encoderPaths(judge: EmotionJudge, texts: readonly string[]) {
-  const paths = { workers: {}, caller: { thread: "caller" } } as const;
-  const embedders = {
-    workers: await loadJudgeEmbedder(judge.settings, paths.workers),
-    caller: await loadJudgeEmbedder(judge.settings, paths.caller),
+  // Two copies of the judge (same bytes, same id), one per encoder path, both loaded for the whole comparison.
+  const copy = (encoder: EmotionJudge["encoder"]) => {
+    const j = EmotionJudge.deserialize(judge.serialize(), `judge ${judge.name}`);
+    j.encoder = encoder;
+    return j;
   };
+  const judges = { workers: copy({}), caller: copy({ thread: "caller" }) };
   try {
     const sums = { workers: { ms: 0, cpu: 0, n: 0 }, caller: { ms: 0, cpu: 0, n: 0 } };
     for (let round = 0; round < PATH_ROUNDS; round++)
       for (const path of round % 2 === 0 ? (["caller", "workers"] as const) : (["workers", "caller"] as const)) {
-        const embedder = embedders[path];
-        const t = await timed(texts, async (x) => judge.probabilitiesMany(x, { embeddings: await embedder.embedMany(x) }));
+        const t = await textsPerSecond(judges[path], texts);
         sums[path].ms += t.ms;
         sums[path].cpu += texts.length / t.cpu;
         sums[path].n += texts.length;
@@ -324,8 +324,8 @@ async function encoderPaths(judge: EmotionJudge, texts: readonly string[]) {
     });
     return { workers: figure(sums.workers), caller: figure(sums.caller) };
   } finally {
-    await embedders.workers.dispose();
-    await embedders.caller.dispose();
+    await judges.workers.dispose();
+    await judges.caller.dispose();
   }
 }
 

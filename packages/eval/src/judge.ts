@@ -236,12 +236,16 @@ export class EmotionJudge {
   async probabilitiesMany(texts: readonly string[], options: ProbabilityOptions = {}): Promise<Float32Array[]> {
     for (const t of texts) if (typeof t !== "string") throw new TypeError(`Judge input must be a string, got ${typeof t}`);
     let embeddings = options.embeddings;
+    let pending: Promise<Float32Array[]> | undefined;
     if (this.usesEmbeddings && !embeddings) {
       const embedder = await this.embedder();
-      embeddings = await embedder.embedMany(texts, { onProgress: options.onProgress, signal: options.signal });
+      pending = embedder.embedMany(texts, { onProgress: options.onProgress, signal: options.signal });
     }
+    // The n-gram blocks while the encoder's worker threads embed (this thread would only wait for them).
+    const ngrams = texts.map((t) => featurize(t, this.settings.features, this.#idf));
+    if (pending) embeddings = await pending;
     if (embeddings && embeddings.length !== texts.length) throw new RangeError(`${texts.length} texts but ${embeddings.length} embeddings`);
-    return texts.map((t, i) => this.#probabilities(judgeFeatures(t, this.settings, this.#idf, embeddings?.[i])));
+    return ngrams.map((x, i) => this.#probabilities(withEmbedding(x, this.settings, embeddings?.[i])));
   }
 
   async probabilities(text: string): Promise<Float32Array> {
@@ -433,7 +437,11 @@ function projection(units: number, dimensions: number, seed: number): Float32Arr
 
 /** The judge's input vector for a text: n-gram TF-IDF (unit length) and, for v2, `weight` × its unit MiniLM embedding. */
 function judgeFeatures(text: string, settings: JudgeSettings, idf: Float32Array, embedding: Float32Array | undefined): SparseVector {
-  const ngrams = featurize(text, settings.features, idf);
+  return withEmbedding(featurize(text, settings.features, idf), settings, embedding);
+}
+
+/** {@link judgeFeatures} from a text's n-gram block, computed beforehand. */
+function withEmbedding(ngrams: SparseVector, settings: JudgeSettings, embedding: Float32Array | undefined): SparseVector {
   if (!settings.embedding) return ngrams;
   if (!embedding) throw new RangeError("this judge needs the text's MiniLM embedding");
   const width = embeddingWidth(settings);
