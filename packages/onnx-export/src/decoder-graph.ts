@@ -38,11 +38,12 @@ export const OPSET = 17;
 
 /**
  * Which operators carry the layers. `"contrib"` (the default): onnxruntime's fused kernels
- * (SimplifiedLayerNormalization, and from com.microsoft SkipSimplifiedLayerNormalization,
- * RotaryEmbedding and, unless llama.cpp numerics round the softmax, GroupQueryAttention) and one
- * matmul for Q·K·V and one for gate·up: a SmolLM2-135M decode step runs 953 kernels instead of
- * 2,553, which at batch 1 costs more than the arithmetic. The graph's inputs and outputs are the
- * same. `"standard"`: the same network from plain ONNX ops only, for runtimes without those kernels.
+ * (SimplifiedLayerNormalization, and from com.microsoft SkipSimplifiedLayerNormalization and
+ * RotaryEmbedding) and one matmul for Q·K·V and one for gate·up: a SmolLM2-135M decode step runs
+ * 1,488 kernels instead of 2,553. The graph's inputs and outputs are the same. Attention stays in
+ * plain ops: onnxruntime's CPU GroupQueryAttention refuses a run of several rows of several tokens
+ * after a KV cache ("batch_size must be 1 when sequence_length > 1 and past context is given"),
+ * which batched captures are. `"standard"`: the same network from plain ONNX ops only.
  */
 export type GraphOps = "contrib" | "standard";
 
@@ -335,11 +336,6 @@ export async function buildDecoderGraph(
     }
     return t;
   };
-  /** NEOX RoPE of x [B, S, heads·hd] at each row's position ids (contrib ops only). */
-  const ropeRows = (x: string, base: number, heads: number): string => {
-    const cache = ropeCacheFor(base);
-    return g.op("RotaryEmbedding", [x, positionIds, cache.cos, cache.sin], { interleaved: 0, num_heads: heads }, { domain: MS_DOMAIN });
-  };
   /** NEOX RoPE of x [B, heads, S, hd] at each row's position ids. */
   const rope = (x: string, base: number): string => {
     if (contrib) {
@@ -380,19 +376,6 @@ export async function buildDecoderGraph(
   };
 
   const group = nh / nkv;
-  // llama.cpp numerics round the softmax probabilities, which a fused attention kernel cannot.
-  const fusedAttention = contrib && numerics.attentionOperands === "f32";
-  /** GroupQueryAttention's seqlens_k (T − 1 on every row: the mask input says which keys are real) and total length T, int32. */
-  let gqaLengthValues: { seqlensK: string; total: string } | null = null;
-  const gqaLengths = () => {
-    if (!gqaLengthValues) {
-      const total32 = g.op("Cast", [total], { to: 6 });
-      const batch = g.op("Gather", [g.op("Shape", [inputIds]), g.constInt64([0])], { axis: 0 }); // [1]
-      const last = g.op("Cast", [g.op("Sub", [total, g.constInt64([1], [])])], { to: 6 });
-      gqaLengthValues = { seqlensK: g.op("Expand", [last, batch]), total: total32 };
-    }
-    return gqaLengthValues;
-  };
   /** Q, K, V and softmax probabilities as the attention matmuls see them (fp16 in llama.cpp's KV cache). */
   const attentionOperand = (x: string): string => (numerics.attentionOperands === "f16" ? roundToF16(g, x) : x);
   const shapeHeads = (heads: number) => g.constInt64([0, 0, heads, hd]);
@@ -419,9 +402,6 @@ export async function buildDecoderGraph(
     const residual = hidden;
     const normed = facts.preNorms ? await rmsNorm(hidden, `${p}attn_norm.weight`, `attn_norm_${il}`) : hidden;
 
-    let qFlat: string;
-    let kFlat: string;
-    let vFlat: string;
     const whole = (count: number) => ({ start: 0, count, total: count });
     const qkvParts: Projection[] = weights.has(`${p}attn_qkv.weight`)
       ? // One fused tensor: q rows, then k, then v (llama.cpp's build_qkv views of wqkv).
@@ -439,74 +419,40 @@ export async function buildDecoderGraph(
           { weightName: `${p}attn_k.weight`, rows: whole(nkv * hd), rowOrder: unpermuteRows(nkv) },
           { weightName: `${p}attn_v.weight`, rows: whole(nkv * hd) },
         ];
-    [qFlat, kFlat, vFlat] = (await linearGroup(normed, qkvParts, H, `${p}attn_qkv_stacked`)) as [string, string, string];
+    const [qProjected, kProjected, vFlat] = (await linearGroup(normed, qkvParts, H, `${p}attn_qkv_stacked`)) as [string, string, string];
+    let qFlat = qProjected;
+    let kFlat = kProjected;
     if (facts.qkNorm === "whole") {
       qFlat = await rmsNorm(qFlat, `${p}attn_q_norm.weight`, `q_norm_${il}`);
       kFlat = await rmsNorm(kFlat, `${p}attn_k_norm.weight`, `k_norm_${il}`);
     }
     const base = config.ropeBaseByLayer[il]!;
-    let merged: string;
-    if (fusedAttention) {
-      // GroupQueryAttention on [B,S,heads·hd] rows: RoPE at each row's position ids first (its own
-      // rotary would derive positions from seqlens_k), every key position counted valid
-      // (seqlens_k = T − 1) and the causal, padding and window mask passed as attention_bias, so
-      // left-padded rows and the KV layout stay what the standard graph has.
-      const rows3 = (x: string, heads: number) => g.op("Reshape", [x, g.constInt64([0, 0, heads * hd])]);
-      let q3 = qFlat;
-      let k3 = kFlat;
-      if (facts.qkNorm === "per-head") {
-        q3 = rows3(await rmsNorm(g.op("Reshape", [qFlat, shapeHeads(nh)]), `${p}attn_q_norm.weight`, `q_norm_${il}`), nh);
-        k3 = rows3(await rmsNorm(g.op("Reshape", [kFlat, shapeHeads(nkv)]), `${p}attn_k_norm.weight`, `k_norm_${il}`), nkv);
-      }
-      merged = g.fresh(`attn_${il}`);
-      g.node(
-        "GroupQueryAttention",
-        [
-          ropeRows(q3, base, nh),
-          ropeRows(k3, base, nkv),
-          vFlat,
-          pastKeys[il]!,
-          pastValues[il]!,
-          gqaLengths().seqlensK,
-          gqaLengths().total,
-          "",
-          "",
-          "",
-          maskFor(config.slidingWindowByLayer[il]!),
-        ],
-        { num_heads: nh, kv_num_heads: nkv, scale: { float: config.attentionScale }, do_rotary: 0, local_window_size: -1 },
-        { outputs: [merged, GRAPH_IO.presentKey(il), GRAPH_IO.presentValue(il)], domain: MS_DOMAIN },
-      );
-      g.output(GRAPH_IO.presentKey(il), "float32", ["batch_size", nkv, "total_sequence_length", hd]);
-      g.output(GRAPH_IO.presentValue(il), "float32", ["batch_size", nkv, "total_sequence_length", hd]);
-    } else {
-      let q = g.op("Reshape", [qFlat, shapeHeads(nh)]); // [B,S,nh,hd]
-      let k = g.op("Reshape", [kFlat, shapeHeads(nkv)]);
-      const v0 = g.op("Reshape", [vFlat, shapeHeads(nkv)]);
-      if (facts.qkNorm === "per-head") {
-        q = await rmsNorm(q, `${p}attn_q_norm.weight`, `q_norm_${il}`);
-        k = await rmsNorm(k, `${p}attn_k_norm.weight`, `k_norm_${il}`);
-      }
-      const toBnsh = (x: string) => g.op("Transpose", [x], { perm: [0, 2, 1, 3] });
-      q = attentionOperand(rope(toBnsh(q), base));
-      k = attentionOperand(rope(toBnsh(k), base));
-      const presentK = g.op("Concat", [pastKeys[il]!, k], { axis: 2 }, { output: GRAPH_IO.presentKey(il) });
-      const presentV = g.op("Concat", [pastValues[il]!, attentionOperand(toBnsh(v0))], { axis: 2 }, { output: GRAPH_IO.presentValue(il) });
-      g.output(presentK, "float32", ["batch_size", nkv, "total_sequence_length", hd]);
-      g.output(presentV, "float32", ["batch_size", nkv, "total_sequence_length", hd]);
-
-      // Query heads h = kv·group + j share kv head `kv` (ggml_mul_mat broadcast, HF repeat_kv):
-      // fold the group into the sequence axis instead of repeating K and V.
-      const qGrouped = g.op("Reshape", [q, g.constInt64([0, nkv, -1, hd])]); // [B,nkv,group·S,hd]
-      const scores = g.op("MatMul", [qGrouped, g.op("Transpose", [presentK], { perm: [0, 1, 3, 2] })]); // [B,nkv,group·S,T]
-      const scaled = g.op("Mul", [g.op("Reshape", [scores, g.constInt64([0, nh, -1, 0])]), g.constFloat([config.attentionScale], [])]); // [B,nh,S,T]
-      const probs = attentionOperand(g.op("Softmax", [g.op("Add", [scaled, maskFor(config.slidingWindowByLayer[il]!)])], { axis: -1 }));
-      const context = g.op("MatMul", [g.op("Reshape", [probs, g.constInt64([0, nkv, -1, 0])]), presentV]); // [B,nkv,group·S,hd]
-      merged = g.op("Reshape", [
-        g.op("Transpose", [g.op("Reshape", [context, g.constInt64([0, nh, -1, hd])])], { perm: [0, 2, 1, 3] }),
-        g.constInt64([0, 0, nh * hd]),
-      ]);
+    let q = g.op("Reshape", [qFlat, shapeHeads(nh)]); // [B,S,nh,hd]
+    let k = g.op("Reshape", [kFlat, shapeHeads(nkv)]);
+    const v0 = g.op("Reshape", [vFlat, shapeHeads(nkv)]);
+    if (facts.qkNorm === "per-head") {
+      q = await rmsNorm(q, `${p}attn_q_norm.weight`, `q_norm_${il}`);
+      k = await rmsNorm(k, `${p}attn_k_norm.weight`, `k_norm_${il}`);
     }
+    const toBnsh = (x: string) => g.op("Transpose", [x], { perm: [0, 2, 1, 3] });
+    q = attentionOperand(rope(toBnsh(q), base));
+    k = attentionOperand(rope(toBnsh(k), base));
+    const presentK = g.op("Concat", [pastKeys[il]!, k], { axis: 2 }, { output: GRAPH_IO.presentKey(il) });
+    const presentV = g.op("Concat", [pastValues[il]!, attentionOperand(toBnsh(v0))], { axis: 2 }, { output: GRAPH_IO.presentValue(il) });
+    g.output(presentK, "float32", ["batch_size", nkv, "total_sequence_length", hd]);
+    g.output(presentV, "float32", ["batch_size", nkv, "total_sequence_length", hd]);
+
+    // Query heads h = kv·group + j share kv head `kv` (ggml_mul_mat broadcast, HF repeat_kv):
+    // fold the group into the sequence axis instead of repeating K and V.
+    const qGrouped = g.op("Reshape", [q, g.constInt64([0, nkv, -1, hd])]); // [B,nkv,group·S,hd]
+    const scores = g.op("MatMul", [qGrouped, g.op("Transpose", [presentK], { perm: [0, 1, 3, 2] })]); // [B,nkv,group·S,T]
+    const scaled = g.op("Mul", [g.op("Reshape", [scores, g.constInt64([0, nh, -1, 0])]), g.constFloat([config.attentionScale], [])]); // [B,nh,S,T]
+    const probs = attentionOperand(g.op("Softmax", [g.op("Add", [scaled, maskFor(config.slidingWindowByLayer[il]!)])], { axis: -1 }));
+    const context = g.op("MatMul", [g.op("Reshape", [probs, g.constInt64([0, nkv, -1, 0])]), presentV]); // [B,nkv,group·S,hd]
+    const merged = g.op("Reshape", [
+      g.op("Transpose", [g.op("Reshape", [context, g.constInt64([0, nh, -1, hd])])], { perm: [0, 2, 1, 3] }),
+      g.constInt64([0, 0, nh * hd]),
+    ]);
     let attnOut = await linear(merged, `${p}attn_output.weight`, H, nh * hd);
     if (facts.postNorms) attnOut = await rmsNorm(attnOut, `${p}${facts.postNorms.attention}.weight`, `attn_post_norm_${il}`);
     let ffnInput: string;

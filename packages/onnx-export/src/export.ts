@@ -22,8 +22,9 @@ import { withFolderLock } from "./folder-lock.js";
 import { buildTokenizerFiles } from "./tokenizer-files.js";
 
 /** Bumped whenever the graph or folder layout changes, so stale cached exports are rebuilt. */
-// 5: `steering` is [batch, layers, hidden] (per-sequence rows). 6: contrib ops (fused norms, RoPE, Q·K·V and gate·up matmuls).
-export const EXPORT_FORMAT_VERSION = 6;
+// 5: `steering` is [batch, layers, hidden] (per-sequence rows). 6: contrib ops (fused norms, RoPE, attention, Q·K·V and
+// gate·up matmuls). 7: attention back in plain ops (GroupQueryAttention refused batched prompt chunks after a KV cache).
+export const EXPORT_FORMAT_VERSION = 7;
 
 export interface ExportProgress {
   readonly stage: "fingerprint" | "tokenizer" | "layers" | "writing" | "done";
