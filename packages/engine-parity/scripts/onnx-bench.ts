@@ -214,11 +214,13 @@ ${rows.join("\n")}
 
 Targets (issue 17): 4-bit decode ≥ 1.0× llama.cpp (\`speed.onnx_vs_llama_cpp_decode\` = ${q4.decode_ratio_vs_llama_cpp.median}: ${verdict(q4.decode_ratio_vs_llama_cpp.median, 1)}),
 fp32 ≥ 0.7× (\`speed.onnx_fp32_vs_llama_cpp_decode\` = ${fp32.decode_ratio_vs_llama_cpp.median}: ${verdict(fp32.decode_ratio_vs_llama_cpp.median, 0.7)}).
-"contrib ops" is the default export (format 6): onnxruntime's SimplifiedLayerNormalization,
-SkipSimplifiedLayerNormalization, RotaryEmbedding and GroupQueryAttention, one matmul for Q·K·V and one for
-gate·up, 4-bit MatMulNBits without zero points (symmetric int8-activation kernel, accuracy_level 4; the Q4_1
-block minima as a block-sum product); "standard ops" is the same network from plain ONNX ops (\`ops: "standard"\`).
-Not yet done: the KV cache is still copied into each run's present tensors (GroupQueryAttention concatenates
-past and new keys; no shared past/present buffer), and every step's outputs are fresh buffers (no bound outputs).`,
+"contrib ops" is the default export (format 7): onnxruntime's SimplifiedLayerNormalization,
+SkipSimplifiedLayerNormalization and RotaryEmbedding, one matmul for Q·K·V and one for gate·up, 4-bit MatMulNBits
+without zero points (symmetric int8-activation kernel, accuracy_level 4; the Q4_1 block minima as a block-sum
+product); attention stays in plain ops (onnxruntime's CPU GroupQueryAttention refuses the batched prompt chunks
+after a KV cache that batched captures run); "standard ops" is the same network from plain ONNX ops
+(\`ops: "standard"\`).
+Not yet done: the KV cache is still copied into each run's present tensors (Concat of past and new keys; no
+shared past/present buffer), and every step's outputs are fresh buffers (no bound outputs).`,
 );
 log("wrote speed.onnx_vs_llama_cpp_decode, speed.onnx_fp32_vs_llama_cpp_decode, speed.onnx_bench and the onnx-bench section");
