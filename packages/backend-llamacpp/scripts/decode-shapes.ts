@@ -76,8 +76,8 @@ for (let rep = 0; rep < REPS; rep++) {
     const t0 = performance.now();
     for (const call of calls) await decode(call);
     const c = process.cpuUsage(c0);
-    (wall[name] ??= []).push(performance.now() - t0);
-    (cpu[name] ??= []).push((c.user + c.system) / 1000);
+    wall[name] = [...(wall[name] ?? []), performance.now() - t0];
+    cpu[name] = [...(cpu[name] ?? []), (c.user + c.system) / 1000];
   }
   log(`rep ${rep + 1}/${REPS}, load ${loadavg()[0]!.toFixed(1)}`);
 }
