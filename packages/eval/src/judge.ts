@@ -386,7 +386,7 @@ export function embeddingWidth(settings: JudgeSettings): number {
   return settings.embedding.sentenceWeight !== undefined ? 2 * HIDDEN : HIDDEN;
 }
 
-/** How a judge's MiniLM encoder runs; the embeddings are the same whatever is chosen. */
+/** How a judge's MiniLM encoder runs; the embeddings agree up to rounding whatever is chosen (bit for bit between the workers and 1 thread). */
 export interface JudgeEncoderOptions {
   /**
    * Threads of the encoder (default 2): that many worker threads, each running one text at a time on

@@ -301,8 +301,9 @@ export function ensureMiniLmGraph(
  * Where the encoder's session runs. `"workers"`: `threads` worker threads, each with its own session
  * of one intra-op thread; runs go to them in chunks, so on 2 cores two texts are encoded at once and
  * the calling thread stays free. `"caller"`: one session with `threads` intra-op threads on the
- * calling thread, each run blocking it (the first v2 path; kept for comparison). Both give the same
- * embeddings bit for bit on the int8 graph (test/session-pool.test.ts).
+ * calling thread, each run blocking it (the first v2 path; kept for comparison). The workers give the
+ * embeddings of `"caller"` with `threads: 1` bit for bit; `"caller"` with 2 intra-op threads agrees up to
+ * rounding (within 1e-6 on the int8 graph, test/session-pool.test.ts).
  */
 export type EncoderThread = "workers" | "caller";
 

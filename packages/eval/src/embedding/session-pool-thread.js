@@ -43,7 +43,7 @@ const handle = async (message) => {
     /** @type {Set<ArrayBuffer>} */
     const transfer = new Set();
     // The runs of a chunk one after another, as the calling thread would run them: same session
-    // options, same inputs, so the same outputs bit for bit.
+    // options (one intra-op thread), same inputs, so the outputs of a 1-thread calling-thread session bit for bit.
     for (const feeds of runs) {
       if (!session) throw new Error("the ONNX session was released");
       /** @type {Record<string, ort.Tensor>} */

@@ -3,8 +3,10 @@
  * `threads` intra-op threads) or in a pool of worker threads (one session of one intra-op thread
  * each), so that on 2 cores two texts run at once. One small text per run scales poorly over
  * intra-op threads and a run blocks the calling thread; two sessions side by side use both cores.
- * Each worker runs the same graph with the same session options but one thread; the int8 graph
- * gives the same outputs bit for bit (test/session-pool.test.ts checks it on real texts).
+ * Each worker runs the same graph with the same session options but one intra-op thread, so its
+ * outputs are bit for bit those of a calling-thread session of one intra-op thread; against a
+ * calling-thread session of more threads they agree only up to rounding (how onnxruntime splits a
+ * kernel over threads depends on the CPU and version; test/session-pool.test.ts checks ≤ 1e-6).
  */
 import { Worker } from "node:worker_threads";
 import { AbortedError, DisposedError, EmosteerError } from "@emosteer/core";
