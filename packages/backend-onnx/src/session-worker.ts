@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { DisposedError } from "@emosteer/core";
+import { DisposedError, EmosteerError } from "@emosteer/core";
 import * as ort from "onnxruntime-node";
 
 /**
@@ -92,18 +92,27 @@ class SessionWorker implements SessionRunner {
     private readonly what: string,
   ) {
     worker.on("message", (message: FromWorker) => this.receive(message));
-    worker.on("error", (error) => this.stop(new Error(`${what}: its worker thread failed (${error.message}); create the backend again.`)));
-    worker.on("exit", (code) => this.stop(new Error(`${what}: its worker thread exited (code ${code}); create the backend again.`)));
+    worker.on("error", (error) =>
+      this.stop(new EmosteerError(`${what}: its worker thread failed (${error.message}); create the backend again.`)),
+    );
+    worker.on("exit", (code) =>
+      this.stop(new EmosteerError(`${what}: its worker thread exited (code ${code}); create the backend again.`)),
+    );
     worker.unref();
   }
 
   static open(modelPath: string, sessionOptions: ort.InferenceSession.SessionOptions, what: string): Promise<SessionWorker> {
-    const worker = new Worker(new URL("./session-worker-thread.js", import.meta.url), { workerData: { modelPath, sessionOptions } });
+    const worker = new Worker(new URL("./session-worker-thread.js", import.meta.url), {
+      workerData: { modelPath, sessionOptions },
+      // The process's flags minus those a worker refuses (node --input-type=module -e '…' would stop it at start).
+      execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
+    });
     return new Promise<SessionWorker>((resolve, reject) => {
-      const onExit = (code: number) => reject(new Error(`${what}: its worker thread exited (code ${code}) while loading ${modelPath}.`));
+      const onExit = (code: number) =>
+        reject(new EmosteerError(`${what}: its worker thread exited (code ${code}) while loading ${modelPath}.`));
       const onError = (error: Error) => {
         void worker.terminate();
-        reject(error);
+        reject(new EmosteerError(`${what}: its worker thread failed while loading ${modelPath} (${error.message}).`, { cause: error }));
       };
       worker.once("error", onError);
       worker.once("exit", onExit);
@@ -126,9 +135,14 @@ class SessionWorker implements SessionRunner {
     const wire: Record<string, WireTensor> = {};
     const transfer = new Set<ArrayBuffer>();
     for (const [name, tensor] of Object.entries(feeds)) {
-      wire[name] = { type: tensor.type, dims: tensor.dims, data: tensor.data };
-      const { buffer } = tensor.data as { buffer?: unknown };
-      if (handOver.has(name) && buffer instanceof ArrayBuffer) transfer.add(buffer);
+      const data = tensor.data as ort.Tensor["data"] & { buffer?: unknown; byteOffset?: number; byteLength?: number };
+      // Only a view that spans its whole buffer is handed over: transferring a part would detach the
+      // caller's other views on that buffer. A part is copied out instead (sending it whole would
+      // clone the entire buffer).
+      const whole = data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+      const sent = whole || !ArrayBuffer.isView(data) ? data : (data as unknown as { slice(): ort.Tensor["data"] }).slice();
+      wire[name] = { type: tensor.type, dims: tensor.dims, data: sent };
+      if (handOver.has(name) && whole) transfer.add(data.buffer as ArrayBuffer);
     }
     const id = this.nextId++;
     return new Promise<ort.InferenceSession.ReturnType>((resolve, reject) => {

@@ -33,6 +33,12 @@ describe("the ONNX session in a worker thread (tiny Identity graph)", () => {
       const result = await worker.run({ input_ids: moved }, ["logits"], { transfer: ["input_ids"] });
       expect((moved.data as Float32Array).length).toBe(0); // transferred: detached here
       expect(Array.from(result.logits!.data as Float32Array)).toEqual([4, 5]);
+      // A handed-over view on part of a buffer is copied, not transferred: the caller's other views stay.
+      const shared = Float32Array.from([1, 2, 3, 4, 5, 6]);
+      const part = new ort.Tensor("float32", shared.subarray(2, 4), [2]);
+      const fromPart = await worker.run({ input_ids: part }, ["logits"], { transfer: ["input_ids"] });
+      expect(Array.from(fromPart.logits!.data as Float32Array)).toEqual([3, 4]);
+      expect(Array.from(shared)).toEqual([1, 2, 3, 4, 5, 6]);
     } finally {
       await worker.release();
       await caller.release();
