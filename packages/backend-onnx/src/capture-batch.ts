@@ -79,8 +79,9 @@ export class CaptureBatcher {
 
   /**
    * One batch: the shared prefix once, then each request's remaining tokens from that KV cache, a
-   * run of batch 1 each (GroupQueryAttention, which the contrib-op export uses, refuses several
-   * rows of several tokens after a past; one row per run also wastes nothing on padding).
+   * run of batch 1 each (written for the format-6 export, whose GroupQueryAttention refused several
+   * rows of several tokens after a past; format 7's plain-op attention would take them as one
+   * padded batch, which is not built; one row per run wastes nothing on padding).
    */
   private async runBatch(batch: readonly PendingCapture[]): Promise<Float32Array[][]> {
     const { hiddenSize: H } = this.host;

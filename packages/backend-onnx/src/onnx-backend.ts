@@ -359,7 +359,7 @@ class OnnxBackend implements OnnxSteeringBackend {
     const steering = this.steeringData(request.steering);
     if (request.signal?.aborted) throw new AbortedError("captureResiduals");
     // Only the requested hidden states are fetched: onnxruntime then skips the LM head. Captures
-    // requested together share one batched pass (capture-batch.ts).
+    // requested together share the evaluation of their common prefix (capture-batch.ts).
     this.captureBatcher ??= new CaptureBatcher({
       layerCount: this.model.layerCount,
       hiddenSize: this.model.hiddenSize,
