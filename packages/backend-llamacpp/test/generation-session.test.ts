@@ -94,56 +94,70 @@ describe("llama.cpp generation session: per-request steering batched in one llam
     expect(first.tokens[1]).not.toEqual(second.tokens[1]);
   });
 
-  it("continuous batching: a joiner's prompt shares a llama_decode with an active sequence, in chunks of the batch size; both keep their solo greedy tokens", async () => {
+  it("continuous batching: a joiner's prompt shares a llama_decode with an active sequence, in chunks of the batch size; zero cross-talk on that schedule", async () => {
     // One thread (no spinning partner under load) and a batch of 8 tokens, so both prompts take several steps.
     const small = await createLlamaCppBackend({ modelPath: await smolLmPath(), contextSize: 256, batchSize: 8, threads: 1 });
     try {
+      type Request = { prompt: string; maxTokens: number; steering: SteeringSpec | null };
+      /**
+       * One session: `active` alone, then `joiner` queued after the active request's second token
+       * (it joins at the next step boundary). `joinerAt[i]`: the active request's tokens so far when
+       * the joiner got its token i, which pins down the schedule (which decodes held which sequences).
+       */
+      const schedule = async (active: Request, joiner: Request) => {
+        const session = small.createSession({ parallelSequences: 2 });
+        try {
+          let joined: Promise<readonly number[]> | undefined;
+          let activeTokens = 0;
+          const joinerAt: number[] = [];
+          const first = await session.generate(active.prompt, {
+            maxTokens: active.maxTokens,
+            steering: active.steering,
+            onToken: () => {
+              activeTokens++;
+              if (activeTokens === 2)
+                joined = session
+                  .generate(joiner.prompt, {
+                    maxTokens: joiner.maxTokens,
+                    steering: joiner.steering,
+                    onToken: () => joinerAt.push(activeTokens),
+                  })
+                  .then((g) => g.tokens);
+            },
+          });
+          const joinerTokens = await joined!;
+          return { active: first.tokens, joiner: joinerTokens, joinerAt, stats: session.stats };
+        } finally {
+          await session.dispose();
+        }
+      };
       // Different mixes and phases: the active one steered on its generated tokens only, the joiner on its prompt only.
-      type Request = { prompt: string; maxTokens: number; steering: SteeringSpec };
       const active: Request = { prompt: prompts[0]!, maxTokens: 10, steering: { ...spec(6), apply: "generation" } };
       const joiner: Request = { prompt: prompts[1]!, maxTokens: 6, steering: { ...spec(-6, { from: 4, to: 12 }), apply: "prompt" } };
       const joinerPromptTokens = (await small.tokenize(joiner.prompt)).length;
       expect(joinerPromptTokens).toBeGreaterThan(8); // more than one chunk
-      const session = small.createSession({ parallelSequences: 2 });
-      let joined: Promise<readonly number[]> | undefined;
-      let activeTokens = 0;
-      let activeTokensAtJoinersFirst = -1;
-      const first = session.generate(active.prompt, {
-        maxTokens: active.maxTokens,
-        steering: active.steering,
-        onToken: () => {
-          activeTokens++;
-          // Queued after the active request's second token: it joins at the next step boundary.
-          if (activeTokens === 2)
-            joined = session
-              .generate(joiner.prompt, {
-                maxTokens: joiner.maxTokens,
-                steering: joiner.steering,
-                onToken: () => {
-                  if (activeTokensAtJoinersFirst === -1) activeTokensAtJoinersFirst = activeTokens;
-                },
-              })
-              .then((g) => g.tokens);
-        },
-      });
-      const batched = await first;
-      const joinedTokens = await joined!;
-      const { stats } = session;
-      await session.dispose();
+      const base = await schedule(active, joiner);
       // The joiner's prompt (⌈n / 7⌉ chunks beside the active token, each step's batch holding 8) shared every one of its decodes.
-      expect(stats.promptSharedRuns).toBe(Math.ceil(joinerPromptTokens / 7));
-      expect(stats.maxSequencesInOneRun).toBe(2);
-      expect(stats.promptRuns).toBe(2);
+      expect(base.stats.promptSharedRuns).toBe(Math.ceil(joinerPromptTokens / 7));
+      expect(base.stats.maxSequencesInOneRun).toBe(2);
+      expect(base.stats.promptRuns).toBe(2);
       // The active sequence kept decoding while the joiner's prompt was evaluated: a token in each of those steps.
-      expect(activeTokensAtJoinersFirst).toBe(2 + Math.ceil(joinerPromptTokens / 7));
-      // Zero cross-talk: each one's greedy tokens are those of a run alone (backend.generate).
-      const solo = async (r: Request) => (await small.generate(r.prompt, { maxTokens: r.maxTokens, steering: r.steering })).tokens;
-      expect(batched.tokens).toEqual(await solo(active));
-      expect(joinedTokens).toEqual(await solo(joiner));
-      // Not vacuous: the steering changed what each one generates alone.
-      const unsteered = async (r: Request) => (await small.generate(r.prompt, { maxTokens: r.maxTokens })).tokens;
-      expect(batched.tokens).not.toEqual(await unsteered(active));
-      expect(joinedTokens).not.toEqual(await unsteered(joiner));
+      expect(base.joinerAt[0]).toBe(2 + Math.ceil(joinerPromptTokens / 7));
+
+      // Zero cross-talk, compared on the same schedule only (a solo run has other batch shapes, so
+      // other quantized kernels): the neighbour's steering changed, this sequence's tokens unchanged.
+      const activeChanged = await schedule({ ...active, steering: { ...spec(-6), apply: "generation" } }, joiner);
+      expect(activeChanged.joinerAt).toEqual(base.joinerAt); // the same schedule
+      expect(activeChanged.joiner).toEqual(base.joiner);
+      expect(activeChanged.active).not.toEqual(base.active);
+      const joinerChanged = await schedule(active, { ...joiner, steering: { ...spec(6, { from: 4, to: 12 }), apply: "prompt" } });
+      expect(joinerChanged.joinerAt).toEqual(base.joinerAt);
+      expect(joinerChanged.active).toEqual(base.active);
+      expect(joinerChanged.joiner).not.toEqual(base.joiner);
+      // Not vacuous: on this schedule, each one's steering changed what it generates.
+      const unsteered = await schedule({ ...active, steering: null }, { ...joiner, steering: null });
+      expect(unsteered.active).not.toEqual(base.active);
+      expect(unsteered.joiner).not.toEqual(base.joiner);
     } finally {
       await small.dispose();
     }
@@ -152,36 +166,51 @@ describe("llama.cpp generation session: per-request steering batched in one llam
   it("continuous batching: a joiner aborted between its prompt chunks rejects with AbortedError; its sequence serves the next joiner cleanly", async () => {
     const small = await createLlamaCppBackend({ modelPath: await smolLmPath(), contextSize: 256, batchSize: 8, threads: 1 });
     try {
-      const session = small.createSession({ parallelSequences: 2 });
-      const aborted = new AbortController();
-      const abortedTokens: number[] = [];
-      let cut: Promise<unknown> | undefined;
-      let next: Promise<readonly number[]> | undefined;
-      let activeTokens = 0;
-      const active = await session.generate(prompts[0]!, {
-        maxTokens: 10,
-        onToken: () => {
-          activeTokens++;
-          // Token 2: a joiner with a prompt of several chunks. Token 3 comes from the step that
-          // evaluated its first chunk: it is aborted with its prompt half done. Token 5: another joiner.
-          if (activeTokens === 2)
-            cut = session
-              .generate(prompts[1]!, { maxTokens: 4, signal: aborted.signal, onToken: ({ token }) => abortedTokens.push(token) })
-              .catch((error: unknown) => error);
-          if (activeTokens === 3) aborted.abort();
-          if (activeTokens === 5) next = session.generate(prompts[2]!, { maxTokens: 4, steering: spec(-4) }).then((g) => g.tokens);
-        },
-      });
-      expect(await cut).toBeInstanceOf(AbortedError);
-      expect(abortedTokens).toEqual([]);
-      const nextTokens = await next!;
-      const { stats } = session;
-      await session.dispose();
-      expect(active.tokens).toHaveLength(10);
+      /**
+       * An unsteered active request; at its token 5 a steered joiner (sequence 1, the lowest free
+       * id). With `abortAJoiner`, a joiner queued at token 2 holds sequence 1 first: its first
+       * prompt chunk is decoded in the step giving token 3, then it is aborted, its prompt half done.
+       */
+      const run = async (abortAJoiner: boolean) => {
+        const session = small.createSession({ parallelSequences: 2 });
+        try {
+          const aborted = new AbortController();
+          const abortedTokens: number[] = [];
+          let cut: Promise<unknown> | undefined;
+          let next: Promise<readonly number[]> | undefined;
+          let activeTokens = 0;
+          const nextAt: number[] = [];
+          const active = await session.generate(prompts[0]!, {
+            maxTokens: 10,
+            onToken: () => {
+              activeTokens++;
+              if (abortAJoiner && activeTokens === 2)
+                cut = session
+                  .generate(prompts[1]!, { maxTokens: 4, signal: aborted.signal, onToken: ({ token }) => abortedTokens.push(token) })
+                  .catch((error: unknown) => error);
+              if (abortAJoiner && activeTokens === 3) aborted.abort();
+              if (activeTokens === 5)
+                next = session
+                  .generate(prompts[2]!, { maxTokens: 4, steering: spec(-4), onToken: () => nextAt.push(activeTokens) })
+                  .then((g) => g.tokens);
+            },
+          });
+          return { active: active.tokens, cut: await cut, abortedTokens, next: await next!, nextAt, stats: session.stats };
+        } finally {
+          await session.dispose();
+        }
+      };
+      const withAbort = await run(true);
+      expect(withAbort.cut).toBeInstanceOf(AbortedError);
+      expect(withAbort.abortedTokens).toEqual([]);
+      expect(withAbort.active.length).toBeGreaterThanOrEqual(5); // the schedule needs 5 tokens
       // The aborted prompt never completed: only the active request's and the second joiner's count.
-      expect(stats.promptRuns).toBe(2);
-      // The second joiner took the aborted one's sequence (the lowest free id): it starts from an empty one.
-      expect(nextTokens).toEqual((await small.generate(prompts[2]!, { maxTokens: 4, steering: spec(-4) })).tokens);
+      expect(withAbort.stats.promptRuns).toBe(2);
+      // The second joiner took the aborted one's sequence: it starts from an empty one, as in a run
+      // of the same schedule that never had the aborted joiner (where it gets sequence 1 too).
+      const control = await run(false);
+      expect(control.nextAt).toEqual(withAbort.nextAt); // the same schedule from token 5 on
+      expect(withAbort.next).toEqual(control.next);
     } finally {
       await small.dispose();
     }
