@@ -28,7 +28,9 @@ beforeAll(async () => {
   // and on the calling thread twice: with 1 intra-op thread (each worker's kernel setup, so the bit-exact
   // reference on any CPU) and with 2 (the first v2 path). How onnxruntime splits a kernel over 2
   // intra-op threads can change the rounding on another CPU or version, so that path is compared
-  // within a tolerance only.
+  // within a tolerance only: a last-bit difference can move one int8 activation by a quantization
+  // step (about max/127), so the bound is 1e-3 on an embedding and 0.01 on a probability, not
+  // float rounding.
   caller1 = await loadJudgeEmbedder(V2_JUDGE_SETTINGS, { threads: 1 });
   caller2 = await loadJudgeEmbedder(V2_JUDGE_SETTINGS, { thread: "caller" });
   workers = await loadJudgeEmbedder(V2_JUDGE_SETTINGS);
@@ -49,7 +51,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 describe("the MiniLM encoder in worker threads", () => {
-  it("gives the same embeddings bit for bit as a 1-thread calling-thread session, in input order; within 1e-6 of the 2-thread one", async () => {
+  it("gives the same embeddings bit for bit as a 1-thread calling-thread session, in input order; within 1e-3 of the 2-thread one", async () => {
     expect(TEXTS.length).toBeGreaterThanOrEqual(40);
     expect(workers.threads).toBe(2);
     const progress: number[] = [];
@@ -60,7 +62,7 @@ describe("the MiniLM encoder in worker threads", () => {
     TEXTS.forEach((_, i) => {
       expect(b[i]!.length).toBe(384);
       expect(bits(b[i]!)).toEqual(bits(a[i]!));
-      expect(maxAbsDiff(b[i]!, c[i]!)).toBeLessThanOrEqual(1e-6);
+      expect(maxAbsDiff(b[i]!, c[i]!)).toBeLessThanOrEqual(1e-3);
     });
     expect(progress.at(-1)).toBe(TEXTS.length);
     // And each text alone gives what it gives among the others (one text per run, whichever worker runs it).
@@ -86,7 +88,7 @@ describe("the MiniLM encoder in worker threads", () => {
     }
   });
 
-  it("the judge scores the same through every path (bit for bit on 1 thread, within 1e-6 on 2), with the same id", async () => {
+  it("the judge scores the same through every path (bit for bit on 1 thread, within 0.01 on 2), with the same id", async () => {
     const judge: EmotionJudge = await createJudge({ judge: "v2", encoder: { threads: 1 } });
     const judge2 = await createJudge({ judge: "v2", encoder: { thread: "caller" } });
     const pooled = await createJudge({ judge: "v2" });
@@ -98,7 +100,7 @@ describe("the MiniLM encoder in worker threads", () => {
       expect(q).toHaveLength(few.length);
       p.forEach((x, i) => {
         expect(bits(q[i]!)).toEqual(bits(x));
-        expect(maxAbsDiff(q[i]!, r[i]!)).toBeLessThanOrEqual(1e-6);
+        expect(maxAbsDiff(q[i]!, r[i]!)).toBeLessThanOrEqual(0.01);
       });
     } finally {
       await judge.dispose();
