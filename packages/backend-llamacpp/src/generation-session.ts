@@ -7,7 +7,7 @@ import {
   type GenerationSessionOptions,
   type ModelInfo,
 } from "@emosteer/core";
-import { BatchedSession, planStep, resolveParallelSequences, type SessionRequest, SessionRow } from "@emosteer/core/engine";
+import { BatchedSession, resolveParallelSequences, type SessionRequest, SessionRow } from "@emosteer/core/engine";
 import type { ControlVector } from "./control-vector.js";
 import type { BatchLogitIndex, NativeContext, NativeModel, NativeSampler } from "./native.js";
 
@@ -66,15 +66,12 @@ export function createGenerationSession(host: SessionHost, options: GenerationSe
 export const MAX_PARALLEL_SEQUENCES = 256;
 
 /**
- * Up to `parallelSequences` generations on one llama.cpp context of as many sequences, batched
- * continuously as llama.cpp's server does: each step is one llama_decode of every generating
- * sequence's next token plus the joiners' prompt chunks, as many prompt tokens as the batch size
- * leaves (core's `planStep`), so a joiner's prompt never runs in a decode of its own and a long
- * prompt is spread over several steps. Each sequence is steered by its own row of the patched
- * llama.cpp's per-sequence steering table (`setSequenceSteering`): the prompt phase's vector while
- * its prompt is evaluated, the generation phase's from its first generated token on (`apply`), so
- * requests with different mixes and phases share the decode without leaking into each other. The
- * queue, admission, aborts and failures are core's `BatchedSession`.
+ * Up to `parallelSequences` generations on one llama.cpp context of as many sequences: each
+ * request's prompt is decoded alone in its own sequence, then every active sequence's next token
+ * goes into one batch and one llama_decode per step. Each sequence is steered by its own row of
+ * the patched llama.cpp's per-sequence steering table (`setSequenceSteering`), so requests with
+ * different mixes share the decode without leaking into each other. The queue, admission, aborts
+ * and failures are core's `BatchedSession`.
  */
 class LlamaCppGenerationSession extends BatchedSession<PreparedGeneration, Row> {
   private readonly freeSequences: number[];
@@ -117,18 +114,41 @@ class LlamaCppGenerationSession extends BatchedSession<PreparedGeneration, Row> 
   }
 
   /**
-   * Takes a sequence for the request, under its prompt-phase steering; its prompt is evaluated by
-   * the next steps, beside the other sequences' tokens (continuous batching).
+   * A request's prompt pass (its sequence alone, in chunks of the batch size, under its
+   * prompt-phase steering) and first token.
    */
   protected async admit(request: SessionRequest<PreparedGeneration>): Promise<Row> {
     const ctx = this.context!;
     const sequence = this.freeSequences.shift()!;
+    const { promptTokens, steering, sampling } = request.job;
     const sampler = this.host.createSampler();
+    sampler.applyConfig(sampling);
     const row = new Row(request, this.host.contextSize, sequence, sampler);
+    let logitIndex: BatchLogitIndex | undefined;
     try {
-      sampler.applyConfig(request.job.sampling);
-      ctx.disposeSequence(sequence); // the cells a previous request left in it
-      setSteering(ctx, sequence, request.job.steering.prompt);
+      ctx.disposeSequence(sequence);
+      setSteering(ctx, sequence, steering.prompt);
+      const { batchSize } = this.host;
+      for (let start = 0; start < promptTokens.length; start += batchSize) {
+        // The prompt pass stops between batches when aborted; aborted before any token exists, the call rejects.
+        if (request.options.signal?.aborted) throw new AbortedError(WHAT);
+        this.assertAlive();
+        const end = Math.min(promptTokens.length, start + batchSize);
+        ctx.initBatch(end - start);
+        const last = end === promptTokens.length ? [end - 1 - start] : [];
+        [logitIndex] = Array.from(
+          ctx.addToBatch(sequence, start, Uint32Array.from(promptTokens.slice(start, end)), Uint32Array.from(last)),
+        ) as BatchLogitIndex[];
+        await ctx.decodeBatch();
+      }
+      this.countPromptRun();
+      this.assertAlive();
+      if (request.options.signal?.aborted) throw new AbortedError(WHAT);
+      row.promptDone();
+      // The generated tokens are decoded under the generation phase's steering (apply: "prompt" | "generation").
+      if (steering.generation !== steering.prompt) setSteering(ctx, sequence, steering.generation);
+      const token = await ctx.sampleToken(logitIndex!, sampler);
+      this.accept(row, token);
       return row;
     } catch (error) {
       this.release(row);
@@ -136,59 +156,25 @@ class LlamaCppGenerationSession extends BatchedSession<PreparedGeneration, Row> 
     }
   }
 
-  /**
-   * One llama_decode: each generating sequence's last token at its own position and the prompting
-   * sequences' next prompt chunks, in ascending sequence order (llama.cpp splits a batch of
-   * several sequences, non-unified KV cache, into micro-batches of consecutive sequence ids).
-   */
+  /** One llama_decode over every active sequence: each one's last token at its own position. */
   protected async step(rows: readonly Row[]): Promise<void> {
     const ctx = this.context!;
-    // The context's batch holds max(batchSize, parallelSequences) tokens (the backend's createContext).
-    const budget = Math.max(this.host.batchSize, this.parallelSequences);
-    const pieces = planStep(rows, budget).sort((a, b) => a.row.sequence - b.row.sequence);
-    ctx.initBatch(pieces.reduce((n, p) => n + p.tokens.length, 0));
-    const logitIndexes = pieces.map(
-      ({ row, position, tokens, sample }) =>
-        ctx.addToBatch(
-          row.sequence,
-          position,
-          Uint32Array.from(tokens),
-          sample ? Uint32Array.of(tokens.length - 1) : new Uint32Array(0),
-        )[0] as BatchLogitIndex | undefined,
-    );
-    // The batched path's promise: every generating sequence is in this one decode.
-    const generating = rows.filter((row) => !row.prompting).length;
-    const decoding = pieces.filter((p) => !p.row.prompting).length;
-    if (decoding !== generating) throw new Error(`internal: a decode step carried ${decoding} of ${generating} generating sequences`);
+    ctx.initBatch(rows.length);
+    const logitIndexes = rows.map((row) => {
+      const position = row.job.promptTokens.length + row.generated.length - 1;
+      return ctx.addToBatch(row.sequence, position, Uint32Array.of(row.generated.at(-1)!), Uint32Array.of(0))[0] as BatchLogitIndex;
+    });
+    // The batched path's promise: every active sequence is in this one decode.
+    if (new Set(logitIndexes).size !== rows.length)
+      throw new Error(`internal: a decode step carried ${new Set(logitIndexes).size} of ${rows.length} active sequences`);
     await ctx.decodeBatch();
-    const prompting = pieces.filter((p) => p.row.prompting).length;
-    this.countDecodeRun(pieces.length, prompting);
+    this.countDecodeRun(rows.length);
     this.assertAlive();
-    const sampled: { row: Row; index: BatchLogitIndex }[] = [];
-    for (const [i, { row, tokens, sample }] of pieces.entries()) {
-      if (!row.prompting) {
-        sampled.push({ row, index: logitIndexes[i]! });
-        continue;
-      }
-      row.promptEvaluated += tokens.length;
-      if (!sample) continue;
-      this.countPromptRun();
-      // Aborted before any token exists: the call rejects (an abort between chunks is core's, at the step boundary).
-      if (row.request.options.signal?.aborted) {
-        row.fail(new AbortedError(WHAT));
-        continue;
-      }
-      row.promptDone();
-      // The generated tokens are decoded under the generation phase's steering (apply: "prompt" | "generation").
-      const { steering } = row.job;
-      if (steering.generation !== steering.prompt) setSteering(ctx, row.sequence, steering.generation);
-      sampled.push({ row, index: logitIndexes[i]! });
-    }
     // Each sequence's own sampler, all at once (as node-llama-cpp samples its sequences): one
     // round trip to the thread pool per step instead of one per sequence.
-    const tokens = await Promise.all(sampled.map(({ row, index }) => ctx.sampleToken(index, row.sampler)));
+    const tokens = await Promise.all(rows.map((row, i) => ctx.sampleToken(logitIndexes[i]!, row.sampler)));
     this.assertAlive();
-    for (const [i, { row }] of sampled.entries()) this.accept(row, tokens[i]!);
+    for (const [i, row] of rows.entries()) this.accept(row, tokens[i]!);
   }
 
   protected leave(rows: readonly Row[]): void {
