@@ -10,7 +10,7 @@ import type { BenchStore, CellRecord } from "./store.js";
 import { openStore } from "./store.js";
 import { latestRun, reportJudge } from "./summary.js";
 
-export const GENERALISATION_USAGE = `pnpm bench generalisation --db IN_SAMPLE --new-db NEW [--out DIR]
+export const GENERALISATION_USAGE = `Usage: pnpm bench generalisation --db IN_SAMPLE --new-db NEW [--out DIR]
   in-sample against new-query figures: two databases of the same grid, one run with the built-in evaluation
   split, one with --query-set new; writes DIR/GENERALISATION.md and DIR/generalisation.json (default DIR: benchmarks/)`;
 
