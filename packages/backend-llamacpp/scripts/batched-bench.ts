@@ -1,8 +1,8 @@
 /**
  * Batched steering on llama.cpp (issue 13): aggregate decode throughput of concurrent requests,
- * each steered differently, in one generation session (continuous batching: the prompts' chunks
- * and every generating sequence's next token in one llama_decode per step, each token reading its
- * sequence's row of the patched llama.cpp's per-sequence steering table)
+ * each steered differently, in one generation session (each request's prompt alone in its own
+ * sequence, then every active sequence's next token in one llama_decode per step, each token
+ * reading its sequence's row of the patched llama.cpp's per-sequence steering table)
  * against serving them one at a time (`backend.generate`) and against the same number of
  * concurrent unsteered requests (no table in the graph at all); and the peak RSS each additional
  * sequence costs. Default model (Q8_0), greedy, `--tokens` per request, `--threads` llama.cpp threads.
@@ -143,9 +143,8 @@ const body = [
   `## Batched steering on llama.cpp, ${THREADS} thread${THREADS === 1 ? "" : "s"}`,
   "",
   "Per-request steering in one `llama_decode` (issue 13): requests each steered differently run in one generation session",
-  "(`backend.createSession({ parallelSequences })`), batched continuously as llama.cpp's server does: each step is one",
-  "`llama_decode` of every generating sequence's next token plus the waiting prompts' chunks (up to the batch size of 512; here all",
-  "requests arrive at once, so their prompts share the first decode), each token adding the row of the patched llama.cpp's",
+  "(`backend.createSession({ parallelSequences })`): each request's prompt alone in its own sequence, then every active sequence's",
+  "next token in one `llama_decode` per step, each token adding the row of the patched llama.cpp's",
   "per-sequence steering table its sequence selects (`ggml_get_rows` + `ggml_add` at each steered layer), in one long-lived,",
   "warmed-up session per size as a server keeps it (its context allocated before the clock starts); against serving them one at",
   "a time (`backend.generate`) and against concurrent unsteered requests (no table in the graph).",
