@@ -28,6 +28,7 @@ import {
   yieldToEventLoop,
   plainTextTokenizerJson,
   resolveCaptureLayers,
+  checkPromptTokens,
   resolveGenerateOptions,
   tokenizeChatMessages,
 } from "@emosteer/core/engine";
@@ -264,15 +265,11 @@ class OnnxBackend implements OnnxSteeringBackend {
 
   /** A prompt's tokens, checked against the context (the same refusals as generate). */
   private promptTokensOf(prompt: string | readonly ChatMessage[]): number[] {
-    const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
-    if (promptTokens.length === 0)
-      throw new InvalidArgumentError(
-        "prompt",
-        typeof prompt === "string" ? prompt : "(messages)",
-        "text that tokenizes to at least one token",
-      );
-    if (promptTokens.length >= this.contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, this.contextSize);
-    return promptTokens;
+    return checkPromptTokens(
+      prompt,
+      typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true),
+      this.contextSize,
+    );
   }
 
   /** The steering of a call's prompt pass and of its generated tokens (`apply`). */

@@ -28,6 +28,7 @@ import {
   plainTextTokenizerJson,
   steeringPhases,
   resolveCaptureLayers,
+  checkPromptTokens,
   resolveGenerateOptions,
   tokenizeChatMessages,
 } from "@emosteer/core/engine";
@@ -430,15 +431,11 @@ class TransformersBackend implements TransformersSteeringBackend {
 
   /** A prompt's tokens, checked against the context (the same refusals in generate and in sessions). */
   private promptTokensOf(prompt: string | readonly ChatMessage[]): number[] {
-    const promptTokens = typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true);
-    if (promptTokens.length === 0)
-      throw new InvalidArgumentError(
-        "prompt",
-        typeof prompt === "string" ? prompt : "(messages)",
-        "text that tokenizes to at least one token",
-      );
-    if (promptTokens.length >= this.contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, this.contextSize);
-    return promptTokens;
+    return checkPromptTokens(
+      prompt,
+      typeof prompt === "string" ? this.encode(prompt, true) : this.chatTokens(prompt, true),
+      this.contextSize,
+    );
   }
 
   private encode(text: string, special = true): number[] {

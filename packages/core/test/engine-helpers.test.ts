@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { GenerationText, logSoftmaxAt, resolveGenerateOptions } from "../src/engine/index.js";
-import { InvalidArgumentError } from "../src/index.js";
+import { checkPromptTokens, GenerationText, logSoftmaxAt, resolveGenerateOptions } from "../src/engine/index.js";
+import { ContextOverflowError, InvalidArgumentError } from "../src/index.js";
 
 /** Streams `pieces` (the decoded text after each token) through GenerationText; returns what was streamed. */
 function stream(pieces: string[], stop: string[]) {
@@ -53,6 +53,16 @@ describe("resolveGenerateOptions", () => {
     expect(() => resolveGenerateOptions({ topK: 0 })).toThrow(/topK/);
     expect(() => resolveGenerateOptions({ topP: 0 })).toThrow(/topP/);
     expect(() => resolveGenerateOptions({ seed: -1 })).toThrow(/seed/);
+  });
+});
+
+describe("checkPromptTokens", () => {
+  it("returns tokens that leave room for one generated token; refuses none and a full context", () => {
+    const tokens = [5, 6, 7];
+    expect(checkPromptTokens("hi", tokens, 4)).toBe(tokens);
+    expect(() => checkPromptTokens("", [], 4)).toThrow(InvalidArgumentError);
+    expect(() => checkPromptTokens([{ role: "user", content: "" }], [], 4)).toThrow(/\(messages\)/);
+    expect(() => checkPromptTokens("hi", tokens, 3)).toThrow(ContextOverflowError);
   });
 });
 

@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from "../errors.js";
-import type { GenerateOptions, SamplingOptions } from "../steering-backend.js";
+import { ContextOverflowError, InvalidArgumentError } from "../errors.js";
+import type { ChatMessage, GenerateOptions, SamplingOptions } from "../steering-backend.js";
 
 /** `maxTokens` when a call gives none. */
 export const DEFAULT_MAX_TOKENS = 128;
@@ -51,4 +51,22 @@ export function resolveGenerateOptions(options: GenerateOptions = {}): ResolvedG
   if (options.onToken !== undefined && typeof options.onToken !== "function")
     throw new InvalidArgumentError("onToken", options.onToken, "a function");
   return { ...resolveSampling(options), maxTokens, stop: stop.filter((s) => s.length > 0) };
+}
+
+/**
+ * Checks a prompt's tokens before generation: at least one token (the first generated token is
+ * predicted from the last prompt token) and fewer than `contextSize` (room for one generated
+ * token). Returns `tokens`. Every engine calls this from `generate` and from its sessions, so a
+ * prompt is refused the same way everywhere: {@link InvalidArgumentError} naming the prompt
+ * (the text, or "(messages)" for a chat), or {@link ContextOverflowError}.
+ */
+export function checkPromptTokens<T extends readonly number[]>(prompt: string | readonly ChatMessage[], tokens: T, contextSize: number): T {
+  if (tokens.length === 0)
+    throw new InvalidArgumentError(
+      "prompt",
+      typeof prompt === "string" ? prompt : "(messages)",
+      "text that tokenizes to at least one token",
+    );
+  if (tokens.length >= contextSize) throw new ContextOverflowError("Prompt", tokens.length, contextSize);
+  return tokens;
 }
