@@ -17,6 +17,7 @@ export const UNIT_TESTS = [
   "test/steering-profile.test.ts",
   "test/steering.test.ts",
   "test/token-sampler.test.ts",
+  "test/worker-rpc.test.ts",
   "test/user-emotion.test.ts",
 ];
 

@@ -16,6 +16,7 @@ export {
   round3,
   rssAboveBase,
   rssPerSequence,
+  runBatchedBench,
   runInterleaved,
   runSessionBenchArms,
   SESSION_BENCH_PROMPTS,
@@ -25,4 +26,6 @@ export {
   sessionBenchSpecs,
   sessionBenchTables,
 } from "./session-bench.js";
-export type { BenchRun, RssSample, ServeOptions, SessionBenchResult, SessionBenchSetup } from "./session-bench.js";
+export type { BatchedBenchEngine, BenchRun, RssSample, ServeOptions, SessionBenchResult, SessionBenchSetup } from "./session-bench.js";
+export { WorkerCallError, WorkerRpc, wireView, workerExecArgv } from "./worker-rpc.js";
+export type { WorkerCallContext, WorkerHandlers, WorkerRpcOptions } from "./worker-rpc.js";
