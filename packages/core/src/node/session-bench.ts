@@ -1,19 +1,21 @@
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { EmotionVector } from "../emotion-vector.js";
 import type { GenerationSession, SessionBackend } from "../generation-session.js";
 import type { SteeringBackend } from "../steering-backend.js";
 import type { SteeringSpec } from "../steering-spec.js";
+import { writeJsonKey, writeMarkdownSection } from "./benchmark-files.js";
 
 // The measurement harness of the engines' batched-steering benchmarks (scripts/batched-bench.ts
-// of backend-llamacpp and backend-onnx), written once so that both engines' figures in
-// benchmarks/ENGINES.md come from the same prompts, steering mixes, clock and RSS probe; each
-// script keeps only how it opens its engine and what its section says. Engines never import each
-// other, so the shared part lives here.
+// of backend-llamacpp, backend-onnx and backend-transformers), written once so that every engine's
+// figures in benchmarks/ENGINES.md come from the same prompts, steering mixes, clock and RSS probe;
+// each script keeps only how it opens its engine and what its section says (runBatchedBench is the
+// whole flow for the engines whose sessions are made per run). Engines never import each other, so
+// the shared part lives here.
 
 /** The bench's eight chat prompts (SmolLM2's template), request i gets prompt i. */
 export const SESSION_BENCH_PROMPTS: readonly string[] = [
@@ -419,4 +421,106 @@ export function sessionBenchTables(result: SessionBenchResult, jsonKey: string, 
 /** "1 → 4, 2 → 17, …": peak RSS above the warmed-up model per size, MB. */
 export function rssAboveBase(rss: readonly RssSample[]): string {
   return rss.map((r) => `${r.n} → ${(r.peakMb - r.baseMb).toFixed(0)}`).join(", ");
+}
+
+/** An engine's part of a batched bench whose sessions are made per run (ONNX, transformers.js). */
+export interface BatchedBenchEngine {
+  /** The engine's name in the log ("onnx", "transformers.js"). */
+  readonly name: string;
+  /** Opens the engine on the bench's model; the bench disposes it. */
+  readonly open: () => Promise<SessionBackend>;
+  /** What one engine run is called (the error when none carried ≥ 2 sequences): "session run". */
+  readonly runName: string;
+  /** What the log calls runs that carried ≥ 2 sequences: "shared runs". */
+  readonly sharedNoun: string;
+  /** The model as the detail records it ("smollm2-135m-instruct fp32"). */
+  readonly model: string;
+  /** The engines.json key of the figures ("batched.onnx"). */
+  readonly jsonKey: string;
+  /** The ENGINES.md section: its marker name, and its prose before the command and after the tables. */
+  readonly section: {
+    readonly name: string;
+    readonly heading: string;
+    readonly intro: (run: { readonly model: string; readonly tokens: number; readonly reps: number }) => readonly string[];
+    /** `rss`: {@link rssAboveBase} of the run. */
+    readonly notes: (rss: string) => readonly string[];
+  };
+}
+
+/**
+ * The whole batched bench of an engine (the script at `scriptUrl`, run with `args`): the arms of
+ * {@link runSessionBenchArms} without unsteered_8, peak RSS per sequence from child processes of
+ * 1, 2, 4 and 8 (the script again with `--rss-child n`, which this function answers too), the
+ * figures printed and written to `<out>/engines.json` and the engine's section of `<out>/ENGINES.md`.
+ * The ONNX and transformers.js scripts are this call with their engine's part; the llama.cpp
+ * bench keeps its own flow (threads, a server's long-lived session).
+ */
+export async function runBatchedBench(scriptUrl: string, args: readonly string[], engine: BatchedBenchEngine): Promise<void> {
+  const setup = sessionBenchSetup(scriptUrl, args);
+  const { tokens, reps, rssChild, out } = setup;
+  const log = (s: string) => process.stderr.write(`[batched-bench ${engine.name}] ${s}\n`);
+  const load = async () => {
+    const backend = await engine.open();
+    return { backend, specs: sessionBenchSpecs(await onePairJoyVector(backend, "bench")) };
+  };
+  const serve = (backend: SessionBackend, specs: readonly (SteeringSpec | null)[], mode: "sequential" | "concurrent") =>
+    serveRequests(backend, specs, { mode, tokens, runName: engine.runName });
+
+  if (rssChild > 0) {
+    // Child: peak RSS of rssChild concurrent steered generations above the warmed-up model.
+    const { backend, specs } = await load();
+    await backend.generate(SESSION_BENCH_PROMPTS[0]!, { maxTokens: 4, steering: specs[0]! });
+    const { baseMb, peakMb } = await peakRssDuring(() =>
+      serve(backend, specs.slice(0, rssChild), rssChild === 1 ? "sequential" : "concurrent"),
+    );
+    process.stdout.write(`${JSON.stringify({ n: rssChild, baseMb, peakMb })}\n`);
+    await backend.dispose();
+    process.exit(0);
+  }
+
+  const loadBefore = loadavg();
+  const { backend, specs } = await load();
+  await backend.generate(SESSION_BENCH_PROMPTS[0]!, { maxTokens: 4 }); // warm-up
+  const arms = await runSessionBenchArms({
+    reps,
+    specs,
+    unsteered8: false,
+    serve: (steering, mode) => serve(backend, steering, mode),
+    log,
+    sharedNoun: engine.sharedNoun,
+  });
+  await backend.dispose();
+
+  log("peak RSS per concurrent sequence (one child process per batch size)…");
+  const { rss, slopeMb } = await rssPerSequence({
+    script: setup.script,
+    sizes: [1, 2, 4, 8],
+    childArgs: ["--tokens", String(tokens)],
+    cwd: setup.repoRoot,
+    log,
+  });
+
+  const result = sessionBenchResult({ arms, rss, slopeMb, model: engine.model, tokens, reps, loadBefore });
+  const { figures, detail } = result;
+  console.log(JSON.stringify({ figures, detail }, null, 2));
+
+  const jsonPath = join(out, "engines.json");
+  await writeJsonKey(jsonPath, engine.jsonKey, { ...figures, detail });
+  const scriptPath = relative(setup.repoRoot, setup.script);
+  const body = [
+    engine.section.heading,
+    "",
+    ...engine.section.intro({ model: engine.model, tokens, reps }),
+    "",
+    "```",
+    `node_modules/.bin/tsx --conditions=@emosteer/source ${scriptPath} --tokens ${tokens} --reps ${reps}`,
+    "```",
+    "",
+    ...sessionBenchTables(result, engine.jsonKey, "concurrent"),
+    "",
+    ...engine.section.notes(rssAboveBase(rss)),
+  ].join("\n");
+  const mdPath = join(out, "ENGINES.md");
+  await writeMarkdownSection(mdPath, engine.section.name, scriptPath, body);
+  log(`wrote ${jsonPath} (${engine.jsonKey}) and the "${engine.section.heading.replace(/^#+ /, "")}" section of ${mdPath}`);
 }
