@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -7,6 +6,7 @@ import { cosineSimilarity, EmotionVector, type ModelInfo } from "@emosteer/core"
 import { loadVectorFile, readModelInfo, saveVectorFile } from "@emosteer/core/node";
 import { ensureModel, MODEL_REGISTRY } from "@emosteer/models";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runScript, type ScriptRun } from "./run-script.js";
 
 // The real `emosteer` command as a child process, on the real default model. Models come from the
 // shared model cache (~/.cache/emosteer/models) and ONNX exports from the shared export cache; the
@@ -19,38 +19,16 @@ const PROMPT = "How do I bake bread?";
 /** Sampled (not greedy) so the seed matters: equal seeds must still give different text when α differs. */
 const SAMPLING = ["--max-tokens", "12", "--temperature", "0.7", "--seed", "7"];
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+/** The CLI as `pnpm emosteer` runs it, from the repository root. */
+const emosteer = (...args: string[]): Promise<ScriptRun> => runScript(main, args, repoRoot);
 
-function emosteer(...args: string[]): Promise<Run> {
-  const env = { ...process.env };
-  delete env.EMOSTEER_DEBUG; // it would add the stack traces the tests check are absent
-  // node itself (not the tsx CLI, which runs the script in a grandchild), as `pnpm emosteer` does through tsx.
-  const child = spawn(process.execPath, ["--conditions=@emosteer/source", "--import", "tsx", main, ...args], {
-    cwd: repoRoot,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolvePromise, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
-
-function succeeded(run: Run): Run {
+function succeeded(run: ScriptRun): ScriptRun {
   if (run.code !== 0) throw new Error(`emosteer exited with ${run.code}:\n${run.stderr}`);
   return run;
 }
 
 /** The failure report: the last stderr line (progress lines may come first), one line, no stack frames. */
-function failureLine(run: Run): string {
+function failureLine(run: ScriptRun): string {
   expect(run.stderr).not.toMatch(/^\s+at /m);
   const lines = run.stderr.trimEnd().split("\n");
   const last = lines.at(-1)!;
