@@ -46,6 +46,12 @@ async function openTransformers(path: string) {
 /** The engines that offer batched sessions (every engine). */
 export type SessionEngineName = "llama.cpp" | "onnx" | "transformers.js";
 
+/**
+ * The session engines whose numerics are F32 (the fp32 export), where a batched row can be
+ * compared with the same request alone; llama.cpp runs the GGUF's quantized kernels.
+ */
+export const F32_SESSION_ENGINES: readonly SessionEngineName[] = ["onnx", "transformers.js"];
+
 /** The engines that offer batched sessions, opened as in {@link openEngine} (for the session cases). */
 export async function openSessionEngine(name: SessionEngineName): Promise<SessionBackend> {
   const { path } = await ensureModel(DEFAULT_MODEL_ID);

@@ -3,7 +3,7 @@
 // test file, on the real default model, a few tokens per case.
 import { DisposedError, type Generation, type SessionBackend, type SteeringSpec } from "@emosteer/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { countingPrompt, modelIdentity, openSessionEngine, type SessionEngineName, vectorFor } from "./engines.js";
+import { countingPrompt, F32_SESSION_ENGINES, modelIdentity, openSessionEngine, type SessionEngineName, vectorFor } from "./engines.js";
 
 export function defineSessionSuite(name: SessionEngineName): void {
   describe(`${name} generation session`, () => {
@@ -22,6 +22,56 @@ export function defineSessionSuite(name: SessionEngineName): void {
     afterAll(async () => {
       await backend?.dispose();
     });
+
+    it("a session made without options has the engine's capabilities.parallelSequences sequences", async () => {
+      const session = backend.createSession();
+      try {
+        expect(session.parallelSequences).toBe(backend.capabilities.parallelSequences);
+      } finally {
+        await session.dispose();
+      }
+    });
+
+    /**
+     * Batched equals alone, on the engines whose numerics are F32. Tolerance: greedy tokens
+     * identical. A batched run changes the matmul shapes (rows, padded key length), which may
+     * reorder float sums, but every row's logits stay within onnxruntime's padded-batch agreement
+     * (≤ 1e-3, onnx-export's export.test.ts) of its single run, far below the top-2 gaps of these
+     * few greedy counting steps. llama.cpp is left out: its quantized kernels differ per batch
+     * shape, so its session tests compare runs of the same schedule only.
+     */
+    it.runIf(F32_SESSION_ENGINES.includes(name))(
+      "each row of a batched run (3 in flight, 4 requests of different lengths, one joining) equals its own generate, with different or with the same steering",
+      async () => {
+        const four = [...prompts, await countingPrompt(backend, 8)];
+        const maxTokens = [8, 4, 8, 6]; // the second leaves early, the fourth joins when it does
+        const together = async (steering: readonly (SteeringSpec | null)[]) => {
+          const session = backend.createSession({ parallelSequences: 3 });
+          try {
+            const generations = await Promise.all(
+              four.map((p, i) => session.generate(p, { maxTokens: maxTokens[i]!, steering: steering[i] ?? null })),
+            );
+            return { tokens: generations.map((g) => g.tokens), stats: session.stats };
+          } finally {
+            await session.dispose();
+          }
+        };
+        const alone = async (steering: readonly (SteeringSpec | null)[]) => {
+          const out: (readonly number[])[] = [];
+          for (const [i, p] of four.entries())
+            out.push((await backend.generate(p, { maxTokens: maxTokens[i]!, steering: steering[i] ?? null })).tokens);
+          return out;
+        };
+        const different = [strong(20), strong(-20), strong(10), null];
+        const batched = await together(different);
+        expect(batched.tokens).toEqual(await alone(different));
+        expect(batched.stats.maxSequencesInOneRun).toBe(3);
+        expect(batched.stats.sharedRuns).toBeGreaterThan(0);
+        expect(batched.stats.promptRuns).toBe(four.length);
+        const same = four.map(() => strong(20));
+        expect((await together(same)).tokens).toEqual(await alone(same));
+      },
+    );
 
     it("decodes ≥ 2 sequences in one run; a short request leaves early and a waiting one joins", async () => {
       const session = backend.createSession({ parallelSequences: 2 });
