@@ -73,6 +73,10 @@ describe("WorkerRpc (a real worker thread on test/fixtures/echo-worker.js)", () 
     expect(error).toBeInstanceOf(WorkerCallError);
     expect(error).toMatchObject({ remoteName: "RangeError" });
     expect((error as Error).message).toMatch(/^the echo worker: cannot open: the fixture refuses to open/);
+    const named = await WorkerRpc.open(FIXTURE, { what: "the echo worker", data: { greeting: "refuse" }, loads: "/models/x" }).catch(
+      (e: unknown) => e,
+    );
+    expect((named as Error).message).toMatch(/^the echo worker: cannot load \/models\/x: the fixture refuses to open/);
   });
 
   it("a worker that exits rejects its pending call and every later one with an error naming it and what to do", async () => {

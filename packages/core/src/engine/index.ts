@@ -13,3 +13,4 @@ export * from "./session-row.js";
 export * from "./batched-session.js";
 export * from "./step-batch.js";
 export * from "./padded-kv-cache.js";
+export * from "./backend-batched-session.js";

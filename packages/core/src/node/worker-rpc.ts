@@ -29,6 +29,8 @@ export interface WorkerRpcOptions {
   readonly data?: unknown;
   /** What to do once the thread is gone, appended to the error ("create the backend again"). */
   readonly whenGone?: string;
+  /** What `open(data)` loads (a model's path), named when it fails: "cannot load <loads>: <the module's error>". */
+  readonly loads?: string;
 }
 
 /** An error a handler threw in the worker thread: its name and message, and the thread's stack after the caller's. */
@@ -113,7 +115,7 @@ export class WorkerRpc<Info = unknown> {
         void worker.terminate();
         reject(
           message.kind === "failed"
-            ? fromWire(message.error, `${what}: cannot open: `)
+            ? fromWire(message.error, options.loads ? `${what}: cannot load ${options.loads}: ` : `${what}: cannot open: `)
             : new EmosteerError(`${what}: unexpected first message ${message.kind}`),
         );
       });
