@@ -8,8 +8,8 @@
  * calling-thread session of more threads they agree only up to rounding (how onnxruntime splits a
  * kernel over threads depends on the CPU and version; test/session-pool.test.ts checks ≤ 1e-6).
  */
-import { Worker } from "node:worker_threads";
-import { AbortedError, DisposedError, EmosteerError } from "@emosteer/core";
+import { AbortedError, DisposedError } from "@emosteer/core";
+import { WorkerRpc, wireView } from "@emosteer/core/node";
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 
 type Ort = typeof import("onnxruntime-node");
@@ -73,133 +73,29 @@ export async function openCallerSession(
   };
 }
 
-interface WireError {
-  readonly name: string;
-  readonly message: string;
-  readonly stack?: string;
-}
-type FromWorker =
-  | { readonly kind: "ready" }
-  | { readonly kind: "failed"; readonly error: WireError }
-  | { readonly kind: "result"; readonly id: number; readonly results: Record<string, { dims: number[]; data: Float32Array }>[] }
-  | { readonly kind: "error"; readonly id: number; readonly error: WireError }
-  | { readonly kind: "released" };
-
-/** The worker's error as an error of this thread that says where it happened, with onnxruntime's own text. */
-function fromWire(error: WireError, what: string): Error {
-  const out = new EmosteerError(`${what}: ${error.message}`);
-  if (error.stack) out.stack = `${out.name}: ${out.message}\n--- in the worker thread ---\n${error.stack}`;
-  return out;
+/** One worker thread (core's `WorkerRpc` on `session-pool-thread.js`) and its session. */
+function openPoolWorker(modelPath: string, sessionOptions: InferenceSession.SessionOptions, what: string): Promise<WorkerRpc> {
+  return WorkerRpc.open(new URL("./session-pool-thread.js", import.meta.url), {
+    what,
+    data: { modelPath, sessionOptions },
+    loads: modelPath,
+    whenGone: "load the encoder again",
+  });
 }
 
-/** One worker thread (`session-pool-thread.js`) and its session. */
-class PoolWorker {
-  private readonly pending = new Map<number, { resolve(results: RunOutputs[]): void; reject(error: unknown): void }>();
-  private nextId = 0;
-  stopped: Error | null = null;
-
-  private constructor(
-    private readonly worker: Worker,
-    private readonly what: string,
-  ) {
-    worker.on("message", (message: FromWorker) => this.receive(message));
-    worker.on("error", (error) =>
-      this.stop(new EmosteerError(`${what}: its worker thread failed (${error.message}); load the encoder again.`)),
-    );
-    worker.on("exit", (code) => this.stop(new EmosteerError(`${what}: its worker thread exited (code ${code}); load the encoder again.`)));
-    // An idle worker does not hold the process open; a pending chunk does (ref() in run).
-    worker.unref();
-  }
-
-  static open(modelPath: string, sessionOptions: InferenceSession.SessionOptions, what: string): Promise<PoolWorker> {
-    const worker = new Worker(new URL("./session-pool-thread.js", import.meta.url), {
-      workerData: { modelPath, sessionOptions },
-      // The process's flags minus those a worker refuses (node --input-type=module -e '…' would stop it at start).
-      execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
-    });
-    return new Promise<PoolWorker>((resolve, reject) => {
-      const onExit = (code: number) =>
-        reject(new EmosteerError(`${what}: its worker thread exited (code ${code}) while loading ${modelPath}.`));
-      const onError = (error: Error) => {
-        void worker.terminate();
-        reject(new EmosteerError(`${what}: its worker thread failed while loading ${modelPath} (${error.message}).`));
-      };
-      worker.once("error", onError);
-      worker.once("exit", onExit);
-      worker.once("message", (message: FromWorker) => {
-        worker.off("error", onError);
-        worker.off("exit", onExit);
-        if (message.kind === "ready") resolve(new PoolWorker(worker, what));
-        else {
-          void worker.terminate();
-          reject(
-            message.kind === "failed"
-              ? fromWire({ ...message.error, message: `cannot load ${modelPath}: ${message.error.message}` }, what)
-              : new EmosteerError(`${what}: unexpected first message ${message.kind}`),
-          );
-        }
-      });
-    });
-  }
-
-  /**
-   * Runs a chunk of runs one after another in the worker. The feeds are copied (a few hundred token
-   * ids a run), never transferred: a caller may feed the same arrays again.
-   */
-  run(runs: readonly RunFeeds[], fetches: readonly string[]): Promise<RunOutputs[]> {
-    if (this.stopped) return Promise.reject(this.stopped);
-    const id = this.nextId++;
-    return new Promise<RunOutputs[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      if (this.pending.size === 1) this.worker.ref();
-      try {
-        this.worker.postMessage({ kind: "run", id, runs, fetches: [...fetches] });
-      } catch (error) {
-        this.settle(id);
-        reject(error);
-      }
-    });
-  }
-
-  async release(): Promise<void> {
-    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(new DisposedError(this.what));
-    if (!this.stopped) {
-      this.worker.ref();
-      const done = new Promise<void>((resolve) => {
-        const onMessage = (message: FromWorker) => {
-          if (message.kind !== "released") return;
-          this.worker.off("message", onMessage);
-          resolve();
-        };
-        this.worker.on("message", onMessage);
-        this.worker.once("exit", () => resolve());
-      });
-      this.worker.postMessage({ kind: "release" });
-      await done;
-    }
-    this.stopped = new DisposedError(this.what);
-    await this.worker.terminate();
-  }
-
-  private receive(message: FromWorker): void {
-    if (message.kind !== "result" && message.kind !== "error") return;
-    const waiter = this.settle(message.id);
-    if (!waiter) return;
-    if (message.kind === "error") waiter.reject(fromWire(message.error, this.what));
-    else waiter.resolve(message.results.map(outputsOf));
-  }
-
-  private settle(id: number) {
-    const waiter = this.pending.get(id);
-    this.pending.delete(id);
-    if (waiter && this.pending.size === 0) this.worker.unref();
-    return waiter;
-  }
-
-  private stop(error: Error): void {
-    this.stopped ??= error;
-    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(this.stopped);
-  }
+/**
+ * Runs a chunk of runs one after another in `worker`. The feeds are copied (a few hundred token
+ * ids a run), never transferred: a caller may feed the same arrays again.
+ */
+async function runChunk(worker: WorkerRpc, runs: readonly RunFeeds[], fetches: readonly string[]): Promise<RunOutputs[]> {
+  const compact = runs.map((feeds) =>
+    Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, { type: t.type, dims: t.dims, data: wireView(t.data) }])),
+  );
+  const results = await worker.call<Record<string, { dims: number[]; data: Float32Array }>[]>("runAll", {
+    runs: compact,
+    fetches: [...fetches],
+  });
+  return results.map(outputsOf);
 }
 
 /**
@@ -214,11 +110,11 @@ export async function openSessionPool(
   { size, chunkRuns = 4, what = "the MiniLM encoder" }: { readonly size: number; readonly chunkRuns?: number; readonly what?: string },
 ): Promise<SessionRunner> {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`a session pool needs a whole number of workers ≥ 1, got ${size}`);
-  const opened = await Promise.allSettled(Array.from({ length: size }, () => PoolWorker.open(modelPath, sessionOptions, what)));
+  const opened = await Promise.allSettled(Array.from({ length: size }, () => openPoolWorker(modelPath, sessionOptions, what)));
   const workers = opened.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
   const failed = opened.find((o) => o.status === "rejected");
   if (failed) {
-    await Promise.all(workers.map((w) => w.release()));
+    await Promise.all(workers.map((w) => w.dispose()));
     throw failed.reason;
   }
   let released: Promise<void> | null = null;
@@ -230,12 +126,12 @@ export async function openSessionPool(
       let next = 0;
       let done = 0;
       let failure: unknown = null;
-      const drain = async (worker: PoolWorker) => {
+      const drain = async (worker: WorkerRpc) => {
         while (next < runs.length && failure === null) {
           if (options.signal?.aborted) throw new AbortedError("Embedding");
           const from = next;
           next = Math.min(runs.length, next + chunkRuns);
-          const results = await worker.run(runs.slice(from, next), fetches);
+          const results = await runChunk(worker, runs.slice(from, next), fetches);
           results.forEach((r, i) => {
             out[from + i] = r;
           });
@@ -259,7 +155,7 @@ export async function openSessionPool(
       return out;
     },
     release() {
-      released ??= Promise.all(workers.map((w) => w.release())).then(() => {});
+      released ??= Promise.all(workers.map((w) => w.dispose())).then(() => {});
       return released;
     },
   };
