@@ -4,8 +4,8 @@
 //   capture at a time, emotion by emotion (a query's neutral answer captured once, with the first
 //   emotion);
 // - "now": core's extractEmotionVectors, which requests the texts of one query together (ONNX
-//   evaluates their shared prompt once; llama.cpp captures them in a row, reusing the prompt's
-//   KV cache).
+//   evaluates their shared prompt once and the answers as one padded batch over its KV cache;
+//   llama.cpp captures them in a row, reusing the prompt's KV cache).
 // Wall and CPU seconds (this process: every onnxruntime and llama.cpp thread), the load average
 // around each arm, the captures each made, and the per-layer cosine of the two arms' vectors (and
 // of both against the engine's cached vectors, when the vector cache has them).
@@ -318,7 +318,7 @@ async function writeFigures(): Promise<void> {
     [
       "## Extraction time: the five EVs from 100 pairs",
       "",
-      `Produced by ${runs.join(" and ")}, ${values.model}, ${runs.length === 1 ? "one run" : "one run per engine (an engine's two arms always in one run)"}. The machine (2 cores) was shared with other jobs: the load average (1 min) is given at the start and end of each arm, and CPU seconds (this process, all its threads) say how much work each arm did, whatever share of the cores it got. Each arm extracts the five core EVs (mean-diff) from the fixed corpus's ${pairs} pairs: ${pairs * 6} captures (every neutral and emotional answer teacher-forced after its query, residuals over the whole answer). "before" is the loop as it was before issue 17 (one capture at a time, emotion by emotion; kept in the script as the reference); "now" is core's \`extractEmotionVectors\`, which requests the six texts of a query together: ONNX evaluates their shared chat prompt once and each answer from its KV cache (\`packages/backend-onnx/src/capture-batch.ts\`), llama.cpp captures them in a row so its capture context keeps the prompt's KV cache for all six (before, it could reuse it only from the neutral answer to the first emotion's). Tokens: the tokens each capture asked for, summed (what a pass over every text alone evaluates).`,
+      `Produced by ${runs.join(" and ")}, ${values.model}, ${runs.length === 1 ? "one run" : "one run per engine (an engine's two arms always in one run)"}. The machine (2 cores) was shared with other jobs: the load average (1 min) is given at the start and end of each arm, and CPU seconds (this process, all its threads) say how much work each arm did, whatever share of the cores it got. Each arm extracts the five core EVs (mean-diff) from the fixed corpus's ${pairs} pairs: ${pairs * 6} captures (every neutral and emotional answer teacher-forced after its query, residuals over the whole answer). "before" is the loop as it was before issue 17 (one capture at a time, emotion by emotion; kept in the script as the reference); "now" is core's \`extractEmotionVectors\`, which requests the six texts of a query together: ONNX evaluates their shared chat prompt once and the six answers from its KV cache as the rows of one padded run (\`packages/backend-onnx/src/capture-batch.ts\`), llama.cpp captures them in a row so its capture context keeps the prompt's KV cache for all six (before, it could reuse it only from the neutral answer to the first emotion's). Tokens: the tokens each capture asked for, summed (what a pass over every text alone evaluates).`,
       "",
       "| engine | path | captures | wall | CPU | CPU ÷ 2 cores | load |",
       "| --- | --- | --- | --- | --- | --- | --- |",

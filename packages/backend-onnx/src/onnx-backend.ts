@@ -363,7 +363,7 @@ class OnnxBackend implements OnnxSteeringBackend {
       kvHeads: this.config.num_key_value_heads,
       headDim: this.config.head_dim,
       assertAlive: () => this.assertAlive(),
-      run: (feeds, fetches) => this.session.run(feeds, [...fetches]),
+      run: (feeds, fetches, transfer) => this.session.run(feeds, [...fetches], { transfer }),
       track: (work) => this.track(work),
     });
     const batcher = this.captureBatcher;

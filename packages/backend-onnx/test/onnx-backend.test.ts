@@ -210,14 +210,16 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
   });
 
   it("captures requested together (their shared prompt evaluated once) equal one-at-a-time captures", async () => {
-    // Two queries of the contrast corpus, each with its neutral and two emotional answers: the
-    // texts core's extraction requests together. Plus one steered capture and one on other layers.
+    // Two queries of the contrast corpus, each with its neutral and five emotional answers: the
+    // texts core's extraction requests together (here all at once: a batch of 8 over the prompts'
+    // common start, then one of 5 over the second prompt, each continued as padded runs). Plus one
+    // steered capture and one on other layers.
     const texts = new Map(loadQueries().queries.map((q) => [q.id, q.text]));
     const requests: CaptureRequest[] = [];
     for (const item of loadContrastCorpus().items.slice(0, 2)) {
       const prompt = backend.formatChat([{ role: "user", content: texts.get(item.queryId)! }]);
       const spanStart = (await backend.tokenize(prompt)).length;
-      for (const answer of [item.neutral, item.emotional.joy, item.emotional.fear]) {
+      for (const answer of [item.neutral, ...Object.values(item.emotional)]) {
         const tokens = await backend.tokenize(prompt + answer);
         requests.push({ tokens, spanStart, spanEnd: tokens.length });
       }
@@ -255,7 +257,7 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
     });
     // Float rounding only (other matmul shapes): far below what steering or another text changes.
     expect(worst).toBeLessThan(1e-4);
-    expect(together[6]!.data[1]).not.toEqual(together[1]!.data[1]); // the steered row kept its own steering
+    expect(together[12]!.data[1]).not.toEqual(together[1]!.data[1]); // the steered row kept its own steering
   });
 });
 
