@@ -1,6 +1,5 @@
 import {
   AbortedError,
-  DisposedError,
   TokenSampler,
   type ChatMessage,
   type GenerateOptions,
@@ -9,7 +8,7 @@ import {
   type ModelInfo,
 } from "@emosteer/core";
 import {
-  BatchedSession,
+  BackendBatchedSession,
   resolveGenerateOptions,
   resolveParallelSequences,
   type SessionJob,
@@ -81,27 +80,15 @@ export function createGenerationSession(host: SessionHost, options: GenerationSe
 }
 
 /** The ONNX decode of core's `BatchedSession` (which owns the queue, admission, aborts and failures). */
-class GenerationSession extends BatchedSession<PreparedGeneration, Row> implements OnnxGenerationSession {
+class GenerationSession extends BackendBatchedSession<PreparedGeneration, Row> implements OnnxGenerationSession {
   /** The batch cache of the active rows, in their order; null when rows joined or left since the last run. */
   private batch: BatchKv | null = null;
-  private isDisposed = false;
 
   constructor(
     private readonly host: SessionHost,
     parallelSequences: number,
   ) {
-    super(parallelSequences, WHAT);
-  }
-
-  async dispose(): Promise<void> {
-    if (this.isDisposed) return;
-    this.isDisposed = true;
-    await this.running;
-  }
-
-  protected assertAlive(): void {
-    if (this.isDisposed) throw new DisposedError("ONNX generation session");
-    if (this.host.disposed) throw new DisposedError(`ONNX backend for ${this.host.model.name}`);
+    super(parallelSequences, WHAT, { session: "ONNX generation session", backend: `ONNX backend for ${host.model.name}` }, host);
   }
 
   protected prepare(prompt: string | readonly ChatMessage[], options: GenerateOptions): PreparedGeneration {
