@@ -11,6 +11,7 @@ import { CORE_EMOTIONS, isCoreEmotion } from "@emosteer/core";
 import { cachedEmotionVectors, defaultCacheDir, saveVectorFile, writeFileAtomic } from "@emosteer/core/node";
 import { isJudgeName } from "@emosteer/eval";
 import type { Command } from "./command.js";
+import { extractionProgress } from "./emotion-vectors.js";
 import { ENGINE_HELP, ENGINE_OPTIONS, modelFile, openEngine, parseEngineOptions } from "./engine-options.js";
 import { parseInteger } from "./option-values.js";
 import { progressBar, progressLine } from "../progress.js";
@@ -77,12 +78,10 @@ export const calibrate: Command = {
     const budget = values.budget === undefined ? undefined : parseInteger("budget", values.budget, 1);
 
     await using backend = await openEngine(engine, await modelFile(engine));
-    const started = Date.now();
     const paths = new Map<string, string>();
     const vectors = await cachedEmotionVectors(backend, {
       emotions,
-      ...(engine.vectorCache !== undefined ? { cacheDir: engine.vectorCache } : {}),
-      onProgress: (p) => progressLine(progressBar(p.done, p.total, started, `extracting ${p.emotions.join(",")} (${p.phase}) `)),
+      ...extractionProgress(engine.vectorCache),
       onCacheHit: (b) => {
         for (const [i, p] of b.paths.entries()) paths.set(b.emotions[i]!, p);
       },

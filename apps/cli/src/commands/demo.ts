@@ -3,10 +3,10 @@ import { CORE_EMOTIONS, Steerer, type EmotionWeights } from "@emosteer/core";
 import { cachedEmotionVectors } from "@emosteer/core/node";
 import type { Command } from "./command.js";
 import { EMOTION_FILE_HELP, readEmotionFiles } from "./emotion-files.js";
-import { coreEmotionVectors } from "./emotion-vectors.js";
+import { coreEmotionVectors, extractionProgress } from "./emotion-vectors.js";
 import { ENGINE_HELP, ENGINE_OPTIONS, modelFile, openEngine, parseEngineOptions } from "./engine-options.js";
 import { parseInteger } from "./option-values.js";
-import { progressBar, progressLine } from "../progress.js";
+import { progressLine } from "../progress.js";
 
 const HELP = `Usage: emosteer demo [--model ID] [--backend NAME] [--vector-cache DIR] [--emotion-file FILE ...]
                      [--question TEXT] [--max-tokens N]
@@ -54,12 +54,10 @@ export const demo: Command = {
 
     const vectors = await coreEmotionVectors(backend, engine.vectorCache);
     if (userEmotions.length > 0) {
-      const extractionStart = Date.now();
       const own = await cachedEmotionVectors(backend, {
         emotions: userEmotions.map((e) => e.name),
         userEmotions,
-        ...(engine.vectorCache !== undefined ? { cacheDir: engine.vectorCache } : {}),
-        onProgress: (p) => progressLine(progressBar(p.done, p.total, extractionStart, `extracting ${p.emotions.join(",")} (${p.phase}) `)),
+        ...extractionProgress(engine.vectorCache),
         onExtracted: (b) => {
           progressLine("");
           console.log(`extracted ${b.emotions.join(", ")} from ${b.queries} pairs in ${b.seconds.toFixed(1)} s`);

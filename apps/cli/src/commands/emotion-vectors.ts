@@ -1,9 +1,21 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { EmosteerError, InvalidFileError, type Emotion, type EmotionVector, type ModelInfo, type SteeringBackend } from "@emosteer/core";
-import { cachedEmotionVectors, loadVectorFile } from "@emosteer/core/node";
+import { cachedEmotionVectors, type CachedEmotionVectorsOptions, loadVectorFile } from "@emosteer/core/node";
 import { progressBar, progressLine } from "../progress.js";
 import { UsageError } from "../usage-error.js";
+
+/**
+ * What every command passes to `cachedEmotionVectors`: the cache root (`--vector-cache`;
+ * undefined: core's default) and a progress bar on stderr timed from this call.
+ */
+export function extractionProgress(vectorCache: string | undefined): Pick<CachedEmotionVectorsOptions, "cacheDir" | "onProgress"> {
+  const started = Date.now();
+  return {
+    ...(vectorCache !== undefined ? { cacheDir: vectorCache } : {}),
+    onProgress: (p) => progressLine(progressBar(p.done, p.total, started, `extracting ${p.emotions.join(",")} (${p.phase}) `)),
+  };
+}
 
 /**
  * The five core EVs for the backend's model, from the vector cache or extracted on first use (the

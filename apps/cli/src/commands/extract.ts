@@ -3,10 +3,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cachedEmotionVectors, saveVectorFile } from "@emosteer/core/node";
 import type { Command } from "./command.js";
+import { extractionProgress } from "./emotion-vectors.js";
 import { ENGINE_HELP, ENGINE_OPTIONS, modelFile, openEngine, parseEngineOptions } from "./engine-options.js";
 import { EMOTION_FILE_HELP, parseEmotions, readEmotionFiles } from "./emotion-files.js";
 import { parseCorpus, parseInteger, parseMethod } from "./option-values.js";
-import { progressBar, progressLine } from "../progress.js";
+import { progressLine } from "../progress.js";
 
 const HELP = `Usage: emosteer extract [--model ID] [--backend NAME] [--emotions joy,anger,...] [--emotion-file FILE ...]
                         [--method M] [--corpus fixed|fixed-v2|self] [--max-queries N] [--vector-cache DIR] [--out DIR]
@@ -55,7 +56,6 @@ export const extract: Command = {
     const maxQueries = values["max-queries"] === undefined ? undefined : parseInteger("max-queries", values["max-queries"], 2);
 
     await using backend = await openEngine(engine, await modelFile(engine));
-    const started = Date.now();
     const cachedIn = new Set<string>();
     const vectors = await cachedEmotionVectors(backend, {
       emotions,
@@ -63,8 +63,7 @@ export const extract: Command = {
       method,
       corpus,
       ...(maxQueries !== undefined ? { maxQueries } : {}),
-      ...(engine.vectorCache !== undefined ? { cacheDir: engine.vectorCache } : {}),
-      onProgress: (p) => progressLine(progressBar(p.done, p.total, started, `extracting ${p.emotions.join(",")} (${p.phase}) `)),
+      ...extractionProgress(engine.vectorCache),
       onCacheHit: (batch) => {
         for (const e of batch.emotions) cachedIn.add(e);
       },

@@ -2,11 +2,12 @@ import { parseArgs } from "node:util";
 import { Steerer, type Emotion, type EmotionVector, type Injection } from "@emosteer/core";
 import { cachedEmotionVectors, readModelInfo } from "@emosteer/core/node";
 import type { Command } from "./command.js";
+import { extractionProgress } from "./emotion-vectors.js";
 import { assertKnown, EMOTION_FILE_HELP, readEmotionFiles } from "./emotion-files.js";
 import { ENGINE_HELP, ENGINE_OPTIONS, modelFile, openEngine, parseEngineOptions } from "./engine-options.js";
 import { parseCorpus, parseInjection, parseInteger, parseMethod, parseNumber, parseWeights } from "./option-values.js";
 import { describeImport, loadVectorArgument, parseVectorArgument, VECTOR_HELP, type LoadedVector } from "./vector-files.js";
-import { progressBar, progressLine } from "../progress.js";
+import { progressLine } from "../progress.js";
 import { UsageError } from "../usage-error.js";
 
 const HELP = `Usage: emosteer generate [--model ID] [--backend NAME] [--steer joy=1.5,fear=-1] [--vector [EMOTION=]FILE ...]
@@ -104,15 +105,13 @@ export const generate: Command = {
     const vectors = new Map<Emotion, EmotionVector>([...fromFiles].map(([emotion, loaded]) => [emotion, loaded.vector]));
     const fromCache = steered.filter((e) => !vectors.has(e));
     if (fromCache.length > 0) {
-      const started = Date.now();
       const cached = await cachedEmotionVectors(backend, {
         emotions: fromCache,
         userEmotions,
         method,
         corpus,
         ...(maxQueries !== undefined ? { maxQueries } : {}),
-        ...(engine.vectorCache !== undefined ? { cacheDir: engine.vectorCache } : {}),
-        onProgress: (p) => progressLine(progressBar(p.done, p.total, started, `extracting ${p.emotions.join(",")} (${p.phase}) `)),
+        ...extractionProgress(engine.vectorCache),
       });
       progressLine("");
       for (const [emotion, vector] of cached) vectors.set(emotion, vector);
