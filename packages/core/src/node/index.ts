@@ -29,3 +29,5 @@ export {
 export type { BatchedBenchEngine, BenchRun, RssSample, ServeOptions, SessionBenchResult, SessionBenchSetup } from "./session-bench.js";
 export { WorkerCallError, WorkerRpc, wireView, workerExecArgv } from "./worker-rpc.js";
 export type { WorkerCallContext, WorkerHandlers, WorkerRpcOptions } from "./worker-rpc.js";
+export { runSessionThreadPairs, SESSION_THREAD_PROMPTS, sessionThreadArm, sessionThreadTable } from "./session-thread-bench.js";
+export type { SessionThreadArm, SessionThreadFigures } from "./session-thread-bench.js";
