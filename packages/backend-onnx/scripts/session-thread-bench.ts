@@ -13,13 +13,13 @@
 import { readFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { writeJsonKey, writeMarkdownSection } from "@emosteer/core/node";
+import { runSessionThreadPairs, SESSION_THREAD_PROMPTS, sessionThreadTable, writeJsonKey, writeMarkdownSection } from "@emosteer/core/node";
 import { ensureModel } from "@emosteer/models";
 import { GRAPH_IO } from "@emosteer/onnx-export";
 import * as ort from "onnxruntime-node";
-import { createOnnxBackend, type OnnxSteeringBackend } from "../src/index.js";
+import { createOnnxBackend } from "../src/index.js";
 import { openSessionRunner } from "../src/session-worker.js";
 
 const { values } = parseArgs({
@@ -34,41 +34,6 @@ const PAIRS = Number(values.pairs);
 const TOKENS = Number(values.tokens);
 const KV_TOKENS = Number(values["kv-tokens"]);
 const log = (s: string) => process.stderr.write(`[session-thread-bench] ${s}\n`);
-const PROMPTS = [
-  "How do I bake bread?",
-  "Describe your ideal weekend.",
-  "Can you explain how rain forms?",
-  "What should I pack for a hike?",
-];
-
-interface Arm {
-  decodeMsPerToken: number;
-  lagP50Ms: number;
-  lagMaxMs: number;
-  /** Share of the arm's wall time the caller's event loop was busy (1 = blocked throughout). */
-  eventLoopUtilization: number;
-}
-
-/** One arm: PROMPTS greedy, one session of 4 (so a step is the batched decode the server runs). */
-async function arm(backend: OnnxSteeringBackend): Promise<Arm> {
-  const delay = monitorEventLoopDelay({ resolution: 10 });
-  const session = backend.createSession({ parallelSequences: PROMPTS.length });
-  const elu = performance.eventLoopUtilization();
-  delay.enable();
-  const generations = await Promise.all(PROMPTS.map((p) => session.generate(p, { maxTokens: TOKENS })));
-  delay.disable();
-  const used = performance.eventLoopUtilization(elu);
-  await session.dispose();
-  const tokens = generations.reduce((n, g) => n + g.timings.generatedTokens, 0);
-  const decodeMs = Math.max(...generations.map((g) => g.timings.decodeMs));
-  return {
-    decodeMsPerToken: decodeMs / tokens,
-    lagP50Ms: delay.percentile(50) / 1e6,
-    lagMaxMs: delay.max / 1e6,
-    eventLoopUtilization: used.utilization,
-  };
-}
-
 /** One decode step at batch 4 after KV_TOKENS cached tokens, with the cache transferred or copied into the worker. */
 async function stepCost(modelDir: string): Promise<{ transferMs: number[]; copyMs: number[]; callerMs: number[]; kvMb: number }> {
   const options = { graphOptimizationLevel: "all" as const, extra: { session: { intra_op: { allow_spinning: "0" } } } };
@@ -135,32 +100,13 @@ const caller = await createOnnxBackend({ modelPath: path, sessionThread: "caller
 const loadStart = loadavg()[0]!;
 const cpuStart = process.cpuUsage();
 const wallStart = performance.now();
-await arm(worker);
-await arm(caller); // warm-up
-const arms: { worker: Arm; caller: Arm }[] = [];
-for (let i = 0; i < PAIRS; i++) {
-  // Alternate which goes first, so a drift in the machine's load falls on both.
-  let w: Arm;
-  let c: Arm;
-  if (i % 2 === 0) {
-    w = await arm(worker);
-    c = await arm(caller);
-  } else {
-    c = await arm(caller);
-    w = await arm(worker);
-  }
-  arms.push({ worker: w, caller: c });
-  log(
-    `pair ${i + 1}/${PAIRS}: decode ms/token worker ${r(w.decodeMsPerToken)} caller ${r(c.decodeMsPerToken)}; lag p50/max worker ${r(w.lagP50Ms)}/${r(w.lagMaxMs)} caller ${r(c.lagP50Ms)}/${r(c.lagMaxMs)} ms; ELU ${r(w.eventLoopUtilization)} / ${r(c.eventLoopUtilization)}`,
-  );
-}
+const figures = await runSessionThreadPairs({ worker, caller }, { pairs: PAIRS, tokens: TOKENS, log });
 const modelDir = worker.modelDir;
 await worker.dispose();
 await caller.dispose();
 log(`step cost: batch 4 after ${KV_TOKENS} tokens, transferred vs copied`);
 const step = await stepCost(modelDir);
 const cpu = process.cpuUsage(cpuStart);
-const of = (side: "worker" | "caller", key: keyof Arm) => median(arms.map((a) => a[side][key]));
 const result = {
   command: `node_modules/.bin/tsx --conditions=@emosteer/source packages/backend-onnx/scripts/session-thread-bench.ts --pairs ${PAIRS} --tokens ${TOKENS} --kv-tokens ${KV_TOKENS}`,
   date: new Date().toISOString(),
@@ -171,13 +117,8 @@ const result = {
   cpu_s: r((cpu.user + cpu.system) / 1e6, 1),
   pairs: PAIRS,
   tokens_per_request: TOKENS,
-  requests_per_arm: PROMPTS.length,
-  decode_ms_per_token: { worker: r(of("worker", "decodeMsPerToken")), caller: r(of("caller", "decodeMsPerToken")) },
-  /** Median over pairs of worker / caller decode time per token (> 1: the worker is slower). */
-  decode_time_ratio_worker_vs_caller: r(median(arms.map((a) => a.worker.decodeMsPerToken / a.caller.decodeMsPerToken)), 3),
-  event_loop_lag_p50_ms: { worker: r(of("worker", "lagP50Ms")), caller: r(of("caller", "lagP50Ms")) },
-  event_loop_lag_max_ms: { worker: r(of("worker", "lagMaxMs")), caller: r(of("caller", "lagMaxMs")) },
-  event_loop_utilization: { worker: r(of("worker", "eventLoopUtilization"), 3), caller: r(of("caller", "eventLoopUtilization"), 3) },
+  requests_per_arm: SESSION_THREAD_PROMPTS.length,
+  ...figures,
   step_batch4: {
     kv_tokens: KV_TOKENS,
     kv_mb: r(step.kvMb, 1),
@@ -202,12 +143,7 @@ compare the two sides within this run only. Each pair runs ${result.requests_per
 batched session on a backend with \`sessionThread: "worker"\` (the default: onnxruntime in a worker thread of the backend)
 and on one with \`"caller"\` (onnxruntime-node's own way, on the event loop), in alternating order; medians over ${PAIRS} pairs.
 
-| | worker thread (default) | caller's thread |
-| --- | --- | --- |
-| decode ms per token (aggregate) | ${result.decode_ms_per_token.worker} | ${result.decode_ms_per_token.caller} |
-| event-loop lag p50 (ms, 10 ms timer) | ${result.event_loop_lag_p50_ms.worker} | ${result.event_loop_lag_p50_ms.caller} |
-| event-loop lag max (ms) | ${result.event_loop_lag_max_ms.worker} | ${result.event_loop_lag_max_ms.caller} |
-| event-loop utilisation | ${result.event_loop_utilization.worker} | ${result.event_loop_utilization.caller} |
+${sessionThreadTable(result)}
 
 Decode time per token, worker / caller: **${result.decode_time_ratio_worker_vs_caller}** (median of the pairs' ratios).
 The lag is how late a 10 ms timer fired (so an idle loop reads about 10 ms); the utilisation is the
