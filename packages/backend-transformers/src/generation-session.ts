@@ -1,6 +1,5 @@
 import {
   AbortedError,
-  DisposedError,
   TokenSampler,
   type ChatMessage,
   type GenerateOptions,
@@ -9,7 +8,7 @@ import {
   type ModelInfo,
 } from "@emosteer/core";
 import {
-  BatchedSession,
+  BackendBatchedSession,
   PaddedKvCache,
   resolveGenerateOptions,
   resolveParallelSequences,
@@ -35,10 +34,12 @@ export interface SessionHost {
   phasedSteering(options: GenerateOptions): { readonly prompt: Float32Array; readonly generation: Float32Array };
   decode(tokens: readonly number[]): string;
   /**
-   * One forward pass of the model (logits and the grown cache), taking its turn with the
-   * backend's own calls: they share the runtime's session and its output selection.
+   * One forward pass of the model (logits and the grown cache): in the backend's session worker
+   * thread, or on this thread taking its turn with the backend's own calls (they share the
+   * runtime's session and its output selection). `transfer`: inputs whose buffers the pass may
+   * take without a copy (`"past_key_values"`: the whole cache), as the ONNX session hands its KV over.
    */
-  forward(inputs: Record<string, unknown>): Promise<Record<string, Tensor>>;
+  forward(inputs: Record<string, unknown>, transfer: readonly string[]): Promise<Record<string, Tensor>>;
 }
 
 /** What one `generate` call needs once its arguments are checked. */
@@ -80,27 +81,15 @@ export function createGenerationSession(host: SessionHost, options: GenerationSe
  * it works wherever transformers.js does (onnxruntime-node, onnxruntime-web). The KV layout is
  * core's {@link PaddedKvCache}, as on the ONNX engine.
  */
-class TransformersGenerationSession extends BatchedSession<PreparedGeneration, Row> {
+class TransformersGenerationSession extends BackendBatchedSession<PreparedGeneration, Row> {
   /** The batch cache of the active rows, in their order; null when rows joined or left since the last run. */
   private batch: Cache | null = null;
-  private isDisposed = false;
 
   constructor(
     private readonly host: SessionHost,
     parallelSequences: number,
   ) {
-    super(parallelSequences, WHAT);
-  }
-
-  async dispose(): Promise<void> {
-    if (this.isDisposed) return;
-    this.isDisposed = true;
-    await this.running;
-  }
-
-  protected assertAlive(): void {
-    if (this.isDisposed) throw new DisposedError("transformers.js generation session");
-    if (this.host.disposed) throw new DisposedError("transformers.js backend");
+    super(parallelSequences, WHAT, { session: "transformers.js generation session", backend: "transformers.js backend" }, host);
   }
 
   protected prepare(prompt: string | readonly ChatMessage[], options: GenerateOptions): PreparedGeneration {
@@ -116,7 +105,8 @@ class TransformersGenerationSession extends BatchedSession<PreparedGeneration, R
     const { promptTokens, steering } = request.job;
     const P = promptTokens.length;
     const empty = PaddedKvCache.empty(1, 2 * L, this.host.kvHeads, this.host.headDim, float32);
-    const result = await this.forwardRows(empty, promptTokens, [1, P], steering.prompt);
+    // The request's steering table is its own for every step (not handed over); the rest is new.
+    const result = await this.forwardRows(empty, promptTokens, [1, P], steering.prompt, false);
     this.countPromptRun();
     const row = new Row(request, this.host.contextSize, empty.grown(this.presents(result), P), 0);
     row.promptDone();
@@ -145,6 +135,7 @@ class TransformersGenerationSession extends BatchedSession<PreparedGeneration, R
       rows.map((r) => r.generated.at(-1)!),
       [B, 1],
       steering,
+      true,
     );
     this.countDecodeRun(B);
     this.assertAlive();
@@ -164,12 +155,17 @@ class TransformersGenerationSession extends BatchedSession<PreparedGeneration, R
     this.batch = null;
   }
 
-  /** One forward pass appending `tokens` (`[rows, added]`) to `cache`, with `steering` (`rows` tables). */
+  /**
+   * One forward pass appending `tokens` (`[rows, added]`) to `cache`, with `steering` (`rows`
+   * tables). Every input but the steering table is new or not read again (the run's cache replaces
+   * `cache`), so it is handed over; `steering` too when `handOverSteering`.
+   */
   private async forwardRows(
     cache: Cache,
     tokens: readonly number[],
     dims: readonly number[],
     steering: Float32Array,
+    handOverSteering: boolean,
   ): Promise<Record<string, Tensor>> {
     const { layerCount: L, hiddenSize: H } = this.host.model;
     const added = dims[1]!;
@@ -178,13 +174,16 @@ class TransformersGenerationSession extends BatchedSession<PreparedGeneration, R
       past[pastName(i)] = t;
     });
     this.assertAlive();
-    const result = await this.host.forward({
-      input_ids: int64(BigInt64Array.from(tokens, BigInt), dims),
-      attention_mask: int64(cache.attentionMask(added), [cache.rows, cache.width + added]),
-      position_ids: int64(cache.positionIds(added), dims),
-      [STEERING_INPUT]: float32(steering, [cache.rows, L, H]),
-      past_key_values: past,
-    });
+    const result = await this.host.forward(
+      {
+        input_ids: int64(BigInt64Array.from(tokens, BigInt), dims),
+        attention_mask: int64(cache.attentionMask(added), [cache.rows, cache.width + added]),
+        position_ids: int64(cache.positionIds(added), dims),
+        [STEERING_INPUT]: float32(steering, [cache.rows, L, H]),
+        past_key_values: past,
+      },
+      ["input_ids", "attention_mask", "position_ids", "past_key_values", ...(handOverSteering ? [STEERING_INPUT] : [])],
+    );
     this.assertAlive();
     return result;
   }

@@ -3,6 +3,7 @@ export type {
   HubModelOptions,
   LocalModelOptions,
   Precision,
+  SessionThread,
   TransformersBackendOptions,
   TransformersSteeringBackend,
 } from "./transformers-backend.js";

@@ -35,10 +35,12 @@ import {
 import { GenerationStop, GenerationTracker, now } from "./generation-hooks.js";
 import { createGenerationSession, type SessionHost } from "./generation-session.js";
 import { modelInfoFromConfig } from "./model-info.js";
+import type { SessionModelSource, SessionModelWorker, SessionThread } from "./session-model-worker.js";
 import { HIDDEN_STATE_PREFIX, loadSteerableModel, STEERING_INPUT, type Precision, type SteerableModel } from "./steerable-model.js";
 import { SeededTokenSampler } from "./token-sampler.js";
 
 export type { Precision } from "./steerable-model.js";
+export type { SessionThread } from "./session-model-worker.js";
 
 interface CommonOptions {
   /**
@@ -61,6 +63,15 @@ interface CommonOptions {
    */
   readonly onProgress?: (progress: { readonly file: string; readonly loaded: number; readonly total: number }) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Where sessions (`createSession`) run their forward passes. `"worker"`, the default in Node: in
+   * a worker thread holding its own copy of the model (loaded at the first `createSession`, so
+   * the weights are in memory twice once sessions are used), so a step never blocks the caller's
+   * event loop: a server keeps answering sockets, streaming and seeing aborts while the model
+   * computes. `"caller"`, the default elsewhere (browsers): on the calling thread, each pass
+   * blocking its event loop. `generate`, `logits` and captures always run on the calling thread.
+   */
+  readonly sessionThread?: SessionThread;
 }
 
 export interface LocalModelOptions extends CommonOptions {
@@ -129,7 +140,20 @@ export async function createTransformersBackend(options: TransformersBackendOpti
     await loaded.model.dispose();
     throw new InvalidArgumentError("contextSize", contextSize, `a whole number in 2..${model.contextLength} (the model's trained context)`);
   }
-  return new TransformersBackend(loaded, model, options.allowFingerprintMismatch ?? false, contextSize);
+  const sessionThread = options.sessionThread ?? (typeof process !== "undefined" && process.versions?.node ? "worker" : "caller");
+  const sessionSource: SessionModelSource = {
+    source,
+    fromHub,
+    ...(fromHub ? { dtype: options.precision ?? "fp32" } : {}),
+    ...(options.device ? { device: options.device } : {}),
+  };
+  return new TransformersBackend(
+    loaded,
+    model,
+    options.allowFingerprintMismatch ?? false,
+    contextSize,
+    sessionThread === "worker" ? sessionSource : null,
+  );
 }
 
 /** transformers.js reads a path that is not a hub id as it is; make a relative Node path absolute so it never looks like one. */
@@ -148,12 +172,16 @@ class TransformersBackend implements TransformersSteeringBackend {
   private readonly endTokens: ReadonlySet<number>;
   /** The model's tokenizer without special added tokens: message contents are tokenized with it. */
   private readonly plainTokenizer: PreTrainedTokenizer;
+  /** The sessions' model in a worker thread, loaded at the first createSession (sessionThread "worker"). */
+  private sessionModel: Promise<SessionModelWorker> | null = null;
 
   constructor(
     private readonly loaded: SteerableModel,
     readonly model: ModelInfo,
     private readonly allowFingerprintMismatch: boolean,
     readonly contextSize: number,
+    /** Where the session worker loads the model from; null: sessions run on the calling thread. */
+    private readonly sessionSource: SessionModelSource | null,
   ) {
     this.capabilities = {
       steering: true,
@@ -382,13 +410,7 @@ class TransformersBackend implements TransformersSteeringBackend {
         return { prompt: phases.prompt ? data : zero, generation: phases.generation ? data : zero };
       },
       decode: (tokens) => this.decode(tokens),
-      // Each run takes its turn with the backend's own calls (they share the output selection and the phased steering).
-      forward: (inputs) =>
-        this.exclusive(
-          undefined,
-          "transformers.js session run",
-          async () => (await this.loaded.model.forward(inputs)) as Record<string, Tensor>,
-        ),
+      forward: this.sessionForward(),
     };
     return createGenerationSession(host, options);
   }
@@ -396,9 +418,35 @@ class TransformersBackend implements TransformersSteeringBackend {
   async dispose(): Promise<void> {
     if (this.isDisposed) return;
     this.isDisposed = true;
-    // Let a running call finish before its session goes away.
+    // Let a running call finish before its session goes away; a session step in the worker rejects with DisposedError.
     await this.queue.catch(() => undefined);
+    await this.sessionModel?.then((worker) => worker.dispose()).catch(() => undefined);
     await this.loaded.model.dispose();
+  }
+
+  /**
+   * A session's forward pass: in the session worker (started here on the first session, loading
+   * while the caller prepares its first request), or on this thread taking its turn with the
+   * backend's own calls (they share the output selection and the phased steering).
+   */
+  private sessionForward(): SessionHost["forward"] {
+    const from = this.sessionSource;
+    if (!from)
+      return (inputs) =>
+        this.exclusive(
+          undefined,
+          "transformers.js session run",
+          async () => (await this.loaded.model.forward(inputs)) as Record<string, Tensor>,
+        );
+    // A module name in a variable: browser bundlers leave it alone (Node only: worker_threads).
+    const workerModule = "./session-model-worker.js";
+    this.sessionModel ??= (import(/* @vite-ignore */ workerModule) as Promise<typeof import("./session-model-worker.js")>).then((m) =>
+      m.openSessionModelWorker(from, `transformers.js session worker for ${this.model.name}`),
+    );
+    const model = this.sessionModel;
+    // A failed load is reported by the first forward pass, not as an unhandled rejection.
+    model.catch(() => undefined);
+    return async (inputs, transfer) => (await model).forward(inputs, transfer);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
