@@ -17,22 +17,16 @@ export interface GenerationSessionStats {
   readonly sharedRuns: number;
   /** The most sequences one decode run carried. */
   readonly maxSequencesInOneRun: number;
-  /** Prompts evaluated (one per admitted request: alone, or in chunks inside shared decode runs). */
+  /** Prompts evaluated (one per admitted request, each in its own prompt pass). */
   readonly promptRuns: number;
-  /**
-   * Decode runs in which a request's prompt chunk shared the run with another sequence
-   * (continuous batching: a joiner's prompt evaluated in the same run as the active sequences'
-   * next tokens). 0 on an engine that evaluates each prompt alone.
-   */
-  readonly promptSharedRuns: number;
 }
 
 /**
  * Generations that share an engine's loaded model and run together: up to `parallelSequences`
  * requests decode in one engine run per step, each its own sequence with its own steering (and its
  * `apply` phase) and its own sampler. Continuous batching: a request joins at the next step
- * boundary (its prompt evaluated alone first, or on llama.cpp in chunks inside the shared steps)
- * and leaves when it is done, so a long request never holds up a short one; requests beyond
+ * boundary (its prompt evaluated alone first) and leaves when it is done, so a long request never
+ * holds up a short one; requests beyond
  * `parallelSequences` wait in arrival order.
  *
  * `generate` keeps {@link SteeringBackend.generate}'s contract (argument checks, abort before /

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { BatchedSession, planStep, resolveParallelSequences, type SessionRequest, SessionQueue, SessionRow } from "../src/engine/index.js";
+import { BatchedSession, resolveParallelSequences, type SessionRequest, SessionQueue, SessionRow } from "../src/engine/index.js";
 import { AbortedError, DisposedError, type GenerateOptions, InvalidArgumentError } from "../src/index.js";
 
 interface Job {
@@ -68,64 +68,6 @@ class CountingSession extends BatchedSession<Job, SessionRow<Job>> {
 }
 
 const join = (tokens: readonly number[]) => tokens.join(",");
-
-/**
- * The same engine batched continuously: `admit` only takes a place and each step evaluates the
- * prompting rows' next chunks (`planStep`, a batch of `budget` tokens) beside the generating rows'
- * tokens; a prompt of n tokens gives first token n, then + 1 per step. It records each step's pieces.
- */
-class ChunkedSession extends BatchedSession<Job, SessionRow<Job>> {
-  readonly steps: string[][] = [];
-  readonly left: string[] = [];
-
-  constructor(
-    parallel: number,
-    private readonly budget: number,
-    /** Called after each step (an abort lands between two steps, as a timer would). */
-    private readonly afterStep: () => void = () => {},
-  ) {
-    super(parallel, "chunked session generation");
-  }
-
-  async dispose(): Promise<void> {}
-  protected assertAlive(): void {}
-
-  protected prepare(prompt: string | readonly unknown[], options: GenerateOptions): Job {
-    const length = Number(String(prompt).split(":")[1] ?? 3);
-    return { prompt: String(prompt), promptTokens: Array.from({ length }, (_, i) => i), maxTokens: options.maxTokens ?? 4, stop: [] };
-  }
-
-  protected async admit(request: SessionRequest<Job>): Promise<SessionRow<Job>> {
-    return new SessionRow(request, 1e6);
-  }
-
-  protected async step(rows: readonly SessionRow<Job>[]): Promise<void> {
-    const pieces = planStep(rows, this.budget);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-    this.countDecodeRun(pieces.length, pieces.filter((p) => p.row.prompting).length);
-    this.steps.push(pieces.map((p) => `${p.row.job.prompt}@${p.position}+${p.tokens.length}`));
-    for (const { row, tokens, sample } of pieces) {
-      if (!row.prompting) {
-        row.accept(row.generated.at(-1)! + 1, false, join);
-        continue;
-      }
-      row.promptEvaluated += tokens.length;
-      if (!sample) continue;
-      this.countPromptRun();
-      if (row.request.options.signal?.aborted) {
-        row.fail(new AbortedError(this.what));
-        continue;
-      }
-      row.promptDone();
-      row.accept(row.job.promptTokens.length, false, join);
-    }
-    this.afterStep();
-  }
-
-  protected leave(rows: readonly SessionRow<Job>[]): void {
-    for (const row of rows) this.left.push(row.job.prompt);
-  }
-}
 
 describe("SessionQueue", () => {
   it("an abort while queued takes the request out of the queue and rejects it with AbortedError", async () => {
@@ -221,66 +163,6 @@ describe("BatchedSession (model-free engine)", () => {
     endPromptPass();
     await disposed;
     for (const call of calls) await expect(call).rejects.toBeInstanceOf(DisposedError);
-  });
-});
-
-describe("BatchedSession, continuous batching (prompts evaluated in chunks inside the steps)", () => {
-  it("a joiner's prompt chunks share the steps of a generating row, within the batch budget", async () => {
-    const session = new ChunkedSession(2, 4);
-    let joiner: Promise<unknown> | undefined;
-    const first = session.generate("a:3", {
-      maxTokens: 6,
-      onToken: ({ token }) => {
-        if (token === 4) joiner = session.generate("b:7", { maxTokens: 2 }); // queued after a's second token
-      },
-    });
-    const a = await first;
-    const b = (await joiner) as Awaited<typeof first>;
-    expect(a.tokens).toEqual([3, 4, 5, 6, 7, 8]);
-    expect(b.tokens).toEqual([7, 8]);
-    expect(session.steps).toEqual([
-      ["a:3@0+3"], // a's prompt alone, its first token
-      ["a:3@3+1"], // a's second token: b is queued meanwhile
-      ["a:3@4+1", "b:7@0+3"], // b's prompt in chunks of what a's token leaves of 4
-      ["a:3@5+1", "b:7@3+3"],
-      ["a:3@6+1", "b:7@6+1"], // b's last chunk: its first token
-      ["a:3@7+1", "b:7@7+1"], // both generating; b is done (2 tokens)
-      // a is done too (6 tokens)
-    ]);
-    expect(session.stats).toMatchObject({ promptRuns: 2, promptSharedRuns: 3, sharedRuns: 4, maxSequencesInOneRun: 2 });
-  });
-
-  it("an abort between prompt chunks rejects with AbortedError (no token exists) and frees the row", async () => {
-    const controller = new AbortController();
-    const session = new ChunkedSession(2, 2, () => controller.abort()); // after the first chunk
-    const tokens: number[] = [];
-    const call = session.generate("a:9", { signal: controller.signal, onToken: ({ token }) => tokens.push(token) });
-    await expect(call).rejects.toBeInstanceOf(AbortedError);
-    expect(tokens).toEqual([]);
-    expect(session.steps).toEqual([["a:9@0+2"]]); // the other chunks were never evaluated
-    expect(session.left).toEqual(["a:9"]);
-    expect((await session.generate("b:2", { maxTokens: 1 })).tokens).toEqual([2]);
-  });
-
-  it("planStep: generating rows' tokens first, then prompt chunks in admission order until the budget is spent", () => {
-    const request = (prompt: number) =>
-      ({ job: { promptTokens: Array.from({ length: prompt }, (_, i) => 100 + i), maxTokens: 9, stop: [] }, options: {} }) as never;
-    const waiting = new SessionRow<Job>(request(5), 1e6);
-    const generating = new SessionRow<Job>(request(2), 1e6);
-    generating.promptDone();
-    generating.accept(7, false, join);
-    const later = new SessionRow<Job>(request(4), 1e6);
-    waiting.promptEvaluated = 1;
-    const pieces = planStep([waiting, generating, later], 4);
-    expect(pieces.map((p) => [p.row === generating ? "g" : p.row === waiting ? "w" : "l", p.position, p.tokens, p.sample])).toEqual([
-      ["g", 2, [7], true],
-      ["w", 1, [101, 102, 103], false],
-    ]);
-    expect(planStep([waiting, later], 8).map((p) => [p.tokens.length, p.sample])).toEqual([
-      [4, true],
-      [4, true],
-    ]);
-    expect(() => planStep([generating], 0)).toThrow(/do not fit/);
   });
 });
 

@@ -27,17 +27,9 @@ export function resolveParallelSequences(options: GenerationSessionOptions, fall
  * still in its prompt pass rejects with `AbortedError`: no token exists yet), waiting requests are
  * admitted while a sequence is free, and the active rows decode together in one engine run; an
  * error of a run (a dispose among them) rejects every running and waiting request. The engine
- * supplies only what is its own: preparing a call, the admission, the batched step and freeing a
+ * supplies only what is its own: preparing a call, the admission (the request's whole prompt
+ * pass and first token, after which its row joins the next step), the batched step and freeing a
  * row's resources.
- *
- * Two schedules of the prompt pass, the engine's choice (per row, by what `admit` returns):
- * - whole in `admit` (the default shape): the row comes back with its prompt evaluated and its
- *   first token accepted, and joins the next step;
- * - continuous batching, as llama.cpp's server does it: `admit` only gives the request its
- *   sequence and returns the row still `prompting`; `step` then evaluates its prompt in chunks
- *   ({@link planStep}) in the same engine run as the other rows' next tokens, and calls
- *   `row.promptDone()` and `row.accept()` once the last chunk is in. A joiner never stalls the
- *   active rows for a prompt pass of its own.
  */
 export abstract class BatchedSession<J extends SessionJob, R extends SessionRow<J>> implements GenerationSession {
   private readonly queue: SessionQueue<J>;
@@ -45,7 +37,7 @@ export abstract class BatchedSession<J extends SessionJob, R extends SessionRow<
   /** Rows done but not yet out of the batch: they leave at the next step boundary. */
   private readonly finished = new Set<R>();
   private loop: Promise<void> | null = null;
-  private readonly counts = { decodeRuns: 0, sharedRuns: 0, maxSequencesInOneRun: 0, promptRuns: 0, promptSharedRuns: 0 };
+  private readonly counts = { decodeRuns: 0, sharedRuns: 0, maxSequencesInOneRun: 0, promptRuns: 0 };
 
   /** `what` names a generation of this session in errors ("llama.cpp session generation"). */
   constructor(
@@ -78,18 +70,12 @@ export abstract class BatchedSession<J extends SessionJob, R extends SessionRow<
   /** Checks a call and prepares it, throwing the errors the backend's own generate throws. */
   protected abstract prepare(prompt: string | readonly ChatMessage[], options: GenerateOptions): J;
   /**
-   * The request's row, which joins the batch unless already done: either after its prompt pass
-   * and first token (`row.promptDone()`, `row.accept`), or still `prompting`, its prompt left to
-   * `step` (continuous batching). Throws to reject the request (after freeing what it took); a
-   * `DisposedError` also fails every other request.
+   * The request's row after its prompt pass and first token (`row.promptDone()`, `row.accept`),
+   * which joins the batch unless already done. Throws to reject the request (after freeing what
+   * it took); a `DisposedError` also fails every other request.
    */
   protected abstract admit(request: SessionRequest<J>): Promise<R>;
-  /**
-   * One engine run over every active row (in this order): each generating row takes its next
-   * token (`row.accept`); a `prompting` row (continuous batching) has its next prompt chunk
-   * evaluated, and once its prompt is complete, `row.promptDone()` and its first token, or
-   * `row.fail(new AbortedError(...))` when its signal aborted meanwhile.
-   */
+  /** One engine run over every active row (in this order): each row takes its next token (`row.accept`). */
   protected abstract step(rows: readonly R[]): Promise<void>;
   /** Rows that left the batch (done, or failed with the rest): free what they hold. */
   protected abstract leave(rows: readonly R[]): void;
@@ -111,14 +97,10 @@ export abstract class BatchedSession<J extends SessionJob, R extends SessionRow<
     this.counts.promptRuns++;
   }
 
-  /**
-   * Counts one batched decode run that carried `sequences` sequences, `prompting` of them with a
-   * prompt chunk (continuous batching; 0 by default).
-   */
-  protected countDecodeRun(sequences: number, prompting = 0): void {
+  /** Counts one batched decode run that carried `sequences` sequences. */
+  protected countDecodeRun(sequences: number): void {
     this.counts.decodeRuns++;
     if (sequences >= 2) this.counts.sharedRuns++;
-    if (sequences >= 2 && prompting >= 1) this.counts.promptSharedRuns++;
     this.counts.maxSequencesInOneRun = Math.max(this.counts.maxSequencesInOneRun, sequences);
   }
 
@@ -131,18 +113,13 @@ export abstract class BatchedSession<J extends SessionJob, R extends SessionRow<
         this.loop = null;
         return;
       }
-      // Timers first: an abort due before a prompt pass (or its next chunk) must keep it from running.
-      await yieldToEventLoop({ timers: this.queue.length > 0 || this.active.some((row) => row.prompting) });
+      // Timers first: an abort due before a prompt pass must keep it from running.
+      await yieldToEventLoop({ timers: this.queue.length > 0 });
       try {
         this.assertAlive();
         const ready = this.beforeRound();
         if (ready) await ready;
-        for (const row of this.active)
-          if (row.request.options.signal?.aborted) {
-            // Aborted before its first token exists: the call rejects, as the backend's generate does.
-            if (row.prompting) row.fail(new AbortedError(this.what));
-            else row.finish("abort");
-          }
+        for (const row of this.active) if (row.request.options.signal?.aborted) row.finish("abort");
         this.dropFinished();
         while (this.active.length < this.parallelSequences && this.queue.length > 0) await this.admitNext(this.queue.shift()!);
         if (this.active.length > 0) {

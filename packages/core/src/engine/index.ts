@@ -11,6 +11,5 @@ export * from "./plain-text-tokenizer-json.js";
 export * from "./session-queue.js";
 export * from "./session-row.js";
 export * from "./batched-session.js";
-export * from "./step-batch.js";
 export * from "./padded-kv-cache.js";
 export * from "./backend-batched-session.js";

@@ -10,8 +10,8 @@ export interface SessionJob {
 }
 
 /**
- * A request that holds a place in the batch: its prompt pass (whole in `admit`, or in chunks
- * inside the batched steps), then its tokens, streamed text and timings. It exists so that every
+ * A request that holds a place in the batch: its prompt pass (whole, in the engine's `admit`),
+ * then its tokens, streamed text and timings. It exists so that every
  * session engine ends a generation the same way (stop strings never streamed, "length" at
  * maxTokens or a full context, the held-back text flushed, the same `Generation` with the same
  * timings); the engine only says which token came next. Engines extend it with what they keep per
@@ -23,13 +23,7 @@ export class SessionRow<J extends SessionJob> {
   promptMs = 0;
   firstTokenMs = 0;
   decodeStart = 0;
-  /**
-   * Prompt tokens evaluated so far, for an engine that evaluates prompts in chunks inside its
-   * batched steps (continuous batching); an engine with a whole prompt pass in `admit` may ignore it.
-   */
-  promptEvaluated = 0;
   private finished = false;
-  private prompted = false;
 
   /** `contextSize`: the positions one sequence may hold; a row that fills them ends "length". */
   constructor(
@@ -49,14 +43,8 @@ export class SessionRow<J extends SessionJob> {
     return this.finished;
   }
 
-  /** True until {@link promptDone}: the prompt is still being evaluated and no token exists yet. */
-  get prompting(): boolean {
-    return !this.prompted;
-  }
-
   /** Marks the end of the prompt pass: the prompt time is taken and decoding time starts. */
   promptDone(): void {
-    this.prompted = true;
     this.promptMs = performance.now() - this.request.called;
     this.decodeStart = performance.now();
   }
@@ -77,16 +65,6 @@ export class SessionRow<J extends SessionJob> {
     const { promptTokens, maxTokens } = this.request.job;
     if (this.generated.length >= maxTokens || promptTokens.length + this.generated.length >= this.contextSize) return this.finish("length");
     return true;
-  }
-
-  /**
-   * Settles the request with `error` (an abort during the prompt pass: no token exists yet, so the
-   * call rejects, as the backend's generate does); the row leaves at the next step boundary.
-   */
-  fail(error: unknown): false {
-    this.finished = true;
-    this.request.reject(error);
-    return false;
   }
 
   /** Settles the request with what the row generated (the held-back text is streamed first). */
