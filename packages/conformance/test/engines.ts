@@ -18,23 +18,14 @@ export const ENGINE_NAMES = [
 ] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
-/** Opens `name` on the default model (SmolLM2-135M-Instruct; the ONNX engines on its fp32 export, cached). */
+/**
+ * Opens `name` on the default model (SmolLM2-135M-Instruct; the ONNX engines on its fp32 export,
+ * cached): an engine of {@link openSessionEngine}, through a session for the "… session" names.
+ */
 export async function openEngine(name: EngineName): Promise<SteeringBackend> {
-  const { path } = await ensureModel(DEFAULT_MODEL_ID);
-  switch (name) {
-    case "llama.cpp":
-      return createLlamaCppBackend({ modelPath: path, contextSize: CONTEXT_SIZE, threads: 2 });
-    case "onnx":
-      return createOnnxBackend({ modelPath: path, contextSize: CONTEXT_SIZE });
-    case "llama.cpp session":
-      return throughSession(await createLlamaCppBackend({ modelPath: path, contextSize: CONTEXT_SIZE, threads: 2 }));
-    case "onnx session":
-      return throughSession(await createOnnxBackend({ modelPath: path, contextSize: CONTEXT_SIZE }));
-    case "transformers.js":
-      return openTransformers(path);
-    case "transformers.js session":
-      return throughSession(await openTransformers(path));
-  }
+  const session = name.endsWith(" session");
+  const backend = await openSessionEngine(name.replace(/ session$/, "") as SessionEngineName);
+  return session ? throughSession(backend) : backend;
 }
 
 /** transformers.js on the fp32 export of the GGUF at `path` (cached). */
@@ -52,7 +43,7 @@ export type SessionEngineName = "llama.cpp" | "onnx" | "transformers.js";
  */
 export const F32_SESSION_ENGINES: readonly SessionEngineName[] = ["onnx", "transformers.js"];
 
-/** The engines that offer batched sessions, opened as in {@link openEngine} (for the session cases). */
+/** The engines that offer batched sessions (every engine), each opened with {@link CONTEXT_SIZE}. */
 export async function openSessionEngine(name: SessionEngineName): Promise<SessionBackend> {
   const { path } = await ensureModel(DEFAULT_MODEL_ID);
   switch (name) {

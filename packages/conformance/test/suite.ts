@@ -55,6 +55,10 @@ export function defineConformanceSuite(name: EngineName): void {
       expect(chat.filter((t) => t === IM_START)).toHaveLength(3); // system, user, assistant: the template's own
       expect(chat.filter((t) => t === IM_END)).toHaveLength(2);
       expect(await backend.detokenize(chat)).toBe(backend.formatChat(injected));
+      // What the same chat as a string prompt would inject: the content's markup parsed too.
+      expect((await backend.tokenize(backend.formatChat(injected))).filter((t) => t === IM_START)).toHaveLength(4);
+      // generate feeds exactly the tokens tokenizeChat gives.
+      expect((await backend.generate(injected, { maxTokens: 1 })).timings.promptTokens).toBe(chat.length);
       expect(await backend.tokenizeChat(CHAT)).toEqual(await backend.tokenize(backend.formatChat(CHAT)));
     });
 
