@@ -12,6 +12,7 @@ import {
   loadQueries,
   type SteeringSpec,
 } from "@emosteer/core";
+import { onePairJoyVector } from "@emosteer/core/node";
 import { ensureModel } from "@emosteer/models";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOnnxBackend, type OnnxSteeringBackend } from "../src/index.js";
@@ -114,36 +115,11 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
   });
 
   it("steering adds exactly its row to the residual stream and changes generation", async () => {
-    const { layerCount, hiddenSize } = backend.model;
+    const { hiddenSize } = backend.model;
     const tokens = await backend.tokenize(PROMPT);
-    // A hand-made direction: the mean residual difference between a joyful and a gloomy text.
-    const pooled = async (text: string) => {
-      const t = await backend.tokenize(text);
-      const capture = await backend.captureResiduals({ tokens: t, spanStart: 0, spanEnd: t.length });
-      return capture.data.map((d) => {
-        const mean = new Float32Array(hiddenSize);
-        for (let p = 0; p < capture.positions; p++)
-          for (let i = 0; i < hiddenSize; i++) mean[i]! += d[p * hiddenSize + i]! / capture.positions;
-        return mean;
-      });
-    };
-    const happy = await pooled("I am so happy and delighted! What a wonderful, joyful day, full of laughter and sunshine!");
-    const gloomy = await pooled("I feel nothing in particular. It is an ordinary day, and I am doing ordinary things.");
-    const directions = happy.map((h, l) => (l === 0 ? new Float32Array(hiddenSize) : h.map((x, i) => x - gloomy[l]![i]!)));
-    const vector = new EmotionVector({
-      emotion: "joy",
-      model: backend.model,
-      directions,
-      provenance: {
-        method: "mean-diff",
-        settings: {},
-        samples: 1,
-        corpus: "test",
-        corpusHash: "0",
-        backend: backend.name,
-        createdAt: new Date().toISOString(),
-      },
-    });
+    // A one-pair direction (the mean residual of a joyful text minus a neutral one, core/node's).
+    const vector = await onePairJoyVector(backend, "test");
+    const { directions } = vector;
     const spec: SteeringSpec = { terms: [{ vector, alpha: 1 }], layers: [3] };
     const plain = await backend.captureResiduals({ tokens, spanStart: 0, spanEnd: tokens.length, layers: [3, 4] });
     const steered = await backend.captureResiduals({ tokens, spanStart: 0, spanEnd: tokens.length, layers: [3, 4], steering: spec });
