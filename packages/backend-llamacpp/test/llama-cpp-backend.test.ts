@@ -8,6 +8,8 @@ import { architectureSupport, type LlamaCppBackend } from "../src/index.js";
 import { chatSample, joyVector, MODEL_ID, openSmolLm, smolLmPath } from "./helpers.js";
 
 let backend: LlamaCppBackend;
+/** The GPU backend of the addon under test (EMOSTEER_LLAMA_GPU), false on the CPU build. */
+let gpu: Awaited<ReturnType<typeof loadPatchedLlama>>["gpu"];
 let joy: EmotionVector;
 let prompt: string;
 /**
@@ -17,6 +19,7 @@ let prompt: string;
 let joyful: SteeringSpec;
 
 beforeAll(async () => {
+  gpu = (await loadPatchedLlama()).gpu;
   backend = await openSmolLm();
   joy = await joyVector(backend);
   prompt = backend.formatChat([{ role: "user", content: "Tell me about your day in two sentences." }]);
@@ -76,6 +79,35 @@ describe("model", () => {
   });
 });
 
+/**
+ * Largest relative row error ‖a − b‖ / ‖b‖ over the rows (`hidden` floats each) of two captures of
+ * the same tokens and layer.
+ */
+function worstRowError(a: Float32Array, b: Float32Array, hidden: number): number {
+  if (a.length !== b.length) return Infinity;
+  let worst = 0;
+  for (let row = 0; row < b.length; row += hidden) {
+    let d = 0;
+    let n = 0;
+    for (let i = row; i < row + hidden; i++) {
+      d += (a[i]! - b[i]!) ** 2;
+      n += b[i]! ** 2;
+    }
+    worst = Math.max(worst, Math.sqrt(d / n));
+  }
+  return worst;
+}
+
+/**
+ * A GPU build computes a batch of other shape (a reused prompt decodes only the span; a small batch
+ * size decodes in chunks) with other kernels: ggml-vulkan multiplies batches of ≤ 8 tokens with
+ * mat-vec kernels and larger ones with matmul kernels that round the activations differently.
+ * Measured on lavapipe (chunks of 7 vs one pass of 19 tokens): worst row error 0.007 at layer 1,
+ * 0.033 at layer 15, 0.025 at layer 29. A neighbouring token's row misses by ≥ 0.13 (CPU, same
+ * text). The CPU build gives the same rows bit for bit for these shapes, and is held to that.
+ */
+const GPU_BATCH_SHAPE_ROW_ERROR = 0.08;
+
 describe("captureResiduals", () => {
   it("returns positions × hidden floats for every layer, last layer included", async () => {
     const sample = await chatSample(backend, "What is the capital of France?", "The capital of France is Paris.");
@@ -98,10 +130,16 @@ describe("captureResiduals", () => {
   it("gives the same rows for a layer subset, for chunked decoding, and teacher-forced is deterministic", async () => {
     const sample = await chatSample(backend, "Name three colours.", "Red, green and blue.");
     const all = await backend.captureResiduals(sample);
+    // The second capture reuses the prompt's KV cache and decodes only the span: another batch shape.
     const some = await backend.captureResiduals({ ...sample, layers: [29, 3] });
     expect(some.layers).toEqual([29, 3]);
-    expect(some.data[0]).toEqual(all.data[29]);
-    expect(some.data[1]).toEqual(all.data[3]);
+    if (gpu === false) {
+      expect(some.data[0]).toEqual(all.data[29]);
+      expect(some.data[1]).toEqual(all.data[3]);
+    } else {
+      expect(worstRowError(some.data[0]!, all.data[29]!, 576)).toBeLessThan(GPU_BATCH_SHAPE_ROW_ERROR);
+      expect(worstRowError(some.data[1]!, all.data[3]!, 576)).toBeLessThan(GPU_BATCH_SHAPE_ROW_ERROR);
+    }
     // A backend with a batch smaller than the sequence decodes it in several chunks.
     const { createLlamaCppBackend } = await import("../src/index.js");
     const chunked = await createLlamaCppBackend({ modelPath: await smolLmPath(), contextSize: 256, batchSize: 7, threads: 2 });
@@ -110,6 +148,10 @@ describe("captureResiduals", () => {
       for (const [i, layer] of [3, 29].entries()) {
         const a = again.data[i]!;
         const b = all.data[layer]!;
+        if (gpu !== false) {
+          expect(worstRowError(a, b, 576)).toBeLessThan(GPU_BATCH_SHAPE_ROW_ERROR);
+          continue;
+        }
         let maxDiff = 0;
         for (let k = 0; k < a.length; k++) maxDiff = Math.max(maxDiff, Math.abs(a[k]! - b[k]!));
         expect(maxDiff).toBeLessThan(1e-2);
