@@ -15,19 +15,11 @@ import {
   decodeVectorFile,
   encodeGguf,
   encodeVectorFile,
-  type ModelInfo,
 } from "../src/index.js";
+import { SMOLLM2_MODEL_INFO } from "./helpers/models.js";
 import { expectClearRefusal, headerFields, mutate, prng, type Mutation } from "./helpers/fuzz.js";
 
-const model: ModelInfo = {
-  architecture: "llama",
-  name: "SmolLM2 135M Instruct",
-  layerCount: 30,
-  hiddenSize: 576,
-  vocabSize: 49152,
-  contextLength: 8192,
-  fingerprint: "b179c9523d0e6a0f",
-};
+const model = SMOLLM2_MODEL_INFO;
 const ALLOWED = [InvalidFileError, NonFiniteValueError, HiddenSizeMismatchError, LayerCountMismatchError, FingerprintMismatchError];
 // Short-data does not apply: an EV file has no separate data region to cut.
 const MUTATIONS: Mutation[] = ["truncate", "bit-flip", "size-field", "garbage"];

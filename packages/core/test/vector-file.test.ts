@@ -23,17 +23,9 @@ import {
 } from "../src/index.js";
 import { loadVectorFile, saveVectorFile } from "../src/node/index.js";
 import { runGgufPy } from "./helpers/gguf-py.js";
-import { ensureModel } from "./helpers/models.js";
+import { ensureModel, SMOLLM2_MODEL_INFO } from "./helpers/models.js";
 
-const model: ModelInfo = {
-  architecture: "llama",
-  name: "SmolLM2 135M Instruct",
-  layerCount: 30,
-  hiddenSize: 576,
-  vocabSize: 49152,
-  contextLength: 8192,
-  fingerprint: "b179c9523d0e6a0f",
-};
+const model = SMOLLM2_MODEL_INFO;
 const provenance = {
   method: "mean-diff",
   settings: { pooling: "response-mean", shrinkage: 0.1, nested: { ok: true } },
