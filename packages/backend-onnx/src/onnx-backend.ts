@@ -44,6 +44,7 @@ import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
 import { CaptureBatcher } from "./capture-batch.js";
+import { CaptureSession } from "./capture-session.js";
 import { createGenerationSession, type OnnxGenerationSession, type SessionHost } from "./generation-session.js";
 import { openSessionRunner, type SessionRunner, type SessionThread } from "./session-worker.js";
 
@@ -148,17 +149,16 @@ export async function createOnnxBackend(options: OnnxBackendOptions): Promise<On
   if (!info) throw notSteerable(modelDir);
   const tokenizerJson: unknown = JSON.parse(await readFile(join(modelDir, "tokenizer.json"), "utf8"));
   const tokenizerConfig = JSON.parse(await readFile(join(modelDir, "tokenizer_config.json"), "utf8")) as Record<string, unknown>;
-  const session = await openSessionRunner(
-    join(modelDir, "onnx", "model.onnx"),
-    {
-      graphOptimizationLevel: "all",
-      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-      // Spinning worker threads burn the cores they wait on; on a shared machine that starves the
-      // very threads doing the work (decode slowed 10× here), so idle workers sleep instead.
-      extra: { session: { intra_op: { allow_spinning: options.spinning ? "1" : "0" } } },
-    },
-    { thread: options.sessionThread ?? "worker", what: `ONNX session of ${modelDir}` },
-  );
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: "all",
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    // Spinning worker threads burn the cores they wait on; on a shared machine that starves the
+    // very threads doing the work (decode slowed 10× here), so idle workers sleep instead.
+    extra: { session: { intra_op: { allow_spinning: options.spinning ? "1" : "0" } } },
+  };
+  const openSession = (path: string) =>
+    openSessionRunner(path, sessionOptions, { thread: options.sessionThread ?? "worker", what: `ONNX session of ${path}` });
+  const session = await openSession(join(modelDir, "onnx", "model.onnx"));
   if (!session.inputNames.includes(GRAPH_IO.steering)) {
     await session.release();
     throw notSteerable(modelDir);
@@ -173,7 +173,8 @@ export async function createOnnxBackend(options: OnnxBackendOptions): Promise<On
     await session.release();
     throw new InvalidArgumentError("contextSize", contextSize, `a whole number in 2..${info.contextLength} (the model's trained context)`);
   }
-  return new OnnxBackend(modelDir, session, config, info, tokenizers, withTemplate, contextSize);
+  const captureSession = new CaptureSession(modelDir, openSession, session);
+  return new OnnxBackend(modelDir, session, captureSession, config, info, tokenizers, withTemplate, contextSize);
 }
 
 interface KvCache {
@@ -198,6 +199,8 @@ class OnnxBackend implements OnnxSteeringBackend {
   constructor(
     readonly modelDir: string,
     private readonly session: SessionRunner,
+    /** Where captures run (the graph without its LM head, capture-session.ts). */
+    private readonly captureSession: CaptureSession,
     private readonly config: HfConfig,
     info: EmosteerExportInfo,
     /** `special` parses special-token markup; `plain` reads it as text (for message contents). */
@@ -355,15 +358,16 @@ class OnnxBackend implements OnnxSteeringBackend {
     const layers = resolveCaptureLayers(request, this.model, this.contextSize);
     const steering = this.steeringData(request.steering);
     if (request.signal?.aborted) throw new AbortedError("captureResiduals");
-    // Only the requested hidden states are fetched: onnxruntime then skips the LM head. Captures
-    // requested together share the evaluation of their common prefix (capture-batch.ts).
+    // Captures run on the graph without the LM head (onnxruntime runs every node of a graph,
+    // whatever a run fetches; capture-session.ts) and fetch only the requested hidden states.
+    // Captures requested together share the evaluation of their common prefix (capture-batch.ts).
     this.captureBatcher ??= new CaptureBatcher({
       layerCount: this.model.layerCount,
       hiddenSize: this.model.hiddenSize,
       kvHeads: this.config.num_key_value_heads,
       headDim: this.config.head_dim,
       assertAlive: () => this.assertAlive(),
-      run: (feeds, fetches, transfer) => this.session.run(feeds, [...fetches], { transfer }),
+      run: (feeds, fetches, transfer) => this.captureSession.run(feeds, fetches, { transfer }),
       track: (work) => this.track(work),
     });
     const batcher = this.captureBatcher;
@@ -497,6 +501,7 @@ class OnnxBackend implements OnnxSteeringBackend {
     // Running calls stop with DisposedError at their next session run; the session is released
     // only once none is inside one (releasing under a running session would crash onnxruntime).
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    await this.captureSession.release();
     await this.session.release();
   }
 

@@ -164,7 +164,7 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
       steering: { terms: [{ vector: joy, alpha: 0.5 }], layers: { from: 6, to: 20 } },
     });
     expect(after.total).toBeGreaterThan(before.total);
-  });
+  }, 300_000); // extraction-sized work: minutes on a loaded 2-core machine
 
   it("captures requested together (their shared prompt evaluated once) equal one-at-a-time captures", async () => {
     // Two queries of the contrast corpus, each with its neutral and five emotional answers: the
@@ -215,7 +215,7 @@ describe("ONNX backend on SmolLM2-135M-Instruct (fp32)", () => {
     // Float rounding only (other matmul shapes): far below what steering or another text changes.
     expect(worst).toBeLessThan(1e-4);
     expect(together[12]!.data[1]).not.toEqual(together[1]!.data[1]); // the steered row kept its own steering
-  });
+  }, 300_000); // extraction-sized work: minutes on a loaded 2-core machine
 });
 
 describe("ONNX backend guards", () => {
