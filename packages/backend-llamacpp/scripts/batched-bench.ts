@@ -145,11 +145,12 @@ const body = [
   "Per-request steering in one `llama_decode` (issue 13): requests each steered differently run in one generation session",
   "(`backend.createSession({ parallelSequences })`): each request's prompt alone in its own sequence, then every active sequence's",
   "next token in one `llama_decode` per step, each token adding the row of the patched llama.cpp's",
-  "per-sequence steering table its sequence selects (`ggml_get_rows` + `ggml_add` at each steered layer), in one long-lived,",
+  "per-sequence steering table its sequence selects (one `ggml_add_id` at each steered layer), in one long-lived,",
   "warmed-up session per size as a server keeps it (its context allocated before the clock starts); against serving them one at",
   "a time (`backend.generate`) and against concurrent unsteered requests (no table in the graph).",
   `${detail.model}, greedy, ${THREADS === 1 ? "1 thread" : `${THREADS} threads`}, ${TOKENS} tokens per request,`,
-  `aggregate tok/s = generated tokens / wall time including prompt passes, ${REPS} interleaved rep(s). The machine was shared with`,
+  `${REPS} interleaved rep(s). Each request's prompt is decoded alone (whole-prompt admission), so the prompt passes cost the`,
+  'same one at a time and at once; the decode figures leave them out, as the issue\'s "aggregate decode tok/s" does. The machine was shared with',
   Math.max(...detail.loadAverageBefore, ...detail.loadAverageAfter) > 4
     ? "other sessions' work and very busy (load average above 4 on 2 cores, below), so wall-time ratios scatter widely per rep; the CPU-time ratios are steadier."
     : "other sessions' work (load average below).",
