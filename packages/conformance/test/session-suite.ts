@@ -40,38 +40,45 @@ export function defineSessionSuite(name: SessionEngineName): void {
      * few greedy counting steps. llama.cpp is left out: its quantized kernels differ per batch
      * shape, so its session tests compare runs of the same schedule only.
      */
-    it.runIf(F32_SESSION_ENGINES.includes(name))(
-      "each row of a batched run (3 in flight, 4 requests of different lengths, one joining) equals its own generate, with different or with the same steering",
-      async () => {
-        const four = [...prompts, await countingPrompt(backend, 8)];
-        const maxTokens = [8, 4, 8, 6]; // the second leaves early, the fourth joins when it does
-        const together = async (steering: readonly (SteeringSpec | null)[]) => {
-          const session = backend.createSession({ parallelSequences: 3 });
-          try {
-            const generations = await Promise.all(
-              four.map((p, i) => session.generate(p, { maxTokens: maxTokens[i]!, steering: steering[i] ?? null })),
-            );
-            return { tokens: generations.map((g) => g.tokens), stats: session.stats };
-          } finally {
-            await session.dispose();
-          }
-        };
-        const alone = async (steering: readonly (SteeringSpec | null)[]) => {
-          const out: (readonly number[])[] = [];
-          for (const [i, p] of four.entries())
-            out.push((await backend.generate(p, { maxTokens: maxTokens[i]!, steering: steering[i] ?? null })).tokens);
-          return out;
-        };
+    describe.runIf(F32_SESSION_ENGINES.includes(name))("batched rows equal their own generate", () => {
+      // 3 in flight, 4 requests of different lengths: the second leaves early, the fourth joins when it does.
+      const maxTokens = [6, 3, 6, 4];
+      let four: string[];
+      beforeAll(async () => {
+        four = [...prompts, await countingPrompt(backend, 8)];
+      });
+      const together = async (steering: readonly (SteeringSpec | null)[]) => {
+        const session = backend.createSession({ parallelSequences: 3 });
+        try {
+          const generations = await Promise.all(
+            four.map((p, i) => session.generate(p, { maxTokens: maxTokens[i]!, steering: steering[i] ?? null })),
+          );
+          return { tokens: generations.map((g) => g.tokens), stats: session.stats };
+        } finally {
+          await session.dispose();
+        }
+      };
+      const alone = async (steering: readonly (SteeringSpec | null)[]) => {
+        const out: (readonly number[])[] = [];
+        for (const [i, p] of four.entries())
+          out.push((await backend.generate(p, { maxTokens: maxTokens[i]!, steering: steering[i] ?? null })).tokens);
+        return out;
+      };
+
+      it("with different steering per row (one row unsteered), ≥ 2 sequences in one run", async () => {
         const different = [strong(20), strong(-20), strong(10), null];
         const batched = await together(different);
         expect(batched.tokens).toEqual(await alone(different));
         expect(batched.stats.maxSequencesInOneRun).toBe(3);
         expect(batched.stats.sharedRuns).toBeGreaterThan(0);
         expect(batched.stats.promptRuns).toBe(four.length);
+      });
+
+      it("with the same steering on every row", async () => {
         const same = four.map(() => strong(20));
         expect((await together(same)).tokens).toEqual(await alone(same));
-      },
-    );
+      });
+    });
 
     it("decodes ≥ 2 sequences in one run; a short request leaves early and a waiting one joins", async () => {
       const session = backend.createSession({ parallelSequences: 2 });
