@@ -67,6 +67,18 @@ export interface JudgeSettings {
    * Overrides `calibrationShare`.
    */
   readonly calibrateByWriter?: boolean;
+  /**
+   * v2 with calibrateByWriter: per-class logit offsets tuned (coordinate ascent) for the sum of two
+   * macro-F1s: on a GoEmotions-TRAIN holdout (this share of its rows, by a hash of their id) and on the
+   * held-out-writer in-domain texts, both scored by the writer-fold models, which train without that
+   * holdout too. Then the temperature is fitted on the offset logits, and the judge retrained on all rows.
+   */
+  readonly offsetTuning?: { readonly goEmotionsHoldoutShare: number };
+  /**
+   * Class weights (`training.classWeightPower`) computed within each source (GoEmotions, ISEAR, in-domain)
+   * and folded into the row weights, instead of over the pooled counts. Absent: pooled (v1, the first v2s).
+   */
+  readonly classBalanceBySource?: boolean;
   /** Storage of the judge file's weights and IDF. float16 keeps the committed v2 file small. Defaults to float32. */
   readonly storage?: "float32" | "float16";
 }
@@ -493,7 +505,7 @@ export interface TrainJudgeOptions {
 }
 
 /** 32-bit FNV-1a of a string, used for stable hash-based splits. */
-function stableHash(s: string): number {
+export function stableHash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h >>> 0;
@@ -537,16 +549,23 @@ export function judgeDataFiles(
   return [...shared, ...inDomain.map((path) => ({ path, name: relative(repoRoot, path) }))];
 }
 
-interface TrainingRow extends LabelledText {
+/** @internal */
+export interface TrainingRow extends LabelledText {
   /** Rows of one group (an in-domain question, a GoEmotions/ISEAR id) fall on the same side of the calibration split. */
   readonly group: string;
   readonly weight: number;
   /** In-domain rows: the writer, from the qid's prefix (`ta-q017` → `ta`). */
   readonly writer?: string;
+  readonly source: "goemotions" | "isear" | "indomain";
+  /** In-domain rows: mild, strong, rough or plain. */
+  readonly style?: string;
 }
 
-/** Train a judge from the data folders (no judge cache; embeddings are cached). Deterministic for given data and settings. */
-export async function trainJudge(options: TrainJudgeOptions = {}): Promise<EmotionJudge> {
+/**
+ * The training rows of a judge with these settings, featurised (embeddings from the cache), in the
+ * seeded order training uses. @internal shared by {@link trainJudge} and the settings search scripts.
+ */
+export async function prepareJudgeTraining(options: TrainJudgeOptions = {}): Promise<PreparedTraining> {
   const settings = options.settings ?? DEFAULT_JUDGE_SETTINGS;
   const report = options.onProgress ?? (() => {});
   const check = () => {
@@ -559,8 +578,14 @@ export async function trainJudge(options: TrainJudgeOptions = {}): Promise<Emoti
   const dataFiles = files
     .filter((f) => !f.name.includes("/dev/"))
     .map((f) => ({ file: f.name, sha256: createHash("sha256").update(readFileSync(f.path)).digest("hex") }));
-  const isear = splitIsear(loadIsear(dataDir), settings.isearHeldOutShare).train;
-  let rows: TrainingRow[] = [...loadGoEmotions(dataDir, "train"), ...isear].map((r) => ({ ...r, group: r.id, weight: 1 }));
+  const isear = splitIsear(loadIsear(dataDir), settings.isearHeldOutShare).train.map((r) => ({
+    ...r,
+    group: r.id,
+    weight: 1,
+    source: "isear" as const,
+  }));
+  const goEmotions = loadGoEmotions(dataDir, "train").map((r) => ({ ...r, group: r.id, weight: 1, source: "goemotions" as const }));
+  let rows: TrainingRow[] = [...goEmotions, ...isear];
   if (settings.inDomainWeight !== undefined) {
     const train = loadInDomain("train", inDomainDir);
     const leaking = new Set(leakingTrainRows(train, loadInDomain("dev", inDomainDir), loadContrastCorpus()));
@@ -573,14 +598,22 @@ export async function trainJudge(options: TrainJudgeOptions = {}): Promise<Emoti
     rows.push(
       ...train
         .filter((r) => !leaking.has(r))
-        .map((r) => ({ id: r.id, text: r.text, labels: r.labels, group: `q:${r.qid}`, weight, writer: r.qid.split("-")[0]! })),
+        .map((r) => ({
+          id: r.id,
+          text: r.text,
+          labels: r.labels,
+          group: `q:${r.qid}`,
+          weight,
+          writer: r.qid.split("-")[0]!,
+          style: r.style,
+          source: "indomain" as const,
+        })),
     );
     report({ stage: "loading", message: `${train.length - leaking.size} in-domain train rows (weight ${weight})` });
   }
   const random = seededRandom(settings.training.seed ^ 0x5eed);
   shuffleInPlace(rows, random);
   if (options.limit !== undefined) rows = rows.slice(0, options.limit);
-  const classes = JUDGE_LABELS.length;
   const texts = rows.map((r) => r.text);
 
   let embeddings: Float32Array[] | undefined;
@@ -608,15 +641,72 @@ export async function trainJudge(options: TrainJudgeOptions = {}): Promise<Emoti
   const idf = fitIdf(texts, settings.features);
   if (settings.storage === "float16") roundToFloat16InPlace(idf);
   check();
-  const examples: TrainingExample[] = rows.map((r, i) => ({
-    x: judgeFeatures(r.text, settings, idf, embeddings?.[i]),
-    target: softTarget(r.labels),
-    ...(r.weight !== 1 ? { weight: r.weight } : {}),
-  }));
+  const balance = settings.classBalanceBySource ? sourceClassWeights(rows, settings.training.classWeightPower) : null;
+  const examples: TrainingExample[] = rows.map((r, i) => {
+    const weight = r.weight * (balance?.get(r.source)?.[classOf(r.labels)] ?? 1);
+    return {
+      x: judgeFeatures(r.text, settings, idf, embeddings?.[i]),
+      target: softTarget(r.labels),
+      ...(weight !== 1 ? { weight } : {}),
+    };
+  });
   check();
-  const features = featureCount(settings);
+  return { settings, rows, examples, idf, dataFiles, features: featureCount(settings), embeddings };
+}
+
+/** What {@link prepareJudgeTraining} returns. @internal */
+export interface PreparedTraining {
+  readonly settings: JudgeSettings;
+  readonly rows: readonly TrainingRow[];
+  readonly examples: readonly TrainingExample[];
+  readonly idf: Float32Array;
+  readonly dataFiles: readonly JudgeDataFile[];
+  /** Width of the linear model's input. */
+  readonly features: number;
+  readonly embeddings?: readonly Float32Array[];
+}
+
+/** A multi-label row counts under its first label for class balancing. */
+function classOf(labels: readonly number[]): number {
+  return labels[0]!;
+}
+
+/**
+ * Class weights (n_max / n_c)^power computed within each source (GoEmotions, ISEAR, in-domain), so a
+ * class rare in GoEmotions (fear, disgust) is balanced against GoEmotions' own neutral and joy rather
+ * than against the pooled counts, which the balanced in-domain rows dominate.
+ */
+function sourceClassWeights(rows: readonly TrainingRow[], power: number): Map<TrainingRow["source"], number[]> {
+  const counts = new Map<TrainingRow["source"], number[]>();
+  for (const r of rows) {
+    const c = counts.get(r.source) ?? new Array<number>(JUDGE_LABELS.length).fill(0);
+    c[classOf(r.labels)]! += 1;
+    counts.set(r.source, c);
+  }
+  const weights = new Map<TrainingRow["source"], number[]>();
+  for (const [source, c] of counts) {
+    const max = Math.max(...c);
+    weights.set(
+      source,
+      c.map((n) => (n > 0 ? (max / n) ** power : 0)),
+    );
+  }
+  return weights;
+}
+
+/** Train a judge from the data folders (no judge cache; embeddings are cached). Deterministic for given data and settings. */
+export async function trainJudge(options: TrainJudgeOptions = {}): Promise<EmotionJudge> {
+  const report = options.onProgress ?? (() => {});
+  const check = () => {
+    if (options.signal?.aborted) throw new AbortedError("Judge training");
+  };
+  const prepared = await prepareJudgeTraining(options);
+  const { settings, rows, examples, idf, dataFiles } = prepared;
+  const classes = JUDGE_LABELS.length;
+  const features = prepared.features;
+  const training = settings.classBalanceBySource ? { ...settings.training, classWeightPower: 0 } : settings.training;
   const train = (subset: readonly TrainingExample[], what: string) =>
-    trainSoftmaxRegression(subset, features, classes, settings.training, {
+    trainSoftmaxRegression(subset, features, classes, training, {
       signal: options.signal,
       onProgress: (epoch, loss) =>
         report({ stage: "training", message: `${what} epoch ${epoch}/${settings.training.epochs} loss ${loss.toFixed(4)}` }),
@@ -635,18 +725,58 @@ export async function trainJudge(options: TrainJudgeOptions = {}): Promise<Emoti
   if (settings.calibrateByWriter) {
     const writers = [...new Set(rows.flatMap((r) => (r.writer ? [r.writer] : [])))].sort();
     if (writers.length < 2) throw new RangeError(`calibrating by writer needs at least 2 in-domain writers, found ${writers.length}`);
+    const tuning = settings.offsetTuning;
+    // With offset tuning, every fold model also leaves out a GoEmotions-train holdout and scores it.
+    const inGoHoldout = rows.map(
+      (r) =>
+        tuning !== undefined &&
+        r.source === "goemotions" &&
+        (stableHash(`goemotions holdout ${r.id}`) % 10_000) / 10_000 < tuning.goEmotionsHoldoutShare,
+    );
     const logits: Float64Array[] = [];
     const held: TrainingExample[] = [];
+    const heldGold: (readonly number[])[] = [];
+    const goLogits: Float64Array[] = [];
+    const goGold: (readonly number[])[] = [];
     for (const writer of writers) {
-      const fit = examples.filter((_, i) => rows[i]!.writer !== writer);
-      const out = examples.filter((_, i) => rows[i]!.writer === writer);
-      report({ stage: "calibrating", message: `training without writer ${writer} to score its ${out.length} texts` });
+      const fit = examples.filter((_, i) => rows[i]!.writer !== writer && !inGoHoldout[i]);
+      report({
+        stage: "calibrating",
+        message: `training without writer ${writer}${tuning ? " and the GoEmotions holdout" : ""} to score them`,
+      });
       const partial = train(fit, `calibration model without ${writer}`);
-      for (const e of out) logits.push(exampleLogits(partial, e, classes));
-      held.push(...out);
+      examples.forEach((e, i) => {
+        if (rows[i]!.writer === writer) {
+          logits.push(exampleLogits(partial, e, classes));
+          held.push(e);
+          heldGold.push(rows[i]!.labels);
+        }
+        if (inGoHoldout[i]) {
+          goLogits.push(exampleLogits(partial, e, classes));
+          goGold.push(rows[i]!.labels);
+        }
+      });
       check();
     }
+    if (tuning) {
+      report({
+        stage: "tuning",
+        message: `tuning per-class offsets for macro-F1 on ${goGold.length / writers.length} GoEmotions holdout rows (× ${writers.length} fold models) and ${held.length} held-out-writer texts`,
+      });
+      const all = [0, 1, 2, 3, 4, 5, 6];
+      const inDomainClasses = all.filter((c) => heldGold.some((g) => g.includes(c)));
+      offsets = tuneOffsetsOnLogits(
+        [
+          { logits: goLogits, gold: goGold, classes: all },
+          { logits, gold: heldGold, classes: inDomainClasses },
+        ],
+        classes,
+      );
+      for (const l of logits) for (let c = 0; c < classes; c++) l[c]! += offsets[c]!;
+    }
     temperature = fitTemperature(logits, held, classes);
+    // softmax((z + o) / T) = softmax(z / T + o / T): the offsets are stored after the temperature.
+    if (tuning) for (let c = 0; c < classes; c++) offsets[c]! /= temperature;
     report({ stage: "calibrating", message: `temperature ${temperature.toFixed(4)} on ${held.length} held-out-writer texts` });
   } else if (share > 0) {
     const held = (r: TrainingRow) => (stableHash(`calibration ${r.group}`) % 10_000) / 10_000 < share;
@@ -693,7 +823,7 @@ function exampleLogits(model: LinearModel, e: TrainingExample, classes: number):
 }
 
 /** Temperature T minimising the weighted log-loss of softmax(logits / T) over `examples` (golden-section search on log T). */
-function fitTemperature(logits: readonly Float64Array[], examples: readonly TrainingExample[], classes: number): number {
+export function fitTemperature(logits: readonly Float64Array[], examples: readonly TrainingExample[], classes: number): number {
   if (examples.length === 0) return 1;
   const p = new Float64Array(classes);
   const loss = (logT: number) => {
@@ -767,6 +897,50 @@ function tuneOffsets(
         if (s > best + 1e-9) {
           best = s;
           bestValue = v;
+        }
+      }
+      offsets[c] = bestValue;
+    }
+  }
+  return Float32Array.from(offsets);
+}
+
+/** One set of held-out logits an offset search scores: macro-F1 over `classes` (indices into JUDGE_LABELS). */
+export interface OffsetTuningSet {
+  readonly logits: readonly Float64Array[];
+  readonly gold: readonly (readonly number[])[];
+  readonly classes: readonly number[];
+}
+
+/**
+ * Coordinate ascent on per-class logit offsets (grid −2..2, step 0.1, 3 rounds) maximising the sum over
+ * `sets` of each set's macro-F1 (a prediction outside a set's classes counts as wrong, as in the report).
+ */
+export function tuneOffsetsOnLogits(sets: readonly OffsetTuningSet[], classes: number): Float32Array {
+  const offsets = new Float64Array(classes);
+  const score = () => {
+    let total = 0;
+    for (const set of sets) {
+      const predicted = set.logits.map((l) => {
+        let best = 0;
+        for (let c = 1; c < classes; c++) if (l[c]! + offsets[c]! > l[best]! + offsets[best]!) best = c;
+        return best;
+      });
+      const s = scoreClassification(set.gold, predicted, classes);
+      total += set.classes.reduce((a, c) => a + s.perClassF1[c]!, 0) / set.classes.length;
+    }
+    return total;
+  };
+  let best = score();
+  for (let round = 0; round < 3; round++) {
+    for (let c = 0; c < classes; c++) {
+      let bestValue = offsets[c]!;
+      for (let step = -20; step <= 20; step++) {
+        offsets[c] = step / 10;
+        const s = score();
+        if (s > best + 1e-9) {
+          best = s;
+          bestValue = step / 10;
         }
       }
       offsets[c] = bestValue;
