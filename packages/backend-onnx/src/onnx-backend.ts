@@ -46,7 +46,7 @@ import * as ort from "onnxruntime-node";
 import { CaptureBatcher } from "./capture-batch.js";
 import { CaptureSession } from "./capture-session.js";
 import { createGenerationSession, type OnnxGenerationSession, type SessionHost } from "./generation-session.js";
-import { openSessionRunner, type SessionRunner, type SessionThread } from "./session-worker.js";
+import { type CarriedState, openSessionRunner, type SessionRunner, type SessionThread } from "./session-worker.js";
 
 const ENGINE = "onnx";
 
@@ -192,6 +192,9 @@ class OnnxBackend implements OnnxSteeringBackend {
   private readonly endOfGeneration: ReadonlySet<number>;
   private readonly zeroSteering: Float32Array;
   private readonly presentNames: string[];
+  /** Each present output and the past input it feeds next step: the KV cache a generation keeps in the session's thread. */
+  private readonly kvCarry: Record<string, string>;
+  private generationCount = 0;
   private isDisposed = false;
   private readonly running = new Set<Promise<unknown>>();
   private captureBatcher: CaptureBatcher | undefined;
@@ -233,6 +236,12 @@ class OnnxBackend implements OnnxSteeringBackend {
     this.endOfGeneration = new Set(info.eosTokenIds);
     this.zeroSteering = new Float32Array(info.layerCount * info.hiddenSize);
     this.presentNames = Array.from({ length: info.layerCount }, (_, i) => [GRAPH_IO.presentKey(i), GRAPH_IO.presentValue(i)]).flat();
+    this.kvCarry = Object.fromEntries(
+      Array.from({ length: info.layerCount }, (_, i) => [
+        [GRAPH_IO.presentKey(i), GRAPH_IO.pastKey(i)],
+        [GRAPH_IO.presentValue(i), GRAPH_IO.pastValue(i)],
+      ]).flat(),
+    );
   }
 
   get disposed(): boolean {
@@ -410,47 +419,52 @@ class OnnxBackend implements OnnxSteeringBackend {
     let finishReason: Generation["finishReason"] = "length";
     let promptMs = 0;
     let firstTokenMs = 0;
-    let cache: KvCache | null = null;
+    // The KV cache stays in the session's thread from step to step (RunOptions.state): only the
+    // step's token and logits cross, so the caller's heap sees no 14 MB of fresh buffers a token.
+    const state = { key: `generation-${++this.generationCount}`, carry: this.kvCarry };
+    let past = 0;
     let input: readonly number[] = promptTokens;
     let decodeStart = started;
-    for (;;) {
-      const result = await this.forward(input, cache, cache ? steering.generation : steering.prompt, [
-        GRAPH_IO.logits,
-        ...this.presentNames,
-      ]);
-      cache = this.cacheFrom(result, (cache?.length ?? 0) + input.length);
-      const all = result[GRAPH_IO.logits]!.data as Float32Array;
-      const last = all.subarray((input.length - 1) * V, input.length * V);
-      if (generated.length === 0) {
-        promptMs = performance.now() - started;
-        decodeStart = performance.now();
-        // onnxruntime runs the prompt pass without looking at the signal: an abort during it rejects now, before any token.
-        await yieldToEventLoop({ timers: true });
+    try {
+      for (;;) {
+        const result = await this.forwardCarried(input, past, past > 0 ? steering.generation : steering.prompt, state);
+        past += input.length;
+        const all = result[GRAPH_IO.logits]!.data as Float32Array;
+        const last = all.subarray((input.length - 1) * V, input.length * V);
+        if (generated.length === 0) {
+          promptMs = performance.now() - started;
+          decodeStart = performance.now();
+          // onnxruntime runs the prompt pass without looking at the signal: an abort during it rejects now, before any token.
+          await yieldToEventLoop({ timers: true });
+          this.assertAlive();
+          if (signal?.aborted) throw new AbortedError(what);
+        }
+        const token = sampler.sample(last);
+        if (this.endOfGeneration.has(token)) {
+          finishReason = "stop";
+          break;
+        }
+        generated.push(token);
+        if (generated.length === 1) firstTokenMs = performance.now() - started;
+        // Updated whether or not anyone streams: it also finds the stop strings.
+        const piece = text.update(this.decode(generated));
+        onToken?.({ token, text: piece });
+        if (text.stopped) {
+          finishReason = "stop";
+          break;
+        }
+        if (generated.length >= maxTokens || promptTokens.length + generated.length >= this.contextSize) break; // "length"
+        await yieldToEventLoop(); // so that an abort from a socket or timer is seen between tokens
         this.assertAlive();
-        if (signal?.aborted) throw new AbortedError(what);
+        if (signal?.aborted) {
+          finishReason = "abort";
+          break;
+        }
+        input = [token];
       }
-      const token = sampler.sample(last);
-      if (this.endOfGeneration.has(token)) {
-        finishReason = "stop";
-        break;
-      }
-      generated.push(token);
-      if (generated.length === 1) firstTokenMs = performance.now() - started;
-      // Updated whether or not anyone streams: it also finds the stop strings.
-      const piece = text.update(this.decode(generated));
-      onToken?.({ token, text: piece });
-      if (text.stopped) {
-        finishReason = "stop";
-        break;
-      }
-      if (generated.length >= maxTokens || promptTokens.length + generated.length >= this.contextSize) break; // "length"
-      await yieldToEventLoop(); // so that an abort from a socket or timer is seen between tokens
-      this.assertAlive();
-      if (signal?.aborted) {
-        finishReason = "abort";
-        break;
-      }
-      input = [token];
+    } finally {
+      // A disposed backend has released the session and every state with it.
+      if (!this.isDisposed) await this.session.dropState(state.key).catch(() => {});
     }
     const rest = text.finish();
     if (rest) onToken?.({ token: -1, text: rest });
@@ -544,6 +558,36 @@ class OnnxBackend implements OnnxSteeringBackend {
     // thread: the inputs are new and the past cache is not read again.
     const transfer = Object.keys(feeds).filter((name) => name !== GRAPH_IO.steering);
     const result = await this.session.run(feeds, fetches, { transfer });
+    this.assertAlive();
+    return result;
+  }
+
+  /**
+   * One session run of `tokens` after the `past` tokens whose KV cache `state` keeps in the
+   * session's thread (none before the first run): returns the logits only.
+   */
+  private async forwardCarried(
+    tokens: readonly number[],
+    past: number,
+    steering: Float32Array,
+    state: CarriedState,
+  ): Promise<ort.InferenceSession.ReturnType> {
+    this.assertAlive();
+    const S = tokens.length;
+    const { layerCount: L, hiddenSize: H } = this.model;
+    const feeds: Record<string, ort.Tensor> = {
+      [GRAPH_IO.inputIds]: new ort.Tensor("int64", BigInt64Array.from(tokens, BigInt), [1, S]),
+      [GRAPH_IO.attentionMask]: new ort.Tensor("int64", new BigInt64Array(past + S).fill(1n), [1, past + S]),
+      [GRAPH_IO.positionIds]: new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: S }, (_, i) => BigInt(past + i)),
+        [1, S],
+      ),
+      [GRAPH_IO.steering]: new ort.Tensor("float32", steering, [1, L, H]),
+      ...(past === 0 ? this.emptyCache() : {}),
+    };
+    const transfer = Object.keys(feeds).filter((name) => name !== GRAPH_IO.steering);
+    const result = await this.session.run(feeds, [GRAPH_IO.logits, ...this.presentNames], { transfer, state });
     this.assertAlive();
     return result;
   }

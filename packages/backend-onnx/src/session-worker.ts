@@ -17,6 +17,20 @@ export interface RunOptions {
    * are copied, so a buffer the caller keeps (a steering table it reuses) stays intact.
    */
   readonly transfer?: Iterable<string>;
+  /**
+   * State carried from run to run in the session's own thread: the outputs named in `carry`
+   * (output name → the input name it feeds next) are kept under `key` instead of returned, and
+   * every run naming the same `key` gets them as feeds (its own feeds win). A decode loop then
+   * moves only its token and its logits between threads, never the KV cache: handing 14 MB of
+   * fresh buffers to the caller every step made V8 run a full GC of the caller's heap per token.
+   * Free the state with {@link SessionRunner.dropState}.
+   */
+  readonly state?: CarriedState;
+}
+
+export interface CarriedState {
+  readonly key: string;
+  readonly carry: Readonly<Record<string, string>>;
 }
 
 /** One loaded onnxruntime session, wherever it runs: the only thing a backend runs the model through. */
@@ -25,8 +39,31 @@ export interface SessionRunner {
   readonly outputNames: readonly string[];
   /** One session run; the outputs are the caller's own (their buffers are not shared with anything). */
   run(feeds: Record<string, ort.Tensor>, fetches: readonly string[], options?: RunOptions): Promise<ort.InferenceSession.ReturnType>;
+  /** Frees the state a run kept under `key` ({@link RunOptions.state}); nothing if there is none. */
+  dropState(key: string): Promise<void>;
   /** Releases the session (and stops its worker). Runs still pending reject with `DisposedError`. */
   release(): Promise<void>;
+}
+
+/** One run with carried state, on whichever thread holds the session and `states`. */
+export async function runCarrying(
+  run: (feeds: Record<string, ort.Tensor>, fetches: readonly string[]) => Promise<ort.InferenceSession.ReturnType>,
+  states: Map<string, Record<string, ort.Tensor>>,
+  feeds: Record<string, ort.Tensor>,
+  fetches: readonly string[],
+  state: CarriedState | undefined,
+): Promise<ort.InferenceSession.ReturnType> {
+  if (!state) return run(feeds, fetches);
+  const result = { ...(await run({ ...states.get(state.key), ...feeds }, fetches)) };
+  const kept: Record<string, ort.Tensor> = {};
+  for (const [output, input] of Object.entries(state.carry)) {
+    const tensor = result[output];
+    if (!tensor) throw new Error(`carried output "${output}" was not fetched: list it in the run's fetches`);
+    kept[input] = tensor as ort.Tensor;
+    delete result[output];
+  }
+  states.set(state.key, kept);
+  return result;
 }
 
 /** Loads `modelPath` into a session on `thread` (`"worker"` by default). `what` names it in errors. */
@@ -37,10 +74,14 @@ export async function openSessionRunner(
 ): Promise<SessionRunner> {
   if (thread === "caller") {
     const session = await ort.InferenceSession.create(modelPath, sessionOptions);
+    const states = new Map<string, Record<string, ort.Tensor>>();
     return {
       inputNames: session.inputNames,
       outputNames: session.outputNames,
-      run: (feeds, fetches) => session.run(feeds, [...fetches]),
+      run: (feeds, fetches, options = {}) => runCarrying((f, n) => session.run(f, [...n]), states, feeds, fetches, options.state),
+      dropState: async (key) => {
+        states.delete(key);
+      },
       release: () => session.release(),
     };
   }
@@ -84,10 +125,17 @@ async function openSessionWorker(
       // A feed not handed over is cloned (a part of a buffer copied out alone): the caller's stays intact.
       for (const [name, tensor] of Object.entries(feeds))
         wire[name] = { type: tensor.type, dims: tensor.dims, data: wireView(tensor.data, handOver.has(name) ? transfer : undefined) };
-      const outputs = await rpc.call<Record<string, WireTensor>>("run", { feeds: wire, fetches: [...fetches] }, transfer);
+      const outputs = await rpc.call<Record<string, WireTensor>>(
+        "run",
+        { feeds: wire, fetches: [...fetches], ...(options.state ? { state: options.state } : {}) },
+        transfer,
+      );
       const result: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(outputs)) result[name] = new ort.Tensor(t.type, t.data as never, t.dims);
       return result;
+    },
+    dropState: async (key) => {
+      await rpc.call("dropState", { key });
     },
     release: () => rpc.dispose(),
   };
