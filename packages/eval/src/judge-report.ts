@@ -730,7 +730,7 @@ function searchSection(): string[] {
   const entries = Object.entries(search.results);
   const goOf = (r: SearchResult) => mean(r.plain.goemotions_holdout.map((g) => g.macro_f1));
   const [baseName, base] = entries[0]!;
-  // The rule, fixed before the search: a setting replaces v2's only if it reads the GoEmotions holdout better while the
+  // The rule (see the text below for when it was set): a setting replaces v2's only if it reads the GoEmotions holdout better while the
   // held-out writers lose at most 0.01 macro-F1 and no emotion's mild recall falls more than 0.02 below v2's lowest.
   const passes = (r: SearchResult) =>
     goOf(r) > goOf(base) &&
@@ -749,9 +749,11 @@ function searchSection(): string[] {
       const indWithout = mean(halves.map((h) => h.indomain_lowo_without.macro_f1));
       const mild = mean(halves.map((h) => minOf(h.indomain_lowo.mild_recall) ?? 0));
       const strong = mean(halves.map((h) => minOf(h.indomain_lowo.strong_recall) ?? 0));
+      const mildWithout = mean(halves.map((h) => minOf(h.indomain_lowo_without.mild_recall) ?? 0));
+      const strongWithout = mean(halves.map((h) => minOf(h.indomain_lowo_without.strong_recall) ?? 0));
       const neutral = mean(halves.map((h) => h.indomain_lowo.neutral_as_emotion ?? 0));
       rows.push(
-        `| ${config} | tuned for ${objective === "sum" ? "GoEmotions + in-domain" : "GoEmotions only"} (nested) | ${f3(go)} (without: ${f3(goWithout)}) | ${f3(ind)} (without: ${f3(indWithout)}) | – | ${pct(neutral)} | ${f3(mild)} | ${f3(strong)} | ${go > goWithout + 0.005 && ind >= indWithout - 0.01 ? "yes" : "no"} |`,
+        `| ${config} | tuned for ${objective === "sum" ? "GoEmotions + in-domain" : "GoEmotions only"} (nested) | ${f3(go)} (without: ${f3(goWithout)}) | ${f3(ind)} (without: ${f3(indWithout)}) | – | ${pct(neutral)} | ${f3(mild)} | ${f3(strong)} | ${go > goWithout + 0.005 && ind >= indWithout - 0.01 && mild >= mildWithout - 0.02 && strong >= strongWithout - 0.02 ? "yes" : "no"} |`,
       );
     }
   }
@@ -766,9 +768,11 @@ function searchSection(): string[] {
     'other two writers (mean of both ways round; "without": the same rows with no offsets). ECE after the temperature fitted',
     "on the same held-out-writer texts (optimistic). Mild and strong: the lowest per-emotion recall. Nothing here was scored on dev.",
     "",
-    "Rule (fixed before the search): a setting replaces v2's only if its GoEmotions holdout macro-F1 is higher while the",
-    "held-out writers' macro-F1 falls by at most 0.01 and the lowest mild recall by at most 0.02; offsets only if, nested, they",
-    "raise the GoEmotions figure by more than 0.005 and cost the writers at most 0.01.",
+    "Rule (set during the search, after the baseline's and the in-domain-18 rows, before the by-source-36 row; never on dev):",
+    "a setting replaces v2's only if its GoEmotions holdout macro-F1 is higher while the held-out writers' macro-F1 falls by",
+    "at most 0.01 and the lowest mild recall by at most 0.02; offsets only if, nested, they raise the GoEmotions figure by",
+    "more than 0.005 and cost the writers at most 0.01 macro-F1 and 0.02 of the lowest mild and strong recall (against the",
+    "same rows without offsets; the recall guard was added after the by-source-36 rows, whose offsets brought the lowest strong recall down to 0.665).",
     "",
     "| settings | offsets | GoEmotions holdout macro-F1 | in-domain held-out writers macro-F1 | ECE | neutral read as emotion | lowest mild recall | lowest strong recall | meets the rule |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
