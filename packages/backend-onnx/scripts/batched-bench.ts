@@ -30,7 +30,7 @@ await runBatchedBench(import.meta.url, process.argv.slice(2), {
       "Per-request steering in one forward pass on ONNX (issue 13): requests each steered differently run in one generation session",
       "(`backend.createSession({ parallelSequences })`), one session run per decode step with a `steering [batch, layers, hidden]` table;",
       `against serving them one at a time (\`backend.generate\`, batch 1) and against concurrent unsteered requests. ${model}, greedy,`,
-      `${tokens} tokens per request, aggregate tok/s = generated tokens / wall time including prompt passes, ${reps} interleaved rep(s).`,
+      `${tokens} tokens per request, ${reps} interleaved rep(s); the two clocks (decode, incl. prompt) are defined below.`,
     ],
     notes: (rss) => [
       "Steered and unsteered concurrent runs execute the same graph (the unsteered rows feed a zero table), so their ratio measures",
