@@ -21,6 +21,7 @@ import {
   type SteeringTensor,
 } from "@emosteer/core";
 import {
+  checkPromptTokens,
   GenerationText,
   logSoftmaxAt,
   resolveCaptureLayers,
@@ -329,15 +330,11 @@ class LlamaCppEngine implements LlamaCppBackend {
   /** A generate call's checks, prompt tokens and phased control vectors (shared with sessions). */
   private prepare(prompt: string | readonly ChatMessage[], options: GenerateOptions): PreparedGeneration {
     const { maxTokens, temperature, topK, topP, seed, stop } = resolveGenerateOptions(options);
-    const promptTokens = typeof prompt === "string" ? Array.from(this.nativeModel.tokenize(prompt, true)) : this.chatTokens(prompt, true);
-    const { contextSize } = this.contextOptions;
-    if (promptTokens.length === 0)
-      throw new InvalidArgumentError(
-        "prompt",
-        typeof prompt === "string" ? prompt : "(messages)",
-        "text that tokenizes to at least one token",
-      );
-    if (promptTokens.length >= contextSize) throw new ContextOverflowError("Prompt", promptTokens.length, contextSize);
+    const promptTokens = checkPromptTokens(
+      prompt,
+      typeof prompt === "string" ? Array.from(this.nativeModel.tokenize(prompt, true)) : this.chatTokens(prompt, true),
+      this.contextOptions.contextSize,
+    );
     const vector = controlVectorOf(this.resolve(options.steering), this.model);
     const phases = steeringPhases(options.steering);
     return {
