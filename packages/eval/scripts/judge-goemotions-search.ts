@@ -28,7 +28,7 @@ const K = JUDGE_LABELS.length;
 const HOLDOUT = 0.15;
 const FOLD_WRITERS = ["ta", "tb", "tc", "td"];
 const base: JudgeSettings = { ...V2_JUDGE_SETTINGS };
-// Session 6 ran configurations 0, 1 and 2 (benchmarks/judge-search.json, one process each: `-- --only N`); 3 and 4 were
+// Session 6 ran configurations 0 to 3 (benchmarks/judge-search.json; one process per configuration: `-- --only N`); 4 was
 // not run for lack of time on a machine at load 20+.
 const grid: Record<string, JudgeSettings> = {
   "v2 as committed (in-domain 36, pooled class weights)": base,
