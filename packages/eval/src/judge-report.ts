@@ -768,7 +768,7 @@ function searchSection(): string[] {
     'other two writers (mean of both ways round; "without": the same rows with no offsets). ECE after the temperature fitted',
     "on the same held-out-writer texts (optimistic). Mild and strong: the lowest per-emotion recall. Nothing here was scored on dev.",
     "",
-    "Rule (set during the search, after the baseline's and the in-domain-18 rows, before the by-source-36 row; never on dev):",
+    "Rule (set during the search, after the baseline's and the by-source in-domain-18 rows, before the other two; never on dev):",
     "a setting replaces v2's only if its GoEmotions holdout macro-F1 is higher while the held-out writers' macro-F1 falls by",
     "at most 0.01 and the lowest mild recall by at most 0.02; offsets only if, nested, they raise the GoEmotions figure by",
     "more than 0.005 and cost the writers at most 0.01 macro-F1 and 0.02 of the lowest mild and strong recall (against the",
