@@ -1,13 +1,12 @@
 import {
   AbortedError,
-  DisposedError,
   type ChatMessage,
   type GenerateOptions,
   type GenerationSession,
   type GenerationSessionOptions,
   type ModelInfo,
 } from "@emosteer/core";
-import { BatchedSession, resolveParallelSequences, type SessionRequest, SessionRow } from "@emosteer/core/engine";
+import { BackendBatchedSession, resolveParallelSequences, type SessionRequest, SessionRow } from "@emosteer/core/engine";
 import type { ControlVector } from "./control-vector.js";
 import type { BatchLogitIndex, NativeContext, NativeModel, NativeSampler } from "./native.js";
 
@@ -71,37 +70,35 @@ export const MAX_PARALLEL_SEQUENCES = 256;
  * goes into one batch and one llama_decode per step. Each sequence is steered by its own row of
  * the patched llama.cpp's per-sequence steering table (`setSequenceSteering`), so requests with
  * different mixes share the decode without leaking into each other. The queue, admission, aborts
- * and failures are core's `BatchedSession`.
+ * and failures are core's `BatchedSession`, the lifecycle core's `BackendBatchedSession`.
  */
-class LlamaCppGenerationSession extends BatchedSession<PreparedGeneration, Row> {
+class LlamaCppGenerationSession extends BackendBatchedSession<PreparedGeneration, Row> {
   private readonly freeSequences: number[];
   private context: NativeContext | null = null;
-  private isDisposed = false;
   private disposing: Promise<void> | null = null;
 
   constructor(
     private readonly host: SessionHost,
     parallelSequences: number,
   ) {
-    super(parallelSequences, WHAT);
+    super(parallelSequences, WHAT, { session: "llama.cpp generation session", backend: `llama.cpp backend for ${host.model.name}` }, host);
     this.freeSequences = Array.from({ length: parallelSequences }, (_, i) => i);
   }
 
-  dispose(): Promise<void> {
-    this.isDisposed = true;
+  /**
+   * Core's dispose (refuse new calls, let the running step finish), then frees the native context
+   * and tells the backend. Unlike core's, every call returns the one promise that settles once the
+   * context is freed: a second dispose() must not resolve while the native context still exists.
+   */
+  override dispose(): Promise<void> {
     this.disposing ??= (async () => {
-      await this.running;
+      await super.dispose();
       // The loop is over: no decode runs on the context any more.
       await this.context?.dispose();
       this.context = null;
       this.host.release(this);
     })();
     return this.disposing;
-  }
-
-  protected assertAlive(): void {
-    if (this.isDisposed) throw new DisposedError("llama.cpp generation session");
-    if (this.host.disposed) throw new DisposedError(`llama.cpp backend for ${this.host.model.name}`);
   }
 
   protected prepare(prompt: string | readonly ChatMessage[], options: GenerateOptions): PreparedGeneration {
