@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { AbortedError, DisposedError, type EmotionVector, type SteeringBackend, type SteeringSpec } from "@emosteer/core";
+import { AbortedError, DisposedError, type EmotionVector, type SteeringSpec } from "@emosteer/core";
 import { ensureModel } from "@emosteer/models";
 import { loadPatchedLlama } from "../src/native.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

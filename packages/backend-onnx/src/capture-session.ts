@@ -38,7 +38,8 @@ export class CaptureSession {
       return await runner.run(feeds, fetches, options);
     } finally {
       if (--this.active === 0) {
-        this.idle = setTimeout(() => void this.release(), IDLE_MS);
+        // A failed release must not become an unhandled rejection: the next capture opens a fresh session anyway.
+        this.idle = setTimeout(() => void this.release().catch(() => {}), IDLE_MS);
         this.idle.unref();
       }
     }

@@ -148,8 +148,9 @@ export class WorkerRpc<Info = unknown> {
   }
 
   /**
-   * Closes the handlers (after the call in progress) and stops the thread. Calls still pending
-   * reject with `DisposedError` at once, later calls too. Idempotent.
+   * Closes the handlers and stops the thread. Calls still pending reject with `DisposedError` at
+   * once, later calls too; the thread still computes the calls it had already received before it
+   * closes (their results are dropped). Idempotent.
    */
   dispose(): Promise<void> {
     this.disposing ??= (async () => {
