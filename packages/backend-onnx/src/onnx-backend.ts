@@ -540,10 +540,25 @@ class OnnxBackend implements OnnxSteeringBackend {
     fetches: readonly string[],
   ): Promise<ort.InferenceSession.ReturnType> {
     this.assertAlive();
-    const past = cache?.length ?? 0;
+    const feeds = this.rowFeeds(tokens, cache?.length ?? 0, steering, cache ? cache.tensors : this.emptyCache());
+    // Everything but the steering table (the caller's, reused every step) moves to the session's
+    // thread: the inputs are new and the past cache is not read again.
+    const transfer = Object.keys(feeds).filter((name) => name !== GRAPH_IO.steering);
+    const result = await this.session.run(feeds, fetches, { transfer });
+    this.assertAlive();
+    return result;
+  }
+
+  /** The feeds of one batch-1 run of `tokens` after `past` tokens, with `pastKv` as the past KV inputs. */
+  private rowFeeds(
+    tokens: readonly number[],
+    past: number,
+    steering: Float32Array,
+    pastKv: Record<string, ort.Tensor>,
+  ): Record<string, ort.Tensor> {
     const S = tokens.length;
     const { layerCount: L, hiddenSize: H } = this.model;
-    const feeds: Record<string, ort.Tensor> = {
+    return {
       [GRAPH_IO.inputIds]: new ort.Tensor("int64", BigInt64Array.from(tokens, BigInt), [1, S]),
       [GRAPH_IO.attentionMask]: new ort.Tensor("int64", new BigInt64Array(past + S).fill(1n), [1, past + S]),
       [GRAPH_IO.positionIds]: new ort.Tensor(
@@ -552,14 +567,8 @@ class OnnxBackend implements OnnxSteeringBackend {
         [1, S],
       ),
       [GRAPH_IO.steering]: new ort.Tensor("float32", steering, [1, L, H]),
-      ...(cache ? cache.tensors : this.emptyCache()),
+      ...pastKv,
     };
-    // Everything but the steering table (the caller's, reused every step) moves to the session's
-    // thread: the inputs are new and the past cache is not read again.
-    const transfer = Object.keys(feeds).filter((name) => name !== GRAPH_IO.steering);
-    const result = await this.session.run(feeds, fetches, { transfer });
-    this.assertAlive();
-    return result;
   }
 
   /**
@@ -573,19 +582,8 @@ class OnnxBackend implements OnnxSteeringBackend {
     state: CarriedState,
   ): Promise<ort.InferenceSession.ReturnType> {
     this.assertAlive();
-    const S = tokens.length;
-    const { layerCount: L, hiddenSize: H } = this.model;
-    const feeds: Record<string, ort.Tensor> = {
-      [GRAPH_IO.inputIds]: new ort.Tensor("int64", BigInt64Array.from(tokens, BigInt), [1, S]),
-      [GRAPH_IO.attentionMask]: new ort.Tensor("int64", new BigInt64Array(past + S).fill(1n), [1, past + S]),
-      [GRAPH_IO.positionIds]: new ort.Tensor(
-        "int64",
-        BigInt64Array.from({ length: S }, (_, i) => BigInt(past + i)),
-        [1, S],
-      ),
-      [GRAPH_IO.steering]: new ort.Tensor("float32", steering, [1, L, H]),
-      ...(past === 0 ? this.emptyCache() : {}),
-    };
+    // The past KV cache, if any, is the carried state the session's thread adds itself.
+    const feeds = this.rowFeeds(tokens, past, steering, past === 0 ? this.emptyCache() : {});
     const transfer = Object.keys(feeds).filter((name) => name !== GRAPH_IO.steering);
     const result = await this.session.run(feeds, [GRAPH_IO.logits, ...this.presentNames], { transfer, state });
     this.assertAlive();
